@@ -1,0 +1,68 @@
+# Groundswell: `make demo` and `make test` do all their own setup and are safe to run twice.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+GS := $(VENV)/bin/groundswell
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?= -q
+
+.PHONY: setup system-deps demo test lint bench es-start es-stop clean
+
+# System packages: Maven fetches Elasticsearch, a JDK (17+) runs it. Installed only when missing.
+system-deps:
+	@missing=""; \
+	command -v mvn >/dev/null || missing="$$missing maven"; \
+	command -v java >/dev/null || ls -d /usr/lib/jvm/*/bin/java >/dev/null 2>&1 || missing="$$missing openjdk-17-jdk-headless"; \
+	command -v $(PYTHON) >/dev/null || missing="$$missing python3.11 python3.11-venv"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+$(STAMP): pyproject.toml | system-deps
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: system-deps $(STAMP)
+
+es-start: setup
+	@if [ -n "$$GROUNDSWELL_ES_URL" ]; then $(GS) es status; else $(GS) es start; fi
+
+es-stop: setup
+	$(GS) es stop
+
+demo: es-start
+	@echo "== ingesting demo/sample_mentions.jsonl (three lines are bad on purpose) =="
+	@$(GS) ingest demo/sample_mentions.jsonl || [ $$? -eq 1 ]
+	@echo; echo "== groundswell search 黑屏 (exact Chinese phrase) =="
+	@$(GS) search 黑屏
+	@echo; echo "== groundswell search 'platform:weibo AND 小米 NOT 粥' =="
+	@$(GS) search 'platform:weibo AND 小米 NOT 粥'
+	@echo; echo "== groundswell search --count xiaomi =="
+	@$(GS) search --count xiaomi
+	@echo; $(GS) es status
+	@echo; echo "Elasticsearch keeps running for you: try '$(GS) search --help'; stop it with 'make es-stop'."
+
+# Tests run against a real node: started here if none answers, and stopped again only if started here.
+test: setup
+	@started=0; \
+	if ! $(GS) es status >/dev/null 2>&1; then \
+	  if [ -n "$$GROUNDSWELL_ES_URL" ]; then echo "GROUNDSWELL_ES_URL=$$GROUNDSWELL_ES_URL does not answer"; exit 1; fi; \
+	  $(GS) es start || exit 1; started=1; \
+	fi; \
+	rc=0; $(VENV)/bin/pytest $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$started = 1 ]; then $(GS) es stop; fi; \
+	exit $$rc
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+bench: es-start
+	$(VENV)/bin/python bench/ingest_bench.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The Scrapy project: spiders, the mention item, settings."""

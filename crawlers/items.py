@@ -1,0 +1,53 @@
+"""The one item type: a mention, filled stage by stage as it flows through the pipelines.
+
+Spiders and `groundswell ingest` set the crawled fields; normalize parses and checks them; the analysis
+stages fill brand, sentiment, complaint categories and cluster; the Elasticsearch stage stores it through
+groundswell.store.mapping, which alone decides the document shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass
+class Mention:
+    # crawled (what a source says)
+    platform: str = ""
+    text: str = ""
+    published_at: datetime | str | None = None
+    source_id: str | None = None
+    url: str | None = None
+    author: str | None = None
+    author_id: str | None = None
+    author_followers: int | None = None
+    title: str | None = None
+    brand: str | None = None
+    product: str | None = None
+    rating: float | None = None
+    crawled_at: datetime | str | None = None
+    likes: int | None = None
+    reposts: int | None = None
+    comments: int | None = None
+    repost_of: str | None = None
+    reply_to: str | None = None
+    lang: str | None = None
+    # analysis (later stages)
+    sentiment_score: float | None = None
+    sentiment_label: str | None = None
+    complaint_categories: list[str] = field(default_factory=list)
+    complaint_phrases: list[str] = field(default_factory=list)
+    complaint_severity: str | None = None
+    is_complaint: bool | None = None
+    cluster_id: str | None = None
+    # bookkeeping, never indexed: where it came from ("file.jsonl:12", a URL), for error messages
+    origin: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# Fields an input line may set; everything else on a line goes to `extra` (stored, not indexed).
+INPUT_FIELDS: frozenset[str] = frozenset(
+    name for name in Mention.__dataclass_fields__ if name not in {"origin", "extra"}
+)

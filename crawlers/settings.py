@@ -1,0 +1,32 @@
+"""Scrapy settings for Groundswell. ITEM_PIPELINES reads top to bottom as the data flows; `groundswell
+ingest` builds the very same chain from it (pipelines.chain)."""
+
+BOT_NAME = "groundswell"
+SPIDER_MODULES = ["crawlers.spiders"]
+NEWSPIDER_MODULE = "crawlers.spiders"
+
+# polite by default
+ROBOTSTXT_OBEY = True
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOAD_TIMEOUT = 30
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+USER_AGENT = "Groundswell brand monitor (+https://groundswell.invalid/bot)"
+
+ITEM_PIPELINES = {
+    "pipelines.normalize.NormalizePipeline": 100,
+    # brand match (200), dedup / near-duplicate (300), sentiment (400), complaint rules (500): issue 3
+    "pipelines.elasticsearch.ElasticsearchPipeline": 900,
+}
+
+# Groundswell's own settings
+GROUNDSWELL_CONFIG_PATH = None  # None: --config / GROUNDSWELL_CONFIG / ./groundswell.yaml / defaults
+GROUNDSWELL_BATCH_SIZE = 500
+GROUNDSWELL_ES_RETRIES = 3
+GROUNDSWELL_ES_BACKOFF = 0.5
+
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+FEED_EXPORT_ENCODING = "utf-8"

@@ -1,0 +1,1 @@
+"""The `groundswell` command line: one module per command group."""

@@ -1,0 +1,83 @@
+"""`groundswell es start|status|stop`: the local Elasticsearch node, or the status of a configured cluster."""
+
+from __future__ import annotations
+
+import click
+
+from groundswell import esnode, paths
+from groundswell.cli.common import emit_json, fail, load_config
+
+
+@click.group()
+def es() -> None:
+    """Manage the local Elasticsearch node (or check the cluster GROUNDSWELL_ES_URL points at)."""
+
+
+def _local_only(ctx: click.Context, action: str) -> None:
+    cfg = load_config(ctx)
+    if not cfg.elasticsearch.is_local:
+        fail(
+            f"elasticsearch.url is set ({cfg.elasticsearch.url}): `es {action}` manages only the local node; "
+            "unset GROUNDSWELL_ES_URL to use it",
+            code=2,
+        )
+
+
+@es.command()
+@click.option("--timeout", default=180.0, show_default=True, help="Seconds to wait for a healthy cluster.")
+@click.pass_context
+def start(ctx: click.Context, timeout: float) -> None:
+    """Fetch (once), start and wait for the local node; a no-op when it already runs."""
+    _local_only(ctx, "start")
+    node = load_config(ctx).elasticsearch.local
+    try:
+        outcome = esnode.start(node, timeout=timeout, log=lambda m: click.echo(m, err=True))
+    except esnode.NodeError as exc:
+        fail(str(exc))
+    lay = esnode.layout(node)
+    click.echo(f"elasticsearch {outcome}: http://127.0.0.1:{node.port} (data {lay.data_dir}, logs {lay.logs_dir})")
+
+
+@es.command()
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait before killing it.")
+@click.pass_context
+def stop(ctx: click.Context, timeout: float) -> None:
+    """Shut the local node down cleanly."""
+    _local_only(ctx, "stop")
+    click.echo(f"elasticsearch {esnode.stop(load_config(ctx).elasticsearch.local, timeout=timeout)}")
+
+
+@es.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Version, health and where things are; exit 1 when the cluster does not answer."""
+    from groundswell.store.client import describe_error, make_client, server_version
+
+    cfg = load_config(ctx).elasticsearch
+    info: dict[str, object] = {"url": cfg.effective_url, "managed": cfg.is_local, "index_prefix": cfg.index_prefix}
+    if cfg.is_local:
+        lay = esnode.layout(cfg.local)
+        info.update(
+            pid=esnode.read_pid(lay),
+            data=str(lay.data_dir),
+            logs=str(lay.logs_dir),
+            distribution=str(lay.dist),
+            spool=str(paths.spool_dir()),
+        )
+    client = make_client(cfg, retries=0)
+    try:
+        h = client.cluster.health()
+        info.update(running=True, version=server_version(client), health=h["status"], nodes=h["number_of_nodes"])
+    except Exception as exc:
+        info.update(running=False, error=describe_error(cfg.effective_url, exc))
+    finally:
+        client.close()
+    if as_json:
+        emit_json(info)
+    else:
+        for key, value in info.items():
+            if value is not None:
+                click.echo(f"{key:>13}: {value}")
+    if not info["running"]:
+        ctx.exit(1)

@@ -1,0 +1,51 @@
+"""Entry point: `groundswell [--config FILE] COMMAND ...`."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import click
+
+from groundswell import __version__
+from groundswell.cli.es import es
+from groundswell.cli.ingest import ingest
+from groundswell.cli.search import search
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="GROUNDSWELL_CONFIG",
+    help="YAML configuration (default: ./groundswell.yaml if present, else built-in defaults).",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(__version__, prog_name="groundswell")
+def cli(config_path: str | None, verbose: int) -> None:
+    """Groundswell: hear complaints about your brand while they are still small.
+
+    Mentions are crawled or ingested, analysed and stored in Elasticsearch, where alert rules watch them
+    and PR teams search them. Environment: GROUNDSWELL_ES_URL (an existing cluster; default: the local
+    node of `groundswell es start`), GROUNDSWELL_INDEX_PREFIX, GROUNDSWELL_ES_USERNAME/_PASSWORD/_API_KEY/
+    _CA_CERTS, GROUNDSWELL_SMTP_HOST/_PORT, GROUNDSWELL_ALERT_TO.
+    """
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("elastic_transport", "elasticsearch", "scrapy"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING) if verbose < 2 else logging.DEBUG)
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawlers.settings")
+
+
+cli.add_command(es)
+cli.add_command(ingest)
+cli.add_command(search)
+
+
+def main() -> None:
+    cli(prog_name="groundswell")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""`groundswell search QUERY`: find mentions the way a PR team asks for them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from groundswell.cli.common import emit_json, fail, handles_store_errors, load_config
+from groundswell.store import search as searching
+from groundswell.store.client import make_client
+
+SENTIMENTS = ("positive", "neutral", "negative")
+
+
+def _snippet(text: str, query: str, width: int = 100) -> str:
+    flat = " ".join((text or "").split())
+    needle = searching.fold(query).strip('"')
+    at = flat.lower().find(needle.lower()) if needle and not searching.is_lucene(query) else -1
+    start = max(0, at - width // 3) if at >= 0 else 0
+    out = flat[start : start + width]
+    return ("…" if start else "") + out + ("…" if start + width < len(flat) else "")
+
+
+def _line(hit: dict[str, Any], query: str) -> str:
+    when = (hit.get("published_at") or "")[:16].replace("T", " ")
+    sentiment = (hit.get("sentiment") or {}).get("label") or "-"
+    score = (hit.get("sentiment") or {}).get("score")
+    mood = f"{sentiment}({score:.2f})" if isinstance(score, float) else sentiment
+    eng = f"♥{hit.get('likes', 0)} ↻{hit.get('reposts', 0)} ✉{hit.get('comments', 0)}"
+    author = hit.get("author") or "?"
+    head = f"{when}  {hit.get('platform', '?'):<10} @{author}  {eng}  {mood}"
+    if hit.get("brand"):
+        head += f"  [{hit['brand']}]"
+    body = _snippet(hit.get("text") or "", query)
+    url = f"\n    {hit['url']}" if hit.get("url") else ""
+    return f"{head}\n    {body}{url}"
+
+
+@click.command()
+@click.argument("query", nargs=-1)
+@click.option("--since", help="From this time: ISO 8601 (2026-11-24, 2026-11-24T10:00+08:00) or relative (24h, 7d).")
+@click.option("--until", help="Before this time (same forms as --since).")
+@click.option("--platform", "platforms", multiple=True, help="Only this platform (repeatable).")
+@click.option("--brand", "brands", multiple=True, help="Only this brand (repeatable).")
+@click.option("--sentiment", type=click.Choice(SENTIMENTS), help="Only mentions with this sentiment label.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000), help="Most results shown.")
+@click.option("--sort", type=click.Choice(list(searching.SORTS)), default="newest", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--count", "only_count", is_flag=True, help="Print only the number of matches.")
+@click.pass_context
+@handles_store_errors
+def search(
+    ctx: click.Context,
+    query: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    platforms: tuple[str, ...],
+    brands: tuple[str, ...],
+    sentiment: str | None,
+    limit: int,
+    sort: str,
+    as_json: bool,
+    only_count: bool,
+) -> None:
+    """Search mentions: a plain phrase (Chinese or English) finds exactly the mentions containing it;
+    Lucene syntax works too: AND/OR/NOT, platform:weibo, "quoted phrases", brand:小米. Newest first."""
+    cfg = load_config(ctx).elasticsearch
+    text = " ".join(query)
+    now = datetime.now(UTC)
+    try:
+        req = searching.SearchRequest(
+            query=text,
+            since=searching.parse_time(since, "--since", now) if since else None,
+            until=searching.parse_time(until, "--until", now) if until else None,
+            platforms=platforms,
+            brands=brands,
+            sentiment=sentiment,
+            limit=limit,
+            sort=sort,
+        )
+    except searching.QueryError as exc:
+        fail(str(exc), code=2)
+    es = make_client(cfg)
+    try:
+        if only_count:
+            click.echo(searching.count(es, cfg.index_prefix, req))
+            return
+        total, hits = searching.search(es, cfg.index_prefix, req)
+    finally:
+        es.close()
+    if as_json:
+        for hit in hits:
+            emit_json(hit)
+        return
+    for hit in hits:
+        click.echo(_line(hit, text))
+    click.echo(f"-- {len(hits)} of {total} matching mentions", err=True)

@@ -1,0 +1,266 @@
+"""One YAML file, validated once into frozen typed objects; the environment overrides secrets and endpoints.
+
+Every error names the file, the key path and the bad value, so a user can fix the file without reading code.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+CONFIG_ENV = "GROUNDSWELL_CONFIG"
+DEFAULT_CONFIG_NAME = "groundswell.yaml"
+PREFIX_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,60}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+class ConfigError(Exception):
+    """A configuration problem, already worded for the user (file, key, bad value)."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Brand(_Frozen):
+    name: str = Field(min_length=1)
+    aliases: tuple[str, ...] = ()
+    products: tuple[str, ...] = ()
+    exclusions: tuple[str, ...] = ()
+
+
+class Source(_Frozen):
+    name: str = Field(min_length=1)
+    spider: str = Field(min_length=1)
+    base_url: str | None = None
+    keywords: tuple[str, ...] = ()
+    interval_minutes: int | None = Field(default=None, gt=0)
+    cron: str | None = None
+    max_pages: int = Field(default=5, gt=0)
+    enabled: bool = True
+
+
+class Rule(_Frozen):
+    name: str = Field(min_length=1)
+    type: Literal["viral_spread", "negative_surge", "threshold", "new_term", "crawler_health"]
+    query: str | None = None
+    brand: str | None = None
+    category: str | None = None
+    window_minutes: int = Field(default=60, gt=0)
+    threshold: float | None = None
+    severity: Literal["notice", "urgent", "crisis"] = "notice"
+    enabled: bool = True
+
+
+class Recipients(_Frozen):
+    notice: tuple[str, ...] = ()
+    urgent: tuple[str, ...] = ()
+    crisis: tuple[str, ...] = ()
+
+    @field_validator("notice", "urgent", "crisis")
+    @classmethod
+    def _emails(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for address in value:
+            if not EMAIL_RE.match(address):
+                raise ValueError(f"not an email address: {address!r}")
+        return value
+
+
+class Smtp(_Frozen):
+    host: str = "localhost"
+    port: int = Field(default=25, gt=0, lt=65536)
+    security: Literal["none", "starttls", "ssl"] = "none"
+    username: str | None = None
+    password: str | None = None
+    sender: str = "groundswell@localhost"
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class LocalNode(_Frozen):
+    """The node `groundswell es start` manages when no external cluster is configured."""
+
+    version: str = "8.19.21"
+    port: int = Field(default=9200, gt=0, lt=65536)
+    heap: str = "1g"
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        if not re.fullmatch(r"\d+\.\d+\.\d+", value):
+            raise ValueError(f"expected a version like 8.19.21, got {value!r}")
+        return value
+
+    @field_validator("heap")
+    @classmethod
+    def _heap(cls, value: str) -> str:
+        if not re.fullmatch(r"\d+[mg]", value):
+            raise ValueError(f"expected a heap size like 512m or 1g, got {value!r}")
+        return value
+
+
+class Elasticsearch(_Frozen):
+    url: str | None = None  # None: the local node managed by `groundswell es`
+    username: str | None = None
+    password: str | None = None
+    api_key: str | None = None
+    ca_certs: str | None = None
+    verify_certs: bool = True
+    index_prefix: str = "groundswell"
+    request_timeout: float = Field(default=30.0, gt=0)
+    local: LocalNode = LocalNode()
+
+    @field_validator("index_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not PREFIX_RE.match(value):
+            raise ValueError(f"index prefix must be lowercase letters, digits, '-', '_' or '.', got {value!r}")
+        return value
+
+    @property
+    def effective_url(self) -> str:
+        return self.url or f"http://127.0.0.1:{self.local.port}"
+
+    @property
+    def is_local(self) -> bool:
+        return self.url is None
+
+
+class Config(_Frozen):
+    brands: tuple[Brand, ...] = ()
+    sources: tuple[Source, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    recipients: Recipients = Recipients()
+    smtp: Smtp = Smtp()
+    elasticsearch: Elasticsearch = Elasticsearch()
+    path: str | None = None  # where it was read from, for messages
+
+
+def _format_loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _format_validation(where: str, err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        bad = e.get("input")
+        shown = repr(bad)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        msg = e["msg"].removeprefix("Value error, ")
+        lines.append(f"{where}: {_format_loc(e['loc'])}: {msg} (got {shown})")
+    return "\n".join(lines)
+
+
+def _env_overrides(env: Mapping[str, str], where: str) -> dict[str, dict[str, Any]]:
+    """Secrets and endpoints from the environment; they win over the file."""
+    es: dict[str, Any] = {}
+    smtp: dict[str, Any] = {}
+    rec: dict[str, Any] = {}
+    simple = {
+        "GROUNDSWELL_ES_URL": (es, "url"),
+        "GROUNDSWELL_ES_USERNAME": (es, "username"),
+        "GROUNDSWELL_ES_PASSWORD": (es, "password"),
+        "GROUNDSWELL_ES_API_KEY": (es, "api_key"),
+        "GROUNDSWELL_ES_CA_CERTS": (es, "ca_certs"),
+        "GROUNDSWELL_INDEX_PREFIX": (es, "index_prefix"),
+        "GROUNDSWELL_SMTP_HOST": (smtp, "host"),
+        "GROUNDSWELL_SMTP_USERNAME": (smtp, "username"),
+        "GROUNDSWELL_SMTP_PASSWORD": (smtp, "password"),
+    }
+    for var, (target, key) in simple.items():
+        if env.get(var):
+            target[key] = env[var]
+    if env.get("GROUNDSWELL_ES_VERIFY_CERTS"):
+        raw = env["GROUNDSWELL_ES_VERIFY_CERTS"].strip().lower()
+        if raw not in {"0", "1", "true", "false", "yes", "no"}:
+            raise ConfigError(f"environment: GROUNDSWELL_ES_VERIFY_CERTS: expected true or false (got {raw!r})")
+        es["verify_certs"] = raw in {"1", "true", "yes"}
+    if env.get("GROUNDSWELL_SMTP_PORT"):
+        raw = env["GROUNDSWELL_SMTP_PORT"]
+        if not raw.isdigit():
+            raise ConfigError(f"environment: GROUNDSWELL_SMTP_PORT: expected a port number (got {raw!r})")
+        smtp["port"] = int(raw)
+    if env.get("GROUNDSWELL_ALERT_TO"):
+        addresses = tuple(a.strip() for a in env["GROUNDSWELL_ALERT_TO"].split(",") if a.strip())
+        rec = {"notice": addresses, "urgent": addresses, "crisis": addresses}
+    local: dict[str, Any] = {}
+    if env.get("GROUNDSWELL_ES_VERSION"):
+        local["version"] = env["GROUNDSWELL_ES_VERSION"]
+    if env.get("GROUNDSWELL_ES_PORT"):
+        raw = env["GROUNDSWELL_ES_PORT"]
+        if not raw.isdigit():
+            raise ConfigError(f"environment: GROUNDSWELL_ES_PORT: expected a port number (got {raw!r})")
+        local["port"] = int(raw)
+    if local:
+        es["local"] = local
+    return {"elasticsearch": es, "smtp": smtp, "recipients": rec}
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(dict(out[key]), value)
+        elif isinstance(value, Mapping) and not value:
+            continue
+        else:
+            out[key] = value
+    return out
+
+
+def resolve_path(explicit: str | None, env: Mapping[str, str]) -> Path | None:
+    """--config wins, then GROUNDSWELL_CONFIG, then ./groundswell.yaml if present; else run on defaults."""
+    if explicit:
+        return Path(explicit)
+    if env.get(CONFIG_ENV):
+        return Path(env[CONFIG_ENV])
+    here = Path(DEFAULT_CONFIG_NAME)
+    return here if here.is_file() else None
+
+
+def load(explicit: str | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read, validate and freeze the configuration; raise ConfigError with a message fit to print."""
+    env = os.environ if env is None else env
+    path = resolve_path(explicit, env)
+    raw: dict[str, Any] = {}
+    where = str(path) if path else "defaults"
+    if path is not None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read config file: {exc}") from None
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise ConfigError(f"{path}: {at}invalid YAML: {problem}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: (top level): expected a mapping of sections (got {type(loaded).__name__})")
+        raw = loaded
+    try:
+        merged = _merge(raw, _env_overrides(env, where))
+    except ConfigError:
+        raise
+    merged["path"] = str(path) if path else None
+    try:
+        return Config.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation(where if path else "environment", exc)) from None

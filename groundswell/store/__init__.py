@@ -1,0 +1,1 @@
+"""Everything that talks to Elasticsearch about mentions: mapping, client, writer, spool, search."""

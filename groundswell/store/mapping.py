@@ -1,0 +1,260 @@
+"""The mention document: its shape, its Elasticsearch mapping, its index names and its id. Nothing else
+in the project builds a mention document or names a mention index.
+
+Design within the integ-test-zip's core modules:
+- text uses the `standard` analyzer, which splits Chinese into one token per character; a phrase query
+  over those tokens matches exactly the mentions containing the phrase (no smartcn/ik needed, no recall
+  lost to a segmenter's mistakes). Full-width letters and digits are folded before indexing (groundswell.textfold).
+- the standard tokenizer drops spaces and punctuation without leaving a position gap, so "手机黑，屏幕"
+  would match the phrase 黑屏. The `*_phrase` fields hold the text cut at every boundary next to a Chinese
+  character, as an array: array values sit position_increment_gap apart, so a phrase can never span a
+  boundary. Latin words stay joined, so "screen went black" still matches across spaces.
+- no ingest pipelines: `@timestamp` and the engagement history are computed here, client-side.
+- monthly indices `<prefix>-mentions-YYYY.MM` (by published_at, so a mention always lands in the same
+  one) behind the alias `<prefix>-mentions`, created by an index template; old months are dropped whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from crawlers.items import Mention
+
+MAPPING_VERSION = 1
+HISTORY_LIMIT = 500  # observations kept per mention: the first one and the most recent ones
+
+
+def alias(prefix: str) -> str:
+    return f"{prefix}-mentions"
+
+
+def index_pattern(prefix: str) -> str:
+    return f"{prefix}-mentions-*"
+
+
+def template_name(prefix: str) -> str:
+    return f"{prefix}-mentions"
+
+
+def index_for(prefix: str, published_at: datetime) -> str:
+    return f"{prefix}-mentions-{published_at.astimezone(UTC):%Y.%m}"
+
+
+def doc_id(platform: str, source_id: str) -> str:
+    """Stable across crawls and machines: the same post crawled twice is one document."""
+    digest = hashlib.sha1(f"{platform}\x1f{source_id}".encode()).hexdigest()[:24]
+    return f"{platform}-{digest}"
+
+
+_TEXT = {"type": "text", "analyzer": "standard"}
+_PHRASE = {"type": "text", "analyzer": "standard", "position_increment_gap": 100, "norms": False}
+_KW = {"type": "keyword", "ignore_above": 1024}
+
+PROPERTIES: dict[str, Any] = {
+    "@timestamp": {"type": "date"},
+    "mention_id": {"type": "keyword"},
+    "platform": {"type": "keyword"},
+    "source_id": {"type": "keyword"},
+    "url": {"type": "keyword", "ignore_above": 2048},
+    "author": {"type": "keyword", "ignore_above": 256, "fields": {"text": _TEXT}},
+    "author_id": {"type": "keyword"},
+    "author_followers": {"type": "long"},
+    "title": {**_TEXT, "fields": {"keyword": {"type": "keyword", "ignore_above": 512}}},
+    "text": {**_TEXT, "fields": {"keyword": {"type": "keyword", "ignore_above": 512}}},
+    "text_phrase": _PHRASE,
+    "title_phrase": _PHRASE,
+    "lang": {"type": "keyword"},
+    "brand": {"type": "keyword"},
+    "product": {"type": "keyword"},
+    "rating": {"type": "float"},
+    "published_at": {"type": "date"},
+    "crawled_at": {"type": "date"},
+    "first_seen_at": {"type": "date"},
+    "likes": {"type": "long"},
+    "reposts": {"type": "long"},
+    "comments": {"type": "long"},
+    "engagement": {"type": "long"},
+    "repost_of": {"type": "keyword"},
+    "reply_to": {"type": "keyword"},
+    "engagement_history": {
+        "properties": {
+            "crawled_at": {"type": "date"},
+            "likes": {"type": "long"},
+            "reposts": {"type": "long"},
+            "comments": {"type": "long"},
+        }
+    },
+    "sentiment": {"properties": {"score": {"type": "float"}, "label": {"type": "keyword"}}},
+    "complaint": {
+        "properties": {
+            "categories": {"type": "keyword"},
+            "phrases": {"type": "keyword"},
+            "severity": {"type": "keyword"},
+            "is_complaint": {"type": "boolean"},
+        }
+    },
+    "cluster_id": {"type": "keyword"},
+    "extra": {"type": "object", "enabled": False},
+}
+
+# fields compared to decide whether a mention seen again changed (history and crawl time aside)
+_CONTENT_KEYS = tuple(k for k in PROPERTIES if k not in {"crawled_at", "first_seen_at", "engagement_history", "extra"})
+
+
+_PARTS = re.compile(r"([\W_]+)")
+_CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af\U00020000-\U0002ffff]")
+
+
+def phrase_segments(text: str | None) -> list[str]:
+    """Cut text at every separator (space, punctuation, emoji) that touches a CJK character or is itself
+    not ASCII; phrases are then matched only inside a segment."""
+    if not text:
+        return []
+    parts = _PARTS.split(text)
+    segments: list[str] = []
+    current = ""
+    for i in range(0, len(parts), 2):
+        word = parts[i]
+        sep = parts[i + 1] if i + 1 < len(parts) else ""
+        current += word
+        if not sep:
+            continue
+        nxt = parts[i + 2] if i + 2 < len(parts) else ""
+        touches_cjk = bool(word and _CJK.match(word[-1])) or bool(nxt and _CJK.match(nxt[0]))
+        if touches_cjk or not sep.isascii():
+            if current:
+                segments.append(current)
+            current = ""
+        else:
+            current += sep
+    if current.strip():
+        segments.append(current)
+    return segments
+
+
+def index_template(prefix: str) -> dict[str, Any]:
+    return {
+        "index_patterns": [index_pattern(prefix)],
+        "priority": 500,
+        "_meta": {"managed_by": "groundswell", "mapping_version": MAPPING_VERSION},
+        "template": {
+            "settings": {
+                "number_of_shards": 1,
+                "auto_expand_replicas": "0-1",
+                "refresh_interval": "1s",
+            },
+            "mappings": {"dynamic": "strict", "properties": PROPERTIES},
+            "aliases": {alias(prefix): {}},
+        },
+    }
+
+
+def _iso(value: datetime | str | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    # fixed width (milliseconds, Z) so that string order is time order
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _count(value: int | None) -> int:
+    return int(value or 0)
+
+
+def to_document(m: Mention) -> dict[str, Any]:
+    """A normalized mention (published_at and crawled_at are aware datetimes) as stored in Elasticsearch."""
+    assert isinstance(m.published_at, datetime) and isinstance(m.crawled_at, datetime), "normalize first"
+    assert m.source_id, "normalize first"
+    crawled = _iso(m.crawled_at)
+    likes, reposts, comments = _count(m.likes), _count(m.reposts), _count(m.comments)
+    doc: dict[str, Any] = {
+        "@timestamp": _iso(m.published_at),
+        "mention_id": doc_id(m.platform, m.source_id),
+        "platform": m.platform,
+        "source_id": m.source_id,
+        "url": m.url,
+        "author": m.author,
+        "author_id": m.author_id,
+        "author_followers": m.author_followers,
+        "title": m.title,
+        "text": m.text,
+        "text_phrase": phrase_segments(m.text),
+        "title_phrase": phrase_segments(m.title),
+        "lang": m.lang,
+        "brand": m.brand,
+        "product": m.product,
+        "rating": m.rating,
+        "published_at": _iso(m.published_at),
+        "crawled_at": crawled,
+        "first_seen_at": crawled,
+        "likes": likes,
+        "reposts": reposts,
+        "comments": comments,
+        "engagement": likes + reposts + comments,
+        "repost_of": m.repost_of,
+        "reply_to": m.reply_to,
+        "engagement_history": [{"crawled_at": crawled, "likes": likes, "reposts": reposts, "comments": comments}],
+        "sentiment": {"score": m.sentiment_score, "label": m.sentiment_label},
+        "complaint": {
+            "categories": list(m.complaint_categories),
+            "phrases": list(m.complaint_phrases),
+            "severity": m.complaint_severity,
+            "is_complaint": m.is_complaint,
+        },
+        "cluster_id": m.cluster_id,
+        "extra": dict(m.extra),
+    }
+    return doc
+
+
+def index_of(doc: dict[str, Any], prefix: str) -> str:
+    return index_for(prefix, datetime.fromisoformat(doc["published_at"].replace("Z", "+00:00")))
+
+
+def _obs_key(o: dict[str, Any]) -> str:
+    return str(o.get("crawled_at") or "")
+
+
+def merge(existing: dict[str, Any], incoming: dict[str, Any]) -> dict[str, Any] | None:
+    """The stored document after seeing `incoming` again, or None when it brings nothing new.
+
+    The engagement history keeps one observation per crawl time, in time order; the top-level counts are
+    those of the newest observation, so a late replay of an old crawl cannot roll them back.
+    """
+    history = {_obs_key(o): o for o in existing.get("engagement_history") or []}
+    new_obs = [o for o in incoming.get("engagement_history") or [] if _obs_key(o) not in history]
+    latest_old = max(history.values(), key=_obs_key, default=None)
+    # an observation that repeats the newest counts adds no information about spread
+    informative = [
+        o
+        for o in new_obs
+        if latest_old is None
+        or _obs_key(o) < _obs_key(latest_old)
+        or any(o.get(k) != latest_old.get(k) for k in ("likes", "reposts", "comments"))
+    ]
+    content_changed = any(
+        existing.get(k) != incoming.get(k)
+        for k in _CONTENT_KEYS
+        if k not in {"likes", "reposts", "comments", "engagement"}
+    )
+    if not informative and not content_changed:
+        return None
+    for o in informative:
+        history[_obs_key(o)] = o
+    ordered = sorted(history.values(), key=_obs_key)
+    if len(ordered) > HISTORY_LIMIT:
+        ordered = [ordered[0], *ordered[-(HISTORY_LIMIT - 1) :]]
+    newest = ordered[-1]
+    merged = dict(existing)
+    if content_changed:
+        merged.update({k: incoming.get(k) for k in _CONTENT_KEYS})
+    merged["engagement_history"] = ordered
+    merged["likes"], merged["reposts"], merged["comments"] = newest["likes"], newest["reposts"], newest["comments"]
+    merged["engagement"] = newest["likes"] + newest["reposts"] + newest["comments"]
+    merged["crawled_at"] = max(str(existing.get("crawled_at") or ""), str(incoming.get("crawled_at") or ""))
+    merged["first_seen_at"] = min(
+        str(existing.get("first_seen_at") or merged["crawled_at"]), str(incoming.get("first_seen_at") or "~")
+    )
+    return merged

@@ -1,0 +1,151 @@
+"""First stage: check and normalize a mention, whatever brought it (a spider or `groundswell ingest`).
+
+Pure functions do the work (`normalize(mention, now)` raises Rejected with a reason fit to print); the
+pipeline is a thin adapter that turns Rejected into Scrapy's DropItem and counts the reason.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from datetime import UTC, datetime
+from typing import Any
+
+from scrapy.exceptions import DropItem
+
+from crawlers.items import Mention
+from groundswell.textfold import fold_width
+
+_TAG_RE = re.compile(r"<[^>]{0,2000}>")
+_BR_RE = re.compile(r"<\s*br\s*/?\s*>", re.I)
+_SPACE_RE = re.compile(r"[ \t\u00a0\u3000]+")
+_PLATFORM_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
+MAX_TEXT = 100_000
+
+
+class Rejected(ValueError):
+    """A mention that cannot be stored; the message says which field and why."""
+
+
+def clean_text(value: str) -> str:
+    """HTML to plain text, full-width letters and digits folded, whitespace collapsed; keeps line breaks."""
+    text = _BR_RE.sub("\n", value)
+    text = _TAG_RE.sub("", text)
+    text = html.unescape(text)
+    text = fold_width(text)
+    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
+    lines = [_SPACE_RE.sub(" ", line).strip() for line in text.split("\n")]
+    return "\n".join(line for line in lines if line)
+
+
+def parse_time(value: Any, name: str) -> datetime:
+    """ISO 8601 with a UTC offset (or Z), or epoch seconds; naive times are refused: whose clock would it be?"""
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    elif isinstance(value, str) and value.strip():
+        raw = value.strip()
+        try:
+            dt = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise Rejected(f"{name}: not an ISO 8601 timestamp: {raw!r}") from None
+    else:
+        raise Rejected(f"{name}: expected an ISO 8601 timestamp, got {value!r}")
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise Rejected(f"{name}: timestamp has no UTC offset: {value!r} (write e.g. 2026-11-24T10:00:00+08:00)")
+    return dt.astimezone(UTC)
+
+
+def _as_int(value: Any, name: str) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise Rejected(f"{name}: expected a whole number, got {value!r}")
+    if isinstance(value, int):
+        n = value
+    elif (isinstance(value, float) and value.is_integer()) or (
+        isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value)
+    ):
+        n = int(value)
+    else:
+        raise Rejected(f"{name}: expected a whole number, got {value!r}")
+    if n < 0:
+        raise Rejected(f"{name}: must not be negative, got {n}")
+    return n
+
+
+def _as_float(value: Any, name: str) -> float | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise Rejected(f"{name}: expected a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise Rejected(f"{name}: expected a number, got {value!r}") from None
+
+
+def _as_str(value: Any, name: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise Rejected(f"{name}: expected text, got {type(value).__name__}")
+
+
+def normalize(m: Mention, now: datetime) -> Mention:
+    """Check required fields, parse and fold the rest in place; raise Rejected naming the bad field."""
+    platform = _as_str(m.platform, "platform")
+    if not platform:
+        raise Rejected("missing required field 'platform'")
+    platform = platform.lower()
+    if not _PLATFORM_RE.match(platform):
+        raise Rejected(f"platform: expected a short lowercase name like 'weibo', got {platform!r}")
+    m.platform = platform
+    if not isinstance(m.text, str) or not m.text.strip():
+        raise Rejected("missing required field 'text'" if not m.text else f"text: expected text, got {m.text!r}")
+    if len(m.text) > MAX_TEXT:
+        raise Rejected(f"text: longer than {MAX_TEXT} characters ({len(m.text)})")
+    m.text = clean_text(m.text)
+    if not m.text:
+        raise Rejected("text: empty once HTML is removed")
+    if m.published_at is None or m.published_at == "":
+        raise Rejected("missing required field 'published_at'")
+    m.published_at = parse_time(m.published_at, "published_at")
+    m.crawled_at = now if m.crawled_at in (None, "") else parse_time(m.crawled_at, "crawled_at")
+    m.source_id = _as_str(m.source_id, "source_id")
+    m.url = _as_str(m.url, "url")
+    if not m.source_id and not m.url:
+        raise Rejected("needs 'source_id' or 'url' to identify the post")
+    m.source_id = m.source_id or m.url
+    m.title = clean_text(m.title) if isinstance(m.title, str) else _as_str(m.title, "title")
+    m.title = m.title or None
+    for name in ("author", "author_id", "brand", "product", "repost_of", "reply_to", "lang"):
+        setattr(m, name, _as_str(getattr(m, name), name))
+    for name in ("author_followers", "likes", "reposts", "comments"):
+        setattr(m, name, _as_int(getattr(m, name), name))
+    m.rating = _as_float(m.rating, "rating")
+    return m
+
+
+class NormalizePipeline:
+    """Scrapy adapter: a Rejected mention becomes DropItem, counted per reason in the crawl stats."""
+
+    def __init__(self, stats: Any):
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> NormalizePipeline:
+        return cls(crawler.stats)
+
+    def process_item(self, item: Mention) -> Mention:
+        try:
+            return normalize(item, datetime.now(UTC))
+        except Rejected as exc:
+            self.stats.inc_value("groundswell/rejected")
+            raise DropItem(str(exc)) from None

@@ -1,0 +1,83 @@
+"""The document shape and the merge that keeps engagement history (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from crawlers.items import Mention
+from groundswell.store import mapping
+from pipelines.normalize import normalize
+
+T0 = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+
+
+def doc(crawled: datetime, likes: int = 0, reposts: int = 0, comments: int = 0, **kw: Any) -> dict[str, Any]:
+    m = Mention(
+        platform="weibo",
+        source_id="42",
+        text=kw.pop("text", "黑屏了"),
+        published_at=T0,
+        crawled_at=crawled,
+        likes=likes,
+        reposts=reposts,
+        comments=comments,
+        **kw,
+    )
+    return mapping.to_document(normalize(m, crawled))
+
+
+def test_id_depends_on_platform_and_source_only() -> None:
+    assert mapping.doc_id("weibo", "42") == doc(T0)["mention_id"] == doc(T0 + timedelta(hours=1), 9)["mention_id"]
+    assert mapping.doc_id("weibo", "42") != mapping.doc_id("reddit", "42")
+
+
+def test_monthly_index_by_published_time_in_utc() -> None:
+    assert mapping.index_for("gs", datetime(2026, 12, 1, 7, tzinfo=UTC)) == "gs-mentions-2026.12"
+    assert mapping.index_of(doc(T0), "gs") == "gs-mentions-2026.11"
+
+
+def test_every_document_field_is_mapped() -> None:
+    assert set(doc(T0)) == set(mapping.PROPERTIES)
+
+
+def test_same_observation_is_a_duplicate() -> None:
+    assert mapping.merge(doc(T0, 5), doc(T0, 5)) is None
+    # a later crawl that saw the same counts adds nothing either
+    assert mapping.merge(doc(T0, 5), doc(T0 + timedelta(hours=1), 5)) is None
+
+
+def test_new_counts_append_history_in_time_order() -> None:
+    a, b, c = doc(T0, 1, 1), doc(T0 + timedelta(hours=2), 50, 400), doc(T0 + timedelta(hours=1), 10, 90)
+    ab = mapping.merge(a, b)
+    assert ab is not None and ab["reposts"] == 400
+    abc = mapping.merge(ab, c)  # a late replay of an older crawl
+    assert abc is not None
+    assert [o["reposts"] for o in abc["engagement_history"]] == [1, 90, 400]
+    assert abc["reposts"] == 400 and abc["engagement"] == 450  # newest observation wins
+    assert abc["first_seen_at"] == a["crawled_at"] and abc["crawled_at"] == b["crawled_at"]
+
+
+def test_content_change_updates_without_new_observation() -> None:
+    merged = mapping.merge(doc(T0, 3), doc(T0, 3, text="黑屏了，已修好"))
+    assert merged is not None and merged["text"] == "黑屏了，已修好"
+    assert len(merged["engagement_history"]) == 1
+
+
+def test_history_is_bounded() -> None:
+    state = doc(T0, 0)
+    for i in range(1, mapping.HISTORY_LIMIT + 20):
+        nxt = mapping.merge(state, doc(T0 + timedelta(minutes=i), i))
+        assert nxt is not None
+        state = nxt
+    hist = state["engagement_history"]
+    assert len(hist) == mapping.HISTORY_LIMIT
+    assert hist[0]["likes"] == 0 and hist[-1]["likes"] == mapping.HISTORY_LIMIT + 19
+
+
+def test_phrase_segments_cut_only_at_chinese_boundaries() -> None:
+    assert mapping.phrase_segments("手机黑 屏幕亮度很好") == ["手机黑", "屏幕亮度很好"]
+    assert mapping.phrase_segments("手机黑，屏幕") == ["手机黑", "屏幕"]
+    assert mapping.phrase_segments("My phone, it's black. OK") == ["My phone, it's black. OK"]
+    assert mapping.phrase_segments("小米14 Pro黑屏了！太差") == ["小米14 Pro黑屏了", "太差"]
+    assert mapping.phrase_segments("") == []
