@@ -25,6 +25,7 @@ from typing import Any, TextIO
 
 PLATFORMS = ("weibo", "jd", "reddit", "bilibili", "xiaohongshu")
 PLATFORM_WEIGHTS = (0.34, 0.18, 0.16, 0.14, 0.18)
+SEED = 20261125
 START = datetime(2026, 9, 1, tzinfo=UTC)
 SPAN = timedelta(days=61)
 
@@ -164,7 +165,7 @@ def _line(post: Post) -> str:
     return json.dumps(rec, ensure_ascii=False)
 
 
-def generate(out: TextIO, n: int = 100_000, seed: int = 20261125, reobserve: float = 0.05) -> tuple[int, int]:
+def generate(out: TextIO, n: int = 100_000, seed: int = SEED, reobserve: float = 0.05) -> tuple[int, int]:
     """Write n lines; return (unique posts, re-observation lines)."""
     rng = random.Random(seed)
     posts: list[Post] = []
@@ -189,7 +190,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out", type=Path, help="where to write the JSON Lines ('-' for stdout)")
     ap.add_argument("-n", type=int, default=100_000, help="lines to write (default 100000)")
-    ap.add_argument("--seed", type=int, default=20261125)
+    ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--reobserve", type=float, default=0.05, help="share of lines that re-observe a post")
     args = ap.parse_args(argv)
     if str(args.out) == "-":

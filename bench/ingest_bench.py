@@ -1,27 +1,30 @@
 """Ingest throughput: `groundswell ingest` against a bare bulk-index of the same documents, in one run.
 
-    .venv/bin/python bench/ingest_bench.py [-n 100000] [--repeat 3] [--no-write] [--profile]
+    .venv/bin/python bench/ingest_bench.py [-n 100000] [--repeat 3] [--no-write] [--profile] [--keep]
 
-Generates N mentions once (bench/generate.py, seeded, ~5% re-observations) into bench/.data, then
-alternates, on a freshly emptied index prefix (`gsbench`) each time:
+Generates N mentions once (bench/generate.py, seeded, ~5% re-observations) into bench/.data, warms the
+node up with one untimed bare run, then alternates bare, ingest, bare, ingest, ... on a freshly emptied
+index prefix (`gsbench`) each time:
 
-- bare: in this process, read the file, json.loads + groundswell.ingest.to_mention + normalize +
-  mapping.to_document (the very documents, ids and monthly indices ingest writes), install the index
-  template, `elasticsearch.helpers.bulk` (`index` op, chunk 500), then one refresh. Timed end to end from
-  opening the file ("bare e2e"); the bulk calls + refresh alone are timed too ("bare bulk").
-- ingest: `groundswell ingest FILE --json` as a subprocess, wall clock from spawn to exit (interpreter
-  and import start-up included; that start-up is measured on its own with an empty file).
+- bare: in this process, stream the file through json.loads + groundswell.ingest.to_mention + normalize +
+  mapping.to_document (the very documents, ids and monthly indices ingest writes) into
+  `elasticsearch.helpers.bulk` (`index` op, chunk 500), after installing the index template, then one
+  refresh. Timed end to end from opening the file ("bare e2e"). The time spent inside the document
+  generator is measured too; e2e minus that is "bare bulk" (template, bulk calls, refresh).
+- ingest: `groundswell ingest FILE --json` as a subprocess, wall clock from spawn to exit (interpreter and
+  import start-up included; that start-up is also measured on its own, with an empty file).
 
-docs/s is input lines per second for every column (N lines; the re-observation lines overwrite in the bare
-run and merge in ingest). After every run the alias must hold exactly the number of unique mentions, and
-ingest's summary must account for every line, or the benchmark stops with an error. The ratio is
-ingest docs/s over bare docs/s, medians of the repeats; a speed target is such a ratio, never a timing.
+docs/s is input lines per second in every column (N lines; the re-observation lines overwrite in the bare
+run and merge in ingest). After every run the alias must hold exactly the unique mentions, and ingest's
+summary must account for every line, or the benchmark stops with an error. The ratio is ingest docs/s over
+bare docs/s, medians of the repeats: speed targets are such ratios, never timings.
 Results replace the "## Ingest throughput" section of bench/RESULTS.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -39,6 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import elasticsearch
 from elasticsearch import Elasticsearch, helpers
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -55,19 +59,20 @@ DATA = BENCH / ".data"
 RESULTS = BENCH / "RESULTS.md"
 SECTION = "## Ingest throughput"
 PREFIX = "gsbench"
-CHUNK = 500
+CHUNK = 500  # helpers.bulk chunk_size, and ingest's default --batch-size
+SAMPLE = 200  # stored documents compared with the expected ones after each ingest, per kind
 
 
 class BenchError(Exception):
-    """A run did not store what it should have: the numbers would be meaningless."""
+    """A run did not store what it should have: its numbers would be meaningless."""
 
 
 @dataclass
 class Expected:
     lines: int
     unique: int
-    observations: Counter[str]  # mention_id -> lines that carry it
-    docs: dict[str, dict[str, Any]]  # mention_id -> its last document, to compare with what was stored
+    observations: Counter[str]  # mention_id -> number of lines carrying it
+    sample: dict[str, dict[str, Any]]  # a few mention_ids -> the document of their last line
 
     @property
     def reobservations(self) -> int:
@@ -78,20 +83,24 @@ class Expected:
 class Run:
     kind: str  # "bare" or "ingest"
     seconds: float
-    bulk_seconds: float | None = None  # bare only: bulk calls + refresh
-    client_cpu: float = 0.0  # user+sys seconds of the client process (this one, or the ingest subprocess)
+    build_seconds: float | None = None  # bare only: time inside the document generator
+    client_cpu: float = 0.0  # user+sys seconds of the client (this process, or the ingest subprocess)
     other_ops: int = 0  # indexing ops on the node during the run that were not ours (concurrent users)
+    es_cpu: float = 0.0  # CPU seconds the Elasticsearch process used during the run
+    other_cpu: float = 0.0  # CPU seconds the rest of the machine used meanwhile (noise)
     summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def bulk_seconds(self) -> float | None:
+        return None if self.build_seconds is None else self.seconds - self.build_seconds
 
 
 # --- Elasticsearch housekeeping -----------------------------------------------------------------------------
 
 
 def our_indices(es: Elasticsearch) -> list[str]:
-    found = es.indices.get(
-        index=mapping.index_pattern(PREFIX), allow_no_indices=True, ignore_unavailable=True
-    )
-    return sorted(found.body)
+    pattern = mapping.index_pattern(PREFIX)
+    return sorted(es.indices.get(index=pattern, allow_no_indices=True, ignore_unavailable=True).body)
 
 
 def empty_prefix(es: Elasticsearch, *, template: bool = True) -> None:
@@ -101,8 +110,9 @@ def empty_prefix(es: Elasticsearch, *, template: bool = True) -> None:
         es.indices.delete(index=",".join(names))
     if template:
         es.options(ignore_status=404).indices.delete_index_template(name=mapping.template_name(PREFIX))
-    if our_indices(es):
-        raise BenchError(f"could not empty prefix {PREFIX}: {our_indices(es)} still there")
+    left = our_indices(es)
+    if left:
+        raise BenchError(f"could not empty prefix {PREFIX}: {left} still there")
 
 
 def node_index_total(es: Elasticsearch) -> int:
@@ -118,6 +128,57 @@ def our_index_total(es: Elasticsearch) -> int:
     return int(stats["_all"]["primaries"]["indexing"]["index_total"])
 
 
+class CpuMeter:
+    """CPU seconds over a run: the whole machine (/proc/stat), the Elasticsearch process, and the client."""
+
+    def __init__(self, es: Elasticsearch):
+        self.es = es
+        info = es.nodes.info(node_id="_local", metric="process", filter_path="nodes.*.process.id")
+        pids = [n["process"]["id"] for n in (info.body.get("nodes") or {}).values()]
+        self.es_stat = Path(f"/proc/{pids[0]}/stat") if pids else None
+        self.start = self._now()
+
+    def _es_cpu(self) -> float:
+        """From /proc when the node runs here (exact); else the node's own, coarser, cached figure."""
+        if self.es_stat is not None and self.es_stat.exists():
+            fields = self.es_stat.read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+        stats = self.es.nodes.stats(node_id="_local", metric="process")
+        return float(sum(n["process"]["cpu"]["total_in_millis"] for n in stats["nodes"].values())) / 1000
+
+    def _now(self) -> tuple[float, float]:
+        busy = 0.0
+        try:
+            fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+            user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+            busy = (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError):
+            pass
+        return busy, self._es_cpu()
+
+    def busy_cores(self, seconds: float = 2.0) -> float:
+        """Cores busy outside the Elasticsearch process over the next `seconds` (this process is idle)."""
+        busy0, es0 = self._now()
+        time.sleep(seconds)
+        busy1, es1 = self._now()
+        return max((busy1 - busy0) - (es1 - es0), 0.0) / seconds
+
+    def stop(self, run: Run) -> None:
+        busy, es_cpu = self._now()
+        run.es_cpu = es_cpu - self.start[1]
+        run.other_cpu = max(busy - self.start[0] - run.es_cpu - run.client_cpu, 0.0)
+
+
+def wait_quiet(es: Elasticsearch, limit: float, threshold: float = 0.25) -> float:
+    """Wait up to `limit` seconds for other processes to leave the CPUs (less than `threshold` cores busy
+    outside Elasticsearch); the machine is shared. Returns the seconds waited."""
+    meter, t0 = CpuMeter(es), time.perf_counter()
+    while time.perf_counter() - t0 < limit:
+        if meter.busy_cores() < threshold:
+            break
+    return time.perf_counter() - t0
+
+
 def check_stored(es: Elasticsearch, exp: Expected, kind: str) -> None:
     """The alias holds one document per unique mention; fail loudly otherwise."""
     alias = mapping.alias(PREFIX)
@@ -127,23 +188,24 @@ def check_stored(es: Elasticsearch, exp: Expected, kind: str) -> None:
         raise BenchError(f"{kind}: {alias} holds {count} documents, expected {exp.unique} unique mentions")
 
 
-def check_merged(es: Elasticsearch, exp: Expected, sample: int = 200) -> None:
-    """After ingest: re-observed mentions carry one history entry per line, the others equal to_document."""
-    reobserved = [i for i, n in exp.observations.items() if n > 1][:sample]
-    single = [i for i, n in exp.observations.items() if n == 1][:sample]
-    docs = [{"_index": mapping.index_of(exp.docs[i], PREFIX), "_id": i} for i in reobserved + single]
+def check_merged(es: Elasticsearch, exp: Expected) -> None:
+    """After ingest: re-observed mentions carry one history entry per line and the newest counts; mentions
+    seen once are stored exactly as mapping.to_document built them."""
+    ids = list(exp.sample)
+    docs = [{"_index": mapping.index_of(exp.sample[i], PREFIX), "_id": i} for i in ids]
     got = {d["_id"]: d.get("_source") for d in es.mget(docs=docs)["docs"]}
-    for i in reobserved:
-        src = got.get(i) or {}
+    for i in ids:
+        want, src = exp.sample[i], got.get(i) or {}
+        if exp.observations[i] == 1:
+            if src != want:
+                raise BenchError(f"ingest: stored {i} differs from mapping.to_document of its line")
+            continue
         history = src.get("engagement_history") or []
-        if len(history) != exp.observations[i] or src.get("likes") != exp.docs[i]["likes"]:
+        if len(history) != exp.observations[i] or src.get("likes") != want["likes"]:
             raise BenchError(
                 f"ingest: {i} has {len(history)} observations and likes={src.get('likes')}, "
-                f"expected {exp.observations[i]} and likes={exp.docs[i]['likes']}"
+                f"expected {exp.observations[i]} and likes={want['likes']}"
             )
-    for i in single:
-        if got.get(i) != exp.docs[i]:
-            raise BenchError(f"ingest: stored {i} differs from mapping.to_document of its line")
 
 
 # --- the two contenders -------------------------------------------------------------------------------------
@@ -157,44 +219,58 @@ def documents(path: Path, now: datetime) -> Iterator[dict[str, Any]]:
             yield mapping.to_document(normalize(m, now))
 
 
-def actions(path: Path, now: datetime) -> list[dict[str, Any]]:
-    return [
-        {
-            "_op_type": "index",
-            "_index": mapping.index_of(doc, PREFIX),
-            "_id": doc["mention_id"],
-            "_source": doc,
-        }
-        for doc in documents(path, now)
-    ]
+def action(doc: dict[str, Any]) -> dict[str, Any]:
+    return {"_op_type": "index", "_index": mapping.index_of(doc, PREFIX), "_id": doc["mention_id"], "_source": doc}
 
 
 def expected(path: Path) -> Expected:
     obs: Counter[str] = Counter()
-    docs: dict[str, dict[str, Any]] = {}
+    last: dict[str, dict[str, Any]] = {}
     for doc in documents(path, datetime.now(UTC)):
         obs[doc["mention_id"]] += 1
-        docs[doc["mention_id"]] = doc
-    return Expected(lines=sum(obs.values()), unique=len(obs), observations=obs, docs=docs)
+        last[doc["mention_id"]] = doc
+    many = [i for i, n in obs.items() if n > 1][:SAMPLE]
+    once = [i for i, n in obs.items() if n == 1][:: max(1, len(obs) // SAMPLE)][:SAMPLE]
+    # keep only the sample: 100k documents held here would slow this process's garbage collector, i.e.
+    # the bare runs, and not the ingest subprocess
+    return Expected(sum(obs.values()), len(obs), obs, {i: last[i] for i in many + once})
 
 
-def run_bare(es: Elasticsearch, path: Path, exp: Expected) -> Run:
+def run_bare(es: Elasticsearch, path: Path, exp: Expected | None) -> Run:
+    """Stream the documents into helpers.bulk; `exp` None: a warm-up, not checked."""
     empty_prefix(es)
     before = node_index_total(es)
+    meter = CpuMeter(es)
+    build = 0.0
+
+    def timed_actions() -> Iterator[dict[str, Any]]:
+        nonlocal build
+        docs = documents(path, datetime.now(UTC))
+        while True:
+            t = time.perf_counter()
+            doc = next(docs, None)
+            act = None if doc is None else action(doc)
+            build += time.perf_counter() - t
+            if act is None:
+                return
+            yield act
+
     cpu0 = time.process_time()
     t0 = time.perf_counter()
-    acts = actions(path, datetime.now(UTC))
-    t1 = time.perf_counter()
     ensure_schema(es, PREFIX)
-    ok, errors = helpers.bulk(es, acts, chunk_size=CHUNK, max_chunk_bytes=100 * 1024 * 1024, refresh=False)
+    ok, errors = helpers.bulk(es, timed_actions(), chunk_size=CHUNK, refresh=False)
     es.indices.refresh(index=mapping.alias(PREFIX))
-    t2 = time.perf_counter()
+    seconds = time.perf_counter() - t0
     cpu = time.process_time() - cpu0
+    run = Run("bare", seconds, build_seconds=build, client_cpu=cpu)
+    meter.stop(run)
+    if exp is None:
+        return run
     if ok != exp.lines or errors:
         raise BenchError(f"bare: bulk reported {ok} ok of {exp.lines}, errors: {errors!r:.500}")
-    other = node_index_total(es) - before - our_index_total(es)
+    run.other_ops = max(node_index_total(es) - before - our_index_total(es), 0)
     check_stored(es, exp, "bare")
-    return Run("bare", t2 - t0, bulk_seconds=t2 - t1, client_cpu=cpu, other_ops=max(other, 0))
+    return run
 
 
 def ingest_env(es_url: str) -> dict[str, str]:
@@ -202,7 +278,7 @@ def ingest_env(es_url: str) -> dict[str, str]:
     env.update(
         GROUNDSWELL_INDEX_PREFIX=PREFIX,
         GROUNDSWELL_ES_URL=es_url,
-        GROUNDSWELL_HOME=str(DATA / "home"),  # its own spool, so nothing from another prefix or run replays
+        GROUNDSWELL_HOME=str(DATA / "home"),  # its own spool: nothing from another run or prefix replays
     )
     return env
 
@@ -219,86 +295,55 @@ def run_ingest(es: Elasticsearch, path: Path, exp: Expected, es_url: str) -> Run
     empty_prefix(es)
     shutil.rmtree(DATA / "home", ignore_errors=True)
     before = node_index_total(es)
+    cmd = [groundswell_exe(), "ingest", str(path), "--json"]
+    meter = CpuMeter(es)
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run(
-        [groundswell_exe(), "ingest", str(path), "--json"],
-        env=ingest_env(es_url),
-        cwd=DATA,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    t1 = time.perf_counter()
+    proc = subprocess.run(cmd, env=ingest_env(es_url), cwd=DATA, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - t0
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    run = Run("ingest", seconds, client_cpu=cpu)
+    meter.stop(run)
     if proc.returncode != 0:
-        raise BenchError(
-            f"ingest exited {proc.returncode}\nstdout: {proc.stdout[-2000:]}\nstderr: {proc.stderr[-2000:]}"
-        )
+        raise BenchError(f"ingest exited {proc.returncode}\nstdout: {proc.stdout[-2000:]}\n"
+                         f"stderr: {proc.stderr[-2000:]}")
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    want = {
-        "read": exp.lines,
-        "indexed": exp.unique,
-        "updated": exp.reobservations,
-        "duplicates": 0,
-        "rejected": 0,
-        "spooled": 0,
-        "replayed": 0,
-    }
+    want = {"read": exp.lines, "indexed": exp.unique, "updated": exp.reobservations, "duplicates": 0,
+            "rejected": 0, "spooled": 0, "replayed": 0}
     wrong = {k: (summary.get(k), v) for k, v in want.items() if summary.get(k) != v}
     if wrong:
         raise BenchError(f"ingest summary off (got, expected): {wrong}\nfull summary: {summary}")
-    other = node_index_total(es) - before - our_index_total(es)
+    run.other_ops = max(node_index_total(es) - before - our_index_total(es), 0)
+    run.summary = summary
     check_stored(es, exp, "ingest")
     check_merged(es, exp)
-    return Run("ingest", t1 - t0, client_cpu=cpu, other_ops=max(other, 0), summary=summary)
+    return run
 
 
 def startup_seconds(es_url: str, repeat: int) -> float:
     """`groundswell ingest` of an empty file: interpreter, imports, config, pipeline chain, one refresh."""
     empty = DATA / "empty.jsonl"
     empty.write_text("", encoding="utf-8")
+    cmd = [groundswell_exe(), "ingest", str(empty), "--json"]
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        subprocess.run(
-            [groundswell_exe(), "ingest", str(empty), "--json"],
-            env=ingest_env(es_url),
-            cwd=DATA,
-            capture_output=True,
-            check=True,
-        )
+        subprocess.run(cmd, env=ingest_env(es_url), cwd=DATA, capture_output=True, check=True)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
 
 def profile_ingest(es: Elasticsearch, path: Path, es_url: str, top: int = 30) -> str:
-    """One untimed ingest under cProfile; the top functions by own time and by cumulative time."""
+    """One untimed ingest under cProfile: the top functions by own time and by cumulative time."""
     import pstats
     from io import StringIO
 
     empty_prefix(es)
     shutil.rmtree(DATA / "home", ignore_errors=True)
     out = DATA / "ingest.prof"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cProfile",
-            "-o",
-            str(out),
-            "-m",
-            "groundswell.cli.main",
-            "ingest",
-            str(path),
-            "--json",
-        ],
-        env=ingest_env(es_url),
-        cwd=DATA,
-        capture_output=True,
-        check=True,
-    )
+    cmd = [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "groundswell.cli.main", "ingest", str(path)]
+    subprocess.run(cmd, env=ingest_env(es_url), cwd=DATA, capture_output=True, check=True)
     buf = StringIO()
     stats = pstats.Stats(str(out), stream=buf)
     stats.sort_stats("tottime").print_stats(top)
@@ -310,7 +355,7 @@ def profile_ingest(es: Elasticsearch, path: Path, es_url: str, top: int = 30) ->
 
 
 def machine(es: Elasticsearch) -> dict[str, str]:
-    cpu = "unknown"
+    cpu = "unknown CPU"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -319,16 +364,15 @@ def machine(es: Elasticsearch) -> dict[str, str]:
     except OSError:
         pass
     heap = es.nodes.info(node_id="_local", metric="jvm", filter_path="nodes.*.jvm.mem.heap_max_in_bytes")
-    heap_bytes = next(iter(heap["nodes"].values()))["jvm"]["mem"]["heap_max_in_bytes"]
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    import elasticsearch
-
+    heap_gib = next(iter(heap["nodes"].values()))["jvm"]["mem"]["heap_max_in_bytes"] / 2**30
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    client = ".".join(map(str, elasticsearch.__version__))
     return {
         "nproc": str(len(os.sched_getaffinity(0))),
         "cpu": cpu,
-        "memory": f"{mem / 2**30:.0f} GiB",
-        "es": f"Elasticsearch {server_version(es)} (single node on the same machine, heap {heap_bytes / 2**30:.1f} GiB)",
-        "python": f"Python {platform.python_version()}, elasticsearch-py {'.'.join(map(str, elasticsearch.__version__))}",
+        "memory": f"{mem_gib:.0f} GiB",
+        "es": f"Elasticsearch {server_version(es)}, one node on this machine, heap {heap_gib:.1f} GiB",
+        "python": f"Python {platform.python_version()}, elasticsearch-py {client}",
         "load": "load average {:.2f} {:.2f} {:.2f} at start".format(*os.getloadavg()),
     }
 
@@ -337,114 +381,135 @@ def rate(n: int, seconds: float) -> float:
     return n / seconds if seconds > 0 else float("nan")
 
 
-def render(
-    exp: Expected, runs: list[Run], startup: float, info: dict[str, str], chunk: int, path: Path
-) -> str:
-    bare = [r for r in runs if r.kind == "bare"]
-    ing = [r for r in runs if r.kind == "ingest"]
-    n = exp.lines
-    bare_e2e = statistics.median(rate(n, r.seconds) for r in bare)
-    bare_bulk = statistics.median(rate(n, r.bulk_seconds or 0.0) for r in bare)
-    ingest = statistics.median(rate(n, r.seconds) for r in ing)
-    ingest_warm = statistics.median(rate(n, r.seconds - startup) for r in ing)
-    ratio, ratio_bulk = ingest / bare_e2e, ingest / bare_bulk
-    cpu_bare = statistics.median(r.client_cpu for r in bare)
-    cpu_ing = statistics.median(r.client_cpu for r in ing)
-    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [
-        SECTION,
-        "",
-        f"Run {now} by `.venv/bin/python bench/ingest_bench.py` ({len(bare)} runs each, alternating, bare first).",
-        "",
-        f"- Machine: {info['nproc']} CPUs ({info['cpu']}), {info['memory']} RAM; {info['load']}.",
-        f"- Store: {info['es']}.",
-        f"- Client: {info['python']}.",
-        f"- Data: `{path.relative_to(ROOT)}` from `bench/generate.py` (seed {generate_seed()}): {n} lines, "
-        f"{exp.unique} unique mentions, {exp.reobservations} re-observations of earlier posts with higher counts, "
-        f"{path.stat().st_size / 2**20:.1f} MiB.",
-        "- Each run starts on an empty `gsbench` prefix (indices and template deleted by name) and is checked "
-        "afterwards: the alias `gsbench-mentions` holds exactly the unique mentions, ingest's summary says "
-        f"read {n} / indexed {exp.unique} / updated {exp.reobservations} / rejected 0, sampled re-observed "
-        "mentions carry one history entry per line, and sampled single mentions equal `mapping.to_document`.",
-        "",
-        "| | docs/s (median) | ratio ingest / this | what is timed |",
-        "|---|---:|---:|---|",
-        f"| bare e2e | {bare_e2e:,.0f} | **{ratio:.2f}** | in-process: read file, `json.loads` + `to_mention` + "
-        f"`normalize` + `to_document`, put template, `helpers.bulk` (index, chunk {chunk}), refresh |",
-        f"| bare bulk | {bare_bulk:,.0f} | {ratio_bulk:.2f} | only the template, `helpers.bulk` calls and "
-        "refresh of the run above (documents prebuilt) |",
-        f"| groundswell ingest | {ingest:,.0f} | 1.00 | `groundswell ingest FILE --json` subprocess, spawn to "
-        f"exit (start-up included; batch {chunk}) |",
-        "",
-        f"docs/s = {n} input lines / seconds. Ingest start-up alone (empty file): {startup:.2f} s; without it "
-        f"ingest would do {ingest_warm:,.0f} docs/s. Client CPU (user+sys, median): bare {cpu_bare:.1f} s, "
-        f"ingest {cpu_ing:.1f} s.",
-        "",
-        "| run | kind | seconds | docs/s | bulk-only s | client CPU s | other clients' index ops |",
-        "|---:|---|---:|---:|---:|---:|---:|",
-    ]
-    for i, r in enumerate(runs, 1):
-        bulk = f"{r.bulk_seconds:.2f}" if r.bulk_seconds is not None else ""
-        lines.append(
-            f"| {i} | {r.kind} | {r.seconds:.2f} | {rate(n, r.seconds):,.0f} | {bulk} | "
-            f"{r.client_cpu:.1f} | {r.other_ops} |"
-        )
-    spread_b = _spread([rate(n, r.seconds) for r in bare])
-    spread_i = _spread([rate(n, r.seconds) for r in ing])
-    lines += [
-        "",
-        reading(ratio, ratio_bulk, bare_e2e, ingest, startup, cpu_bare, cpu_ing, spread_b, spread_i, runs),
-        "",
-    ]
-    return "\n".join(lines)
-
-
 def _spread(values: list[float]) -> float:
-    """(max - min) / median, as a rough noise figure."""
+    """(max - min) / median: a rough noise figure."""
     return (max(values) - min(values)) / statistics.median(values) if values else 0.0
 
 
-def reading(
-    ratio: float,
-    ratio_bulk: float,
-    bare: float,
-    ingest: float,
-    startup: float,
-    cpu_bare: float,
-    cpu_ing: float,
-    spread_b: float,
-    spread_i: float,
-    runs: list[Run],
-) -> str:
-    verdict = (
-        "well below a quarter of the bare rate: the ingest path costs far more than the documents' bulk writes"
-        if ratio < 0.25
-        else "within a factor of two of the bare rate"
-        if ratio >= 0.5
-        else "between a quarter and a half of the bare rate"
+@dataclass
+class Summary:
+    n: int
+    bare: float  # docs/s, medians
+    bare_bulk: float
+    ingest: float
+    ingest_warm: float
+    startup: float
+    build_share: float  # share of the bare run's wall time spent building documents
+    cpu_bare: float
+    cpu_ingest: float
+    es_cpu_bare: float
+    es_cpu_ingest: float
+    spread_bare: float
+    spread_ingest: float
+    noisy: bool
+
+    @property
+    def ratio(self) -> float:
+        return self.ingest / self.bare
+
+    @property
+    def ratio_bulk(self) -> float:
+        return self.ingest / self.bare_bulk
+
+
+def summarize(n: int, runs: list[Run], startup: float) -> Summary:
+    bare = [r for r in runs if r.kind == "bare"]
+    ing = [r for r in runs if r.kind == "ingest"]
+    return Summary(
+        n=n,
+        bare=statistics.median(rate(n, r.seconds) for r in bare),
+        bare_bulk=statistics.median(rate(n, r.bulk_seconds or 0.0) for r in bare),
+        ingest=statistics.median(rate(n, r.seconds) for r in ing),
+        ingest_warm=statistics.median(rate(n, r.seconds - startup) for r in ing),
+        startup=startup,
+        build_share=statistics.median((r.build_seconds or 0.0) / r.seconds for r in bare),
+        cpu_bare=statistics.median(r.client_cpu for r in bare),
+        cpu_ingest=statistics.median(r.client_cpu for r in ing),
+        es_cpu_bare=statistics.median(r.es_cpu for r in bare),
+        es_cpu_ingest=statistics.median(r.es_cpu for r in ing),
+        spread_bare=_spread([rate(n, r.seconds) for r in bare]),
+        spread_ingest=_spread([rate(n, r.seconds) for r in ing]),
+        noisy=any(r.other_ops > 1000 or r.other_cpu > 0.1 * r.seconds for r in runs),
     )
-    noisy = any(r.other_ops > 1000 for r in runs)
+
+
+def reading(s: Summary) -> str:
+    if s.ratio >= 0.8:
+        verdict = "close to the bare rate"
+    elif s.ratio >= 0.5:
+        verdict = "within a factor of two of the bare rate"
+    elif s.ratio >= 0.25:
+        verdict = "between a quarter and a half of the bare rate"
+    else:
+        verdict = "below a quarter of the bare rate: the ingest path costs far more than its bulk writes"
+    noise = (
+        "other processes used the machine or the node during some runs (last two columns), so small "
+        "differences are noise" if s.noisy else "nothing else used the machine or the node noticeably meanwhile"
+    )
     return (
-        f"Reading: `groundswell ingest` stores {ingest:,.0f} lines/s against {bare:,.0f} for a bare bulk of the "
-        f"same documents built the same way, a ratio of {ratio:.2f} ({verdict}); against the bulk calls alone "
-        f"the ratio is {ratio_bulk:.2f}. The extra work in ingest is the interpreter and Scrapy import start-up "
-        f"({startup:.1f} s, fixed per invocation), the pipeline chain per item, and, per batch of {CHUNK}, an mget "
-        "of the batch's ids before the bulk (to merge engagement history), with create/if_seq_no writes; the bare "
-        "run just overwrites. Client CPU was "
-        f"{cpu_ing:.1f} s for ingest vs {cpu_bare:.1f} s for bare, so the difference in wall time not covered by "
-        "client CPU is time spent waiting on Elasticsearch round trips. Run-to-run spread (max-min over median) "
-        f"was {spread_b:.0%} for bare and {spread_i:.0%} for ingest"
-        + (
-            "; other clients were indexing on the same node during some runs (last column), so treat small "
-            "differences as noise."
-            if noisy
-            else "; no other client indexed on the node during the runs."
-        )
+        f"Reading: `groundswell ingest` stores {s.ingest:,.0f} lines/s against {s.bare:,.0f} for a bare bulk "
+        f"of the same documents built by the same code, a ratio of {s.ratio:.2f} ({verdict}). Both are "
+        "single-threaded and synchronous, so building documents and waiting for Elasticsearch add up: in the "
+        f"bare runs {s.build_share:.0%} of the wall time is json.loads + normalize + to_document, and against "
+        f"the bare bulk calls alone ingest's ratio is {s.ratio_bulk:.2f}. On top of that shared work, ingest "
+        f"pays its start-up ({s.startup:.1f} s: interpreter, Scrapy and client imports, config, pipeline "
+        "chain), the per-item pipeline chain, and per batch an mget of the batch's ids before the bulk, so "
+        "that re-observed mentions merge their engagement history (create / if_seq_no writes) where the bare "
+        f"run just overwrites. Medians of CPU seconds: client {s.cpu_ingest:.1f} (ingest) vs {s.cpu_bare:.1f} "
+        f"(bare), Elasticsearch {s.es_cpu_ingest:.1f} vs {s.es_cpu_bare:.1f}, on {os.cpu_count()} CPUs shared by "
+        "both. Run-to-run spread (max-min over median) was "
+        f"{s.spread_bare:.0%} for bare and {s.spread_ingest:.0%} for ingest; {noise}."
     )
 
 
-def generate_seed() -> int:
-    return int(generate.generate.__defaults__[1])  # type: ignore[index]
+def render(exp: Expected, runs: list[Run], startup: float, info: dict[str, str], path: Path) -> str:
+    n = exp.lines
+    s = summarize(n, runs, startup)
+    reps = sum(r.kind == "bare" for r in runs)
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    size = path.stat().st_size / 2**20
+    lines = [
+        SECTION,
+        "",
+        f"Measured {now} by `.venv/bin/python bench/ingest_bench.py`: {reps} runs of each, alternating "
+        "(bare, ingest, bare, ...) after one untimed bare warm-up run.",
+        "",
+        f"- Machine: nproc {info['nproc']} ({info['cpu']}), {info['memory']} RAM, {info['load']}.",
+        f"- Store: {info['es']}; client {info['python']}.",
+        f"- Data: `bench/generate.py` (seed {generate.SEED}), {n} lines ({size:.1f} MiB): {exp.unique} "
+        f"unique mentions and {exp.reobservations} re-observations of earlier posts with higher counts.",
+        "- Every run starts on an empty `gsbench` prefix (indices and template deleted by name) and is "
+        f"checked after: the alias `gsbench-mentions` holds exactly {exp.unique} documents; for ingest also "
+        f"its summary (read {n}, indexed {exp.unique}, updated {exp.reobservations}, duplicates 0, rejected 0) "
+        f"and {len(exp.sample)} sampled documents (re-observed ones carry one history entry per line, the "
+        "others equal `mapping.to_document`).",
+        "",
+        "| | docs/s (median) | ingest / this | what is timed |",
+        "|---|---:|---:|---|",
+        f"| bare e2e | {s.bare:,.0f} | **{s.ratio:.2f}** | in this process, from opening the file: json.loads "
+        f"+ `to_mention` + `normalize` + `to_document` streamed into `helpers.bulk` (index, chunk {CHUNK}), "
+        "after putting the template; then one refresh |",
+        f"| bare bulk | {s.bare_bulk:,.0f} | {s.ratio_bulk:.2f} | the same runs minus the time spent in the "
+        "document generator: template, bulk requests (incl. serializing), refresh |",
+        f"| groundswell ingest | {s.ingest:,.0f} | 1.00 | `groundswell ingest FILE --json` subprocess, spawn "
+        f"to exit, start-up included (batch {CHUNK}) |",
+        "",
+        f"docs/s = {n} input lines / seconds. Ingest start-up alone (`groundswell ingest` of an empty file, "
+        f"median of 3): {startup:.2f} s; without it ingest would do {s.ingest_warm:,.0f} docs/s.",
+        "",
+        "CPU seconds per run: the client (this process, or the ingest subprocess), the Elasticsearch process, "
+        "and everything else on the machine meanwhile (noise); other index ops are other clients' writes "
+        "to the node during the run.",
+        "",
+        "| run | kind | seconds | docs/s | building docs s | client CPU s | ES CPU s | other CPU s | other index ops |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for i, r in enumerate(runs, 1):
+        build = "" if r.build_seconds is None else f"{r.build_seconds:.2f}"
+        lines.append(f"| {i} | {r.kind} | {r.seconds:.2f} | {rate(n, r.seconds):,.0f} | {build} | "
+                     f"{r.client_cpu:.1f} | {r.es_cpu:.1f} | {r.other_cpu:.1f} | {r.other_ops} |")
+    lines += ["", reading(s), ""]
+    return "\n".join(lines)
 
 
 def write_results(section: str) -> None:
@@ -466,10 +531,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="runs of each kind (default 3)")
     ap.add_argument("--es-url", default="http://127.0.0.1:9200")
     ap.add_argument("--no-write", action="store_true", help="print the section, leave RESULTS.md alone")
-    ap.add_argument(
-        "--profile", action="store_true", help="also profile one ingest with cProfile and print it"
-    )
+    ap.add_argument("--profile", action="store_true", help="then profile one ingest with cProfile, print it")
     ap.add_argument("--keep", action="store_true", help="leave the last run's gsbench indices in place")
+    ap.add_argument("--wait-quiet", type=float, default=180, metavar="SECONDS",
+                    help="before each timed run, wait up to this long for other processes to go idle "
+                         "(default 180; 0: don't wait)")
     args = ap.parse_args(argv)
 
     DATA.mkdir(parents=True, exist_ok=True)
@@ -483,32 +549,30 @@ def main(argv: list[str] | None = None) -> int:
         es.cluster.health(wait_for_status="yellow", timeout="60s")
         info = machine(es)
         exp = expected(path)
-        if exp.unique != unique:
-            raise BenchError(f"generator says {unique} posts, documents have {exp.unique} distinct ids")
+        if exp.unique != unique or exp.lines != args.n:
+            raise BenchError(f"generator wrote {args.n} lines / {unique} posts, documents say "
+                             f"{exp.lines} / {exp.unique}")
+        gc.collect()
+        gc.freeze()  # what is alive now (modules, the expectations) stays out of the collector's way
 
-        # warm-up, untimed: the JVM and this process's code paths, on a slice of the data
-        warm = DATA / "warmup.jsonl"
-        with open(path, encoding="utf-8") as src, open(warm, "w", encoding="utf-8") as dst:
-            dst.writelines(line for _, line in zip(range(min(args.n, 20_000)), src, strict=False))
-        empty_prefix(es)
-        ensure_schema(es, PREFIX)
-        helpers.bulk(es, actions(warm, datetime.now(UTC)), chunk_size=CHUNK)
-
+        warm = run_bare(es, path, None)
+        print(f"warm-up bare: {warm.seconds:.2f} s", file=sys.stderr)
         startup = startup_seconds(args.es_url, 3)
         print(f"ingest start-up (empty file): {startup:.2f} s", file=sys.stderr)
         runs: list[Run] = []
         for i in range(args.repeat):
             for kind in ("bare", "ingest"):
+                waited = wait_quiet(es, args.wait_quiet) if args.wait_quiet > 0 else 0.0
+                if waited > 3:
+                    print(f"waited {waited:.0f} s for the machine to go quiet", file=sys.stderr)
                 r = run_bare(es, path, exp) if kind == "bare" else run_ingest(es, path, exp, args.es_url)
                 runs.append(r)
-                print(
-                    f"round {i + 1} {kind:6}: {r.seconds:6.2f} s  {rate(exp.lines, r.seconds):8,.0f} docs/s"
-                    + (f"  (bulk only {r.bulk_seconds:.2f} s)" if r.bulk_seconds else "")
-                    + f"  client CPU {r.client_cpu:.1f} s  other ops {r.other_ops}",
-                    file=sys.stderr,
-                )
+                built = "" if r.build_seconds is None else f" (building docs {r.build_seconds:.2f} s)"
+                print(f"round {i + 1} {kind:6}: {r.seconds:6.2f} s {rate(exp.lines, r.seconds):8,.0f} docs/s"
+                      f"{built}, CPU client {r.client_cpu:.1f} s ES {r.es_cpu:.1f} s other {r.other_cpu:.1f} s, "
+                      f"other index ops {r.other_ops}", file=sys.stderr)
 
-        section = render(exp, runs, startup, info, CHUNK, path)
+        section = render(exp, runs, startup, info, path)
         print(section)
         if not args.no_write:
             write_results(section)

@@ -42,6 +42,8 @@ class Mention:
     complaint_severity: str | None = None
     is_complaint: bool | None = None
     cluster_id: str | None = None
+    minhash: str | None = None  # near-duplicate fingerprint (pipelines.near_duplicates), base64
+    lsh_bands: list[str] = field(default_factory=list)
     # bookkeeping, never indexed: where it came from ("file.jsonl:12", a URL), for error messages
     origin: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)

@@ -18,7 +18,10 @@ USER_AGENT = "Groundswell brand monitor (+https://groundswell.invalid/bot)"
 
 ITEM_PIPELINES = {
     "pipelines.normalize.NormalizePipeline": 100,
-    # brand match (200), dedup / near-duplicate (300), sentiment (400), complaint rules (500): issue 3
+    "pipelines.brands.BrandMatchPipeline": 200,
+    "pipelines.near_duplicates.NearDuplicatePipeline": 300,  # cluster ids resolved per batch at 900
+    "pipelines.sentiment.SentimentPipeline": 400,
+    "pipelines.complaints.ComplaintPipeline": 500,
     "pipelines.elasticsearch.ElasticsearchPipeline": 900,
 }
 

@@ -17,6 +17,7 @@ from groundswell import config as gsconfig
 from groundswell import paths
 from groundswell.store import mapping
 from groundswell.store.client import StoreUnavailable, ensure_schema, make_client
+from groundswell.store.clusters import ClusterResolver
 from groundswell.store.spool import Spool
 from groundswell.store.writer import MentionWriter, Pending, WriteResult
 
@@ -42,6 +43,7 @@ class ElasticsearchPipeline:
         self.url = cfg.elasticsearch.effective_url
         self.es: Elasticsearch = make_client(cfg.elasticsearch, retries=0)
         self.writer = MentionWriter(self.es, self.prefix, self.url, retries=retries, backoff=backoff)
+        self.clusters = ClusterResolver(self.es, self.prefix, self.writer._call)
         self.spool = Spool(paths.spool_dir(), self.prefix)
         self.buffer: list[Pending] = []
         self.result = WriteResult()
@@ -96,6 +98,7 @@ class ElasticsearchPipeline:
         if self.unavailable is None:
             try:
                 self._ensure_schema()
+                self.clusters.resolve([p.doc for p in batch])
                 res = self.writer.write(batch)
             except StoreUnavailable as exc:
                 self.unavailable = str(exc)

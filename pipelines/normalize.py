@@ -28,6 +28,10 @@ class Rejected(ValueError):
     """A mention that cannot be stored; the message says which field and why."""
 
 
+class RejectedItem(DropItem):
+    """Dropped for bad input (reported per line), as opposed to dropped as off-topic (counted by reason)."""
+
+
 def clean_text(value: str) -> str:
     """HTML to plain text, full-width letters and digits folded, whitespace collapsed; keeps line breaks."""
     text = _BR_RE.sub("\n", value)
@@ -148,4 +152,4 @@ class NormalizePipeline:
             return normalize(item, datetime.now(UTC))
         except Rejected as exc:
             self.stats.inc_value("groundswell/rejected")
-            raise DropItem(str(exc)) from None
+            raise RejectedItem(str(exc)) from None

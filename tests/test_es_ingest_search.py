@@ -116,6 +116,8 @@ def test_reingest_is_idempotent(loaded: Gs, tmp_path: Path, es: Elasticsearch) -
         "rejected": 0,
         "spooled": 0,
         "replayed": 0,
+        "dropped": 0,
+        "dropped_reasons": {},
         "url": None,
         "index": None,
     }

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import click
 from scrapy.exceptions import DropItem
 
 from groundswell.cli.common import emit_json, fail, load_config
 from groundswell.ingest import read
+from pipelines.normalize import RejectedItem
+
+
+def _reasons(counts: Counter[str]) -> str:
+    return ", ".join(f"{reason}: {n}" for reason, n in counts.most_common())
 
 
 @click.command()
@@ -52,6 +59,7 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str, batch_size: int
     )
     sink = chain.stage(ElasticsearchPipeline)
     read_count = rejected = 0
+    dropped: Counter[str] = Counter()
     with chain:
         for path in paths:
             for line in read(path, fmt):
@@ -62,9 +70,11 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str, batch_size: int
                     continue
                 try:
                     chain.process(line.mention)
-                except DropItem as exc:
+                except RejectedItem as exc:
                     rejected += 1
                     click.echo(f"{line.origin}: {exc}", err=True)
+                except DropItem as exc:  # off-topic, not broken: counted by reason
+                    dropped[str(exc)] += 1
     res = sink.result
     for origin, reason in res.failed:
         rejected += 1
@@ -75,6 +85,8 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str, batch_size: int
         "updated": res.updated,
         "duplicates": res.duplicates,
         "rejected": rejected,
+        "dropped": sum(dropped.values()),
+        "dropped_reasons": dict(dropped),
         "spooled": sink.spooled,
         "replayed": sink.replayed,
         "index": f"{cfg.elasticsearch.index_prefix}-mentions",
@@ -87,7 +99,9 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str, batch_size: int
     else:
         click.echo(
             f"read {read_count}, indexed {res.indexed}, updated {res.updated}, duplicates {res.duplicates}, "
-            f"rejected {rejected}" + (f", replayed from spool {sink.replayed}" if sink.replayed else "")
+            f"rejected {rejected}"
+            + (f", dropped {sum(dropped.values())} ({_reasons(dropped)})" if dropped else "")
+            + (f", replayed from spool {sink.replayed}" if sink.replayed else "")
         )
     if sink.spooled:
         fail(

@@ -11,6 +11,7 @@ from groundswell import __version__
 from groundswell.cli.es import es
 from groundswell.cli.ingest import ingest
 from groundswell.cli.search import search
+from groundswell.cli.sentiment import sentiment
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -41,6 +42,7 @@ def cli(config_path: str | None, verbose: int) -> None:
 cli.add_command(es)
 cli.add_command(ingest)
 cli.add_command(search)
+cli.add_command(sentiment)
 
 
 def main() -> None:

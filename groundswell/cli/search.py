@@ -45,6 +45,9 @@ def _line(hit: dict[str, Any], query: str) -> str:
 @click.option("--platform", "platforms", multiple=True, help="Only this platform (repeatable).")
 @click.option("--brand", "brands", multiple=True, help="Only this brand (repeatable).")
 @click.option("--sentiment", type=click.Choice(SENTIMENTS), help="Only mentions with this sentiment label.")
+@click.option("--category", "categories", multiple=True,
+              help="Only mentions tagged with this complaint category, e.g. logistics or logistics.late_delivery.")
+@click.option("--complaints", "complaints_only", is_flag=True, help="Only mentions flagged as complaints.")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000), help="Most results shown.")
 @click.option("--sort", type=click.Choice(list(searching.SORTS)), default="newest", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
@@ -59,6 +62,8 @@ def search(
     platforms: tuple[str, ...],
     brands: tuple[str, ...],
     sentiment: str | None,
+    categories: tuple[str, ...],
+    complaints_only: bool,
     limit: int,
     sort: str,
     as_json: bool,
@@ -77,6 +82,8 @@ def search(
             platforms=platforms,
             brands=brands,
             sentiment=sentiment,
+            categories=categories,
+            complaints_only=complaints_only,
             limit=limit,
             sort=sort,
         )

@@ -97,6 +97,8 @@ PROPERTIES: dict[str, Any] = {
         }
     },
     "cluster_id": {"type": "keyword"},
+    "lsh_bands": {"type": "keyword"},
+    "minhash": {"type": "binary"},
     "extra": {"type": "object", "enabled": False},
 }
 
@@ -204,6 +206,8 @@ def to_document(m: Mention) -> dict[str, Any]:
             "is_complaint": m.is_complaint,
         },
         "cluster_id": m.cluster_id,
+        "lsh_bands": list(m.lsh_bands),
+        "minhash": m.minhash,
         "extra": dict(m.extra),
     }
     return doc

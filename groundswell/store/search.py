@@ -86,6 +86,8 @@ class SearchRequest:
     platforms: tuple[str, ...] = ()
     brands: tuple[str, ...] = ()
     sentiment: str | None = None
+    categories: tuple[str, ...] = ()
+    complaints_only: bool = False
     limit: int = 20
     sort: str = "newest"
 
@@ -130,6 +132,10 @@ def build_query(req: SearchRequest) -> dict[str, Any]:
         filters.append({"terms": {"brand": list(req.brands)}})
     if req.sentiment:
         filters.append({"term": {"sentiment.label": req.sentiment}})
+    if req.categories:
+        filters.append({"terms": {"complaint.categories": list(req.categories)}})
+    if req.complaints_only:
+        filters.append({"term": {"complaint.is_complaint": True}})
     return {"bool": {"must": must or [{"match_all": {}}], "filter": filters}}
 
 

@@ -1,0 +1,440 @@
+"""Complaint tagging: which complaint categories a mention raises, how severe, and whether it is a complaint.
+
+The taxonomy is data (complaint_taxonomy.yaml), loaded once into frozen objects; every phrase of every
+category, its exclusions and the per-brand extras go into ONE Aho-Corasick automaton, so tagging costs one
+pass over the text however many phrases there are. A category phrase alone does not make a complaint:
+"物流很快，没有破损" names logistics words in a happy text, so `is_complaint` also asks the sentiment.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import itertools
+import os
+import pickle
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import ahocorasick
+import yaml
+
+from crawlers.items import Mention
+from groundswell import paths
+from pipelines.brands import find_all, fold
+
+DEFAULT_TAXONOMY = Path(__file__).with_name("complaint_taxonomy.yaml")
+SEVERITIES: tuple[str, ...] = ("notice", "urgent", "crisis")
+NEGATIVE_BELOW = 0.4  # sentiment score under which a categorised mention is a complaint
+NEUTRAL_BELOW = 0.6  # crisis-level tags count already in the neutral band: missing one costs more
+_ALT_RE = re.compile(r"\{([^{}]*)\}")
+_ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+Severity = Literal["notice", "urgent", "crisis"]
+
+
+class TaxonomyError(ValueError):
+    """A taxonomy problem, worded for the user: file, key path and bad value."""
+
+
+@dataclass(frozen=True)
+class SubCategory:
+    id: str  # "logistics.late_delivery"
+    label: str
+    severity: str
+    keywords: tuple[str, ...]
+    exclusions: tuple[str, ...]
+    negatable: bool
+
+
+@dataclass(frozen=True)
+class Category:
+    id: str
+    label: str
+    severity: str
+    exclusions: tuple[str, ...]
+    subcategories: tuple[SubCategory, ...]
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    categories: tuple[Category, ...]
+    negation_prefixes: tuple[str, ...] = ()
+    negation_suffixes: tuple[str, ...] = ()
+    path: str = "<memory>"
+
+    def subcategory(self, sub_id: str) -> SubCategory | None:
+        return next((s for c in self.categories for s in c.subcategories if s.id == sub_id), None)
+
+
+@dataclass(frozen=True)
+class BrandKeywords:
+    """Extra phrases one brand adds to the taxonomy: {"product_quality.defect": ("续航尿崩",)} or a
+    category id (then the phrases go to its first sub-category). Exclusions work the same way."""
+
+    brand: str
+    keywords: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    exclusions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TagResult:
+    categories: tuple[str, ...] = ()
+    subcategories: tuple[str, ...] = ()
+    phrases: tuple[str, ...] = ()
+    severity: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.categories)
+
+
+@dataclass(frozen=True)
+class _Hit:
+    kind: Literal["keyword", "exclusion"]
+    scope: str  # a sub-category id, or a category id for category-wide exclusions
+    phrase: str  # as written in the taxonomy (after {a|b} expansion)
+    brand: str | None  # None: for every brand; else only for mentions of this (folded) brand
+    negatable: bool = False  # a negation right before (or, for Chinese, right after) cancels this keyword
+    cjk: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class Rules:
+    """The compiled taxonomy: one automaton plus what is needed to turn hits into a TagResult."""
+
+    taxonomy: Taxonomy
+    automaton: Any
+    order: Mapping[str, int]  # sub-category id -> position in the taxonomy, for stable output
+    severity: Mapping[str, str]
+    # negations are checked around each keyword hit instead of being multiplied into the automaton
+    # (that made ~190k phrases and a 3 s build): "没有" + "破损" is the keyword 破损 preceded by 没有
+    neg_prefix_zh: tuple[str, ...] = ()
+    neg_prefix_en: tuple[str, ...] = ()
+    neg_suffix_zh: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------- loading
+
+
+def expand(phrase: str) -> list[str]:
+    """ "{物流|快递}{太|}慢" -> ["物流太慢", "物流慢", "快递太慢", "快递慢"]."""
+    parts = _ALT_RE.split(phrase)
+    choices = [[p] if i % 2 == 0 else p.split("|") for i, p in enumerate(parts)]
+    return ["".join(c) for c in itertools.product(*choices)]
+
+
+def _phrases(where: str, raw: Any) -> tuple[str, ...]:
+    """A list of phrases, or {zh: [...], en: [...]}; expanded; each must be non-empty text."""
+    if raw is None:
+        return ()
+    groups: list[tuple[str, Any]] = (
+        [(f"{where}.{k}", v) for k, v in raw.items()] if isinstance(raw, Mapping) else [(where, raw)]
+    )
+    out: list[str] = []
+    for key, values in groups:
+        if values is None:
+            continue
+        if not isinstance(values, list):
+            raise TaxonomyError(f"{key}: expected a list of phrases (got {values!r})")
+        for i, value in enumerate(values):
+            if not isinstance(value, str) or not value.strip():
+                raise TaxonomyError(f"{key}[{i}]: expected a non-empty phrase (got {value!r})")
+            if value.count("{") != value.count("}"):
+                raise TaxonomyError(f"{key}[{i}]: unbalanced {{a|b}} alternation (got {value!r})")
+            out.extend(p for p in expand(value) if p.strip())
+    return tuple(dict.fromkeys(out))
+
+
+def _severity(where: str, raw: Any, default: str | None) -> str:
+    if raw is None and default is not None:
+        return default
+    if raw not in SEVERITIES:
+        raise TaxonomyError(f"{where}: expected one of {', '.join(SEVERITIES)} (got {raw!r})")
+    return str(raw)
+
+
+def _mapping(where: str, raw: Any) -> Mapping[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise TaxonomyError(f"{where}: expected a mapping (got {raw!r})")
+    return raw
+
+
+def parse_taxonomy(data: Any, path: str = "<memory>") -> Taxonomy:
+    """Validate the parsed YAML into frozen objects; errors name the file, the key and the bad value."""
+    top = _mapping(f"{path}: (top level)", data)
+    neg = _mapping(f"{path}: negation", top.get("negation") or {})
+    cats_raw = _mapping(f"{path}: categories", top.get("categories"))
+    categories: list[Category] = []
+    for cid, craw in cats_raw.items():
+        cwhere = f"{path}: categories.{cid}"
+        if not isinstance(cid, str) or not _ID_RE.match(cid):
+            raise TaxonomyError(f"{cwhere}: category ids are lowercase words like 'logistics' (got {cid!r})")
+        c = _mapping(cwhere, craw)
+        csev = _severity(f"{cwhere}.severity", c.get("severity"), "notice")
+        subs_raw = _mapping(f"{cwhere}.subcategories", c.get("subcategories"))
+        subs: list[SubCategory] = []
+        for sid, sraw in subs_raw.items():
+            swhere = f"{cwhere}.subcategories.{sid}"
+            if not isinstance(sid, str) or not _ID_RE.match(sid):
+                raise TaxonomyError(f"{swhere}: sub-category ids are lowercase words (got {sid!r})")
+            s = _mapping(swhere, sraw)
+            keywords = _phrases(f"{swhere}.keywords", s.get("keywords"))
+            if not keywords:
+                raise TaxonomyError(f"{swhere}.keywords: a sub-category needs at least one phrase (got none)")
+            negatable = s.get("negatable", True)
+            if not isinstance(negatable, bool):
+                raise TaxonomyError(f"{swhere}.negatable: expected true or false (got {negatable!r})")
+            subs.append(
+                SubCategory(
+                    id=f"{cid}.{sid}",
+                    label=str(s.get("label", sid)),
+                    severity=_severity(f"{swhere}.severity", s.get("severity"), csev),
+                    keywords=keywords,
+                    exclusions=_phrases(f"{swhere}.exclusions", s.get("exclusions")),
+                    negatable=negatable,
+                )
+            )
+        categories.append(
+            Category(
+                id=cid,
+                label=str(c.get("label", cid)),
+                severity=csev,
+                exclusions=_phrases(f"{cwhere}.exclusions", c.get("exclusions")),
+                subcategories=tuple(subs),
+            )
+        )
+    return Taxonomy(
+        categories=tuple(categories),
+        negation_prefixes=_phrases(f"{path}: negation.prefixes", neg.get("prefixes")),
+        negation_suffixes=_phrases(f"{path}: negation.suffixes", neg.get("suffixes")),
+        path=path,
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def load_taxonomy(path: str | Path = DEFAULT_TAXONOMY) -> Taxonomy:
+    """Read and validate a taxonomy file once (cached per path)."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TaxonomyError(f"{p}: taxonomy file not found") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise TaxonomyError(f"{p}: {at}invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    return parse_taxonomy(data, str(p))
+
+
+# ---------------------------------------------------------------- compiling
+
+
+def _is_cjk(phrase: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in phrase)
+
+
+def compile_rules(taxonomy: Taxonomy | None = None, extra_per_brand: Iterable[BrandKeywords] = ()) -> Rules:
+    """Every keyword, exclusion, generated negation and brand extra of the taxonomy in one automaton."""
+    taxonomy = taxonomy or load_taxonomy()
+    table: dict[str, dict[_Hit, None]] = {}
+
+    def add(phrase: str, hit: _Hit) -> None:
+        key = fold(phrase)
+        if key.strip():
+            table.setdefault(key, {})[hit] = None
+
+    zh_pre = [p for p in taxonomy.negation_prefixes if _is_cjk(p)]
+    en_pre = [p for p in taxonomy.negation_prefixes if not _is_cjk(p)]
+    order: dict[str, int] = {}
+    severity: dict[str, str] = {}
+
+    def add_sub(sub: SubCategory, keywords: Iterable[str], exclusions: Iterable[str], brand: str | None) -> None:
+        for kw in keywords:
+            add(kw, _Hit("keyword", sub.id, kw, brand, sub.negatable, _is_cjk(kw)))
+        for ex in exclusions:
+            add(ex, _Hit("exclusion", sub.id, ex, brand))
+
+    for cat in taxonomy.categories:
+        for ex in cat.exclusions:
+            add(ex, _Hit("exclusion", cat.id, ex, None))
+        for sub in cat.subcategories:
+            order[sub.id] = len(order)
+            severity[sub.id] = sub.severity
+            add_sub(sub, sub.keywords, sub.exclusions, None)
+
+    for extra in extra_per_brand:
+        brand = fold(extra.brand)
+        for what, mapping in (("keywords", extra.keywords), ("exclusions", extra.exclusions)):
+            for target, phrases in mapping.items():
+                sub_or_none = taxonomy.subcategory(target)
+                if sub_or_none is None:
+                    cat_match = next((c for c in taxonomy.categories if c.id == target), None)
+                    if cat_match is None:
+                        raise TaxonomyError(
+                            f"brand {extra.brand!r}: {what}.{target}: no such category or sub-category "
+                            f"in {taxonomy.path} (got {target!r})"
+                        )
+                    sub_or_none = cat_match.subcategories[0]
+                for i, phrase in enumerate(phrases):
+                    if not isinstance(phrase, str) or not phrase.strip():
+                        where = f"brand {extra.brand!r}: {what}.{target}[{i}]"
+                        raise TaxonomyError(f"{where}: expected a non-empty phrase (got {phrase!r})")
+                expanded = [p for ph in phrases for p in expand(ph)]
+                if what == "keywords":
+                    add_sub(sub_or_none, expanded, (), brand)
+                else:
+                    add_sub(sub_or_none, (), expanded, brand)
+
+    automaton = ahocorasick.Automaton()
+    for key, hits in table.items():
+        automaton.add_word(key, (len(key), tuple(hits)))
+    if table:
+        automaton.make_automaton()
+    return Rules(
+        taxonomy,
+        automaton,
+        order,
+        severity,
+        neg_prefix_zh=tuple(fold(p) for p in zh_pre),
+        neg_prefix_en=tuple(fold(p) for p in en_pre),
+        neg_suffix_zh=tuple(fold(p) for p in taxonomy.negation_suffixes),
+    )
+
+
+def _rules_cache_key(path: Path) -> str:
+    digest = hashlib.sha256(path.read_bytes())
+    digest.update(Path(__file__).read_bytes())  # the compiler's own code changes what it builds
+    digest.update(ahocorasick.__name__.encode())
+    return digest.hexdigest()[:20]
+
+
+@functools.lru_cache(maxsize=8)
+def cached_rules(path: str | Path = DEFAULT_TAXONOMY) -> Rules:
+    """Compiled rules for a taxonomy file, from an on-disk cache when the file and this code are unchanged.
+
+    Expanding negations puts ~190k phrases in the automaton, about 3 s to build; unpickling it takes a
+    fraction of that, which matters because every `groundswell ingest` and crawl process needs the rules.
+    """
+    p = Path(path)
+    cache = paths.cache() / f"complaint-rules-{_rules_cache_key(p)}.pickle"
+    try:
+        with open(cache, "rb") as f:
+            rules = pickle.load(f)
+        if isinstance(rules, Rules):
+            return rules
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        pass
+    rules = compile_rules(load_taxonomy(p))
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".tmp-{os.getpid()}")
+        with open(tmp, "wb") as f:
+            pickle.dump(rules, f, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(cache)
+    except OSError:
+        pass  # a read-only cache only costs start-up time
+    return rules
+
+
+def default_rules() -> Rules:
+    """The packaged taxonomy, compiled once per process (and cached on disk across processes)."""
+    return cached_rules(DEFAULT_TAXONOMY)
+
+
+# ---------------------------------------------------------------- tagging
+
+
+def tag(text: str | None, rules: Rules | None = None, brand: str | None = None) -> TagResult:
+    """Categories, sub-categories, matched phrases and the highest severity of one text."""
+    if not text:
+        return TagResult()
+    rules = rules or default_rules()
+    folded = fold(text)
+    brand_key = fold(brand) if brand else None
+    keywords: list[tuple[int, int, _Hit]] = []
+    exclusions: list[tuple[int, int, str]] = []
+    for start, end, hits in find_all(rules.automaton, folded):
+        for h in hits:
+            if h.brand is not None and h.brand != brand_key:
+                continue
+            if h.kind == "keyword":
+                keywords.append((start, end, h))
+            else:
+                exclusions.append((start, end, h.scope))
+    subs: dict[str, None] = {}
+    phrases: dict[str, None] = {}
+    for start, end, h in keywords:
+        category = h.scope.split(".", 1)[0]
+        if any(s < end and start < t and scope in (h.scope, category) for s, t, scope in exclusions):
+            continue
+        if h.negatable and (
+            folded.endswith(rules.neg_prefix_zh if h.cjk else rules.neg_prefix_en, 0, start)
+            or (h.cjk and folded.startswith(rules.neg_suffix_zh, end))
+        ):
+            continue
+        subs[h.scope] = None
+        phrases[h.phrase] = None
+    if not subs:
+        return TagResult()
+    ordered = sorted(subs, key=rules.order.__getitem__)
+    categories = tuple(dict.fromkeys(s.split(".", 1)[0] for s in ordered))
+    worst = max((rules.severity[s] for s in ordered), key=SEVERITIES.index)
+    return TagResult(categories, tuple(ordered), tuple(phrases), worst)
+
+
+def is_complaint(result: TagResult, sentiment_score: float | None, negative_below: float = NEGATIVE_BELOW) -> bool:
+    """A complaint is a categorised mention that is also negative.
+
+    Category words turn up in happy texts too ("物流很快，没有破损" once exclusions miss one), so a category
+    alone is not enough; a negative text with no category is unhappy but not actionable by a service team.
+    Crisis-level tags already count in the neutral band; with no sentiment at all the categories decide.
+    """
+    if not result.categories:
+        return False
+    if sentiment_score is None:
+        return True
+    if sentiment_score < negative_below:
+        return True
+    return result.severity == "crisis" and sentiment_score < NEUTRAL_BELOW
+
+
+class ComplaintPipeline:
+    """Scrapy adapter: fills the mention's complaint fields from its title and text.
+
+    complaint_categories holds the category ids followed by the sub-category ids
+    ("logistics", "logistics.late_delivery"), so a rule can filter on either level with one term.
+    """
+
+    def __init__(self, rules: Rules, stats: Any, negative_below: float = NEGATIVE_BELOW):
+        self.rules = rules
+        self.stats = stats
+        self.negative_below = negative_below
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> ComplaintPipeline:
+        path = crawler.settings.get("GROUNDSWELL_COMPLAINT_TAXONOMY")
+        threshold = crawler.settings.getfloat("GROUNDSWELL_COMPLAINT_NEGATIVE_BELOW", NEGATIVE_BELOW)
+        rules = cached_rules(path) if path else default_rules()
+        return cls(rules, crawler.stats, threshold)
+
+    def process_item(self, item: Mention) -> Mention:
+        text = "\n".join(t for t in (item.title, item.text) if t)
+        result = tag(text, self.rules, brand=item.brand)
+        item.complaint_categories = [*result.categories, *result.subcategories]
+        item.complaint_phrases = list(result.phrases)
+        item.complaint_severity = result.severity
+        item.is_complaint = is_complaint(result, item.sentiment_score, self.negative_below)
+        if self.stats is not None and item.is_complaint:
+            self.stats.inc_value("groundswell/complaints")
+            for c in result.categories:
+                self.stats.inc_value(f"groundswell/complaints/{c}")
+        return item
+
+
+def tag_many(texts: Sequence[str], rules: Rules | None = None) -> list[TagResult]:
+    """Tag a batch with one compiled rule set (used by the bench)."""
+    rules = rules or default_rules()
+    return [tag(t, rules) for t in texts]
