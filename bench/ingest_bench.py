@@ -4,20 +4,23 @@
 
 Generates N mentions once (bench/generate.py, seeded, ~5% re-observations) into bench/.data, warms the
 node up with one untimed bare run, then alternates bare, ingest, bare, ingest, ... on a freshly emptied
-index prefix (`gsbench`) each time:
+index prefix (`gsbench`) each time, waiting before each run for other processes on the (shared) machine to
+go idle:
 
-- bare: in this process, stream the file through json.loads + groundswell.ingest.to_mention + normalize +
-  mapping.to_document (the very documents, ids and monthly indices ingest writes) into
-  `elasticsearch.helpers.bulk` (`index` op, chunk 500), after installing the index template, then one
-  refresh. Timed end to end from opening the file ("bare e2e"). The time spent inside the document
-  generator is measured too; e2e minus that is "bare bulk" (template, bulk calls, refresh).
+- bare: in this process, stream the file through json.loads + groundswell.ingest.to_mention + the
+  project's item pipeline stages before the Elasticsearch one (built by pipelines.chain from
+  ITEM_PIPELINES exactly as ingest builds them: normalize, then whatever analysis stages are configured)
+  + mapping.to_document, i.e. the very documents, ids and monthly indices ingest writes, into
+  `elasticsearch.helpers.bulk` (`index` op, chunk 500), after installing the index template; then one
+  refresh. Timed end to end, from building the stages and opening the file ("bare e2e"); the time spent
+  building documents is measured per stage, and e2e minus it is "bare bulk" (template, bulk, refresh).
 - ingest: `groundswell ingest FILE --json` as a subprocess, wall clock from spawn to exit (interpreter and
   import start-up included; that start-up is also measured on its own, with an empty file).
 
-docs/s is input lines per second in every column (N lines; the re-observation lines overwrite in the bare
-run and merge in ingest). After every run the alias must hold exactly the unique mentions, and ingest's
-summary must account for every line, or the benchmark stops with an error. The ratio is ingest docs/s over
-bare docs/s, medians of the repeats: speed targets are such ratios, never timings.
+docs/s is input lines per second in every column (the re-observation lines overwrite in the bare run and
+merge in ingest). After every run the alias must hold exactly the unique mentions, and ingest's summary
+must account for every line, or the benchmark stops with an error. The ratio is ingest docs/s over bare
+docs/s, medians of the repeats: speed targets are such ratios, never timings.
 Results replace the "## Ingest throughput" section of bench/RESULTS.md.
 """
 
@@ -35,15 +38,15 @@ import statistics
 import subprocess
 import sys
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import elasticsearch
 from elasticsearch import Elasticsearch, helpers
+from scrapy.exceptions import DropItem
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import generate
@@ -51,7 +54,8 @@ import generate
 from groundswell.ingest import to_mention
 from groundswell.store import mapping
 from groundswell.store.client import ensure_schema, server_version
-from pipelines.normalize import normalize
+from pipelines.chain import PipelineChain
+from pipelines.elasticsearch import ElasticsearchPipeline
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -61,6 +65,8 @@ SECTION = "## Ingest throughput"
 PREFIX = "gsbench"
 CHUNK = 500  # helpers.bulk chunk_size, and ingest's default --batch-size
 SAMPLE = 200  # stored documents compared with the expected ones after each ingest, per kind
+# set by the Elasticsearch stage against what is already stored, so not known before writing
+ES_STAGE_FIELDS = frozenset({"cluster_id"})
 
 
 class BenchError(Exception):
@@ -70,29 +76,39 @@ class BenchError(Exception):
 @dataclass
 class Expected:
     lines: int
+    dropped: int  # lines a pipeline stage dropped (ingest reports them as rejected)
     unique: int
-    observations: Counter[str]  # mention_id -> number of lines carrying it
+    observations: Counter[str]  # mention_id -> number of kept lines carrying it
     sample: dict[str, dict[str, Any]]  # a few mention_ids -> the document of their last line
 
     @property
+    def kept(self) -> int:
+        return self.lines - self.dropped
+
+    @property
     def reobservations(self) -> int:
-        return self.lines - self.unique
+        return self.kept - self.unique
 
 
 @dataclass
 class Run:
     kind: str  # "bare" or "ingest"
     seconds: float
-    build_seconds: float | None = None  # bare only: time inside the document generator
+    stages: dict[str, float] | None = None  # bare only: seconds building documents, per step
     client_cpu: float = 0.0  # user+sys seconds of the client (this process, or the ingest subprocess)
-    other_ops: int = 0  # indexing ops on the node during the run that were not ours (concurrent users)
-    es_cpu: float = 0.0  # CPU seconds the Elasticsearch process used during the run
+    es_cpu: float = 0.0  # CPU seconds of the Elasticsearch process during the run
     other_cpu: float = 0.0  # CPU seconds the rest of the machine used meanwhile (noise)
+    other_ops: int = 0  # indexing ops on the node during the run that were not ours (concurrent users)
     summary: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def build_seconds(self) -> float | None:
+        return None if self.stages is None else sum(self.stages.values())
+
+    @property
     def bulk_seconds(self) -> float | None:
-        return None if self.build_seconds is None else self.seconds - self.build_seconds
+        build = self.build_seconds
+        return None if build is None else self.seconds - build
 
 
 # --- Elasticsearch housekeeping -----------------------------------------------------------------------------
@@ -103,13 +119,12 @@ def our_indices(es: Elasticsearch) -> list[str]:
     return sorted(es.indices.get(index=pattern, allow_no_indices=True, ignore_unavailable=True).body)
 
 
-def empty_prefix(es: Elasticsearch, *, template: bool = True) -> None:
+def empty_prefix(es: Elasticsearch) -> None:
     """Delete the prefix's indices by name (wildcard deletes are refused on this node) and its template."""
     names = our_indices(es)
     if names:
         es.indices.delete(index=",".join(names))
-    if template:
-        es.options(ignore_status=404).indices.delete_index_template(name=mapping.template_name(PREFIX))
+    es.options(ignore_status=404).indices.delete_index_template(name=mapping.template_name(PREFIX))
     left = our_indices(es)
     if left:
         raise BenchError(f"could not empty prefix {PREFIX}: {left} still there")
@@ -129,7 +144,7 @@ def our_index_total(es: Elasticsearch) -> int:
 
 
 class CpuMeter:
-    """CPU seconds over a run: the whole machine (/proc/stat), the Elasticsearch process, and the client."""
+    """CPU seconds over a run: the whole machine (/proc/stat) and the Elasticsearch process."""
 
     def __init__(self, es: Elasticsearch):
         self.es = es
@@ -157,7 +172,7 @@ class CpuMeter:
         return busy, self._es_cpu()
 
     def busy_cores(self, seconds: float = 2.0) -> float:
-        """Cores busy outside the Elasticsearch process over the next `seconds` (this process is idle)."""
+        """Cores busy outside the Elasticsearch process over the next `seconds` (this process sleeps)."""
         busy0, es0 = self._now()
         time.sleep(seconds)
         busy1, es1 = self._now()
@@ -170,12 +185,11 @@ class CpuMeter:
 
 
 def wait_quiet(es: Elasticsearch, limit: float, threshold: float = 0.25) -> float:
-    """Wait up to `limit` seconds for other processes to leave the CPUs (less than `threshold` cores busy
-    outside Elasticsearch); the machine is shared. Returns the seconds waited."""
+    """Wait up to `limit` seconds until less than `threshold` cores are busy outside Elasticsearch (the
+    machine is shared with other work); the seconds waited."""
     meter, t0 = CpuMeter(es), time.perf_counter()
-    while time.perf_counter() - t0 < limit:
-        if meter.busy_cores() < threshold:
-            break
+    while time.perf_counter() - t0 < limit and meter.busy_cores() >= threshold:
+        pass
     return time.perf_counter() - t0
 
 
@@ -190,15 +204,19 @@ def check_stored(es: Elasticsearch, exp: Expected, kind: str) -> None:
 
 def check_merged(es: Elasticsearch, exp: Expected) -> None:
     """After ingest: re-observed mentions carry one history entry per line and the newest counts; mentions
-    seen once are stored exactly as mapping.to_document built them."""
+    seen once are stored as the bare path built them (fields the Elasticsearch stage sets aside)."""
     ids = list(exp.sample)
     docs = [{"_index": mapping.index_of(exp.sample[i], PREFIX), "_id": i} for i in ids]
     got = {d["_id"]: d.get("_source") for d in es.mget(docs=docs)["docs"]}
     for i in ids:
         want, src = exp.sample[i], got.get(i) or {}
         if exp.observations[i] == 1:
-            if src != want:
-                raise BenchError(f"ingest: stored {i} differs from mapping.to_document of its line")
+            keys = (set(want) | set(src)) - ES_STAGE_FIELDS
+            differ = sorted(k for k in keys if want.get(k) != src.get(k))
+            if differ:
+                shown = {k: (src.get(k), want.get(k)) for k in differ[:5]}
+                raise BenchError(f"ingest: stored {i} differs from the bare document in {differ}: "
+                                 f"(stored, bare) {shown!r:.800}")
             continue
         history = src.get("engagement_history") or []
         if len(history) != exp.observations[i] or src.get("likes") != want["likes"]:
@@ -208,32 +226,79 @@ def check_merged(es: Elasticsearch, exp: Expected) -> None:
             )
 
 
-# --- the two contenders -------------------------------------------------------------------------------------
+# --- building the documents the way ingest does -------------------------------------------------------------
 
 
-def documents(path: Path, now: datetime) -> Iterator[dict[str, Any]]:
-    """The project's own record -> Mention -> normalized -> document path, without the pipeline chain."""
-    with open(path, encoding="utf-8") as f:
-        for number, raw in enumerate(f, 1):
-            m = to_mention(json.loads(raw), f"{path}:line {number}")
-            yield mapping.to_document(normalize(m, now))
+class Builder:
+    """json.loads + to_mention + the project's stages before the Elasticsearch one + to_document, with the
+    seconds spent in each step. The stages come from pipelines.chain and ITEM_PIPELINES, built with the
+    same settings `groundswell ingest` passes, in this process's (ingest-like) environment."""
 
+    def __init__(self) -> None:
+        self.times: dict[str, float] = defaultdict(float)
+        self.dropped = 0
+        t0 = time.perf_counter()
+        chain = PipelineChain.from_project(
+            {"GROUNDSWELL_CONFIG_PATH": None, "GROUNDSWELL_BATCH_SIZE": CHUNK, "GROUNDSWELL_ES_RETRIES": 3}
+        )
+        self.stages: list[tuple[str, Any]] = []
+        for stage in chain.stages:
+            if isinstance(stage, ElasticsearchPipeline):
+                stage.es.close()  # the write is what the bare run does itself
+                continue
+            if hasattr(stage, "open_spider"):
+                stage.open_spider()
+            if hasattr(stage, "process_item"):
+                self.stages.append((type(stage).__name__, stage))
+        self.times["build stages"] = time.perf_counter() - t0  # models may load lazily, on the first item
 
-def action(doc: dict[str, Any]) -> dict[str, Any]:
-    return {"_op_type": "index", "_index": mapping.index_of(doc, PREFIX), "_id": doc["mention_id"], "_source": doc}
+    def documents(self, path: Path) -> Iterator[dict[str, Any]]:
+        times, clock = self.times, time.perf_counter
+        with open(path, encoding="utf-8") as f:
+            for number, raw in enumerate(f, 1):
+                t0 = clock()
+                item = to_mention(json.loads(raw), f"{path}:line {number}")
+                t1 = clock()
+                times["json.loads + to_mention"] += t1 - t0
+                try:
+                    for name, stage in self.stages:
+                        item = stage.process_item(item)
+                        t2 = clock()
+                        times[name] += t2 - t1
+                        t1 = t2
+                except DropItem:
+                    self.dropped += 1
+                    times["(dropped)"] += clock() - t1
+                    continue
+                doc = mapping.to_document(item)
+                times["to_document"] += clock() - t1
+                yield doc
+
+    def close(self) -> None:
+        for _, stage in reversed(self.stages):
+            if hasattr(stage, "close_spider"):
+                stage.close_spider()
 
 
 def expected(path: Path) -> Expected:
+    builder = Builder()
     obs: Counter[str] = Counter()
     last: dict[str, dict[str, Any]] = {}
-    for doc in documents(path, datetime.now(UTC)):
+    lines = 0
+    for doc in builder.documents(path):
         obs[doc["mention_id"]] += 1
         last[doc["mention_id"]] = doc
+    builder.close()
+    with open(path, encoding="utf-8") as f:
+        lines = sum(1 for _ in f)
     many = [i for i, n in obs.items() if n > 1][:SAMPLE]
     once = [i for i, n in obs.items() if n == 1][:: max(1, len(obs) // SAMPLE)][:SAMPLE]
     # keep only the sample: 100k documents held here would slow this process's garbage collector, i.e.
     # the bare runs, and not the ingest subprocess
-    return Expected(sum(obs.values()), len(obs), obs, {i: last[i] for i in many + once})
+    return Expected(lines, builder.dropped, len(obs), obs, {i: last[i] for i in many + once})
+
+
+# --- the two contenders -------------------------------------------------------------------------------------
 
 
 def run_bare(es: Elasticsearch, path: Path, exp: Expected | None) -> Run:
@@ -241,46 +306,46 @@ def run_bare(es: Elasticsearch, path: Path, exp: Expected | None) -> Run:
     empty_prefix(es)
     before = node_index_total(es)
     meter = CpuMeter(es)
-    build = 0.0
-
-    def timed_actions() -> Iterator[dict[str, Any]]:
-        nonlocal build
-        docs = documents(path, datetime.now(UTC))
-        while True:
-            t = time.perf_counter()
-            doc = next(docs, None)
-            act = None if doc is None else action(doc)
-            build += time.perf_counter() - t
-            if act is None:
-                return
-            yield act
-
     cpu0 = time.process_time()
     t0 = time.perf_counter()
+    builder = Builder()
+
+    def actions() -> Iterator[dict[str, Any]]:
+        for doc in builder.documents(path):
+            t = time.perf_counter()
+            act = {"_op_type": "index", "_index": mapping.index_of(doc, PREFIX), "_id": doc["mention_id"],
+                   "_source": doc}
+            builder.times["to_document"] += time.perf_counter() - t
+            yield act
+
     ensure_schema(es, PREFIX)
-    ok, errors = helpers.bulk(es, timed_actions(), chunk_size=CHUNK, refresh=False)
+    ok, errors = helpers.bulk(es, actions(), chunk_size=CHUNK, refresh=False)
     es.indices.refresh(index=mapping.alias(PREFIX))
+    builder.close()
     seconds = time.perf_counter() - t0
-    cpu = time.process_time() - cpu0
-    run = Run("bare", seconds, build_seconds=build, client_cpu=cpu)
+    run = Run("bare", seconds, stages=dict(builder.times), client_cpu=time.process_time() - cpu0)
     meter.stop(run)
     if exp is None:
         return run
-    if ok != exp.lines or errors:
-        raise BenchError(f"bare: bulk reported {ok} ok of {exp.lines}, errors: {errors!r:.500}")
+    if ok != exp.kept or errors:
+        raise BenchError(f"bare: bulk reported {ok} ok of {exp.kept}, errors: {errors!r:.500}")
     run.other_ops = max(node_index_total(es) - before - our_index_total(es), 0)
     check_stored(es, exp, "bare")
     return run
 
 
-def ingest_env(es_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GROUNDSWELL_")}
-    env.update(
+def ingest_like_environment(es_url: str) -> None:
+    """This process and the ingest subprocesses: same configuration (defaults: no config file, nothing
+    from the caller's GROUNDSWELL_* variables), the gsbench prefix, a spool of their own."""
+    for k in [k for k in os.environ if k.startswith("GROUNDSWELL_")]:
+        del os.environ[k]
+    os.environ.update(
         GROUNDSWELL_INDEX_PREFIX=PREFIX,
         GROUNDSWELL_ES_URL=es_url,
-        GROUNDSWELL_HOME=str(DATA / "home"),  # its own spool: nothing from another run or prefix replays
+        GROUNDSWELL_HOME=str(DATA / "home"),
+        SCRAPY_SETTINGS_MODULE="crawlers.settings",
     )
-    return env
+    os.chdir(DATA)  # no ./groundswell.yaml here
 
 
 def groundswell_exe() -> str:
@@ -291,7 +356,7 @@ def groundswell_exe() -> str:
     return found
 
 
-def run_ingest(es: Elasticsearch, path: Path, exp: Expected, es_url: str) -> Run:
+def run_ingest(es: Elasticsearch, path: Path, exp: Expected) -> Run:
     empty_prefix(es)
     shutil.rmtree(DATA / "home", ignore_errors=True)
     before = node_index_total(es)
@@ -299,21 +364,21 @@ def run_ingest(es: Elasticsearch, path: Path, exp: Expected, es_url: str) -> Run
     meter = CpuMeter(es)
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=ingest_env(es_url), cwd=DATA, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - t0
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
-    run = Run("ingest", seconds, client_cpu=cpu)
+    run = Run("ingest", seconds, client_cpu=(ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime))
     meter.stop(run)
-    if proc.returncode != 0:
+    if proc.returncode != (1 if exp.dropped else 0):
         raise BenchError(f"ingest exited {proc.returncode}\nstdout: {proc.stdout[-2000:]}\n"
                          f"stderr: {proc.stderr[-2000:]}")
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    want = {"read": exp.lines, "indexed": exp.unique, "updated": exp.reobservations, "duplicates": 0,
-            "rejected": 0, "spooled": 0, "replayed": 0}
-    wrong = {k: (summary.get(k), v) for k, v in want.items() if summary.get(k) != v}
-    if wrong:
-        raise BenchError(f"ingest summary off (got, expected): {wrong}\nfull summary: {summary}")
+    got = {k: summary.get(k) for k in ("read", "indexed", "rejected", "spooled", "replayed")}
+    got["updated + duplicates"] = (summary.get("updated") or 0) + (summary.get("duplicates") or 0)
+    want = {"read": exp.lines, "indexed": exp.unique, "rejected": exp.dropped, "spooled": 0, "replayed": 0,
+            "updated + duplicates": exp.reobservations}
+    if got != want:
+        raise BenchError(f"ingest summary off: got {got}, expected {want}\nfull summary: {summary}")
     run.other_ops = max(node_index_total(es) - before - our_index_total(es), 0)
     run.summary = summary
     check_stored(es, exp, "ingest")
@@ -321,20 +386,19 @@ def run_ingest(es: Elasticsearch, path: Path, exp: Expected, es_url: str) -> Run
     return run
 
 
-def startup_seconds(es_url: str, repeat: int) -> float:
+def startup_seconds(repeat: int) -> float:
     """`groundswell ingest` of an empty file: interpreter, imports, config, pipeline chain, one refresh."""
     empty = DATA / "empty.jsonl"
     empty.write_text("", encoding="utf-8")
-    cmd = [groundswell_exe(), "ingest", str(empty), "--json"]
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        subprocess.run(cmd, env=ingest_env(es_url), cwd=DATA, capture_output=True, check=True)
+        subprocess.run([groundswell_exe(), "ingest", str(empty), "--json"], capture_output=True, check=True)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
 
-def profile_ingest(es: Elasticsearch, path: Path, es_url: str, top: int = 30) -> str:
+def profile_ingest(es: Elasticsearch, path: Path, top: int = 30) -> str:
     """One untimed ingest under cProfile: the top functions by own time and by cumulative time."""
     import pstats
     from io import StringIO
@@ -342,8 +406,9 @@ def profile_ingest(es: Elasticsearch, path: Path, es_url: str, top: int = 30) ->
     empty_prefix(es)
     shutil.rmtree(DATA / "home", ignore_errors=True)
     out = DATA / "ingest.prof"
-    cmd = [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "groundswell.cli.main", "ingest", str(path)]
-    subprocess.run(cmd, env=ingest_env(es_url), cwd=DATA, capture_output=True, check=True)
+    cmd = [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "groundswell.cli.main", "ingest"]
+    cmd.append(str(path))
+    subprocess.run(cmd, capture_output=True, check=False)
     buf = StringIO()
     stats = pstats.Stats(str(out), stream=buf)
     stats.sort_stats("tottime").print_stats(top)
@@ -388,13 +453,13 @@ def _spread(values: list[float]) -> float:
 
 @dataclass
 class Summary:
-    n: int
     bare: float  # docs/s, medians
     bare_bulk: float
     ingest: float
     ingest_warm: float
     startup: float
     build_share: float  # share of the bare run's wall time spent building documents
+    stages: dict[str, float]  # median seconds per document-building step in the bare runs
     cpu_bare: float
     cpu_ingest: float
     es_cpu_bare: float
@@ -415,14 +480,15 @@ class Summary:
 def summarize(n: int, runs: list[Run], startup: float) -> Summary:
     bare = [r for r in runs if r.kind == "bare"]
     ing = [r for r in runs if r.kind == "ingest"]
+    steps = list(dict.fromkeys(k for r in bare for k in (r.stages or {})))
     return Summary(
-        n=n,
         bare=statistics.median(rate(n, r.seconds) for r in bare),
         bare_bulk=statistics.median(rate(n, r.bulk_seconds or 0.0) for r in bare),
         ingest=statistics.median(rate(n, r.seconds) for r in ing),
         ingest_warm=statistics.median(rate(n, r.seconds - startup) for r in ing),
         startup=startup,
         build_share=statistics.median((r.build_seconds or 0.0) / r.seconds for r in bare),
+        stages={k: statistics.median((r.stages or {}).get(k, 0.0) for r in bare) for k in steps},
         cpu_bare=statistics.median(r.client_cpu for r in bare),
         cpu_ingest=statistics.median(r.client_cpu for r in ing),
         es_cpu_bare=statistics.median(r.es_cpu for r in bare),
@@ -443,22 +509,25 @@ def reading(s: Summary) -> str:
     else:
         verdict = "below a quarter of the bare rate: the ingest path costs far more than its bulk writes"
     noise = (
-        "other processes used the machine or the node during some runs (last two columns), so small "
-        "differences are noise" if s.noisy else "nothing else used the machine or the node noticeably meanwhile"
+        "other processes used the machine or the node during some runs (last two columns), so differences "
+        "of that order are noise" if s.noisy else "nothing else used the machine or the node noticeably"
     )
+    top = sorted(((v, k) for k, v in s.stages.items() if k != "build stages"), reverse=True)[:2]
+    heaviest = " and ".join(f"{k} ({v:.1f} s)" for v, k in top)
     return (
         f"Reading: `groundswell ingest` stores {s.ingest:,.0f} lines/s against {s.bare:,.0f} for a bare bulk "
         f"of the same documents built by the same code, a ratio of {s.ratio:.2f} ({verdict}). Both are "
         "single-threaded and synchronous, so building documents and waiting for Elasticsearch add up: in the "
-        f"bare runs {s.build_share:.0%} of the wall time is json.loads + normalize + to_document, and against "
-        f"the bare bulk calls alone ingest's ratio is {s.ratio_bulk:.2f}. On top of that shared work, ingest "
-        f"pays its start-up ({s.startup:.1f} s: interpreter, Scrapy and client imports, config, pipeline "
-        "chain), the per-item pipeline chain, and per batch an mget of the batch's ids before the bulk, so "
-        "that re-observed mentions merge their engagement history (create / if_seq_no writes) where the bare "
-        f"run just overwrites. Medians of CPU seconds: client {s.cpu_ingest:.1f} (ingest) vs {s.cpu_bare:.1f} "
-        f"(bare), Elasticsearch {s.es_cpu_ingest:.1f} vs {s.es_cpu_bare:.1f}, on {os.cpu_count()} CPUs shared by "
-        "both. Run-to-run spread (max-min over median) was "
-        f"{s.spread_bare:.0%} for bare and {s.spread_ingest:.0%} for ingest; {noise}."
+        f"bare runs {s.build_share:.0%} of the wall time goes to building documents (most in {heaviest}), "
+        f"and against the bare bulk calls alone ingest's ratio is {s.ratio_bulk:.2f}. On top of that shared "
+        f"work, ingest pays its start-up ({s.startup:.1f} s: interpreter, imports, config, pipeline chain), "
+        "the per-item chain, and per batch an mget of the batch's ids before the bulk, so that re-observed "
+        "mentions merge their engagement history (create / if_seq_no writes) where the bare run just "
+        f"overwrites. Median CPU seconds: client {s.cpu_ingest:.1f} (ingest) vs {s.cpu_bare:.1f} (bare), "
+        f"Elasticsearch {s.es_cpu_ingest:.1f} vs {s.es_cpu_bare:.1f}, on {os.cpu_count()} CPUs shared by "
+        "both. "
+        f"Run-to-run spread (max-min over median) was {s.spread_bare:.0%} for bare and {s.spread_ingest:.0%} "
+        f"for ingest; {noise}."
     )
 
 
@@ -466,42 +535,56 @@ def render(exp: Expected, runs: list[Run], startup: float, info: dict[str, str],
     n = exp.lines
     s = summarize(n, runs, startup)
     reps = sum(r.kind == "bare" for r in runs)
-    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    now = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     size = path.stat().st_size / 2**20
+    bulk_median = statistics.median(r.bulk_seconds or 0.0 for r in runs if r.stages is not None)
+    skip = {"build stages", "json.loads + to_mention", "(dropped)", "to_document"}
+    steps = ", ".join(name for name in s.stages if name not in skip)
     lines = [
         SECTION,
         "",
         f"Measured {now} by `.venv/bin/python bench/ingest_bench.py`: {reps} runs of each, alternating "
-        "(bare, ingest, bare, ...) after one untimed bare warm-up run.",
+        "(bare, ingest, bare, ...) after one untimed bare warm-up run; before each run the benchmark waits "
+        "for other processes on the machine to go idle.",
         "",
         f"- Machine: nproc {info['nproc']} ({info['cpu']}), {info['memory']} RAM, {info['load']}.",
         f"- Store: {info['es']}; client {info['python']}.",
         f"- Data: `bench/generate.py` (seed {generate.SEED}), {n} lines ({size:.1f} MiB): {exp.unique} "
-        f"unique mentions and {exp.reobservations} re-observations of earlier posts with higher counts.",
+        f"unique mentions and {exp.reobservations} re-observations of earlier posts with higher counts"
+        + (f"; {exp.dropped} lines dropped by a pipeline stage." if exp.dropped else "."),
+        f"- Item stages both paths run (ITEM_PIPELINES before the Elasticsearch stage): {steps}.",
         "- Every run starts on an empty `gsbench` prefix (indices and template deleted by name) and is "
         f"checked after: the alias `gsbench-mentions` holds exactly {exp.unique} documents; for ingest also "
-        f"its summary (read {n}, indexed {exp.unique}, updated {exp.reobservations}, duplicates 0, rejected 0) "
-        f"and {len(exp.sample)} sampled documents (re-observed ones carry one history entry per line, the "
-        "others equal `mapping.to_document`).",
+        f"its summary (read {n}, indexed {exp.unique}, updated + duplicates {exp.reobservations}, rejected "
+        f"{exp.dropped}) and {len(exp.sample)} sampled documents (re-observed ones carry one history entry "
+        "per line, the others equal the bare path's document).",
         "",
         "| | docs/s (median) | ingest / this | what is timed |",
         "|---|---:|---:|---|",
-        f"| bare e2e | {s.bare:,.0f} | **{s.ratio:.2f}** | in this process, from opening the file: json.loads "
-        f"+ `to_mention` + `normalize` + `to_document` streamed into `helpers.bulk` (index, chunk {CHUNK}), "
-        "after putting the template; then one refresh |",
-        f"| bare bulk | {s.bare_bulk:,.0f} | {s.ratio_bulk:.2f} | the same runs minus the time spent in the "
-        "document generator: template, bulk requests (incl. serializing), refresh |",
+        f"| bare e2e | {s.bare:,.0f} | **{s.ratio:.2f}** | in this process: build the item stages, then "
+        "json.loads + `to_mention` + stages + `to_document` streamed into `helpers.bulk` "
+        f"(index, chunk {CHUNK}) after putting the template; then one refresh |",
+        f"| bare bulk | {s.bare_bulk:,.0f} | {s.ratio_bulk:.2f} | the same runs minus the time spent "
+        "building documents: template, bulk requests (incl. serializing), refresh |",
         f"| groundswell ingest | {s.ingest:,.0f} | 1.00 | `groundswell ingest FILE --json` subprocess, spawn "
         f"to exit, start-up included (batch {CHUNK}) |",
         "",
         f"docs/s = {n} input lines / seconds. Ingest start-up alone (`groundswell ingest` of an empty file, "
         f"median of 3): {startup:.2f} s; without it ingest would do {s.ingest_warm:,.0f} docs/s.",
         "",
-        "CPU seconds per run: the client (this process, or the ingest subprocess), the Elasticsearch process, "
-        "and everything else on the machine meanwhile (noise); other index ops are other clients' writes "
-        "to the node during the run.",
+        "Where the bare run's time goes (median seconds; ingest does the same per-line work):",
         "",
-        "| run | kind | seconds | docs/s | building docs s | client CPU s | ES CPU s | other CPU s | other index ops |",
+        "| step | seconds |",
+        "|---|---:|",
+        *(f"| {k} | {v:.2f} |" for k, v in s.stages.items()),
+        f"| bulk requests + template + refresh | {bulk_median:.2f} |",
+        "",
+        "Per run, CPU seconds of the client (this process, or the ingest subprocess), of the Elasticsearch "
+        "process, and of everything else on the machine meanwhile (noise); other index ops are other "
+        "clients' writes to the node during the run.",
+        "",
+        "| run | kind | seconds | docs/s | building docs s | client CPU s | ES CPU s | other CPU s "
+        "| other index ops |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for i, r in enumerate(runs, 1):
@@ -539,6 +622,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     DATA.mkdir(parents=True, exist_ok=True)
+    ingest_like_environment(args.es_url)
     path = DATA / f"mentions-{args.n}.jsonl"
     with open(path, "w", encoding="utf-8", newline="\n") as f:
         unique, reobs = generate.generate(f, args.n)
@@ -549,15 +633,17 @@ def main(argv: list[str] | None = None) -> int:
         es.cluster.health(wait_for_status="yellow", timeout="60s")
         info = machine(es)
         exp = expected(path)
-        if exp.unique != unique or exp.lines != args.n:
+        if exp.lines != args.n or (exp.dropped == 0 and exp.unique != unique):
             raise BenchError(f"generator wrote {args.n} lines / {unique} posts, documents say "
                              f"{exp.lines} / {exp.unique}")
+        print(f"expected: {exp.unique} unique, {exp.reobservations} re-observations, {exp.dropped} dropped",
+              file=sys.stderr)
         gc.collect()
         gc.freeze()  # what is alive now (modules, the expectations) stays out of the collector's way
 
         warm = run_bare(es, path, None)
         print(f"warm-up bare: {warm.seconds:.2f} s", file=sys.stderr)
-        startup = startup_seconds(args.es_url, 3)
+        startup = startup_seconds(3)
         print(f"ingest start-up (empty file): {startup:.2f} s", file=sys.stderr)
         runs: list[Run] = []
         for i in range(args.repeat):
@@ -565,11 +651,12 @@ def main(argv: list[str] | None = None) -> int:
                 waited = wait_quiet(es, args.wait_quiet) if args.wait_quiet > 0 else 0.0
                 if waited > 3:
                     print(f"waited {waited:.0f} s for the machine to go quiet", file=sys.stderr)
-                r = run_bare(es, path, exp) if kind == "bare" else run_ingest(es, path, exp, args.es_url)
+                r = run_bare(es, path, exp) if kind == "bare" else run_ingest(es, path, exp)
                 runs.append(r)
                 built = "" if r.build_seconds is None else f" (building docs {r.build_seconds:.2f} s)"
                 print(f"round {i + 1} {kind:6}: {r.seconds:6.2f} s {rate(exp.lines, r.seconds):8,.0f} docs/s"
-                      f"{built}, CPU client {r.client_cpu:.1f} s ES {r.es_cpu:.1f} s other {r.other_cpu:.1f} s, "
+                      f"{built}, CPU client {r.client_cpu:.1f} s ES {r.es_cpu:.1f} s "
+                      f"other {r.other_cpu:.1f} s, "
                       f"other index ops {r.other_ops}", file=sys.stderr)
 
         section = render(exp, runs, startup, info, path)
@@ -578,7 +665,7 @@ def main(argv: list[str] | None = None) -> int:
             write_results(section)
             print(f"wrote {RESULTS}", file=sys.stderr)
         if args.profile:
-            print(profile_ingest(es, path, args.es_url))
+            print(profile_ingest(es, path))
     except BenchError as exc:
         print(f"BENCHMARK FAILED: {exc}", file=sys.stderr)
         return 1

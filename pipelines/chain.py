@@ -56,6 +56,29 @@ class PipelineChain:
                 item = s.process_item(item)
         return item
 
+    def process_batch(self, items: list[Mention]) -> list[Mention | DropItem]:
+        """Each item after every stage, or the DropItem that stopped it, in input order.
+
+        A stage with `process_batch` (sentiment: both cores) gets the batch's surviving items at once; the
+        others get them one by one, exactly as in a crawl.
+        """
+        results: list[Mention | DropItem] = list(items)
+        for s in self.stages:
+            live = [i for i, r in enumerate(results) if not isinstance(r, DropItem)]
+            if not live:
+                break
+            if hasattr(s, "process_batch"):
+                out = s.process_batch([results[i] for i in live])
+                for i, o in zip(live, out, strict=True):
+                    results[i] = o
+            elif hasattr(s, "process_item"):
+                for i in live:
+                    try:
+                        results[i] = s.process_item(results[i])
+                    except DropItem as exc:
+                        results[i] = exc
+        return results
+
     def close(self) -> None:
         for s in reversed(self.stages):
             if hasattr(s, "close_spider"):

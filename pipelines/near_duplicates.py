@@ -24,7 +24,7 @@ import base64
 import re
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,8 +36,9 @@ NUM_PERM = 128
 BANDS = 32
 ROWS = NUM_PERM // BANDS
 NGRAM = 3
-MIN_SHINGLES = 4  # below this a text is too short to call anything a copy of it ("太差了")
+MIN_SHINGLES = 10  # below this (~11 characters) identical wording is chance, not copying ("小米垃圾客服")
 SIMILAR = 0.5  # estimated Jaccard at which two mentions are copies of one complaint
+MAX_CANDIDATES = 200  # verified per lookup at most (the Elasticsearch side verifies only a few stored ones)
 
 _MERSENNE = np.uint64((1 << 61) - 1)
 _MAX32 = np.uint64(0xFFFFFFFF)
@@ -45,6 +46,8 @@ _rng = np.random.RandomState(20261125)  # fixed: signatures must be comparable f
 _A = _rng.randint(1, 1 << 31, size=NUM_PERM, dtype=np.uint64)
 _B = _rng.randint(0, 1 << 31, size=NUM_PERM, dtype=np.uint64)
 
+_HTML = re.compile(r"<[^<>]{0,200}>|&(?:[a-z]{2,8}|#\d{1,6}|#x[0-9a-f]{1,5});", re.I)  # tags, entities
+_HASHTAG = re.compile(r"#[^#\n]{1,30}#")  # Weibo topics: added by reposters, shared by unrelated posts
 _REPOST = re.compile(r"//\s*@[^:：\s]{1,40}[:：]?")
 _MENTION = re.compile(r"@[\w\-]{1,40}")
 _URL = re.compile(r"https?://\S+|www\.\S+")
@@ -69,7 +72,9 @@ class Fingerprint:
 
 def clean(text: str) -> str:
     """What is left of a post once everything that differs between copies of it is gone."""
-    t = _URL.sub(" ", text)
+    t = _HTML.sub(" ", text)
+    t = _URL.sub(" ", t)
+    t = _HASHTAG.sub(" ", t)
     t = _REPOST.sub(" ", t)
     t = _MENTION.sub(" ", t)
     t = _EMOTICON.sub(" ", t)
@@ -78,7 +83,9 @@ def clean(text: str) -> str:
     return _LEADING.sub("", t)
 
 
-def shingles(cleaned: str, n: int = NGRAM) -> set[str]:
+def shingles(cleaned: str, n: int | None = None) -> set[str]:
+    """Overlapping character n-grams (NGRAM by default, read at call time so the bench can sweep it)."""
+    n = n or NGRAM
     if len(cleaned) < n:
         return set()
     return {cleaned[i : i + n] for i in range(len(cleaned) - n + 1)}
@@ -110,11 +117,13 @@ def similarity(a: tuple[int, ...], b: tuple[int, ...]) -> float:
     return float(np.count_nonzero(np.asarray(a) == np.asarray(b))) / len(a)
 
 
-@dataclass
+@dataclass(eq=False)
 class _Entry:
     mention_id: str
     cluster_id: str
     signature: tuple[int, ...]
+    bands: tuple[str, ...] = ()
+    array: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint32))
 
 
 class LshIndex:
@@ -129,7 +138,7 @@ class LshIndex:
         if mention_id in self.entries:
             self.entries[mention_id].cluster_id = cluster_id
             return
-        entry = _Entry(mention_id, cluster_id, fp.signature)
+        entry = _Entry(mention_id, cluster_id, fp.signature, fp.bands, np.asarray(fp.signature, dtype=np.uint32))
         self.entries[mention_id] = entry
         for band in fp.bands:
             self.by_band.setdefault(band, []).append(entry)
@@ -137,23 +146,33 @@ class LshIndex:
             self._evict(next(iter(self.entries)))
 
     def _evict(self, mention_id: str) -> None:
+        """Drop one entry from its own buckets only (scanning every bucket made each eviction O(index))."""
         entry = self.entries.pop(mention_id)
-        for bucket in self.by_band.values():
-            if entry in bucket:
-                bucket.remove(entry)
+        for band in entry.bands:
+            bucket = self.by_band.get(band)
+            if bucket is None:
+                continue
+            bucket[:] = [e for e in bucket if e is not entry]
+            if not bucket:
+                del self.by_band[band]
 
     def best(self, fp: Fingerprint, exclude: str | None = None) -> tuple[str, float] | None:
         """(cluster id, similarity) of the most similar indexed mention at or above SIMILAR."""
         seen: set[str] = set()
         best: tuple[str, float] | None = None
+        sig = np.asarray(fp.signature, dtype=np.uint32)
         for band in fp.bands:
-            for e in self.by_band.get(band, ()):
+            for e in reversed(self.by_band.get(band, ())):  # newest first: they carry the current cluster
                 if e.mention_id in seen or e.mention_id == exclude:
                     continue
                 seen.add(e.mention_id)
-                s = similarity(fp.signature, e.signature)
+                s = float(np.count_nonzero(sig == e.array)) / len(sig) if len(e.array) == len(sig) else 0.0
                 if s >= SIMILAR and (best is None or s > best[1]):
                     best = (e.cluster_id, s)
+                    if s == 1.0:  # an exact copy: nothing can beat it (keeps viral reposts linear)
+                        return best
+                if len(seen) >= MAX_CANDIDATES:  # a bucket of thousands of copies of one post
+                    return best
         return best
 
 

@@ -482,8 +482,15 @@ class SentimentPipeline:
     def from_crawler(cls, crawler: Any) -> SentimentPipeline:
         return cls()
 
-    def process_item(self, item: Any, spider: Any = None) -> Any:
+    def process_item(self, item: Any) -> Any:
         s = analyse(getattr(item, "text", "") or "")
         item.sentiment_score = s.score
         item.sentiment_label = s.label
         return item
+
+    def process_batch(self, items: list[Any]) -> list[Any]:
+        """Many items at once, on all cores (`groundswell ingest` feeds the chain in batches)."""
+        for item, s in zip(items, analyse_many([getattr(i, "text", "") or "" for i in items]), strict=True):
+            item.sentiment_score = s.score
+            item.sentiment_label = s.label
+        return items

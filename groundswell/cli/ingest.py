@@ -8,7 +8,7 @@ import click
 from scrapy.exceptions import DropItem
 
 from groundswell.cli.common import emit_json, fail, load_config
-from groundswell.ingest import read
+from groundswell.ingest import Line, read
 from pipelines.normalize import RejectedItem
 
 
@@ -60,6 +60,18 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str, batch_size: int
     sink = chain.stage(ElasticsearchPipeline)
     read_count = rejected = 0
     dropped: Counter[str] = Counter()
+    pending: list[Line] = []
+
+    def run(batch: list[Line]) -> None:
+        nonlocal rejected
+        for line, outcome in zip(batch, chain.process_batch([b.mention for b in batch if b.mention]), strict=True):
+            if isinstance(outcome, RejectedItem):
+                rejected += 1
+                click.echo(f"{line.origin}: {outcome}", err=True)
+            elif isinstance(outcome, DropItem):  # off-topic, not broken: counted by reason
+                dropped[str(outcome)] += 1
+        batch.clear()
+
     with chain:
         for path in paths:
             for line in read(path, fmt):
@@ -68,13 +80,10 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str, batch_size: int
                     rejected += 1
                     click.echo(f"{line.source if line.number == 0 else line.origin}: {line.error}", err=True)
                     continue
-                try:
-                    chain.process(line.mention)
-                except RejectedItem as exc:
-                    rejected += 1
-                    click.echo(f"{line.origin}: {exc}", err=True)
-                except DropItem as exc:  # off-topic, not broken: counted by reason
-                    dropped[str(exc)] += 1
+                pending.append(line)
+                if len(pending) >= batch_size:
+                    run(pending)
+        run(pending)
     res = sink.result
     for origin, reason in res.failed:
         rejected += 1

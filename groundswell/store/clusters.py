@@ -1,9 +1,14 @@
-"""Resolves near-duplicate cluster ids against everything already stored, one msearch per batch.
+"""Resolves near-duplicate cluster ids against everything already stored, a few requests per batch.
 
 The fingerprint (pipelines.near_duplicates) travels with each document; here each document of a batch
-gets the cluster of its most similar earlier mention: one seen earlier in this process (in memory), or
-one stored in Elasticsearch by any earlier run or other process (its LSH band keys are indexed). A repost
-whose original is known joins the original's cluster. A mention seen again keeps its stored cluster.
+joins the cluster of its most similar earlier mention: one seen earlier in this process (in memory), or a
+cluster stored in Elasticsearch by any earlier run or other process. A repost whose original is known joins
+the original's cluster; a stored mention keeps its cluster (mapping.merge).
+
+Stored clusters are compared through their founders (the first member: its mention id is the cluster id).
+A viral complaint has thousands of stored copies sharing the same band keys; fetching them would cost more
+than everything else, so one search aggregates the clusters touching the batch's bands, one ids query
+fetches their founders (cached), and numpy compares every document with every founder at once.
 """
 
 from __future__ import annotations
@@ -12,12 +17,14 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from elasticsearch import Elasticsearch
 
 from groundswell.store import mapping
-from pipelines.near_duplicates import SIMILAR, Fingerprint, LshIndex, similarity
+from pipelines.near_duplicates import NUM_PERM, SIMILAR, Fingerprint, LshIndex
 
-CANDIDATES = 10
+MAX_CLUSTERS = 2_000  # distinct stored clusters considered per batch (the ones most batch docs touch)
+_FOUNDER_CACHE = 50_000
 
 
 class ClusterResolver:
@@ -28,6 +35,8 @@ class ClusterResolver:
         self.index = LshIndex(memory)
         self.cluster_of: OrderedDict[str, str] = OrderedDict()
         self.memory = memory
+        self.founders: dict[str, np.ndarray] = {}  # cluster id -> founder signature
+        self.no_founder: set[str] = set()
 
     def _remember(self, mention_id: str, cluster_id: str) -> None:
         self.cluster_of[mention_id] = cluster_id
@@ -35,70 +44,106 @@ class ClusterResolver:
         if len(self.cluster_of) > self.memory:
             self.cluster_of.popitem(last=False)
 
-    def _stored_candidates(self, docs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-        searches: list[dict[str, Any]] = []
-        asked = [d for d in docs if d.get("lsh_bands")]
-        for d in asked:
-            searches.append({"index": mapping.alias(self.prefix), "ignore_unavailable": True, "allow_no_indices": True})
-            searches.append(
-                {
-                    "size": CANDIDATES,
-                    "query": {"bool": {"filter": [{"terms": {"lsh_bands": d["lsh_bands"]}}]}},
-                    "_source": ["mention_id", "cluster_id", "minhash"],
-                    "sort": [{"published_at": "asc"}],
-                }
-            )
-        found: dict[str, list[dict[str, Any]]] = {}
-        if searches:
-            resp = self.call(self.es.msearch, searches=searches)
-            for d, r in zip(asked, resp["responses"], strict=True):
-                found[d["mention_id"]] = [h["_source"] for h in (r.get("hits") or {}).get("hits", [])]
-        return [found.get(d["mention_id"], []) for d in docs]
+    # --- what is stored -------------------------------------------------------------------------------
+
+    def _stored_clusters(self, docs: list[dict[str, Any]]) -> list[str]:
+        bands = sorted({b for d in docs for b in d.get("lsh_bands") or ()})
+        if not bands:
+            return []
+        resp = self.call(
+            self.es.search,
+            index=mapping.alias(self.prefix),
+            size=0,
+            query={"bool": {"filter": [{"terms": {"lsh_bands": bands}}]}},
+            aggs={"cluster": {"terms": {"field": "cluster_id", "size": MAX_CLUSTERS, "execution_hint": "map"}}},
+            ignore_unavailable=True,
+            allow_no_indices=True,
+        )
+        buckets = ((resp.get("aggregations") or {}).get("cluster") or {}).get("buckets", [])
+        return [str(b["key"]) for b in buckets]
+
+    def _load_founders(self, cluster_ids: list[str]) -> None:
+        missing = [c for c in cluster_ids if c not in self.founders and c not in self.no_founder]
+        if not missing:
+            return
+        if len(self.founders) > _FOUNDER_CACHE:
+            self.founders.clear()
+        resp = self.call(
+            self.es.search,
+            index=mapping.alias(self.prefix),
+            query={"ids": {"values": missing}},
+            size=len(missing),
+            source=["minhash"],
+            ignore_unavailable=True,
+            allow_no_indices=True,
+        )
+        for h in resp["hits"]["hits"]:
+            if h["_source"].get("minhash"):
+                self.founders[h["_id"]] = np.asarray(Fingerprint.decode(h["_source"]["minhash"]), dtype=np.uint32)
+        self.no_founder.update(c for c in missing if c not in self.founders)
+
+    def _best_stored(self, docs: list[dict[str, Any]]) -> list[tuple[str, float] | None]:
+        """For each document, the most similar stored cluster founder at or above SIMILAR."""
+        clusters = self._stored_clusters(docs)
+        self._load_founders(clusters)
+        known = [c for c in clusters if c in self.founders]
+        out: list[tuple[str, float] | None] = [None] * len(docs)
+        if not known:
+            return out
+        founders = np.stack([self.founders[c] for c in known])  # k x NUM_PERM
+        for i, d in enumerate(docs):
+            if not d.get("minhash"):
+                continue
+            sig = np.asarray(Fingerprint.decode(d["minhash"]), dtype=np.uint32)
+            if sig.shape[0] != NUM_PERM:
+                continue
+            sims = np.count_nonzero(founders == sig, axis=1) / NUM_PERM
+            j = int(np.argmax(sims))
+            if sims[j] >= SIMILAR:
+                out[i] = (known[j], float(sims[j]))
+        return out
 
     def _originals(self, docs: list[dict[str, Any]]) -> dict[str, str]:
-        """Cluster ids of the originals that reposts in this batch point at, from memory or the store."""
-        wanted: dict[str, str] = {}
-        for d in docs:
-            if d.get("repost_of"):
-                oid = mapping.doc_id(d["platform"], d["repost_of"])
-                if oid not in self.cluster_of:
-                    wanted[oid] = d["published_at"]
+        """Cluster ids of the originals that reposts in this batch point at, from the store."""
+        wanted = {
+            mapping.doc_id(d["platform"], d["repost_of"])
+            for d in docs
+            if d.get("repost_of") and mapping.doc_id(d["platform"], d["repost_of"]) not in self.cluster_of
+        }
         out: dict[str, str] = {}
         if wanted:
             resp = self.call(
                 self.es.search,
                 index=mapping.alias(self.prefix),
-                query={"ids": {"values": list(wanted)}},
+                query={"ids": {"values": sorted(wanted)}},
                 size=len(wanted),
-                source=["mention_id", "cluster_id"],
+                source=["cluster_id"],
                 ignore_unavailable=True,
                 allow_no_indices=True,
             )
             for h in resp["hits"]["hits"]:
                 if h["_source"].get("cluster_id"):
-                    out[h["_source"]["mention_id"]] = h["_source"]["cluster_id"]
+                    out[h["_id"]] = h["_source"]["cluster_id"]
         return out
+
+    # --- deciding -------------------------------------------------------------------------------------
 
     def resolve(self, docs: list[dict[str, Any]]) -> None:
         """Set cluster_id on every document, in order (earlier documents of the batch count as earlier)."""
-        stored = self._stored_candidates(docs)
+        stored = self._best_stored(docs)
         originals = self._originals(docs)
-        for doc, candidates in zip(docs, stored, strict=True):
+        for doc, best_stored in zip(docs, stored, strict=True):
             mid = doc["mention_id"]
-            cluster = self._choose(doc, candidates, originals)
+            cluster = self._choose(doc, best_stored, originals)
             doc["cluster_id"] = cluster
             self._remember(mid, cluster)
             if doc.get("lsh_bands") and doc.get("minhash"):
-                fp = Fingerprint(Fingerprint.decode(doc["minhash"]), tuple(doc["lsh_bands"]))
-                self.index.add(mid, cluster, fp)
+                self.index.add(mid, cluster, Fingerprint(Fingerprint.decode(doc["minhash"]), tuple(doc["lsh_bands"])))
 
-    def _choose(self, doc: dict[str, Any], candidates: list[dict[str, Any]], originals: dict[str, str]) -> str:
+    def _choose(self, doc: dict[str, Any], best_stored: tuple[str, float] | None, originals: dict[str, str]) -> str:
         mid = doc["mention_id"]
         if mid in self.cluster_of:  # seen earlier in this run
             return self.cluster_of[mid]
-        for c in candidates:  # stored by an earlier run: keep its cluster
-            if c.get("mention_id") == mid and c.get("cluster_id"):
-                return str(c["cluster_id"])
         if doc.get("repost_of"):
             oid = mapping.doc_id(doc["platform"], doc["repost_of"])
             if oid in self.cluster_of:
@@ -107,12 +152,7 @@ class ClusterResolver:
                 return originals[oid]
         if not doc.get("minhash"):
             return mid
-        signature = Fingerprint.decode(doc["minhash"])
-        best: tuple[str, float] | None = self.index.best(Fingerprint(signature, tuple(doc["lsh_bands"])), exclude=mid)
-        for c in candidates:
-            if not c.get("minhash") or not c.get("cluster_id"):
-                continue
-            s = similarity(signature, Fingerprint.decode(c["minhash"]))
-            if s >= SIMILAR and (best is None or s > best[1]):
-                best = (str(c["cluster_id"]), s)
-        return best[0] if best else mid
+        fp = Fingerprint(Fingerprint.decode(doc["minhash"]), tuple(doc["lsh_bands"]))
+        in_memory = self.index.best(fp, exclude=mid)
+        candidates = [c for c in (in_memory, best_stored) if c is not None]
+        return max(candidates, key=lambda c: c[1])[0] if candidates else mid

@@ -241,7 +241,7 @@ def merge(existing: dict[str, Any], incoming: dict[str, Any]) -> dict[str, Any] 
     content_changed = any(
         existing.get(k) != incoming.get(k)
         for k in _CONTENT_KEYS
-        if k not in {"likes", "reposts", "comments", "engagement"}
+        if k not in {"likes", "reposts", "comments", "engagement", "cluster_id"}
     )
     if not informative and not content_changed:
         return None
@@ -254,6 +254,8 @@ def merge(existing: dict[str, Any], incoming: dict[str, Any]) -> dict[str, Any] 
     merged = dict(existing)
     if content_changed:
         merged.update({k: incoming.get(k) for k in _CONTENT_KEYS})
+        # a stored mention keeps its cluster: alert incidents are keyed on it
+        merged["cluster_id"] = existing.get("cluster_id") or incoming.get("cluster_id")
     merged["engagement_history"] = ordered
     merged["likes"], merged["reposts"], merged["comments"] = newest["likes"], newest["reposts"], newest["comments"]
     merged["engagement"] = newest["likes"] + newest["reposts"] + newest["comments"]

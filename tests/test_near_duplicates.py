@@ -1,0 +1,133 @@
+"""Near-duplicate fingerprints and clustering (pure, no Elasticsearch).
+
+The cases are the ways one complaint gets copied on Weibo and friends, plus the things that must stay apart.
+The hard-coded band key guards the hashing: fingerprints are stored with every mention, so an accidental
+change to cleaning, shingling or the hash functions would silently split every cluster across that change.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from pipelines.near_duplicates import (
+    BANDS,
+    NUM_PERM,
+    Fingerprint,
+    LshIndex,
+    clean,
+    cluster_all,
+    fingerprint,
+    similarity,
+)
+
+EXPECTED_BAND_0 = "003ff69951"  # fingerprint("小米手机用了三天就黑屏了，客服说让我等").bands[0]
+EXPECTED_SIGNATURE_HEAD = (249911246, 80981415)
+ORIGINAL = "新买的小米手机用了3天就黑屏了，开不了机，客服只会说让我耐心等待。再也不会买小米的东西了！"
+
+
+def same_cluster(a: str, b: str) -> bool:
+    return len(set(cluster_all([a, b]))) == 1
+
+
+def test_exact_copy_joins_and_cluster_id_is_first_member() -> None:
+    other = "完全无关的一条关于天气的微博，今天北京下雨了"
+    assert cluster_all([ORIGINAL, ORIGINAL, other], ids=["a", "b", "c"]) == ["a", "a", "c"]
+
+
+@pytest.mark.parametrize(
+    "copy",
+    [
+        f"转发微博//@数码老张:{ORIGINAL}",
+        f"同感//@阿猫不是猫: 我也是!//@数码老张：{ORIGINAL}",
+        f"{ORIGINAL}[怒][怒]😡😡",
+        f"(╯‵□′)╯︵┻━┻ {ORIGINAL.replace('，', ',').replace('。', '!!!')}",
+        f"#小米黑屏#{ORIGINAL} http://t.cn/A6abcdef",
+        ORIGINAL.replace("，", "   "),
+    ],
+)
+def test_reposts_emoji_punctuation_variants_join(copy: str) -> None:
+    assert same_cluster(ORIGINAL, copy)
+
+
+def test_full_width_and_traditional_join() -> None:
+    full = ORIGINAL.replace("3", "３")
+    trad = "新買的小米手機用了3天就黑屏了，開不了機，客服只會說讓我耐心等待。再也不會買小米的東西了！"
+    assert fingerprint(full) == fingerprint(ORIGINAL)
+    assert fingerprint(trad) == fingerprint(ORIGINAL)
+    assert same_cluster(ORIGINAL, trad)
+
+
+def test_light_paraphrase_joins() -> None:
+    para = "刚买的小米手机用了3天就黑屏了，开不了机，售后只会说让我耐心等待。再也不会买小米的东西了！"
+    assert same_cluster(ORIGINAL, para)
+
+
+def test_truncated_copy_joins() -> None:
+    assert same_cluster(ORIGINAL, ORIGINAL[: int(len(ORIGINAL) * 0.8)] + "…全文")
+
+
+def test_different_complaint_about_same_product_stays_apart() -> None:
+    other = "小米手机充电的时候发烫严重，烫到根本拿不住，在京东申请退货被拒，说是人为损坏。"
+    other_black = "我的小米手机昨天升级系统以后黑屏重启了十几次，去武汉售后排队两个小时说要返厂。"
+    assert cluster_all([ORIGINAL, other, other_black]) == ["m0", "m1", "m2"]
+
+
+@pytest.mark.parametrize("text", ["太差了", "退款", "小米垃圾客服", "差评差评！！", "[怒][怒]😡", "//@abc: 转发"])
+def test_too_short_has_no_fingerprint_and_is_never_merged(text: str) -> None:
+    assert fingerprint(text) is None
+    assert cluster_all([text, text]) == ["m0", "m1"]
+
+
+@pytest.mark.parametrize("text", ["", None, "   \n\t", "http://t.cn/A6abcdef"])
+def test_empty_has_no_fingerprint(text: str | None) -> None:
+    assert fingerprint(text) is None
+
+
+def test_long_text() -> None:
+    long = (ORIGINAL * 250)[:10_000]
+    start = time.perf_counter()
+    fp = fingerprint(long)
+    assert time.perf_counter() - start < 1.0
+    assert fp is not None and len(fp.signature) == NUM_PERM and len(fp.bands) == BANDS
+    assert fingerprint(long) == fp
+
+
+def test_html_leftovers_are_cleaned() -> None:
+    html = ORIGINAL.replace("，", "<br/>", 1).replace("。", "&nbsp;") + '<a href="https://weibo.cn/x">网页链接</a>'
+    assert "br" not in clean(html) and "nbsp" not in clean(html) and "href" not in clean(html)
+    assert same_cluster(ORIGINAL, html)
+
+
+def test_signature_is_stable() -> None:
+    """Stored fingerprints must stay comparable: this breaks on any change to cleaning, n-grams or hashing."""
+    fp = fingerprint("小米手机用了三天就黑屏了，客服说让我等")
+    assert fp is not None
+    assert fp.bands[0] == EXPECTED_BAND_0
+    assert fp.signature[:2] == EXPECTED_SIGNATURE_HEAD
+
+
+def test_encode_decode_roundtrip() -> None:
+    fp = fingerprint(ORIGINAL)
+    assert fp is not None
+    assert Fingerprint.decode(fp.encode()) == fp.signature
+    assert similarity(Fingerprint.decode(fp.encode()), fp.signature) == 1.0
+
+
+def test_similarity_of_unequal_lengths_is_zero() -> None:
+    assert similarity((1, 2, 3), (1, 2)) == 0.0
+    assert similarity((), ()) == 0.0
+
+
+def test_index_eviction_drops_oldest_from_its_buckets() -> None:
+    index = LshIndex(capacity=2)
+    fps = [fingerprint(f"{ORIGINAL}{i}号") for i in range(3)]
+    for i, fp in enumerate(fps):
+        assert fp is not None
+        index.add(f"m{i}", f"m{i}", fp)
+    assert list(index.entries) == ["m1", "m2"]
+    assert all(e.mention_id != "m0" for bucket in index.by_band.values() for e in bucket)
+    assert fps[0] is not None
+    found = index.best(fps[0])
+    assert found is not None and found[0] in {"m1", "m2"}
