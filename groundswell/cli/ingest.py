@@ -63,8 +63,15 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str, batch_size: int
     pending: list[Line] = []
 
     def run(batch: list[Line]) -> None:
+        """Process a batch and report its problems in line order (unreadable lines are in the batch too)."""
         nonlocal rejected
-        for line, outcome in zip(batch, chain.process_batch([b.mention for b in batch if b.mention]), strict=True):
+        outcomes = iter(chain.process_batch([b.mention for b in batch if b.mention]))
+        for line in batch:
+            if line.mention is None:
+                rejected += 1
+                click.echo(f"{line.source if line.number == 0 else line.origin}: {line.error}", err=True)
+                continue
+            outcome = next(outcomes)
             if isinstance(outcome, RejectedItem):
                 rejected += 1
                 click.echo(f"{line.origin}: {outcome}", err=True)
@@ -76,10 +83,6 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str, batch_size: int
         for path in paths:
             for line in read(path, fmt):
                 read_count += line.number > 0
-                if line.mention is None:
-                    rejected += 1
-                    click.echo(f"{line.source if line.number == 0 else line.origin}: {line.error}", err=True)
-                    continue
                 pending.append(line)
                 if len(pending) >= batch_size:
                     run(pending)

@@ -33,6 +33,10 @@ def _line(hit: dict[str, Any], query: str) -> str:
     head = f"{when}  {hit.get('platform', '?'):<10} @{author}  {eng}  {mood}"
     if hit.get("brand"):
         head += f"  [{hit['brand']}]"
+    complaint = hit.get("complaint") or {}
+    categories = [c for c in complaint.get("categories") or () if "." not in c]
+    if categories:
+        head += f"  {'complaint' if complaint.get('is_complaint') else 'mentions'}: {', '.join(categories)}"
     body = _snippet(hit.get("text") or "", query)
     url = f"\n    {hit['url']}" if hit.get("url") else ""
     return f"{head}\n    {body}{url}"
