@@ -50,6 +50,11 @@ from scrapy.exceptions import DropItem
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import generate
+import snapshot
+
+if __name__ == "__main__":  # run the rest on a frozen copy of the code under test (bench/snapshot.py)
+    _here = Path(__file__).resolve().parent
+    snapshot.enter(_here.parent, _here / ".data" / "snapshot")
 
 from groundswell.ingest import to_mention
 from groundswell.store import mapping
@@ -76,10 +81,11 @@ class BenchError(Exception):
 @dataclass
 class Expected:
     lines: int
-    dropped: int  # lines a pipeline stage dropped (ingest reports them as rejected)
+    dropped: int  # lines a pipeline stage dropped (ingest reports them as rejected or dropped)
     unique: int
     observations: Counter[str]  # mention_id -> number of kept lines carrying it
     sample: dict[str, dict[str, Any]]  # a few mention_ids -> the document of their last line
+    stages: list[str]  # the item stages both paths run
 
     @property
     def kept(self) -> int:
@@ -95,7 +101,7 @@ class Run:
     kind: str  # "bare" or "ingest"
     seconds: float
     stages: dict[str, float] | None = None  # bare only: seconds building documents, per step
-    client_cpu: float = 0.0  # user+sys seconds of the client (this process, or the ingest subprocess)
+    client_cpu: float = 0.0  # user+sys seconds of the client (this process or the ingest one, with children)
     es_cpu: float = 0.0  # CPU seconds of the Elasticsearch process during the run
     other_cpu: float = 0.0  # CPU seconds the rest of the machine used meanwhile (noise)
     other_ops: int = 0  # indexing ops on the node during the run that were not ours (concurrent users)
@@ -229,55 +235,89 @@ def check_merged(es: Elasticsearch, exp: Expected) -> None:
 # --- building the documents the way ingest does -------------------------------------------------------------
 
 
+class _Timed:
+    """A stage as the chain sees it, with the seconds spent in its process_item / process_batch counted."""
+
+    def __init__(self, stage: Any, times: dict[str, float]):
+        self._stage, self._times, self._name = stage, times, type(stage).__name__
+
+    def __getattr__(self, attr: str) -> Any:
+        value = getattr(self._stage, attr)  # AttributeError for a hook the stage lacks, as hasattr expects
+        if attr not in ("process_item", "process_batch"):
+            return value
+        times, name = self._times, self._name
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return value(*args, **kwargs)
+            finally:
+                times[name] += time.perf_counter() - t
+
+        return timed
+
+
 class Builder:
-    """json.loads + to_mention + the project's stages before the Elasticsearch one + to_document, with the
-    seconds spent in each step. The stages come from pipelines.chain and ITEM_PIPELINES, built with the
-    same settings `groundswell ingest` passes, in this process's (ingest-like) environment."""
+    """The documents `groundswell ingest` would write, built by the project's own code: json.loads +
+    to_mention per line, then pipelines.chain's own driving (process_batch over batches of the ingest batch
+    size when the chain has it, else process per item) over every ITEM_PIPELINES stage but the
+    Elasticsearch one, then mapping.to_document; with the seconds spent in each step."""
 
     def __init__(self) -> None:
         self.times: dict[str, float] = defaultdict(float)
         self.dropped = 0
         t0 = time.perf_counter()
-        chain = PipelineChain.from_project(
+        self.chain = PipelineChain.from_project(
             {"GROUNDSWELL_CONFIG_PATH": None, "GROUNDSWELL_BATCH_SIZE": CHUNK, "GROUNDSWELL_ES_RETRIES": 3}
         )
-        self.stages: list[tuple[str, Any]] = []
-        for stage in chain.stages:
+        stages = []
+        for stage in self.chain.stages:
             if isinstance(stage, ElasticsearchPipeline):
-                stage.es.close()  # the write is what the bare run does itself
-                continue
-            if hasattr(stage, "open_spider"):
-                stage.open_spider()
-            if hasattr(stage, "process_item"):
-                self.stages.append((type(stage).__name__, stage))
+                stage.es.close()  # writing is what the bare run does itself
+            else:
+                stages.append(_Timed(stage, self.times))
+        self.chain.stages = stages
+        self.stage_names = [s._name for s in stages]
+        self.chain.open()
         self.times["build stages"] = time.perf_counter() - t0  # models may load lazily, on the first item
+
+    def _run(self, batch: list[Any]) -> list[dict[str, Any]]:
+        outcomes: list[Any]
+        if hasattr(self.chain, "process_batch"):
+            outcomes = self.chain.process_batch(batch)
+        else:
+            outcomes = []
+            for m in batch:
+                try:
+                    outcomes.append(self.chain.process(m))
+                except DropItem as exc:
+                    outcomes.append(exc)
+        t = time.perf_counter()
+        docs = []
+        for o in outcomes:
+            if o is None or isinstance(o, DropItem):
+                self.dropped += 1
+            else:
+                docs.append(mapping.to_document(o))
+        self.times["to_document"] += time.perf_counter() - t
+        return docs
 
     def documents(self, path: Path) -> Iterator[dict[str, Any]]:
         times, clock = self.times, time.perf_counter
+        batch: list[Any] = []
         with open(path, encoding="utf-8") as f:
             for number, raw in enumerate(f, 1):
                 t0 = clock()
-                item = to_mention(json.loads(raw), f"{path}:line {number}")
-                t1 = clock()
-                times["json.loads + to_mention"] += t1 - t0
-                try:
-                    for name, stage in self.stages:
-                        item = stage.process_item(item)
-                        t2 = clock()
-                        times[name] += t2 - t1
-                        t1 = t2
-                except DropItem:
-                    self.dropped += 1
-                    times["(dropped)"] += clock() - t1
-                    continue
-                doc = mapping.to_document(item)
-                times["to_document"] += clock() - t1
-                yield doc
+                batch.append(to_mention(json.loads(raw), f"{path}:line {number}"))
+                times["json.loads + to_mention"] += clock() - t0
+                if len(batch) >= CHUNK:
+                    yield from self._run(batch)
+                    batch = []
+        if batch:
+            yield from self._run(batch)
 
     def close(self) -> None:
-        for _, stage in reversed(self.stages):
-            if hasattr(stage, "close_spider"):
-                stage.close_spider()
+        self.chain.close()
 
 
 def expected(path: Path) -> Expected:
@@ -295,10 +335,17 @@ def expected(path: Path) -> Expected:
     once = [i for i, n in obs.items() if n == 1][:: max(1, len(obs) // SAMPLE)][:SAMPLE]
     # keep only the sample: 100k documents held here would slow this process's garbage collector, i.e.
     # the bare runs, and not the ingest subprocess
-    return Expected(lines, builder.dropped, len(obs), obs, {i: last[i] for i in many + once})
+    sample = {i: last[i] for i in many + once}
+    return Expected(lines, builder.dropped, len(obs), obs, sample, builder.stage_names)
 
 
 # --- the two contenders -------------------------------------------------------------------------------------
+
+
+def _cpu_with_children() -> float:
+    """User+sys seconds of this process and of its finished children (stages may fork worker pools)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def run_bare(es: Elasticsearch, path: Path, exp: Expected | None) -> Run:
@@ -306,7 +353,7 @@ def run_bare(es: Elasticsearch, path: Path, exp: Expected | None) -> Run:
     empty_prefix(es)
     before = node_index_total(es)
     meter = CpuMeter(es)
-    cpu0 = time.process_time()
+    cpu0 = _cpu_with_children()
     t0 = time.perf_counter()
     builder = Builder()
 
@@ -323,7 +370,7 @@ def run_bare(es: Elasticsearch, path: Path, exp: Expected | None) -> Run:
     es.indices.refresh(index=mapping.alias(PREFIX))
     builder.close()
     seconds = time.perf_counter() - t0
-    run = Run("bare", seconds, stages=dict(builder.times), client_cpu=time.process_time() - cpu0)
+    run = Run("bare", seconds, stages=dict(builder.times), client_cpu=_cpu_with_children() - cpu0)
     meter.stop(run)
     if exp is None:
         return run
@@ -369,14 +416,15 @@ def run_ingest(es: Elasticsearch, path: Path, exp: Expected) -> Run:
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     run = Run("ingest", seconds, client_cpu=(ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime))
     meter.stop(run)
-    if proc.returncode != (1 if exp.dropped else 0):
+    if proc.returncode not in ((0, 1) if exp.dropped else (0,)):
         raise BenchError(f"ingest exited {proc.returncode}\nstdout: {proc.stdout[-2000:]}\n"
                          f"stderr: {proc.stderr[-2000:]}")
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    got = {k: summary.get(k) for k in ("read", "indexed", "rejected", "spooled", "replayed")}
+    got = {k: summary.get(k) for k in ("read", "indexed", "spooled", "replayed")}
     got["updated + duplicates"] = (summary.get("updated") or 0) + (summary.get("duplicates") or 0)
-    want = {"read": exp.lines, "indexed": exp.unique, "rejected": exp.dropped, "spooled": 0, "replayed": 0,
-            "updated + duplicates": exp.reobservations}
+    got["rejected + dropped"] = (summary.get("rejected") or 0) + (summary.get("dropped") or 0)
+    want = {"read": exp.lines, "indexed": exp.unique, "spooled": 0, "replayed": 0,
+            "updated + duplicates": exp.reobservations, "rejected + dropped": exp.dropped}
     if got != want:
         raise BenchError(f"ingest summary off: got {got}, expected {want}\nfull summary: {summary}")
     run.other_ops = max(node_index_total(es) - before - our_index_total(es), 0)
@@ -398,8 +446,32 @@ def startup_seconds(repeat: int) -> float:
     return statistics.median(times)
 
 
-def profile_ingest(es: Elasticsearch, path: Path, top: int = 30) -> str:
-    """One untimed ingest under cProfile: the top functions by own time and by cumulative time."""
+@dataclass
+class Profile:
+    total: float  # profiled seconds (cProfile inflates Python-heavy code, not waiting)
+    rows: list[tuple[str, int, float]]  # label, calls, cumulative seconds
+    text: str  # pstats' top functions, for the console
+
+
+def _profile_label(filename: str, func: str) -> str | None:
+    f = filename.replace("\\", "/")
+    if f.endswith("groundswell/ingest.py") and func == "read":
+        return "read file + json.loads + to_mention (groundswell.ingest.read)"
+    if "/pipelines/" in f and func in ("process_item", "process_batch"):
+        return f"{f.rsplit('/', 1)[1]} {func}"
+    if f.endswith("store/clusters.py") and func == "resolve":
+        return "  cluster ids (clusters.ClusterResolver.resolve)"
+    if f.endswith("store/writer.py") and func == "write":
+        return "  mget + merge + bulk (writer.MentionWriter.write)"
+    if f.endswith("elasticsearch/_sync/client/__init__.py") and func in {"bulk", "mget", "msearch", "search"}:
+        return f"es.{func} requests: serialize, send, wait, parse"
+    if f.endswith("groundswell/cli/ingest.py") and func == "ingest":
+        return "the ingest command, after start-up"
+    return None
+
+
+def profile_ingest(es: Elasticsearch, path: Path, top: int = 25) -> Profile:
+    """One untimed ingest under cProfile: where its time goes, by step, and pstats' top functions."""
     import pstats
     from io import StringIO
 
@@ -413,7 +485,19 @@ def profile_ingest(es: Elasticsearch, path: Path, top: int = 30) -> str:
     stats = pstats.Stats(str(out), stream=buf)
     stats.sort_stats("tottime").print_stats(top)
     stats.sort_stats("cumulative").print_stats(top)
-    return buf.getvalue()
+    table: dict[str, tuple[int, float]] = {}
+    raw: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = stats.stats  # type: ignore[attr-defined]
+    for (filename, _line, func), (_cc, calls, _tt, cum, _callers) in raw.items():
+        label = _profile_label(filename, func)
+        if label:
+            n, t = table.get(label, (0, 0.0))
+            table[label] = (n + calls, t + cum)
+    def rank(label: str) -> int:
+        order = ("the ingest", "read file", "", "elasticsearch.py", "  cluster", "  mget", "es.")
+        return max(i for i, p in enumerate(order) if label.startswith(p))
+
+    rows = sorted(((k, n, t) for k, (n, t) in table.items()), key=lambda r: (rank(r[0]), -r[2]))
+    return Profile(float(stats.total_tt), rows, buf.getvalue())  # type: ignore[attr-defined]
 
 
 # --- reporting ----------------------------------------------------------------------------------------------
@@ -521,9 +605,11 @@ def reading(s: Summary) -> str:
         f"bare runs {s.build_share:.0%} of the wall time goes to building documents (most in {heaviest}), "
         f"and against the bare bulk calls alone ingest's ratio is {s.ratio_bulk:.2f}. On top of that shared "
         f"work, ingest pays its start-up ({s.startup:.1f} s: interpreter, imports, config, pipeline chain), "
-        "the per-item chain, and per batch an mget of the batch's ids before the bulk, so that re-observed "
-        "mentions merge their engagement history (create / if_seq_no writes) where the bare run just "
-        f"overwrites. Median CPU seconds: client {s.cpu_ingest:.1f} (ingest) vs {s.cpu_bare:.1f} (bare), "
+        "the per-item chain, and the Elasticsearch stage's own work before each bulk (reading what is stored "
+        "so that re-observed mentions merge their engagement history with create / if_seq_no writes, where "
+        "the bare run just overwrites; and whatever else the stage resolves against the store, see the "
+        f"profile below when present). Median CPU seconds: client {s.cpu_ingest:.1f} (ingest) vs "
+        f"{s.cpu_bare:.1f} (bare), "
         f"Elasticsearch {s.es_cpu_ingest:.1f} vs {s.es_cpu_bare:.1f}, on {os.cpu_count()} CPUs shared by "
         "both. "
         f"Run-to-run spread (max-min over median) was {s.spread_bare:.0%} for bare and {s.spread_ingest:.0%} "
@@ -531,15 +617,15 @@ def reading(s: Summary) -> str:
     )
 
 
-def render(exp: Expected, runs: list[Run], startup: float, info: dict[str, str], path: Path) -> str:
+def render(exp: Expected, runs: list[Run], startup: float, info: dict[str, str], path: Path,
+           code: dict[str, Any], prof: Profile | None) -> str:
     n = exp.lines
     s = summarize(n, runs, startup)
     reps = sum(r.kind == "bare" for r in runs)
     now = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     size = path.stat().st_size / 2**20
     bulk_median = statistics.median(r.bulk_seconds or 0.0 for r in runs if r.stages is not None)
-    skip = {"build stages", "json.loads + to_mention", "(dropped)", "to_document"}
-    steps = ", ".join(name for name in s.stages if name not in skip)
+    steps = ", ".join(exp.stages)
     lines = [
         SECTION,
         "",
@@ -552,12 +638,15 @@ def render(exp: Expected, runs: list[Run], startup: float, info: dict[str, str],
         f"- Data: `bench/generate.py` (seed {generate.SEED}), {n} lines ({size:.1f} MiB): {exp.unique} "
         f"unique mentions and {exp.reobservations} re-observations of earlier posts with higher counts"
         + (f"; {exp.dropped} lines dropped by a pipeline stage." if exp.dropped else "."),
+        f"- Code: `bench/snapshot.py` copy of {', '.join(snapshot.PACKAGES)} taken {code['taken']} (sha256 "
+        f"{code['digest'][:12]}; git HEAD {code['git_head']} + {code['uncommitted']} uncommitted files in "
+        "those packages); both paths ran that copy.",
         f"- Item stages both paths run (ITEM_PIPELINES before the Elasticsearch stage): {steps}.",
         "- Every run starts on an empty `gsbench` prefix (indices and template deleted by name) and is "
         f"checked after: the alias `gsbench-mentions` holds exactly {exp.unique} documents; for ingest also "
-        f"its summary (read {n}, indexed {exp.unique}, updated + duplicates {exp.reobservations}, rejected "
-        f"{exp.dropped}) and {len(exp.sample)} sampled documents (re-observed ones carry one history entry "
-        "per line, the others equal the bare path's document).",
+        f"its summary (read {n}, indexed {exp.unique}, updated + duplicates {exp.reobservations}, rejected + "
+        f"dropped {exp.dropped}) and {len(exp.sample)} sampled documents (re-observed ones carry one history "
+        "entry per line, the others equal the bare path's document).",
         "",
         "| | docs/s (median) | ingest / this | what is timed |",
         "|---|---:|---:|---|",
@@ -592,6 +681,19 @@ def render(exp: Expected, runs: list[Run], startup: float, info: dict[str, str],
         lines.append(f"| {i} | {r.kind} | {r.seconds:.2f} | {rate(n, r.seconds):,.0f} | {build} | "
                      f"{r.client_cpu:.1f} | {r.es_cpu:.1f} | {r.other_cpu:.1f} | {r.other_ops} |")
     lines += ["", reading(s), ""]
+    if prof is not None:
+        lines += [
+            f"Where ingest's time goes: one more, untimed, ingest of the same file under cProfile "
+            f"({prof.total:.1f} s profiled; profiling inflates Python-heavy steps more than waiting on "
+            "Elasticsearch). Cumulative seconds; indented rows are part of the row above them, and the es.* "
+            "requests are part of those rows.",
+            "",
+            "| step | calls | seconds | share |",
+            "|---|---:|---:|---:|",
+            *(f"| {'&nbsp;' * 2 * (len(k) - len(k.lstrip()))}{k.strip()} | {n} | {t:.1f} | "
+              f"{t / prof.total:.0%} |" for k, n, t in prof.rows),
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -632,6 +734,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         es.cluster.health(wait_for_status="yellow", timeout="60s")
         info = machine(es)
+        try:
+            code = snapshot.info()
+        except (KeyError, RuntimeError) as exc:
+            raise BenchError(f"not running on a snapshot of the code: {exc}") from None
         exp = expected(path)
         if exp.lines != args.n or (exp.dropped == 0 and exp.unique != unique):
             raise BenchError(f"generator wrote {args.n} lines / {unique} posts, documents say "
@@ -659,13 +765,14 @@ def main(argv: list[str] | None = None) -> int:
                       f"other {r.other_cpu:.1f} s, "
                       f"other index ops {r.other_ops}", file=sys.stderr)
 
-        section = render(exp, runs, startup, info, path)
+        prof = profile_ingest(es, path) if args.profile else None
+        section = render(exp, runs, startup, info, path, code, prof)
         print(section)
+        if prof is not None:
+            print(prof.text)
         if not args.no_write:
             write_results(section)
             print(f"wrote {RESULTS}", file=sys.stderr)
-        if args.profile:
-            print(profile_ingest(es, path))
     except BenchError as exc:
         print(f"BENCHMARK FAILED: {exc}", file=sys.stderr)
         return 1
