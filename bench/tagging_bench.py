@@ -91,7 +91,8 @@ def throughput() -> list[str]:
     return [
         f"Throughput: {len(texts):,} reviews ({chars / 1e6:.1f} M characters) tagged in {secs:.2f} s = "
         f"**{len(texts) / secs:,.0f} texts/s** on one core; compiling the automaton "
-        f"({len(rules.automaton):,} folded phrases; negations are checked around each hit, not expanded) takes {compile_s:.2f} s. "
+        f"({len(rules.automaton):,} folded phrases; negations are checked around each hit, not expanded) "
+        f"takes {compile_s:.2f} s. "
         f"{tagged:,} reviews ({tagged / len(texts):.0%}) get at least one category.",
     ]
 
