@@ -124,6 +124,7 @@ class _Entry:
     signature: tuple[int, ...]
     bands: tuple[str, ...] = ()
     array: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint32))
+    group: str | None = None  # the brand: copies of one complaint name the same brand
 
 
 class LshIndex:
@@ -134,11 +135,11 @@ class LshIndex:
         self.by_band: dict[str, list[_Entry]] = {}
         self.entries: dict[str, _Entry] = {}
 
-    def add(self, mention_id: str, cluster_id: str, fp: Fingerprint) -> None:
+    def add(self, mention_id: str, cluster_id: str, fp: Fingerprint, group: str | None = None) -> None:
         if mention_id in self.entries:
             self.entries[mention_id].cluster_id = cluster_id
             return
-        entry = _Entry(mention_id, cluster_id, fp.signature, fp.bands, np.asarray(fp.signature, dtype=np.uint32))
+        entry = _Entry(mention_id, cluster_id, fp.signature, fp.bands, np.asarray(fp.signature, dtype=np.uint32), group)
         self.entries[mention_id] = entry
         for band in fp.bands:
             self.by_band.setdefault(band, []).append(entry)
@@ -156,14 +157,20 @@ class LshIndex:
             if not bucket:
                 del self.by_band[band]
 
-    def best(self, fp: Fingerprint, exclude: str | None = None) -> tuple[str, float] | None:
-        """(cluster id, similarity) of the most similar indexed mention at or above SIMILAR."""
+    def best(self, fp: Fingerprint, exclude: str | None = None, group: str | None = None) -> tuple[str, float] | None:
+        """(cluster id, similarity) of the most similar indexed mention at or above SIMILAR.
+
+        With a group (the brand), mentions of another brand never match: the same stock wording about two
+        brands ("客服一直不回复，太失望了") is two complaints, not one.
+        """
         seen: set[str] = set()
         best: tuple[str, float] | None = None
         sig = np.asarray(fp.signature, dtype=np.uint32)
         for band in fp.bands:
             for e in reversed(self.by_band.get(band, ())):  # newest first: they carry the current cluster
                 if e.mention_id in seen or e.mention_id == exclude:
+                    continue
+                if group is not None and e.group is not None and e.group != group:
                     continue
                 seen.add(e.mention_id)
                 s = float(np.count_nonzero(sig == e.array)) / len(sig) if len(e.array) == len(sig) else 0.0
@@ -176,19 +183,20 @@ class LshIndex:
         return best
 
 
-def cluster_all(texts: list[str], ids: list[str] | None = None) -> list[str]:
-    """Cluster ids for texts in order, in memory only (for tests and the benchmark)."""
+def cluster_all(texts: list[str], ids: list[str] | None = None, groups: list[str | None] | None = None) -> list[str]:
+    """Cluster ids for texts in order, in memory only (for tests and the benchmark); groups are brands."""
     ids = ids or [f"m{i}" for i in range(len(texts))]
+    groups = groups or [None] * len(texts)
     index = LshIndex()
     out = []
-    for mid, text in zip(ids, texts, strict=True):
+    for mid, text, group in zip(ids, texts, groups, strict=True):
         fp = fingerprint(text)
         if fp is None:
             out.append(mid)
             continue
-        found = index.best(fp)
+        found = index.best(fp, group=group)
         cid = found[0] if found else mid
-        index.add(mid, cid, fp)
+        index.add(mid, cid, fp, group)
         out.append(cid)
     return out
 

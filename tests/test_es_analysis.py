@@ -96,3 +96,11 @@ def test_copies_share_a_cluster_across_runs(gsc: Gs, tmp_path: Path) -> None:
     # re-ingesting keeps everyone's cluster
     ingest(gsc, tmp_path / "again.jsonl", [row("200", f"转发 //@数码小王: {COMPLAINT}", author="路人甲")])
     assert {h["source_id"]: h["cluster_id"] for h in hits(gsc, "--limit", "50")}["200"] == first
+
+
+def test_same_wording_about_another_brand_is_another_cluster(gsc: Gs, tmp_path: Path) -> None:
+    stock = "客服一直不回复，退款申请提交了半个月还没处理，太失望了，再也不会买了"
+    ingest(gsc, tmp_path / "a.jsonl", [row("1", f"小米：{stock}")])
+    ingest(gsc, tmp_path / "b.jsonl", [row("2", f"苹果：{stock}"), row("3", f"小米：{stock}！！")])
+    by_id = {h["source_id"]: h["cluster_id"] for h in hits(gsc)}
+    assert by_id["3"] == by_id["1"] and by_id["2"] != by_id["1"]

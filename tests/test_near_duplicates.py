@@ -131,3 +131,10 @@ def test_index_eviction_drops_oldest_from_its_buckets() -> None:
     assert fps[0] is not None
     found = index.best(fps[0])
     assert found is not None and found[0] in {"m1", "m2"}
+
+
+def test_same_wording_about_two_brands_is_two_complaints() -> None:
+    text = "客服一直不回复，退款申请提交了半个月还没处理，太失望了，再也不会买了"
+    ids = cluster_all([text, text, text], groups=["小米", "华为", "小米"])
+    assert ids[0] == ids[2] and ids[1] != ids[0]
+    assert len(set(cluster_all([text, text]))) == 1  # without brands, copies are copies

@@ -36,6 +36,7 @@ class ClusterResolver:
         self.cluster_of: OrderedDict[str, str] = OrderedDict()
         self.memory = memory
         self.founders: dict[str, np.ndarray] = {}  # cluster id -> founder signature
+        self.founder_brand: dict[str, str | None] = {}
         self.no_founder: set[str] = set()
 
     def _remember(self, mention_id: str, cluster_id: str) -> None:
@@ -68,18 +69,20 @@ class ClusterResolver:
             return
         if len(self.founders) > _FOUNDER_CACHE:
             self.founders.clear()
+            self.founder_brand.clear()
         resp = self.call(
             self.es.search,
             index=mapping.alias(self.prefix),
             query={"ids": {"values": missing}},
             size=len(missing),
-            source=["minhash"],
+            source=["minhash", "brand"],
             ignore_unavailable=True,
             allow_no_indices=True,
         )
         for h in resp["hits"]["hits"]:
             if h["_source"].get("minhash"):
                 self.founders[h["_id"]] = np.asarray(Fingerprint.decode(h["_source"]["minhash"]), dtype=np.uint32)
+                self.founder_brand[h["_id"]] = h["_source"].get("brand")
         self.no_founder.update(c for c in missing if c not in self.founders)
 
     def _best_stored(self, docs: list[dict[str, Any]]) -> list[tuple[str, float] | None]:
@@ -98,6 +101,9 @@ class ClusterResolver:
             if sig.shape[0] != NUM_PERM:
                 continue
             sims = np.count_nonzero(founders == sig, axis=1) / NUM_PERM
+            if d.get("brand"):  # copies of one complaint name the same brand
+                other = [k for k, c in enumerate(known) if self.founder_brand.get(c) not in (None, d["brand"])]
+                sims[other] = 0.0
             j = int(np.argmax(sims))
             if sims[j] >= SIMILAR:
                 out[i] = (known[j], float(sims[j]))
@@ -138,7 +144,8 @@ class ClusterResolver:
             doc["cluster_id"] = cluster
             self._remember(mid, cluster)
             if doc.get("lsh_bands") and doc.get("minhash"):
-                self.index.add(mid, cluster, Fingerprint(Fingerprint.decode(doc["minhash"]), tuple(doc["lsh_bands"])))
+                fp = Fingerprint(Fingerprint.decode(doc["minhash"]), tuple(doc["lsh_bands"]))
+                self.index.add(mid, cluster, fp, doc.get("brand"))
 
     def _choose(self, doc: dict[str, Any], best_stored: tuple[str, float] | None, originals: dict[str, str]) -> str:
         mid = doc["mention_id"]
@@ -153,6 +160,6 @@ class ClusterResolver:
         if not doc.get("minhash"):
             return mid
         fp = Fingerprint(Fingerprint.decode(doc["minhash"]), tuple(doc["lsh_bands"]))
-        in_memory = self.index.best(fp, exclude=mid)
+        in_memory = self.index.best(fp, exclude=mid, group=doc.get("brand"))
         candidates = [c for c in (in_memory, best_stored) if c is not None]
         return max(candidates, key=lambda c: c[1])[0] if candidates else mid

@@ -1,0 +1,125 @@
+"""What all platform parsers share: the error types, the page result and tolerant field readers."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from crawlers.items import Mention
+
+CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+_JSONP_RE = re.compile(r"^\s*[\w$.]+\s*\((.*)\)\s*;?\s*$", re.S)
+_COUNT_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([万亿wWkK]?)\+?\s*$")
+_UNITS = {"": 1, "万": 10_000, "w": 10_000, "W": 10_000, "亿": 100_000_000, "k": 1_000, "K": 1_000}
+
+
+class ParseError(ValueError):
+    """A response that lost a required field or is not valid JSON: the site changed or blocked us.
+
+    The crawler-health feature counts these, so the message names the platform, the endpoint and the field.
+    """
+
+
+class LoginWall(Exception):
+    """The site asks for a login instead of answering: report it and stop, never retry in a loop."""
+
+
+class Skip(ValueError):
+    """One malformed post: skipped with this reason while the rest of the page is kept."""
+
+
+@dataclass
+class SearchPage:
+    """One parsed page: the mentions, the cursor of the next page (None: last page) and why posts were skipped."""
+
+    mentions: list[Mention] = field(default_factory=list)
+    next_page: int | str | None = None
+    skipped: list[str] = field(default_factory=list)
+
+
+def load_json(text: str | bytes, what: str) -> Any:
+    """Decode a JSON body; a truncated or HTML body is a ParseError naming the endpoint."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    if not text.strip():
+        raise ParseError(f"{what}: empty response body")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ParseError(f"{what}: malformed JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+
+
+def load_jsonp(text: str | bytes, what: str) -> Any:
+    """Decode `callback({...});` (or plain JSON, which some mirrors send)."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    match = _JSONP_RE.match(text)
+    return load_json(match.group(1) if match else text, what)
+
+
+def require(payload: Any, path: str, what: str, kind: type | tuple[type, ...] = (dict, list)) -> Any:
+    """Follow a dotted path ("data.cards") and insist on its type; raise ParseError naming the lost field."""
+    node = payload
+    walked: list[str] = []
+    for key in path.split("."):
+        walked.append(key)
+        if not isinstance(node, dict) or key not in node or node[key] is None:
+            raise ParseError(f"{what}: {'.'.join(walked)} missing")
+        node = node[key]
+    if not isinstance(node, kind):
+        raise ParseError(f"{what}: {path} is {type(node).__name__}, expected {_kind_name(kind)}")
+    return node
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(k.__name__ for k in kinds)
+
+
+def parse_count(value: Any) -> int | None:
+    """Counts as sites print them: 12, "12", "1.2万", "100万+", "--"; unreadable or negative counts are None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, float):
+        return int(value) if value >= 0 else None
+    if isinstance(value, str):
+        match = _COUNT_RE.match(value)
+        if match:
+            return int(float(match.group(1)) * _UNITS[match.group(2)])
+    return None
+
+
+def text_id(value: Any) -> str | None:
+    """An id as text (sites mix numbers and strings); empty and non-scalar ids are None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | str):
+        text = str(value).strip()
+        return text or None
+    return None
+
+
+def from_epoch(value: Any) -> datetime:
+    """Epoch seconds to an aware UTC datetime; raise Skip for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        if isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?", value.strip()):
+            return datetime.fromtimestamp(float(value), UTC)
+        raise Skip(f"bad timestamp {value!r}")
+    return datetime.fromtimestamp(value, UTC)
+
+
+def china_time(value: Any) -> datetime:
+    """'2026-11-24 10:00:00' read as China time (+08:00), which is what Chinese sites print without saying so."""
+    if not isinstance(value, str):
+        raise Skip(f"bad time {value!r}")
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(value.strip(), fmt).replace(tzinfo=CHINA_TZ)
+        except ValueError:
+            continue
+    raise Skip(f"bad time {value!r}")
