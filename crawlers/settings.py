@@ -16,6 +16,20 @@ RETRY_ENABLED = True
 RETRY_TIMES = 3
 USER_AGENT = "Groundswell brand monitor (+https://groundswell.invalid/bot)"
 
+DOWNLOADER_MIDDLEWARES = {
+    # responses pass middlewares from high to low numbers: this one sees a 429/503 before RetryMiddleware
+    # (550), waits as long as the site asks, and re-sends
+    "crawlers.middlewares.RetryAfterMiddleware": 560,
+}
+RETRY_AFTER_MAX_WAIT = 120.0
+RETRY_AFTER_TIMES = 3
+
+# Each spider's host; `-a base_url=...` overrides it (the simulator and the tests do).
+WEIBO_BASE_URL = "https://m.weibo.cn"
+BILIBILI_BASE_URL = "https://api.bilibili.com"
+REDDIT_BASE_URL = "https://www.reddit.com"
+JD_BASE_URL = "https://club.jd.com"
+
 ITEM_PIPELINES = {
     "pipelines.normalize.NormalizePipeline": 100,
     "pipelines.brands.BrandMatchPipeline": 200,

@@ -123,3 +123,9 @@ def china_time(value: Any) -> datetime:
         except ValueError:
             continue
     raise Skip(f"bad time {value!r}")
+
+
+def str_field(row: dict[str, Any], key: str) -> str:
+    """A text field, or "" when absent or not text (sites send null for empty bodies)."""
+    value = row.get(key)
+    return value if isinstance(value, str) else ""

@@ -67,8 +67,9 @@ def parse_time(value: Any, now: datetime) -> datetime:
             day = local_now - timedelta(days=1 if m.group(1) == "昨天" else 0)
             return day.replace(hour=int(m.group(2)), minute=int(m.group(3)), second=0, microsecond=0)
         if m := _MONTH_DAY.match(raw):
-            return local_now.replace(month=int(m.group(1)), day=int(m.group(2)), hour=0, minute=0, second=0,
-                                     microsecond=0)
+            return local_now.replace(
+                month=int(m.group(1)), day=int(m.group(2)), hour=0, minute=0, second=0, microsecond=0
+            )
         return datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=CHINA_TZ)
     except ValueError:
         raise Skip(f"bad created_at {value!r}") from None

@@ -8,10 +8,12 @@ import os
 import click
 
 from groundswell import __version__
+from groundswell.cli.crawl import crawl
 from groundswell.cli.es import es
 from groundswell.cli.ingest import ingest
 from groundswell.cli.search import search
 from groundswell.cli.sentiment import sentiment
+from groundswell.cli.sites import sites
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -34,15 +36,19 @@ def cli(config_path: str | None, verbose: int) -> None:
     """
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.root.handlers:  # Scrapy resets the root level; the handler keeps ours
+        handler.setLevel(level)
     for noisy in ("elastic_transport", "elasticsearch", "scrapy"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING) if verbose < 2 else logging.DEBUG)
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawlers.settings")
 
 
+cli.add_command(crawl)
 cli.add_command(es)
 cli.add_command(ingest)
 cli.add_command(search)
 cli.add_command(sentiment)
+cli.add_command(sites)
 
 
 def main() -> None:

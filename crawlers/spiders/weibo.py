@@ -1,0 +1,124 @@
+"""Weibo search (and, with `-a comments=1`, hot comments) through the mobile site's JSON API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import scrapy
+from scrapy.http import Response
+
+from crawlers.items import Mention
+from crawlers.parsers import weibo as parser
+from crawlers.parsers.common import LoginWall, ParseError, load_json
+from crawlers.spiders.base import GroundswellSpider, as_flag
+
+REDIRECTS = [301, 302, 303, 307, 308]
+MAX_REDIRECTS = 3
+
+
+class WeiboSpider(GroundswellSpider):
+    """`scrapy crawl weibo -a keyword=K [-a base_url=URL] [-a max_pages=N] [-a comments=1]`.
+
+    Redirects are handled here rather than by Scrapy so that a redirect to the login page is seen as a
+    login wall instead of being followed (and parsed as a broken page).
+    """
+
+    name = "weibo"
+    platform = parser.PLATFORM
+    base_url_setting = "WEIBO_BASE_URL"
+    default_base_url = "https://m.weibo.cn"
+    public_root = parser.PUBLIC_ROOT
+
+    def __init__(self, comments: str | int = 0, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.with_comments = as_flag(comments)
+
+    def _request(self, url: str, callback: Any, **cb_kwargs: Any) -> scrapy.Request:
+        return scrapy.Request(
+            url,
+            callback=callback,
+            errback=self.request_failed,
+            cb_kwargs=cb_kwargs,
+            meta={"dont_redirect": True, "handle_httpstatus_list": REDIRECTS},
+            headers={"Accept": "application/json, text/plain, */*", "X-Requested-With": "XMLHttpRequest"},
+        )
+
+    def search_request(self, page: int) -> scrapy.Request:
+        """The request for one search page."""
+        return self._request(parser.search_url(self.base, self.keyword, page), self.parse_search, page=page)
+
+    async def start(self) -> AsyncIterator[Any]:
+        yield self.search_request(1)
+
+    def _redirect(self, response: Response) -> scrapy.Request | None:
+        """Follow an ordinary redirect ourselves; a redirect to the login page is a login wall."""
+        location = (response.headers.get("Location") or b"").decode("latin-1")
+        target = response.urljoin(location) if location else ""
+        if not target or parser.is_login_url(target):
+            self.login_wall(f"{response.url} redirects to {target or 'nowhere'!r} (HTTP {response.status})")
+        hops = response.meta.get("gs_redirects", 0) + 1
+        if hops > MAX_REDIRECTS:
+            self.logger.error("too many redirects from %s", response.url)
+            return None
+        request = response.request
+        assert request is not None
+        return request.replace(url=target, meta={**request.meta, "gs_redirects": hops})
+
+    def _payload(self, response: Response, what: str) -> Any:
+        """Decoded JSON, after checking for the login wall in every form Weibo shows it."""
+        if parser.is_login_url(response.url):
+            self.login_wall(f"landed on the login page {response.url}")
+        return load_json(self.body_text(response, what), what)
+
+    def parse_search(self, response: Response, page: int) -> Iterator[Any]:
+        """One search page: its posts, their comment pages (if asked) and the next page, up to max_pages."""
+        if response.status in REDIRECTS:
+            follow = self._redirect(response)
+            if follow is not None:
+                yield follow
+            return
+        try:
+            result = parser.parse_search(
+                self._payload(response, "weibo search"), self.now(), page, self.site, self.explicit_brand
+            )
+        except LoginWall as exc:
+            self.login_wall(exc)
+            return
+        except ParseError as exc:
+            self.parse_failed(exc, response)
+            return
+        mentions = self.emit(result, response)
+        yield from mentions
+        if self.with_comments:
+            yield from self._comment_requests(mentions)
+        if result.next_page is not None and page < self.max_pages:
+            yield self.search_request(page + 1)
+
+    def _comment_requests(self, mentions: list[Mention]) -> Iterator[scrapy.Request]:
+        for mention in mentions:
+            if mention.source_id and mention.comments:
+                url = parser.comments_url(self.base, mention.source_id)
+                yield self._request(url, self.parse_comments, mid=mention.source_id, page=1)
+
+    def parse_comments(self, response: Response, mid: str, page: int) -> Iterator[Any]:
+        """One page of a post's hot comments; follows `max_id` up to max_pages."""
+        if response.status in REDIRECTS:
+            follow = self._redirect(response)
+            if follow is not None:
+                yield follow
+            return
+        try:
+            result = parser.parse_comments(
+                self._payload(response, "weibo comments"), self.now(), mid, self.site, self.context_brand
+            )
+        except LoginWall as exc:
+            self.login_wall(exc)
+            return
+        except ParseError as exc:
+            self.parse_failed(exc, response)
+            return
+        yield from self.emit(result, response)
+        if result.next_page is not None and page < self.max_pages:
+            url = parser.comments_url(self.base, mid, result.next_page)
+            yield self._request(url, self.parse_comments, mid=mid, page=page + 1)

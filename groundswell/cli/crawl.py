@@ -1,0 +1,85 @@
+"""`groundswell crawl SPIDER`: one crawl now, through the same pipelines as ingest, into Elasticsearch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from groundswell.cli.common import emit_json, fail, load_config
+
+SUMMARY_KEYS = (
+    ("item_scraped_count", "scraped"),
+    ("groundswell/indexed", "indexed"),
+    ("groundswell/updated", "updated"),
+    ("groundswell/duplicates", "duplicates"),
+    ("groundswell/rejected", "rejected"),
+    ("groundswell/dropped/no_brand", "dropped (no brand)"),
+    ("groundswell/spooled", "spooled"),
+    ("groundswell/parse_errors", "parse errors"),
+    ("groundswell/skipped_posts", "skipped posts"),
+    ("groundswell/login_wall", "login wall"),
+    ("groundswell/retry_after", "waited for Retry-After"),
+    ("groundswell/request_failed", "failed requests"),
+    ("downloader/response_count", "responses"),
+)
+
+
+@click.command()
+@click.argument("spider")
+@click.option("--keyword", "-k", help="Search keyword (default: each configured brand is up to the spider).")
+@click.option("--base-url", help="Host to crawl instead of the real site (e.g. the simulator of `groundswell sites`).")
+@click.option("--max-pages", type=click.IntRange(1, 10_000), help="Pages per search at most.")
+@click.option("--arg", "-a", "extra", multiple=True, metavar="NAME=VALUE", help="Any other spider argument.")
+@click.option("--json", "as_json", is_flag=True, help="Print the crawl's stats as one JSON object.")
+@click.pass_context
+def crawl(
+    ctx: click.Context,
+    spider: str,
+    keyword: str | None,
+    base_url: str | None,
+    max_pages: int | None,
+    extra: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Run one spider now (weibo, bilibili, reddit, jd) and store what it finds.
+
+    Exit status: 0 finished, 1 the spider stopped early (login wall, errors), 3 mentions were spooled.
+    """
+    from scrapy.crawler import CrawlerProcess
+    from scrapy.utils.project import get_project_settings
+
+    load_config(ctx)  # fail early, with the config error, before Scrapy starts
+    args: dict[str, Any] = {}
+    for item in extra:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            fail(f"--arg expects NAME=VALUE, got {item!r}", code=2)
+        args[name] = value
+    if keyword:
+        args["keyword"] = keyword
+    if base_url:
+        args["base_url"] = base_url
+    if max_pages:
+        args["max_pages"] = max_pages
+    settings = get_project_settings()
+    settings.set("GROUNDSWELL_CONFIG_PATH", ctx.find_root().params.get("config_path"), priority="cmdline")
+    settings.set("LOG_LEVEL", "INFO" if ctx.find_root().params.get("verbose") else "WARNING", priority="cmdline")
+    settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")  # our -v logging decides
+    process = CrawlerProcess(settings)
+    if spider not in process.spider_loader.list():
+        fail(f"no spider named {spider!r}; there are: {', '.join(sorted(process.spider_loader.list()))}", code=2)
+    crawler = process.create_crawler(spider)
+    process.crawl(crawler, **args)
+    process.start()
+    stats: dict[str, Any] = dict(crawler.stats.get_stats()) if crawler.stats else {}
+    reason = stats.get("finish_reason", "unknown")
+    if as_json:
+        emit_json({"spider": spider, **{k: v for k, v in stats.items() if isinstance(v, int | float | str)}})
+    else:
+        shown = ", ".join(f"{label} {stats[key]}" for key, label in SUMMARY_KEYS if stats.get(key))
+        click.echo(f"{spider}: {reason}; {shown or 'nothing found'}")
+    if stats.get("groundswell/spooled"):
+        ctx.exit(3)
+    if reason != "finished" or (stats.get("groundswell/request_failed") and not stats.get("item_scraped_count")):
+        ctx.exit(1)
