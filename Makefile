@@ -38,6 +38,8 @@ DEMO := $(GS) --config demo/groundswell.yaml
 demo: es-start
 	@echo "== ingesting demo/sample_mentions.jsonl (three lines are bad on purpose, two are off-topic) =="
 	@$(DEMO) ingest demo/sample_mentions.jsonl || [ $$? -eq 1 ]
+	@echo; echo "== crawling the simulated Weibo and Reddit (groundswell sites) =="
+	@GS=$(GS) bash demo/crawl_simulated.sh
 	@echo; echo "== groundswell search 黑屏 (exact Chinese phrase) =="
 	@$(DEMO) search 黑屏
 	@echo; echo "== groundswell search --complaints --category logistics =="

@@ -47,3 +47,4 @@ GROUNDSWELL_ES_BACKOFF = 0.5
 
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 FEED_EXPORT_ENCODING = "utf-8"
+LOG_FORMATTER = "crawlers.logformatter.QuietDrops"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,12 +192,16 @@ class BrandMatchPipeline:
     """Scrapy adapter: sets brand and product; drops mentions of no configured brand (counted in stats).
 
     A mention that arrived with an explicit brand (an ingest file, a brand-specific spider) is kept even when
-    its text names no alias; with no brands configured at all, every mention passes unchanged.
+    its text names no alias; so is a repost or reply of a mention this process matched ("转发微博" under a
+    complaint is how it spreads); with no brands configured at all, every mention passes unchanged.
     """
+
+    MEMORY = 100_000  # (platform, source_id) of matched mentions remembered for their reposts and replies
 
     def __init__(self, brands: Iterable[Brand], stats: Any):
         self.brands = tuple(brands)
         self.stats = stats
+        self.matched: OrderedDict[tuple[str, str], tuple[str, str | None]] = OrderedDict()
         if self.brands:
             compile_brands(self.brands)
 
@@ -204,20 +209,42 @@ class BrandMatchPipeline:
     def from_crawler(cls, crawler: Any) -> BrandMatchPipeline:
         return cls(configured_brands(crawler.settings.get("GROUNDSWELL_CONFIG_PATH")), crawler.stats)
 
+    def _remember(self, item: Mention) -> None:
+        if item.brand and item.source_id:
+            self.matched[(item.platform, item.source_id)] = (item.brand, item.product)
+            if len(self.matched) > self.MEMORY:
+                self.matched.popitem(last=False)
+
+    def _parent(self, item: Mention) -> tuple[str, str | None] | None:
+        for parent in (item.repost_of, item.reply_to):
+            if parent and (item.platform, parent) in self.matched:
+                return self.matched[(item.platform, parent)]
+        return None
+
     def process_item(self, item: Mention) -> Mention:
         if not self.brands:
             return item
         found = match(item.text, item.title, self.brands)
         if found is None:
+            parent = self._parent(item)
             if item.brand:
+                self._remember(item)
+                return item
+            if parent is not None:
+                item.brand, item.product = parent[0], item.product or parent[1]
+                self._remember(item)
+                if self.stats is not None:
+                    self.stats.inc_value("groundswell/brand_from_parent")
                 return item
             if self.stats is not None:
                 self.stats.inc_value("groundswell/dropped/no_brand")
             raise DropItem("no configured brand mentioned")
         if item.brand and fold(item.brand) != fold(found.brand):
+            self._remember(item)
             return item  # the source said which brand; keep its word, and don't borrow another brand's product
         item.brand = item.brand or found.brand
         item.product = item.product or found.product
+        self._remember(item)
         if self.stats is not None:
             self.stats.inc_value("groundswell/brand_matched")
         return item

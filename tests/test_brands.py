@@ -122,3 +122,18 @@ def test_from_crawler_reads_config(tmp_path: object) -> None:
     assert pipe.process_item(Mention(platform="x", text="xiaomi 好")).brand == "小米"
     with pytest.raises(DropItem):
         pipe.process_item(Mention(platform="x", text="小米粥"))
+
+
+def test_reposts_and_replies_of_a_matched_mention_keep_its_brand() -> None:
+    from crawlers.items import Mention
+    from groundswell.config import Brand
+    from pipelines.brands import BrandMatchPipeline
+
+    stage = BrandMatchPipeline([Brand(name="小米", aliases=("Xiaomi",), exclusions=("小米粥",))], None)
+    original = stage.process_item(Mention(platform="weibo", source_id="1", text="小米手机黑屏了"))
+    assert original.brand == "小米"
+    repost = stage.process_item(Mention(platform="weibo", source_id="2", text="转发微博", repost_of="1"))
+    reply = stage.process_item(Mention(platform="weibo", source_id="3", text="同感", reply_to="2"))
+    assert repost.brand == "小米" and reply.brand == "小米"
+    with pytest.raises(DropItem):
+        stage.process_item(Mention(platform="weibo", source_id="4", text="转发微博", repost_of="999"))

@@ -2,15 +2,24 @@
 
 Spiders only fetch and follow cursors; crawlers.parsers does the reading. Parse errors, skipped posts and
 login walls end up in the crawl stats under `groundswell/…`, where the crawler-health feature looks.
+
+Incremental crawls: the newest post seen per spider + keyword (the cursor, groundswell.store.state) is loaded
+before the first request and saved when the spider finishes normally. Search results come newest first, so a
+spider stops paging once a page holds only posts older than the cursor minus the revisit window; posts inside
+the window are fetched again so that their engagement history keeps growing.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import asyncio
+import os
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Self
 from urllib.parse import urlparse
 
 import scrapy
+from elasticsearch import Elasticsearch
 from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
@@ -19,17 +28,63 @@ from twisted.python.failure import Failure
 from crawlers.items import Mention
 from crawlers.parsers.common import LoginWall, ParseError, SearchPage, load_json, load_jsonp
 from groundswell import config as gsconfig
+from groundswell.store import state
+from groundswell.store.client import describe_error, make_client
 
 STAT_PARSE_ERRORS = "groundswell/parse_errors"
 STAT_SKIPPED = "groundswell/skipped_posts"
 STAT_LOGIN_WALL = "groundswell/login_wall"
 STAT_REQUEST_FAILED = "groundswell/request_failed"
+STAT_FOUND = "groundswell/mentions_found"
+STAT_STOPPED_AT_CURSOR = "groundswell/stopped_at_cursor"
+STAT_CURSOR_SAVED = "groundswell/cursor_saved"
 DEFAULT_MAX_PAGES = 5
+DEFAULT_REVISIT_HOURS = 48.0
+REVISIT_SETTING = "GROUNDSWELL_REVISIT_HOURS"
 
 
 def as_flag(value: Any) -> bool:
     """-a values arrive as text: "1", "true", "yes" switch a feature on."""
     return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def source_key(spider: str, keyword: str, base: str, real_base: str) -> str:
+    """What a cursor and a run record belong to: spider + keyword, plus the host when it is not the real
+    site, so a crawl of the simulator can never move the cursor of a real source."""
+    key = f"{spider}:{keyword}"
+    host = urlparse(base).hostname
+    return key if host == urlparse(real_base).hostname else f"{key}@{host}"
+
+
+def revisit_cutoff(cursor: state.Cursor | None, revisit: timedelta) -> datetime | None:
+    """Posts published before this were seen by an earlier run and are past the revisit window."""
+    return None if cursor is None else cursor.published_at - revisit
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def page_is_stale(published: Iterable[datetime | str | None], cutoff: datetime | None) -> bool:
+    """Whether paging on (newest-first results) can stop: every dated post of the page is older than cutoff.
+
+    A page without a single dated post proves nothing, so it never stops the crawl on its own.
+    """
+    if cutoff is None:
+        return False
+    times = [_aware(p) for p in published if isinstance(p, datetime)]
+    return bool(times) and all(t < cutoff for t in times)
+
+
+def parse_revisit_hours(value: Any) -> float:
+    """Hours as given on the command line or in a setting; a bad value is refused, not silently defaulted."""
+    try:
+        hours = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"revisit_hours must be a number of hours, got {value!r}") from None
+    if hours < 0:
+        raise ValueError(f"revisit_hours must not be negative, got {hours}")
+    return hours
 
 
 class GroundswellSpider(scrapy.Spider):
@@ -52,6 +107,8 @@ class GroundswellSpider(scrapy.Spider):
         base_url: str | None = None,
         max_pages: int | str = DEFAULT_MAX_PAGES,
         brand: str | None = None,
+        incremental: str | int = 1,
+        revisit_hours: str | float | None = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -70,6 +127,16 @@ class GroundswellSpider(scrapy.Spider):
         self.site = self.public_root
         self.context_brand: str | None = self.explicit_brand
         self._seen: set[str] = set()
+        self.incremental = as_flag(incremental)
+        self._revisit_arg = None if revisit_hours is None else parse_revisit_hours(revisit_hours)
+        self.revisit = timedelta(hours=self._revisit_arg if self._revisit_arg is not None else DEFAULT_REVISIT_HOURS)
+        self.source_key = source_key(self.name, self.source_name(), self.base, self.default_base_url)
+        self.cursor: state.Cursor | None = None  # as loaded: decides where paging stops
+        self.newest: tuple[datetime, str] | None = None  # newest (published_at, source_id) seen in this run
+        self.started_at = self.now()
+        self._state_es: Elasticsearch | None = None
+        self._prefix = ""
+        self._state_url = ""
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -85,6 +152,14 @@ class GroundswellSpider(scrapy.Spider):
         self.site = self.public_root if urlparse(self.base).hostname == real_host else self.base
         if self.explicit_brand is None and self.keyword:
             self.context_brand = self._configured_brand(crawler.settings.get("GROUNDSWELL_CONFIG_PATH"))
+        self.source_key = source_key(self.name, self.source_name(), self.base, self.default_base_url)
+        if self._revisit_arg is None:
+            hours = crawler.settings.get(REVISIT_SETTING) or os.environ.get(REVISIT_SETTING) or DEFAULT_REVISIT_HOURS
+            self.revisit = timedelta(hours=parse_revisit_hours(hours))
+
+    def source_name(self) -> str:
+        """What this crawl follows, within the spider: the keyword."""
+        return self.keyword
 
     def _configured_brand(self, config_path: str | None) -> str | None:
         """The configured brand whose name or alias *is* the keyword, if any.
@@ -102,6 +177,115 @@ class GroundswellSpider(scrapy.Spider):
             if wanted in {name.casefold() for name in (brand.name, *brand.aliases)}:
                 return brand.name
         return None
+
+    # -- incremental crawls ---------------------------------------------------------------------------------
+
+    def _state_client(self) -> Elasticsearch | None:
+        """The client for cursors, made once; None (logged) when the configuration cannot be read."""
+        if self._state_es is None:
+            path = self.crawler.settings.get("GROUNDSWELL_CONFIG_PATH") if hasattr(self, "crawler") else None
+            try:
+                cfg = gsconfig.load(path)
+            except gsconfig.ConfigError as exc:
+                self.logger.error("incremental crawl off: cannot read the configuration: %s", exc)
+                return None
+            self._prefix = cfg.elasticsearch.index_prefix
+            self._state_url = cfg.elasticsearch.effective_url
+            self._state_es = make_client(cfg.elasticsearch, retries=0)
+        return self._state_es
+
+    def _load_cursor_now(self) -> state.Cursor | None:
+        es = self._state_client()
+        if es is None:
+            return None
+        try:
+            return state.load_cursor(es, self._prefix, self.source_key)
+        except Exception as exc:  # never kill the crawl: without a cursor it is simply a full one
+            self.logger.error(
+                "cannot load the crawl cursor of %s (crawling everything up to max_pages): %s",
+                self.source_key, describe_error(self._state_url, exc),
+            )
+            return None
+
+    async def load_cursor(self) -> None:
+        """Before the first request: where the last run of this source stopped (in a thread: it is I/O)."""
+        self.started_at = self.now()
+        if not self.incremental:
+            return
+        self.cursor = await asyncio.to_thread(self._load_cursor_now)
+        if self.cursor is not None:
+            self.logger.info(
+                "resuming %s after %s (%s); revisiting %s back",
+                self.source_key, self.cursor.published_at.isoformat(), self.cursor.source_id, self.revisit,
+            )
+
+    def track_newest(self, mentions: Iterable[Mention]) -> None:
+        """Remember the newest search result of this run: it becomes the cursor when the run ends well."""
+        for m in mentions:
+            if isinstance(m.published_at, datetime) and m.source_id:
+                seen = (_aware(m.published_at), m.source_id)
+                if self.newest is None or seen > self.newest:
+                    self.newest = seen
+
+    def keep_paging(self, mentions: Iterable[Mention]) -> bool:
+        """Track the newest search result seen and say whether the next (older) page is still worth fetching.
+
+        Call it with every search page's mentions (comments are not the source's stream and do not count).
+        """
+        mentions = list(mentions)
+        self.track_newest(mentions)
+        if not self.incremental:
+            return True
+        if page_is_stale((m.published_at for m in mentions), revisit_cutoff(self.cursor, self.revisit)):
+            self.logger.info("stopping %s: the page holds only posts older than the revisit window", self.source_key)
+            self._inc(STAT_STOPPED_AT_CURSOR)
+            return False
+        return True
+
+    def _stat(self, key: str) -> Any:
+        stats = self.crawler.stats if hasattr(self, "crawler") else None
+        return stats.get_value(key) if stats is not None else None
+
+    def closed(self, reason: str) -> None:
+        """Save the cursor after a normal finish only: a login wall, a crash, a parse error or a failed
+        request may have left posts unseen below the newest one, and the next run must fetch them."""
+        try:
+            if self.incremental and self.newest is not None:
+                clean = reason == "finished" and not any(
+                    self._stat(k) for k in (STAT_LOGIN_WALL, STAT_PARSE_ERRORS, STAT_REQUEST_FAILED)
+                )
+                if clean:
+                    self._save_cursor()
+                else:
+                    self.logger.warning(
+                        "crawl of %s ended %r or with errors: cursor left unchanged", self.source_key, reason
+                    )
+        finally:
+            if self._state_es is not None:
+                self._state_es.close()
+
+    def _save_cursor(self) -> None:
+        es = self._state_client()
+        if es is None or self.newest is None:
+            return
+        published, sid = self.newest
+        try:
+            # another machine may have moved it meanwhile: never move a cursor backwards
+            stored = state.load_cursor(es, self._prefix, self.source_key)
+            if stored is not None and not stored.newer(published, sid):
+                published, sid = stored.published_at, stored.source_id
+            cursor = state.Cursor(
+                self.source_key, published, sid, spider=self.name, keyword=self.keyword, updated_at=self.now()
+            )
+            state.save_cursor(es, self._prefix, cursor)
+        except Exception as exc:
+            self.logger.error(
+                "cannot save the crawl cursor of %s (the next run will fetch these posts again): %s",
+                self.source_key, describe_error(self._state_url, exc),
+            )
+            return
+        if self.crawler.stats is not None:
+            self.crawler.stats.set_value(STAT_CURSOR_SAVED, 1)
 
     # -- reporting -----------------------------------------------------------------------------------------
 
@@ -125,6 +309,8 @@ class GroundswellSpider(scrapy.Spider):
             self._seen.add(key)
             mention.origin = response.url
             fresh.append(mention)
+        if fresh:
+            self._inc(STAT_FOUND, len(fresh))
         return fresh
 
     @staticmethod

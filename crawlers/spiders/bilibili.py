@@ -16,7 +16,8 @@ from crawlers.spiders.base import GroundswellSpider, as_flag
 class BilibiliSpider(GroundswellSpider):
     """`scrapy crawl bilibili -a keyword=K [-a base_url=URL] [-a max_pages=N] [-a comments=0]`.
 
-    max_pages bounds both the search pages and the comment pages of each video.
+    max_pages bounds both the search pages and the comment pages of each video. Search results come by
+    relevance, so incremental crawls record the cursor but never stop paging early on it.
     """
 
     name = "bilibili"
@@ -54,6 +55,7 @@ class BilibiliSpider(GroundswellSpider):
         )
 
     async def start(self) -> AsyncIterator[Any]:
+        await self.load_cursor()
         yield self.search_request(1)
 
     def parse_search(self, response: Response, page: int) -> Iterator[Any]:
@@ -75,6 +77,8 @@ class BilibiliSpider(GroundswellSpider):
                 aid = video.extra.get("aid")
                 if aid and video.source_id and video.comments != 0:
                     yield self.replies_request(str(aid), video.source_id, 0, 1)
+        # search is ordered by relevance, not time: the cursor is tracked, but old pages never stop paging
+        self.track_newest(result.mentions)
         if result.next_page is not None and page < self.max_pages:
             yield self.search_request(page + 1)
 

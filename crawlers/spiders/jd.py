@@ -10,14 +10,16 @@ from scrapy.http import Response
 
 from crawlers.parsers import jd as parser
 from crawlers.parsers.common import ParseError
-from crawlers.spiders.base import GroundswellSpider
+from crawlers.spiders.base import GroundswellSpider, source_key
 
 
 class JdSpider(GroundswellSpider):
     """`scrapy crawl jd -a keyword=K | -a product_ids=1,2 [-a base_url=URL] [-a max_pages=N]`.
 
     max_pages bounds the review pages per product. Reviews are about the product found by the keyword, so
-    they get the brand when the keyword is a configured brand (their text rarely names it).
+    they get the brand when the keyword is a configured brand (their text rarely names it). Incremental crawls
+    keep one cursor per keyword (or product list), not per product: a product whose reviews all predate the
+    revisit window is read one page deep.
     """
 
     name = "jd"
@@ -32,6 +34,11 @@ class JdSpider(GroundswellSpider):
         self.product_ids = [p.strip() for p in (product_ids or "").split(",") if p.strip()]
         if not self.keyword and not self.product_ids:
             raise ValueError("jd: give -a keyword=... or -a product_ids=1,2")
+        self.source_key = source_key(self.name, self.source_name(), self.base, self.default_base_url)
+
+    def source_name(self) -> str:
+        """The keyword, or the product list when products are given instead."""
+        return self.keyword or "products=" + ",".join(getattr(self, "product_ids", []))
 
     def _configure(self, crawler: Any) -> None:
         super()._configure(crawler)
@@ -48,6 +55,7 @@ class JdSpider(GroundswellSpider):
         )
 
     async def start(self) -> AsyncIterator[Any]:
+        await self.load_cursor()
         if self.product_ids:
             for pid in self.product_ids:
                 yield self.reviews_request(parser.Product(pid), 0)
@@ -78,5 +86,6 @@ class JdSpider(GroundswellSpider):
             self.parse_failed(exc, response)
             return
         yield from self.emit(result, response)
-        if result.next_page is not None and page + 1 < self.max_pages:
+        more = self.keep_paging(result.mentions)  # sortType=6 is newest first: older pages hold older reviews
+        if more and result.next_page is not None and page + 1 < self.max_pages:
             yield self.reviews_request(product, page + 1)

@@ -38,6 +38,7 @@ class RedditSpider(GroundswellSpider):
         )
 
     async def start(self) -> AsyncIterator[Any]:
+        await self.load_cursor()
         yield self.search_request(None, 1)
 
     def parse_search(self, response: Response, page: int) -> Iterator[Any]:
@@ -50,5 +51,6 @@ class RedditSpider(GroundswellSpider):
             self.parse_failed(exc, response)
             return
         yield from self.emit(result, response)
-        if isinstance(result.next_page, str) and page < self.max_pages:
+        more = self.keep_paging(result.mentions)  # sort=new: a page of old posts means the rest is older
+        if more and isinstance(result.next_page, str) and page < self.max_pages:
             yield self.search_request(result.next_page, page + 1)

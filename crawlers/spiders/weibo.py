@@ -49,6 +49,7 @@ class WeiboSpider(GroundswellSpider):
         return self._request(parser.search_url(self.base, self.keyword, page), self.parse_search, page=page)
 
     async def start(self) -> AsyncIterator[Any]:
+        await self.load_cursor()
         yield self.search_request(1)
 
     def _redirect(self, response: Response) -> scrapy.Request | None:
@@ -92,7 +93,8 @@ class WeiboSpider(GroundswellSpider):
         yield from mentions
         if self.with_comments:
             yield from self._comment_requests(mentions)
-        if result.next_page is not None and page < self.max_pages:
+        more = self.keep_paging(result.mentions)  # newest first: a page of old posts means the rest is older
+        if more and result.next_page is not None and page < self.max_pages:
             yield self.search_request(page + 1)
 
     def _comment_requests(self, mentions: list[Mention]) -> Iterator[scrapy.Request]:

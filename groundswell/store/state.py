@@ -1,0 +1,229 @@
+"""Crawl state shared by every machine that crawls: per-source cursors and one record per crawl run.
+
+Both live in Elasticsearch under the index prefix (`<prefix>-crawl-state`, `<prefix>-crawl-runs`), so a
+crawl on any machine resumes where the last one, wherever it ran, stopped, and the alerting side can judge
+crawler health from the run records. Indices are created on first write with an explicit, strict mapping.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime
+from typing import Any
+
+from elasticsearch import ApiError, Elasticsearch, NotFoundError
+
+_SETTINGS = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
+_KW = {"type": "keyword", "ignore_above": 1024}
+
+STATE_PROPERTIES: dict[str, Any] = {
+    "source_key": _KW,
+    "spider": _KW,
+    "keyword": _KW,
+    "published_at": {"type": "date"},
+    "source_id": _KW,
+    "updated_at": {"type": "date"},
+}
+
+RUN_PROPERTIES: dict[str, Any] = {
+    "run_id": _KW,
+    "spider": _KW,
+    "keyword": _KW,
+    "source_key": _KW,
+    "started_at": {"type": "date"},
+    "finished_at": {"type": "date"},
+    "duration_seconds": {"type": "float"},
+    "finish_reason": _KW,
+    "incremental": {"type": "boolean"},
+    "pages": {"type": "long"},
+    "items": {"type": "long"},
+    "items_found": {"type": "long"},
+    "indexed": {"type": "long"},
+    "parse_errors": {"type": "long"},
+    "skipped_posts": {"type": "long"},
+    "login_wall": {"type": "boolean"},
+    "request_failures": {"type": "long"},
+    "zero_results": {"type": "boolean"},
+    "broken": {"type": "boolean"},
+    "silent": {"type": "boolean"},
+}
+
+BROKEN_REASONS = frozenset({"login_wall", "layout_changed"})
+SILENT_AFTER = 3  # a zero-result run is "silent" when this many previous runs of the source all had items
+
+
+def state_index(prefix: str) -> str:
+    return f"{prefix}-crawl-state"
+
+
+def runs_index(prefix: str) -> str:
+    return f"{prefix}-crawl-runs"
+
+
+def _iso(value: datetime) -> str:
+    """Fixed width, UTC, milliseconds: string order is time order (as in the mention documents)."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _parse(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _doc_id(source_key: str) -> str:
+    """Keys hold any keyword (Chinese, spaces, slashes): hash them into a safe, stable document id."""
+    return hashlib.sha1(source_key.encode()).hexdigest()[:24]
+
+
+_created: set[tuple[int, str]] = set()
+
+
+def ensure_index(es: Elasticsearch, name: str, properties: dict[str, Any]) -> None:
+    """Create the index with its mapping unless it exists; another machine creating it first is fine."""
+    if (id(es), name) in _created:
+        return
+    if not es.indices.exists(index=name):
+        try:
+            es.indices.create(
+                index=name, settings=_SETTINGS, mappings={"dynamic": "strict", "properties": properties}
+            )
+        except ApiError as exc:
+            if exc.error != "resource_already_exists_exception":
+                raise
+    _created.add((id(es), name))
+
+
+# -- cursors ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """The newest post a source has shown so far: a crawl stops paging once it is well past it."""
+
+    source_key: str
+    published_at: datetime
+    source_id: str
+    spider: str = ""
+    keyword: str = ""
+    updated_at: datetime | None = None
+
+    def newer(self, published_at: datetime, source_id: str) -> bool:
+        """Whether (published_at, source_id) is past this cursor; the id breaks ties between equal times."""
+        return (published_at, source_id) > (self.published_at, self.source_id)
+
+
+def load_cursor(es: Elasticsearch, prefix: str, source_key: str) -> Cursor | None:
+    """The stored cursor of a source, or None when it was never crawled (or the index does not exist)."""
+    try:
+        doc = es.get(index=state_index(prefix), id=_doc_id(source_key))
+    except NotFoundError:
+        return None
+    src = doc["_source"]
+    published = _parse(src.get("published_at"))
+    if published is None:
+        return None
+    return Cursor(
+        source_key=src.get("source_key") or source_key,
+        published_at=published,
+        source_id=str(src.get("source_id") or ""),
+        spider=src.get("spider") or "",
+        keyword=src.get("keyword") or "",
+        updated_at=_parse(src.get("updated_at")),
+    )
+
+
+def save_cursor(es: Elasticsearch, prefix: str, cursor: Cursor) -> None:
+    """Store a cursor, refreshed at once so that the very next crawl (maybe on another machine) sees it."""
+    ensure_index(es, state_index(prefix), STATE_PROPERTIES)
+    es.index(
+        index=state_index(prefix),
+        id=_doc_id(cursor.source_key),
+        document={
+            "source_key": cursor.source_key,
+            "spider": cursor.spider,
+            "keyword": cursor.keyword,
+            "published_at": _iso(cursor.published_at),
+            "source_id": cursor.source_id,
+            "updated_at": _iso(cursor.updated_at or datetime.now(UTC)),
+        },
+        refresh="wait_for",
+    )
+
+
+# -- runs ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CrawlRun:
+    """One crawl of one source, as the crawler-health checks and alerts read it."""
+
+    run_id: str
+    spider: str
+    keyword: str
+    source_key: str
+    started_at: datetime | None
+    finished_at: datetime
+    finish_reason: str
+    incremental: bool = True
+    pages: int = 0
+    items: int = 0
+    items_found: int = 0
+    indexed: int = 0
+    parse_errors: int = 0
+    skipped_posts: int = 0
+    login_wall: bool = False
+    request_failures: int = 0
+    zero_results: bool = False
+    broken: bool = False
+    silent: bool = False
+
+    def judge(self, previous: list[CrawlRun]) -> None:
+        """Set the flags from the counts; `previous` are the source's earlier runs, newest first."""
+        self.zero_results = self.items == 0 and self.items_found == 0
+        self.broken = (
+            self.parse_errors > 0
+            or self.login_wall
+            or self.finish_reason in BROKEN_REASONS
+            or (self.request_failures > 0 and self.zero_results)
+        )
+        last = previous[:SILENT_AFTER]
+        self.silent = self.zero_results and len(last) == SILENT_AFTER and all(not r.zero_results for r in last)
+
+    def to_document(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["started_at"] = _iso(self.started_at) if self.started_at else None
+        doc["finished_at"] = _iso(self.finished_at)
+        doc["duration_seconds"] = (
+            (self.finished_at - self.started_at).total_seconds() if self.started_at else None
+        )
+        return doc
+
+    @classmethod
+    def from_document(cls, src: dict[str, Any]) -> CrawlRun:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in src.items() if k in known}
+        values["started_at"] = _parse(src.get("started_at"))
+        values["finished_at"] = _parse(src.get("finished_at")) or datetime.fromtimestamp(0, UTC)
+        return cls(**values)
+
+
+def record_run(es: Elasticsearch, prefix: str, run: CrawlRun) -> None:
+    """Store one run record (refreshed, so the next run's silence check sees it)."""
+    ensure_index(es, runs_index(prefix), RUN_PROPERTIES)
+    es.index(index=runs_index(prefix), id=run.run_id, document=run.to_document(), refresh="wait_for")
+
+
+def recent_runs(es: Elasticsearch, prefix: str, source_key: str, n: int) -> list[CrawlRun]:
+    """The last `n` runs of a source, newest first; [] when none was recorded yet."""
+    try:
+        res = es.search(
+            index=runs_index(prefix),
+            query={"term": {"source_key": source_key}},
+            sort=[{"finished_at": {"order": "desc"}}, {"run_id": {"order": "desc"}}],
+            size=n,
+        )
+    except NotFoundError:
+        return []
+    return [CrawlRun.from_document(hit["_source"]) for hit in res["hits"]["hits"]]
