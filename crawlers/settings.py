@@ -29,7 +29,9 @@ WEIBO_BASE_URL = "https://m.weibo.cn"
 BILIBILI_BASE_URL = "https://api.bilibili.com"
 REDDIT_BASE_URL = "https://www.reddit.com"
 JD_BASE_URL = "https://club.jd.com"
+XIAOHONGSHU_BASE_URL = "https://www.xiaohongshu.com"
 
+EXTENSIONS = {"crawlers.extensions.CrawlHealth": 500}  # one crawl-runs record per run (crawler health)
 ITEM_PIPELINES = {
     "pipelines.normalize.NormalizePipeline": 100,
     "pipelines.brands.BrandMatchPipeline": 200,

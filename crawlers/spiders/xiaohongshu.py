@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from typing import Any
 
 import scrapy
 from scrapy.http import Response
@@ -43,7 +43,7 @@ class XiaohongshuSpider(GroundswellSpider):
     base_url_setting = "XIAOHONGSHU_BASE_URL"
     default_base_url = "https://www.xiaohongshu.com"
     public_root = parser.PUBLIC_ROOT
-    custom_settings: ClassVar[dict[str, Any]] = {**BROWSER_SETTINGS, "CONCURRENT_REQUESTS": 2}
+    custom_settings = {**BROWSER_SETTINGS, "CONCURRENT_REQUESTS": 2}  # noqa: RUF012 (Scrapy: instance var)
 
     def __init__(self, scroll_wait: float | str = 5.0, **kwargs: Any):
         super().__init__(**kwargs)
@@ -95,16 +95,17 @@ class XiaohongshuSpider(GroundswellSpider):
         """Render, scroll, read the final DOM, close the page; then parse it like any saved rendering."""
         page = response.meta.get("playwright_page")
         try:
-            scrolls = await self.scroll(page) if page is not None else 0
-            html = await page.content() if page is not None else self.body_text(response, "xiaohongshu search")
-        finally:
-            await close_page(page)
-        self._inc("groundswell/scrolls", scrolls)
-        try:
+            if page is None:  # rendered elsewhere (a test, a cache): read the body as the rendered DOM
+                html = self.body_text(response, "xiaohongshu search")
+            else:
+                self._inc("groundswell/scrolls", await self.scroll(page))
+                html = await page.content()
             result = parser.parse_search(html, self.now(), self.site, self.explicit_brand)
         except ParseError as exc:
             self.parse_failed(exc, response)
             return
+        finally:
+            await close_page(page)
         for mention in self.emit(result, response):
             yield mention
 

@@ -42,7 +42,7 @@ def crawl(
     extra: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Run one spider now (weibo, bilibili, reddit, jd) and store what it finds.
+    """Run one spider now (weibo, bilibili, reddit, jd, xiaohongshu, reviews) and store what it finds.
 
     Exit status: 0 finished, 1 the spider stopped early (login wall, errors), 3 mentions were spooled.
     """

@@ -1,0 +1,140 @@
+"""A generic spider for server-rendered review pages, driven by CSS selectors, optionally rendered in Chromium."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urljoin
+
+import scrapy
+import yaml
+from scrapy.exceptions import CloseSpider
+from scrapy.http import Response
+from twisted.python.failure import Failure
+
+from crawlers.browser import BROWSER_SETTINGS, chromium_executable
+from crawlers.parsers import reviews as parser
+from crawlers.parsers.common import ParseError
+from crawlers.spiders.base import GroundswellSpider, as_flag
+from crawlers.spiders.xiaohongshu import close_page
+
+STAT_LAYOUT_CHANGED = "groundswell/layout_changed"
+_context_ids = itertools.count(1)
+
+
+def load_selectors(path: str) -> dict[str, Any]:
+    """A site's selectors from a YAML or JSON file: `{item: ..., text: ..., start_url: ...}`."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) if path.endswith((".yaml", ".yml")) else (
+            json.loads(Path(path).read_text(encoding="utf-8")))
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise ValueError(f"reviews: cannot read selectors from {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"reviews: {path} must hold a mapping of selector names to CSS selectors")
+    return data
+
+
+class ReviewsSpider(GroundswellSpider):
+    """`scrapy crawl reviews -a start_url=URL [-a item=div.review -a text=.text -a author=.author
+    -a time="time::attr(datetime)" -a rating=.rating -a next="a.next::attr(href)" -a id=... -a likes=...]
+    [-a selectors=site.yaml] [-a browser=1] [-a timezone=+08:00] [-a product=NAME] [-a max_pages=N]`.
+
+    start_url may be relative to base_url; without it, `-a keyword=K` crawls `{base_url}/reviews/K`. When the item
+    selector finds nothing on a page that answered 200 the site was redesigned: a parse error is counted and the
+    spider closes with reason `layout_changed`, so crawler health flags it instead of seeing a quiet empty crawl.
+    """
+
+    name = "reviews"
+    platform = parser.PLATFORM
+    base_url_setting = "REVIEWS_BASE_URL"
+    default_base_url = ""
+    public_root = ""
+    keyword_required = False
+    # The Playwright handler only renders requests that ask for it; plain pages still use Scrapy's own handler.
+    custom_settings = {**BROWSER_SETTINGS, "CONCURRENT_REQUESTS": 2}  # noqa: RUF012 (Scrapy: instance var)
+
+    def __init__(
+        self,
+        start_url: str | None = None,
+        browser: str | bool = False,
+        selectors: str | None = None,
+        timezone: str | None = None,
+        product: str | None = None,
+        **kwargs: Any,
+    ):
+        given = {name: kwargs.pop(name) for name in parser.Selectors.names() if name in kwargs}
+        super().__init__(**kwargs)
+        from_file = load_selectors(selectors) if selectors else {}
+        start_url = start_url or from_file.pop("start_url", None)
+        self.selectors = parser.Selectors().with_overrides({**from_file, **given})
+        self.start_arg = (start_url or "").strip()
+        if not self.start_arg and not self.keyword:
+            raise ValueError("reviews: give -a start_url=URL (or -a keyword=K for {base_url}/reviews/K)")
+        self.browser = as_flag(browser)
+        self.tz = parser.parse_timezone(timezone)
+        self.product = (product or "").strip() or None
+
+    def _configure(self, crawler: Any) -> None:
+        super()._configure(crawler)
+        if self.browser:
+            chromium_executable()  # fail now, saying how to install it
+
+    @property
+    def start_url(self) -> str:
+        """start_url as given when absolute, else joined to base_url."""
+        if self.start_arg:
+            if "://" in self.start_arg:
+                return self.start_arg
+            if not self.base:
+                raise ValueError("reviews: a relative start_url needs -a base_url=URL")
+            return urljoin(self.base + "/", self.start_arg.lstrip("/"))
+        return f"{self.base}/reviews/{quote(self.keyword)}"
+
+    def page_request(self, url: str, page: int) -> scrapy.Request:
+        """One review page, through Chromium when browser=1."""
+        meta: dict[str, Any] = {}
+        if self.browser:
+            meta = {
+                "playwright": True,
+                "playwright_include_page": True,
+                "playwright_context": f"reviews-{next(_context_ids)}",
+            }
+        return scrapy.Request(url, callback=self.parse_page, errback=self.page_failed, meta=meta,
+                              cb_kwargs={"page": page})
+
+    async def start(self) -> AsyncIterator[Any]:
+        yield self.page_request(self.start_url, 1)
+
+    async def parse_page(self, response: Response, page: int) -> AsyncIterator[Any]:
+        """Reviews of one page, then the next page's link up to max_pages; a redesigned page closes the spider."""
+        pw_page = response.meta.get("playwright_page")
+        try:
+            html = await pw_page.content() if pw_page is not None else self.body_text(response, "reviews")
+        except ParseError as exc:
+            self.parse_failed(exc, response)
+            return
+        finally:
+            await close_page(pw_page)
+        try:
+            result = parser.parse_page(html, response.url, self.now(), self.selectors, self.tz,
+                                       self.context_brand, self.product)
+        except parser.LayoutChanged as exc:
+            self.parse_failed(exc, response)
+            if response.status == 200:
+                self._inc(STAT_LAYOUT_CHANGED)
+                raise CloseSpider("layout_changed") from None
+            return
+        for mention in self.emit(result, response):
+            yield mention
+        if isinstance(result.next_page, str) and page < self.max_pages and result.next_page != response.url:
+            yield self.page_request(result.next_page, page + 1)
+
+    async def page_failed(self, failure: Failure) -> None:
+        """Errback: count the failure and close the page Playwright may have opened."""
+        request = getattr(failure, "request", None)
+        meta = getattr(request, "meta", {}) or {}
+        await close_page(meta.get("playwright_page"))
+        self.request_failed(failure)

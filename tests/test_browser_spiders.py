@@ -1,0 +1,258 @@
+"""The browser spider (xiaohongshu, through Debian's Chromium) and the selector-driven reviews spider.
+
+Parsing is tested on saved HTML without a browser; the crawls run end to end against the simulator into the real
+node, each in its own `groundswell crawl` process. The browser crawls carry a marker in their environment, which
+Chromium inherits, so the test can see the browser processes it started and check that none outlive the crawl.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from crawlers import browser
+from crawlers.parsers import reviews as rparser
+from crawlers.parsers import xiaohongshu as xparser
+from crawlers.parsers.common import ParseError
+from sites.server import Simulator
+from tests.conftest import Gs
+
+pytestmark = [pytest.mark.es, pytest.mark.slow]
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+PRODUCT = "100030809700"  # seed 7: 25 reviews of a 小米 phone, 10 a page
+needs_chromium = pytest.mark.skipif(
+    browser.find_chromium() is None, reason="Chromium missing: " + browser.MISSING_MESSAGE
+)
+
+RENDERED_XHS = """<!doctype html><html><body><div id="app"><div class="feeds-container" id="feeds">
+<section class="note-item" data-note-id="64f0aa" data-time="1764000000000" data-liked="1.2万" data-collected="300"
+ data-comments="45" data-shares="7"><a class="cover" href="/explore/64f0aa"><span class="title">小米15 续航</span></a>
+<p class="desc">用了一周，续航 <b>很顶</b></p><div class="author"><span class="name" data-user-id="u1">柚子</span></div>
+<span class="like-wrapper"><span class="count">1.2万</span></span><time datetime="2025-11-24T16:00:00.000Z"></time>
+</section>
+<section class="note-item"><a class="cover" href="/explore/64f0bb"><span class="title">只有标题</span></a>
+<div class="author"><span class="name">某人</span></div><span class="like-wrapper"><span class="count">3</span></span>
+<time datetime="2025-11-24T16:00:00.000Z"></time></section>
+<section class="note-item" data-note-id="64f0cc" data-time="1764000000000"><span class="title"></span></section>
+</div><div class="end-container" id="end">- THE END -</div></div></body></html>"""
+
+CLASSIC_REVIEWS = """<html><body><h1>小米 14 Pro</h1><div class="reviews">
+<div class="review" id="r-1"><p class="text">Battery lasts <em>two</em> days.</p><span class="author">fox</span>
+<time datetime="2026-11-24T08:13:21+08:00">2026-11-24</time><span class="rating">5</span>
+<span class="helpful">64</span></div>
+<div class="review" id="r-2"><p class="text">屏幕一个月就黑屏了</p><span class="author">柚子</span>
+<time datetime="2026-11-23">2026-11-23</time><span class="rating">1</span><span class="helpful">--</span></div>
+<div class="review" id="r-3"><p class="text"> </p><span class="author">empty</span></div>
+</div><nav class="pager"><a class="next" href="/reviews/p?page=2">Next</a></nav></body></html>"""
+
+REDESIGNED_REVIEWS = """<html><body><main><ul class="review-list">
+<li class="review-item" data-review-id="7"><div class="review-body">Charger died in a month.</div>
+<span class="review-author">quiet_owl</span><span class="review-date" data-timestamp="1764000000">Nov 24, 2025</span>
+<span class="stars" data-score="2">★★☆☆☆</span></li></ul>
+<a class="pagination-next" rel="next" href="/reviews/p?page=2">Load more</a></main></body></html>"""
+
+REDESIGN_ARGS = {
+    "item": "li.review-item", "text": ".review-body", "author": ".review-author",
+    "time": ".review-date::attr(data-timestamp)", "rating": ".stars::attr(data-score)",
+    "next": "a.pagination-next::attr(href)", "id": "::attr(data-review-id)", "likes": "",
+}
+
+
+# -- parsing, no browser, no network -----------------------------------------------------------------------------
+
+
+def test_xiaohongshu_reads_notes_from_rendered_html() -> None:
+    page = xparser.parse_search(RENDERED_XHS, NOW, "https://www.xiaohongshu.com")
+    assert [m.source_id for m in page.mentions] == ["64f0aa", "64f0bb"]
+    first, second = page.mentions
+    assert first.platform == "xiaohongshu" and first.title == "小米15 续航" and first.text == "用了一周，续航 很顶"
+    assert (first.author, first.author_id) == ("柚子", "u1")
+    assert (first.likes, first.comments, first.reposts, first.extra) == (12_000, 45, 7, {"collected": 300})
+    assert first.published_at == datetime(2025, 11, 24, 16, 0, tzinfo=UTC)
+    assert first.url == "https://www.xiaohongshu.com/explore/64f0aa"
+    # no data attributes: id from the link, likes from the visible counter, time from <time>, title as text
+    assert (second.text, second.likes, second.comments) == ("只有标题", 3, None)
+    assert isinstance(second.published_at, datetime) and second.published_at.tzinfo is not None
+    assert len(page.skipped) == 1 and "64f0cc" in page.skipped[0]
+    assert page.next_page is None and xparser.reached_end(RENDERED_XHS)
+
+
+def test_xiaohongshu_empty_feed_is_fine_but_a_changed_page_is_a_parse_error() -> None:
+    empty = '<div class="feeds-container" id="feeds"></div><div class="end-container" hidden>END</div>'
+    assert xparser.parse_search(empty, NOW).mentions == [] and not xparser.reached_end(empty)
+    with pytest.raises(ParseError, match="feed container"):
+        xparser.parse_search("<html><body><div class='login'>登录</div></body></html>", NOW)
+
+
+def test_reviews_default_selectors_read_the_classic_layout() -> None:
+    url = "http://shop.test/reviews/p"
+    page = rparser.parse_page(CLASSIC_REVIEWS, url, NOW, tz=rparser.parse_timezone("+08:00"), product="14 Pro")
+    assert [m.text for m in page.mentions] == ["Battery lasts two days.", "屏幕一个月就黑屏了"]
+    first, second = page.mentions
+    assert first.source_id == "shop.test/reviews/p#r-1" and first.url == "http://shop.test/reviews/p#r-1"
+    assert (first.author, first.rating, first.likes, first.product) == ("fox", 5.0, 64, "14 Pro")
+    assert first.published_at == datetime(2026, 11, 24, 0, 13, 21, tzinfo=UTC)
+    assert second.published_at == datetime(2026, 11, 23, tzinfo=UTC) - timedelta(hours=8)  # naive: the given zone
+    assert second.likes is None and len(page.skipped) == 1
+    assert page.next_page == "http://shop.test/reviews/p?page=2"
+
+
+def test_reviews_selectors_for_the_redesign_and_layout_change_detection() -> None:
+    with pytest.raises(rparser.LayoutChanged, match="matched nothing"):
+        rparser.parse_page(REDESIGNED_REVIEWS, "http://shop.test/reviews/p", NOW)
+    selectors = rparser.Selectors().with_overrides(REDESIGN_ARGS)
+    page = rparser.parse_page(REDESIGNED_REVIEWS, "http://shop.test/reviews/p", NOW, selectors)
+    (review,) = page.mentions
+    assert (review.source_id, review.rating, review.author) == ("shop.test/reviews/p#7", 2.0, "quiet_owl")
+    assert review.published_at == datetime.fromtimestamp(1764000000, UTC)
+    assert page.next_page == "http://shop.test/reviews/p?page=2"
+    # items found but no text in any of them: the text selector broke, which is a layout change too
+    with pytest.raises(rparser.LayoutChanged, match="none readable"):
+        rparser.parse_page(REDESIGNED_REVIEWS, "http://x.test/r", NOW, selectors.with_overrides({"text": ".gone"}))
+
+
+def test_reviews_helpers() -> None:
+    assert rparser.parse_rating("★★★★☆") == 4.0 and rparser.parse_rating("4,5 / 5") == 4.5
+    assert rparser.parse_rating("n/a") is None
+    assert rparser.parse_timezone("-0530").utcoffset(None) == -timedelta(hours=5, minutes=30)
+    with pytest.raises(ValueError, match="timezone"):
+        rparser.parse_timezone("Mars/Olympus")
+    with pytest.raises(ValueError, match="unknown selector"):
+        rparser.Selectors().with_overrides({"txet": ".text"})
+
+
+def test_missing_chromium_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(browser, "CHROMIUM_CANDIDATES", ("/nonexistent/chromium",))
+    monkeypatch.delenv(browser.CHROMIUM_ENV, raising=False)
+    with pytest.raises(browser.BrowserMissing, match="apt-get install -y chromium"):
+        browser.chromium_executable()
+    options = browser.BROWSER_SETTINGS["PLAYWRIGHT_LAUNCH_OPTIONS"]
+    assert options["headless"] is True and "--disable-background-networking" in options["args"]
+
+
+# -- end to end against the simulator --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    with Simulator(seed=7, port=0) as s:
+        yield s
+
+
+def marked_chromium(marker: str) -> set[int]:
+    """Live Chromium processes whose environment carries the marker (Chromium inherits the crawl's env)."""
+    found: set[int] = set()
+    needle = f"GS_BROWSER_TEST={marker}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            comm, state = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2]
+            if "chrom" not in comm.lower() or state in "ZX":
+                continue
+            if needle in (entry / "environ").read_bytes().split(b"\0"):
+                found.add(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def crawl(prefix: str, spider: str, base: str, *args: str) -> tuple[int, dict[str, Any], set[int], float]:
+    """One `groundswell crawl`: exit status, stats, the marked Chromium pids seen while it ran, seconds taken."""
+    marker = uuid.uuid4().hex
+    env = {**os.environ, "GROUNDSWELL_INDEX_PREFIX": prefix, "GS_BROWSER_TEST": marker}
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "groundswell.cli.main", "crawl", spider, "--base-url", base, "--json", *args],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    seen: set[int] = set()
+    try:
+        while proc.poll() is None:
+            seen |= marked_chromium(marker)
+            if time.monotonic() - started > 300:
+                raise AssertionError(f"{spider} crawl still running after 300 s")
+            time.sleep(0.1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        out, err = proc.communicate()
+    elapsed = time.monotonic() - started
+    deadline = time.monotonic() + 5  # the browser gets a moment to finish exiting after the crawl
+    while marked_chromium(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    leftover = marked_chromium(marker)
+    assert not leftover, f"Chromium processes outlived the {spider} crawl: {sorted(leftover)}"
+    lines = [x for x in out.splitlines() if x.startswith("{")]
+    assert lines, out + err
+    return proc.returncode, json.loads(lines[-1]), seen, elapsed
+
+
+@needs_chromium
+def test_xiaohongshu_crawl_through_chromium(sim: Simulator, prefix: str, gs: Gs, es: Elasticsearch) -> None:
+    rc, stats, chromium, seconds = crawl(prefix, "xiaohongshu", sim.url, "-k", "小米", "--max-pages", "3")
+    assert rc == 0, stats
+    assert chromium, "no Chromium process was seen: the crawl did not render through the browser"
+    assert stats["playwright/browser_count"] == 1 and stats["playwright/page_count"] == 1
+    assert stats["groundswell/scrolls"] >= 1  # 40 notes, 20 per load: one scroll brings the rest
+    assert stats["item_scraped_count"] == 40 and stats["groundswell/indexed"] == 40
+    assert not stats.get("groundswell/parse_errors")
+    assert int(gs("search", "--count", "--platform", "xiaohongshu").output) == 40
+    hit = json.loads(gs("search", "--json", "--platform", "xiaohongshu", "--limit", "1").output.splitlines()[0])
+    assert hit["likes"] is not None and hit["comments"] is not None and hit["url"].startswith(sim.url + "/explore/")
+    print(f"xiaohongshu crawl through Chromium: {seconds:.1f} s")
+
+
+def test_reviews_crawl_follows_pages_into_the_index(sim: Simulator, prefix: str, gs: Gs, es: Elasticsearch) -> None:
+    rc, stats, chromium, _ = crawl(prefix, "reviews", sim.url, "-a", f"start_url=/reviews/{PRODUCT}")
+    assert rc == 0, stats
+    assert not chromium and "playwright/page_count" not in stats  # plain HTTP unless browser=1
+    assert stats["item_scraped_count"] == 25 and stats["groundswell/indexed"] == 25
+    assert stats["downloader/response_status_count/200"] >= 3  # three review pages (and robots.txt)
+    assert int(gs("search", "--count", "--platform", "reviews").output) == 25
+
+
+@needs_chromium
+def test_reviews_crawl_rendered_in_chromium(sim: Simulator, prefix: str, gs: Gs, es: Elasticsearch) -> None:
+    rc, stats, chromium, seconds = crawl(
+        prefix, "reviews", sim.url, "-a", f"start_url={sim.url}/reviews/{PRODUCT}", "-a", "browser=1",
+        "--max-pages", "2",
+    )
+    assert rc == 0, stats
+    assert chromium and stats["playwright/page_count"] == 2
+    assert stats["item_scraped_count"] == 20 and stats["groundswell/indexed"] == 20
+    assert int(gs("search", "--count", "--platform", "reviews").output) == 20
+    print(f"reviews crawl through Chromium: {seconds:.1f} s")
+
+
+@pytest.mark.parametrize("render", [False, pytest.param(True, marks=needs_chromium)], ids=["http", "browser"])
+def test_layout_change_closes_the_crawl_with_a_reason(sim: Simulator, prefix: str, render: bool) -> None:
+    sim.set_faults(layout_changed=True)
+    extra = ["-a", "browser=1"] if render else []
+    rc, stats, _, _ = crawl(prefix, "reviews", sim.url, "-a", f"start_url=/reviews/{PRODUCT}", *extra)
+    assert rc == 1
+    assert stats["finish_reason"] == "layout_changed"
+    assert stats["groundswell/parse_errors"] == 1 and stats["groundswell/parse_errors/reviews"] == 1
+    assert stats["groundswell/layout_changed"] == 1 and not stats.get("item_scraped_count")
+
+
+def test_selectors_for_the_redesign_read_it(sim: Simulator, prefix: str) -> None:
+    sim.set_faults(layout_changed=True)
+    args = [f"{name}={value}" for name, value in REDESIGN_ARGS.items()]
+    rc, stats, _, _ = crawl(prefix, "reviews", sim.url, "-a", f"start_url=/reviews/{PRODUCT}",
+                            *[x for a in args for x in ("-a", a)])
+    assert rc == 0, stats
+    assert stats["item_scraped_count"] == 25 and not stats.get("groundswell/parse_errors")
