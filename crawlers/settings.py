@@ -20,6 +20,8 @@ DOWNLOADER_MIDDLEWARES = {
     # responses pass middlewares from high to low numbers: this one sees a 429/503 before RetryMiddleware
     # (550), waits as long as the site asks, and re-sends
     "crawlers.middlewares.RetryAfterMiddleware": 560,
+    # sets each request's session cookie from the platform's accounts and retires an account at the login wall
+    "crawlers.accounts.AccountRotation": 650,
 }
 RETRY_AFTER_MAX_WAIT = 120.0
 RETRY_AFTER_TIMES = 3

@@ -133,6 +133,8 @@ class Elasticsearch(_Frozen):
 
 class Config(_Frozen):
     brands: tuple[Brand, ...] = ()
+    # session cookies per platform (prefer GROUNDSWELL_COOKIES_<PLATFORM>: they are secrets)
+    accounts: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     sources: tuple[Source, ...] = ()
     rules: tuple[Rule, ...] = ()
     recipients: Recipients = Recipients()

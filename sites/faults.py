@@ -24,6 +24,7 @@ class Faults:
     slow_seconds: float = 0.0  # delay before every platform response (a "timeout" for short client timeouts)
     login_wall: bool = False  # weibo answers as if the session cookie had expired
     require_cookie: bool = False  # weibo demands a `SUB=` cookie
+    expired_cookie: str = ""  # weibo treats a session whose SUB= value is this one as expired
     login_style: str = "json"  # "json": {"ok":-100,...}; "redirect": 302 to /login
     malformed: bool = False  # page `malformed_page` of a search returns truncated JSON
     malformed_page: int = 3

@@ -57,7 +57,8 @@ def login_wall(req: Request, env: Env) -> Response | None:
     """The expired-session answer, if this request should get one."""
     f = env.faults
     has_cookie = bool(req.cookies.get("SUB"))
-    if not (f.login_wall or req.forced("login") or (f.require_cookie and not has_cookie)):
+    expired = bool(f.expired_cookie) and req.cookies.get("SUB") == f.expired_cookie
+    if not (f.login_wall or req.forced("login") or expired or (f.require_cookie and not has_cookie)):
         return None
     if f.login_style == "redirect":
         return Response(302, b"", "text/html; charset=utf-8",

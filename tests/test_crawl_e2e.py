@@ -77,3 +77,26 @@ def test_rate_limit_is_waited_out(sim: Simulator, prefix: str) -> None:
     assert stats.get("groundswell/retry_after", 0) >= 1 and stats["item_scraped_count"] > 0
     assert stats.get("downloader/response_status_count/429", 0) >= 1
     assert not stats.get("groundswell/request_failed")
+
+
+def test_expired_account_is_retired_and_the_next_one_used(sim: Simulator, prefix: str) -> None:
+    sim.set_faults(require_cookie=True, expired_cookie="old")
+    os.environ["GROUNDSWELL_COOKIES_WEIBO"] = "SUB=old||SUB=fresh"
+    try:
+        rc, stats = crawl(prefix, "weibo", sim.url, "-k", "小米", "--max-pages", "2")
+    finally:
+        del os.environ["GROUNDSWELL_COOKIES_WEIBO"]
+    assert rc == 0, stats
+    assert stats["groundswell/accounts_expired"] == 1 and stats["item_scraped_count"] > 0
+    assert not stats.get("groundswell/login_wall")
+
+
+def test_all_accounts_expired_is_a_login_wall_not_a_loop(sim: Simulator, prefix: str) -> None:
+    sim.set_faults(require_cookie=True, expired_cookie="old")
+    os.environ["GROUNDSWELL_COOKIES_WEIBO"] = "SUB=old"
+    try:
+        rc, stats = crawl(prefix, "weibo", sim.url, "-k", "小米", "--max-pages", "2")
+    finally:
+        del os.environ["GROUNDSWELL_COOKIES_WEIBO"]
+    assert rc == 1 and stats["finish_reason"] == "login_wall"
+    assert stats["groundswell/accounts_expired"] == 1 and stats.get("downloader/request_count", 0) < 10

@@ -1,0 +1,96 @@
+"""Per-platform accounts (session cookies), rotated across requests; an account that hits the login wall is
+retired and the request re-sent with the next one, until none is left and the spider's own login-wall check
+closes the crawl (never a loop).
+
+Cookies come from the environment (`GROUNDSWELL_COOKIES_WEIBO="SUB=...; SUBP=...||SUB=..."`, accounts
+separated by `||`) or from the config's `accounts:` section; they are secrets, so prefer the environment.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+from scrapy import Request
+from scrapy.http import Response
+
+from groundswell import config as gsconfig
+
+log = logging.getLogger(__name__)
+
+
+def _weibo_wall(response: Response) -> bool:
+    location = (response.headers.get("Location") or b"").decode("latin-1")
+    if response.status in (301, 302, 303, 307, 308) and "/login" in location:
+        return True
+    return b'"ok": -100' in response.body[:200] or b'"ok":-100' in response.body[:200]
+
+
+def _bilibili_wall(response: Response) -> bool:
+    return b'"code": -101' in response.body[:200] or b'"code":-101' in response.body[:200]
+
+
+LOGIN_WALLS: dict[str, Callable[[Response], bool]] = {"weibo": _weibo_wall, "bilibili": _bilibili_wall}
+
+
+def accounts_for(platform: str, cfg: gsconfig.Config, env: dict[str, str] | None = None) -> list[str]:
+    env = dict(os.environ) if env is None else env
+    raw = env.get(f"GROUNDSWELL_COOKIES_{platform.upper()}")
+    if raw:
+        return [c.strip() for c in raw.split("||") if c.strip()]
+    return list(cfg.accounts.get(platform, ()))
+
+
+class AccountRotation:
+    """Downloader middleware: sets each request's Cookie from the platform's live accounts, in turn."""
+
+    def __init__(self, cfg: gsconfig.Config, stats: Any):
+        self.cfg = cfg
+        self.stats = stats
+        self.live: dict[str, list[int]] = {}
+        self.cookies: dict[str, list[str]] = {}
+        self.turn: dict[str, itertools.count[int]] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> AccountRotation:
+        return cls(gsconfig.load(crawler.settings.get("GROUNDSWELL_CONFIG_PATH")), crawler.stats)
+
+    def _platform(self, spider: Any) -> str:
+        return str(getattr(spider, "platform", "") or getattr(spider, "name", ""))
+
+    def _accounts(self, platform: str) -> list[str]:
+        if platform not in self.cookies:
+            self.cookies[platform] = accounts_for(platform, self.cfg)
+            self.live[platform] = list(range(len(self.cookies[platform])))
+            self.turn[platform] = itertools.count()
+        return self.cookies[platform]
+
+    def process_request(self, request: Request, spider: Any) -> None:
+        platform = self._platform(spider)
+        if not self._accounts(platform) or not self.live[platform]:
+            return
+        live = self.live[platform]
+        index = live[next(self.turn[platform]) % len(live)]
+        request.meta["gs_account"] = index
+        request.meta["dont_merge_cookies"] = True
+        request.headers["Cookie"] = self.cookies[platform][index]
+
+    def process_response(self, request: Request, response: Response, spider: Any) -> Request | Response:
+        platform = self._platform(spider)
+        index = request.meta.get("gs_account")
+        wall = LOGIN_WALLS.get(platform)
+        if index is None or wall is None or not wall(response):
+            return response
+        live = self.live.get(platform, [])
+        if index in live:
+            live.remove(index)
+            self.stats.inc_value("groundswell/accounts_expired")
+            log.warning("%s account #%d hit the login wall; %d account(s) left", platform, index + 1, len(live))
+        if not live:
+            return response  # the spider sees the wall and closes the crawl as login_wall
+        retry = request.replace(dont_filter=True)
+        retry.meta.pop("gs_account", None)
+        return retry
