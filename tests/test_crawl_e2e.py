@@ -100,3 +100,26 @@ def test_all_accounts_expired_is_a_login_wall_not_a_loop(sim: Simulator, prefix:
         del os.environ["GROUNDSWELL_COOKIES_WEIBO"]
     assert rc == 1 and stats["finish_reason"] == "login_wall"
     assert stats["groundswell/accounts_expired"] == 1 and stats.get("downloader/request_count", 0) < 10
+
+
+def test_without_keyword_every_configured_brand_is_searched(sim: Simulator, prefix: str, tmp_path: Any) -> None:
+    cfg = tmp_path / "groundswell.yaml"
+    brands = "brands:\n  - {name: 小米, aliases: [Xiaomi]}\n  - {name: 华为, aliases: [Huawei]}\n"
+    cfg.write_text(brands, encoding="utf-8")
+    env = {**os.environ, "GROUNDSWELL_INDEX_PREFIX": prefix, "GROUNDSWELL_CONFIG": str(cfg)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "groundswell.cli.main", "crawl", "weibo", "--base-url", sim.url, "--json",
+         "--max-pages", "1", "-a", "incremental=0"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    runs = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{")]
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sorted(r["keyword"] for r in runs) == ["华为", "小米"]
+    assert all(r["item_scraped_count"] > 0 for r in runs)
+
+
+def test_without_brands_the_keyword_is_the_brand(sim: Simulator, prefix: str, gs: Gs) -> None:
+    rc, _ = crawl(prefix, "reddit", sim.url, "-k", "Xiaomi", "--max-pages", "1")
+    assert rc == 0
+    brands = {json.loads(x)["brand"] for x in gs("search", "--json", "--limit", "50").output.splitlines()}
+    assert brands == {"Xiaomi"}

@@ -151,7 +151,11 @@ class GroundswellSpider(scrapy.Spider):
         real_host = urlparse(self.default_base_url).hostname
         self.site = self.public_root if urlparse(self.base).hostname == real_host else self.base
         if self.explicit_brand is None and self.keyword:
-            self.context_brand = self._configured_brand(crawler.settings.get("GROUNDSWELL_CONFIG_PATH"))
+            brands = self._brands(crawler.settings.get("GROUNDSWELL_CONFIG_PATH"))
+            if brands == ():  # no brands configured: the keyword is the brand being monitored
+                self.explicit_brand = self.context_brand = self.keyword
+            else:
+                self.context_brand = self._configured_brand(brands or ())
         self.source_key = source_key(self.name, self.source_name(), self.base, self.default_base_url)
         if self._revisit_arg is None:
             hours = crawler.settings.get(REVISIT_SETTING) or os.environ.get(REVISIT_SETTING) or DEFAULT_REVISIT_HOURS
@@ -161,17 +165,20 @@ class GroundswellSpider(scrapy.Spider):
         """What this crawl follows, within the spider: the keyword."""
         return self.keyword
 
-    def _configured_brand(self, config_path: str | None) -> str | None:
+    def _brands(self, config_path: str | None) -> tuple[gsconfig.Brand, ...] | None:
+        """The configured brands; None (logged) when the configuration cannot be read."""
+        try:
+            return gsconfig.load(config_path).brands
+        except gsconfig.ConfigError as exc:
+            self.logger.warning("cannot read the configuration for brand names: %s", exc)
+            return None
+
+    def _configured_brand(self, brands: tuple[gsconfig.Brand, ...]) -> str | None:
         """The configured brand whose name or alias *is* the keyword, if any.
 
         Only comments and reviews fetched under a matched post get it (their text rarely names the brand);
         search hits keep brand None so the brand stage can still apply exclusions (小米粥 is not 小米).
         """
-        try:
-            brands = gsconfig.load(config_path).brands
-        except gsconfig.ConfigError as exc:
-            self.logger.warning("cannot read the configuration for brand names: %s", exc)
-            return None
         wanted = self.keyword.casefold()
         for brand in brands:
             if wanted in {name.casefold() for name in (brand.name, *brand.aliases)}:

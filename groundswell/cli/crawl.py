@@ -27,7 +27,7 @@ SUMMARY_KEYS = (
 
 @click.command()
 @click.argument("spider")
-@click.option("--keyword", "-k", help="Search keyword (default: each configured brand is up to the spider).")
+@click.option("--keyword", "-k", help="Search keyword (default: every configured brand, one crawl each).")
 @click.option("--base-url", help="Host to crawl instead of the real site (e.g. the simulator of `groundswell sites`).")
 @click.option("--max-pages", type=click.IntRange(1, 10_000), help="Pages per search at most.")
 @click.option("--arg", "-a", "extra", multiple=True, metavar="NAME=VALUE", help="Any other spider argument.")
@@ -49,7 +49,7 @@ def crawl(
     from scrapy.crawler import CrawlerProcess
     from scrapy.utils.project import get_project_settings
 
-    load_config(ctx)  # fail early, with the config error, before Scrapy starts
+    cfg = load_config(ctx)  # fail early, with the config error, before Scrapy starts
     args: dict[str, Any] = {}
     for item in extra:
         name, sep, value = item.partition("=")
@@ -69,17 +69,29 @@ def crawl(
     process = CrawlerProcess(settings)
     if spider not in process.spider_loader.list():
         fail(f"no spider named {spider!r}; there are: {', '.join(sorted(process.spider_loader.list()))}", code=2)
-    crawler = process.create_crawler(spider)
-    process.crawl(crawler, **args)
+    # no keyword: search every configured brand (one crawl each, run together in this process)
+    keywords: list[str | None] = [args.pop("keyword")] if "keyword" in args else [b.name for b in cfg.brands]
+    keywords = keywords or [None]
+    crawlers = []
+    for kw in keywords:
+        crawler = process.create_crawler(spider)
+        process.crawl(crawler, **args, **({"keyword": kw} if kw else {}))
+        crawlers.append((kw, crawler))
     process.start()
-    stats: dict[str, Any] = dict(crawler.stats.get_stats()) if crawler.stats else {}
-    reason = stats.get("finish_reason", "unknown")
-    if as_json:
-        emit_json({"spider": spider, **{k: v for k, v in stats.items() if isinstance(v, int | float | str)}})
-    else:
-        shown = ", ".join(f"{label} {stats[key]}" for key, label in SUMMARY_KEYS if stats.get(key))
-        click.echo(f"{spider}: {reason}; {shown or 'nothing found'}")
-    if stats.get("groundswell/spooled"):
+    spooled = failed = False
+    for kw, crawler in crawlers:
+        stats: dict[str, Any] = dict(crawler.stats.get_stats()) if crawler.stats else {}
+        reason = stats.get("finish_reason", "unknown")
+        if as_json:
+            plain = {k: v for k, v in stats.items() if isinstance(v, int | float | str)}
+            emit_json({"spider": spider, "keyword": kw, **plain})
+        else:
+            shown = ", ".join(f"{label} {stats[key]}" for key, label in SUMMARY_KEYS if stats.get(key))
+            click.echo(f"{spider}{f' {kw}' if kw else ''}: {reason}; {shown or 'nothing found'}")
+        spooled = spooled or bool(stats.get("groundswell/spooled"))
+        failed = failed or reason != "finished"
+        failed = failed or bool(stats.get("groundswell/request_failed") and not stats.get("item_scraped_count"))
+    if spooled:
         ctx.exit(3)
-    if reason != "finished" or (stats.get("groundswell/request_failed") and not stats.get("item_scraped_count")):
+    if failed:
         ctx.exit(1)
