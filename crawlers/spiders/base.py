@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Self
 from urllib.parse import urlparse
@@ -341,6 +341,17 @@ class GroundswellSpider(scrapy.Spider):
         """A page that lost required fields: log it, count it, and stop following this cursor."""
         self.logger.error("parse error at %s (HTTP %s): %s", response.url, response.status, exc)
         self._inc(STAT_PARSE_ERRORS)
+
+    def read_page(self, response: Response, parse: Callable[[], SearchPage]) -> SearchPage | None:
+        """Run one parser on a response: a login wall closes the crawl, a page that lost required fields is
+        counted; in both cases there is nothing to follow (None)."""
+        try:
+            return parse()
+        except LoginWall as exc:
+            self.login_wall(exc)
+        except ParseError as exc:
+            self.parse_failed(exc, response)
+        return None
 
     def login_wall(self, detail: str | LoginWall) -> None:
         """The site wants a login: report once and close the spider; retrying would only loop."""

@@ -9,7 +9,6 @@ import scrapy
 from scrapy.http import Response
 
 from crawlers.parsers import bilibili as parser
-from crawlers.parsers.common import LoginWall, ParseError
 from crawlers.spiders.base import GroundswellSpider, as_flag
 
 
@@ -60,15 +59,13 @@ class BilibiliSpider(GroundswellSpider):
 
     def parse_search(self, response: Response, page: int) -> Iterator[Any]:
         """Videos of one search page, their comments and the next page, up to max_pages."""
-        try:
-            result = parser.parse_search(
+        result = self.read_page(
+            response,
+            lambda: parser.parse_search(
                 self.json_body(response, "bilibili search"), self.now(), page, self.site, self.explicit_brand
-            )
-        except LoginWall as exc:
-            self.login_wall(exc)
-            return
-        except ParseError as exc:
-            self.parse_failed(exc, response)
+            ),
+        )
+        if result is None:
             return
         mentions = self.emit(result, response)
         yield from mentions
@@ -84,15 +81,13 @@ class BilibiliSpider(GroundswellSpider):
 
     def parse_replies(self, response: Response, aid: str, bvid: str, page: int) -> Iterator[Any]:
         """One page of a video's comments and the next cursor, up to max_pages."""
-        try:
-            result = parser.parse_replies(
+        result = self.read_page(
+            response,
+            lambda: parser.parse_replies(
                 self.json_body(response, "bilibili replies"), self.now(), bvid, self.site, self.context_brand
-            )
-        except LoginWall as exc:
-            self.login_wall(exc)
-            return
-        except ParseError as exc:
-            self.parse_failed(exc, response)
+            ),
+        )
+        if result is None:
             return
         yield from self.emit(result, response)
         if result.next_page is not None and page < self.max_pages:

@@ -78,12 +78,13 @@ class JdSpider(GroundswellSpider):
 
     def parse_reviews(self, response: Response, product: parser.Product, page: int) -> Iterator[Any]:
         """One review page and the next, until an empty page or max_pages."""
-        try:
-            result = parser.parse_reviews(
+        result = self.read_page(
+            response,
+            lambda: parser.parse_reviews(
                 self.jsonp_body(response, "jd reviews"), self.now(), product, page, self.site, self.context_brand
-            )
-        except ParseError as exc:
-            self.parse_failed(exc, response)
+            ),
+        )
+        if result is None:
             return
         yield from self.emit(result, response)
         more = self.keep_paging(result.mentions)  # sortType=6 is newest first: older pages hold older reviews

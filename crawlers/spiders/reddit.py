@@ -9,7 +9,6 @@ import scrapy
 from scrapy.http import Response
 
 from crawlers.parsers import reddit as parser
-from crawlers.parsers.common import ParseError
 from crawlers.spiders.base import GroundswellSpider
 
 
@@ -43,12 +42,13 @@ class RedditSpider(GroundswellSpider):
 
     def parse_search(self, response: Response, page: int) -> Iterator[Any]:
         """Posts of one listing page and the next page (by `after`), up to max_pages."""
-        try:
-            result = parser.parse_search(
+        result = self.read_page(
+            response,
+            lambda: parser.parse_search(
                 self.json_body(response, "reddit search"), self.now(), self.site, self.explicit_brand
-            )
-        except ParseError as exc:
-            self.parse_failed(exc, response)
+            ),
+        )
+        if result is None:
             return
         yield from self.emit(result, response)
         more = self.keep_paging(result.mentions)  # sort=new: a page of old posts means the rest is older

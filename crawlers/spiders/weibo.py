@@ -10,7 +10,7 @@ from scrapy.http import Response
 
 from crawlers.items import Mention
 from crawlers.parsers import weibo as parser
-from crawlers.parsers.common import LoginWall, ParseError, load_json
+from crawlers.parsers.common import load_json
 from crawlers.spiders.base import GroundswellSpider, as_flag
 
 REDIRECTS = [301, 302, 303, 307, 308]
@@ -79,15 +79,13 @@ class WeiboSpider(GroundswellSpider):
             if follow is not None:
                 yield follow
             return
-        try:
-            result = parser.parse_search(
+        result = self.read_page(
+            response,
+            lambda: parser.parse_search(
                 self._payload(response, "weibo search"), self.now(), page, self.site, self.explicit_brand
-            )
-        except LoginWall as exc:
-            self.login_wall(exc)
-            return
-        except ParseError as exc:
-            self.parse_failed(exc, response)
+            ),
+        )
+        if result is None:
             return
         mentions = self.emit(result, response)
         yield from mentions
@@ -110,15 +108,13 @@ class WeiboSpider(GroundswellSpider):
             if follow is not None:
                 yield follow
             return
-        try:
-            result = parser.parse_comments(
+        result = self.read_page(
+            response,
+            lambda: parser.parse_comments(
                 self._payload(response, "weibo comments"), self.now(), mid, self.site, self.context_brand
-            )
-        except LoginWall as exc:
-            self.login_wall(exc)
-            return
-        except ParseError as exc:
-            self.parse_failed(exc, response)
+            ),
+        )
+        if result is None:
             return
         yield from self.emit(result, response)
         if result.next_page is not None and page < self.max_pages:
