@@ -40,7 +40,7 @@ import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +86,7 @@ class Expected:
     observations: Counter[str]  # mention_id -> number of kept lines carrying it
     sample: dict[str, dict[str, Any]]  # a few mention_ids -> the document of their last line
     stages: list[str]  # the item stages both paths run
+    sampled: int = 0  # len(sample), kept when the expectations are reloaded for --render-only
 
     @property
     def kept(self) -> int:
@@ -336,7 +337,7 @@ def expected(path: Path) -> Expected:
     # keep only the sample: 100k documents held here would slow this process's garbage collector, i.e.
     # the bare runs, and not the ingest subprocess
     sample = {i: last[i] for i in many + once}
-    return Expected(lines, builder.dropped, len(obs), obs, sample, builder.stage_names)
+    return Expected(lines, builder.dropped, len(obs), obs, sample, builder.stage_names, len(sample))
 
 
 # --- the two contenders -------------------------------------------------------------------------------------
@@ -450,6 +451,7 @@ def startup_seconds(repeat: int) -> float:
 class Profile:
     total: float  # profiled seconds (cProfile inflates Python-heavy code, not waiting)
     rows: list[tuple[str, int, float]]  # label, calls, cumulative seconds
+    hot: list[tuple[str, int, float, float]]  # project functions by own time: where, calls, own, cumulative
     text: str  # pstats' top functions, for the console
 
 
@@ -470,34 +472,55 @@ def _profile_label(filename: str, func: str) -> str | None:
     return None
 
 
-def profile_ingest(es: Elasticsearch, path: Path, top: int = 25) -> Profile:
-    """One untimed ingest under cProfile: where its time goes, by step, and pstats' top functions."""
+PROFILE = DATA / "ingest.prof"
+
+
+def profile_ingest(es: Elasticsearch, path: Path) -> Profile:
+    """One more, untimed, ingest of the file under cProfile."""
+    empty_prefix(es)
+    shutil.rmtree(DATA / "home", ignore_errors=True)
+    cmd = [sys.executable, "-m", "cProfile", "-o", str(PROFILE), "-m", "groundswell.cli.main", "ingest"]
+    cmd.append(str(path))
+    subprocess.run(cmd, capture_output=True, check=False)
+    return read_profile(PROFILE)
+
+
+def _project_file(filename: str) -> str | None:
+    """`pipelines/x.py` for a file of the code under test, else None."""
+    f = filename.replace("\\", "/")
+    for pkg in snapshot.PACKAGES:
+        if f"/{pkg}/" in f and "site-packages" not in f:
+            return pkg + "/" + f.split(f"/{pkg}/", 1)[1]
+    return None
+
+
+def read_profile(out: Path, top: int = 25) -> Profile:
+    """Where the profiled ingest's time goes: by step, the project's own hot spots, pstats' top lists."""
     import pstats
     from io import StringIO
 
-    empty_prefix(es)
-    shutil.rmtree(DATA / "home", ignore_errors=True)
-    out = DATA / "ingest.prof"
-    cmd = [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "groundswell.cli.main", "ingest"]
-    cmd.append(str(path))
-    subprocess.run(cmd, capture_output=True, check=False)
     buf = StringIO()
     stats = pstats.Stats(str(out), stream=buf)
     stats.sort_stats("tottime").print_stats(top)
     stats.sort_stats("cumulative").print_stats(top)
     table: dict[str, tuple[int, float]] = {}
+    hot: list[tuple[str, int, float, float]] = []
     raw: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = stats.stats  # type: ignore[attr-defined]
-    for (filename, _line, func), (_cc, calls, _tt, cum, _callers) in raw.items():
+    for (filename, line, func), (_cc, calls, own, cum, _callers) in raw.items():
         label = _profile_label(filename, func)
         if label:
             n, t = table.get(label, (0, 0.0))
             table[label] = (n + calls, t + cum)
+        where = _project_file(filename)
+        if where:
+            hot.append((f"{where}:{line} {func}", calls, own, cum))
+    hot = sorted(hot, key=lambda h: -h[2])[:8]
     def rank(label: str) -> int:
         order = ("the ingest", "read file", "", "elasticsearch.py", "  cluster", "  mget", "es.")
         return max(i for i, p in enumerate(order) if label.startswith(p))
 
     rows = sorted(((k, n, t) for k, (n, t) in table.items()), key=lambda r: (rank(r[0]), -r[2]))
-    return Profile(float(stats.total_tt), rows, buf.getvalue())  # type: ignore[attr-defined]
+    return Profile(float(stats.total_tt), rows, hot, buf.getvalue())  # type: ignore[attr-defined]
 
 
 # --- reporting ----------------------------------------------------------------------------------------------
@@ -645,7 +668,7 @@ def render(exp: Expected, runs: list[Run], startup: float, info: dict[str, str],
         "- Every run starts on an empty `gsbench` prefix (indices and template deleted by name) and is "
         f"checked after: the alias `gsbench-mentions` holds exactly {exp.unique} documents; for ingest also "
         f"its summary (read {n}, indexed {exp.unique}, updated + duplicates {exp.reobservations}, rejected + "
-        f"dropped {exp.dropped}) and {len(exp.sample)} sampled documents (re-observed ones carry one history "
+        f"dropped {exp.dropped}) and {exp.sampled} sampled documents (re-observed ones carry one history "
         "entry per line, the others equal the bare path's document).",
         "",
         "| | docs/s (median) | ingest / this | what is timed |",
@@ -693,6 +716,12 @@ def render(exp: Expected, runs: list[Run], startup: float, info: dict[str, str],
             *(f"| {'&nbsp;' * 2 * (len(k) - len(k.lstrip()))}{k.strip()} | {n} | {t:.1f} | "
               f"{t / prof.total:.0%} |" for k, n, t in prof.rows),
             "",
+            "The project's own functions with the most time spent in their own code (not in callees):",
+            "",
+            "| function | calls | own s | cumulative s |",
+            "|---|---:|---:|---:|",
+            *(f"| `{w}` | {n} | {own:.1f} | {cum:.1f} |" for w, n, own, cum in prof.hot),
+            "",
         ]
     return "\n".join(lines)
 
@@ -707,6 +736,30 @@ def write_results(section: str) -> None:
     RESULTS.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
 
 
+LAST = DATA / "last_run.json"
+
+
+def save_last(exp: Expected, runs: list[Run], startup: float, info: dict[str, str], path: Path,
+              code: dict[str, Any]) -> None:
+    facts = {"lines": exp.lines, "dropped": exp.dropped, "unique": exp.unique, "stages": exp.stages,
+             "sampled": exp.sampled}
+    LAST.write_text(json.dumps({"expected": facts, "runs": [asdict(r) for r in runs], "startup": startup,
+                                "info": info, "path": str(path), "code": code}, indent=1), encoding="utf-8")
+
+
+def render_last(write: bool) -> int:
+    saved = json.loads(LAST.read_text(encoding="utf-8"))
+    f = saved["expected"]
+    exp = Expected(f["lines"], f["dropped"], f["unique"], Counter(), {}, f["stages"], f["sampled"])
+    runs = [Run(**r) for r in saved["runs"]]
+    prof = read_profile(PROFILE) if PROFILE.exists() else None
+    section = render(exp, runs, saved["startup"], saved["info"], Path(saved["path"]), saved["code"], prof)
+    print(section)
+    if write:
+        write_results(section)
+    return 0
+
+
 # --- main ---------------------------------------------------------------------------------------------------
 
 
@@ -718,12 +771,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-write", action="store_true", help="print the section, leave RESULTS.md alone")
     ap.add_argument("--profile", action="store_true", help="then profile one ingest with cProfile, print it")
     ap.add_argument("--keep", action="store_true", help="leave the last run's gsbench indices in place")
+    ap.add_argument("--render-only", action="store_true",
+                    help=f"re-render RESULTS.md from {LAST.name} and {PROFILE.name}; measure nothing")
     ap.add_argument("--wait-quiet", type=float, default=180, metavar="SECONDS",
                     help="before each timed run, wait up to this long for other processes to go idle "
                          "(default 180; 0: don't wait)")
     args = ap.parse_args(argv)
 
     DATA.mkdir(parents=True, exist_ok=True)
+    if args.render_only:
+        return render_last(write=not args.no_write)
     ingest_like_environment(args.es_url)
     path = DATA / f"mentions-{args.n}.jsonl"
     with open(path, "w", encoding="utf-8", newline="\n") as f:
@@ -765,7 +822,10 @@ def main(argv: list[str] | None = None) -> int:
                       f"other {r.other_cpu:.1f} s, "
                       f"other index ops {r.other_ops}", file=sys.stderr)
 
+        save_last(exp, runs, startup, info, path, code)
         prof = profile_ingest(es, path) if args.profile else None
+        if prof is None:
+            PROFILE.unlink(missing_ok=True)  # a stale profile must not be rendered with these runs
         section = render(exp, runs, startup, info, path, code, prof)
         print(section)
         if prof is not None:
