@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Self
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 
+from groundswell import clock
 from groundswell import config as gsconfig
 from groundswell.store import state
 from groundswell.store.client import describe_error, make_client
@@ -73,11 +74,11 @@ class CrawlHealth:
         return ext
 
     def spider_opened(self, spider: Spider) -> None:
-        self.started_at = datetime.now(UTC)
+        self.started_at = clock.now()
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         stats = dict(self.crawler.stats.get_stats()) if self.crawler.stats is not None else {}
-        run = run_from_stats(spider, reason, stats, self.started_at, datetime.now(UTC))
+        run = run_from_stats(spider, reason, stats, self.started_at, clock.now())
         try:
             cfg = gsconfig.load(self.config_path)
         except gsconfig.ConfigError as exc:

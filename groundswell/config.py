@@ -44,6 +44,10 @@ class Source(_Frozen):
     cron: str | None = None
     max_pages: int = Field(default=5, gt=0)
     enabled: bool = True
+    # scheduling (`groundswell run`): interval_minutes or cron, spread by up to jitter_seconds; a crawl still
+    # running after time_limit_minutes is killed
+    jitter_seconds: int = Field(default=30, ge=0)
+    time_limit_minutes: float = Field(default=15.0, gt=0)
 
 
 class Rule(_Frozen):
@@ -80,6 +84,26 @@ class Smtp(_Frozen):
     password: str | None = None
     sender: str = "groundswell@localhost"
     timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class Alerting(_Frozen):
+    """How incidents behave and are mailed; the rules themselves are `rules:`."""
+
+    default_rules: bool = True  # the shipped rule set runs beside (and is overridden by name by) `rules:`
+    quiet_minutes: int = Field(default=180, gt=0)  # an incident with no new match for this long resolves
+    digest_minutes: int | None = Field(default=None, gt=0)  # opt-in: notices go out as one digest per period
+    kibana_url: str | None = None  # e.g. http://localhost:5601, for the "open in Kibana" link in emails
+
+
+class Scheduler(_Frozen):
+    """`groundswell run`: the long-running service."""
+
+    job_store_url: str | None = None  # any SQLAlchemy URL; default: SQLite under the Groundswell home
+    alerts_every_minutes: float = Field(default=1.0, gt=0)
+    revisit_every_minutes: float = Field(default=60.0, gt=0)
+    revisit_hours: float = Field(default=48.0, gt=0)  # posts this recent are re-crawled so engagement grows
+    retention_months: int | None = Field(default=None, gt=0)  # monthly mention indices older than this are dropped
+    misfire_grace_seconds: int = Field(default=300, gt=0)
 
 
 class LocalNode(_Frozen):
@@ -139,6 +163,8 @@ class Config(_Frozen):
     rules: tuple[Rule, ...] = ()
     recipients: Recipients = Recipients()
     smtp: Smtp = Smtp()
+    alerting: Alerting = Alerting()
+    scheduler: Scheduler = Scheduler()
     elasticsearch: Elasticsearch = Elasticsearch()
     path: str | None = None  # where it was read from, for messages
 
@@ -170,6 +196,7 @@ def _env_overrides(env: Mapping[str, str], where: str) -> dict[str, dict[str, An
     es: dict[str, Any] = {}
     smtp: dict[str, Any] = {}
     rec: dict[str, Any] = {}
+    alerting: dict[str, Any] = {}
     simple = {
         "GROUNDSWELL_ES_URL": (es, "url"),
         "GROUNDSWELL_ES_USERNAME": (es, "username"),
@@ -180,6 +207,7 @@ def _env_overrides(env: Mapping[str, str], where: str) -> dict[str, dict[str, An
         "GROUNDSWELL_SMTP_HOST": (smtp, "host"),
         "GROUNDSWELL_SMTP_USERNAME": (smtp, "username"),
         "GROUNDSWELL_SMTP_PASSWORD": (smtp, "password"),
+        "GROUNDSWELL_KIBANA_URL": (alerting, "kibana_url"),
     }
     for var, (target, key) in simple.items():
         if env.get(var):
@@ -207,7 +235,7 @@ def _env_overrides(env: Mapping[str, str], where: str) -> dict[str, dict[str, An
         local["port"] = int(raw)
     if local:
         es["local"] = local
-    return {"elasticsearch": es, "smtp": smtp, "recipients": rec}
+    return {"elasticsearch": es, "smtp": smtp, "recipients": rec, "alerting": alerting}
 
 
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

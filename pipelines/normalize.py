@@ -15,6 +15,7 @@ from typing import Any
 from scrapy.exceptions import DropItem
 
 from crawlers.items import Mention
+from groundswell import clock
 from groundswell.textfold import fold_width
 
 _TAG_RE = re.compile(r"<[^>]{0,2000}>")
@@ -149,7 +150,7 @@ class NormalizePipeline:
 
     def process_item(self, item: Mention) -> Mention:
         try:
-            return normalize(item, datetime.now(UTC))
+            return normalize(item, clock.now())
         except Rejected as exc:
             self.stats.inc_value("groundswell/rejected")
             raise RejectedItem(str(exc)) from None

@@ -27,6 +27,7 @@ from twisted.python.failure import Failure
 
 from crawlers.items import Mention
 from crawlers.parsers.common import LoginWall, ParseError, SearchPage, load_json, load_jsonp
+from groundswell import clock
 from groundswell import config as gsconfig
 from groundswell.store import state
 from groundswell.store.client import describe_error, make_client
@@ -369,5 +370,5 @@ class GroundswellSpider(scrapy.Spider):
 
     @staticmethod
     def now() -> datetime:
-        """Crawl time, aware."""
-        return datetime.now(UTC)
+        """Crawl time, aware: the wall clock, or the simulated clock of a demo (groundswell.clock)."""
+        return clock.now()

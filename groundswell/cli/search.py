@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import click
 
+from groundswell import clock
 from groundswell.cli.common import emit_json, fail, handles_store_errors, load_config
 from groundswell.store import search as searching
 from groundswell.store.client import make_client
@@ -77,7 +77,7 @@ def search(
     Lucene syntax works too: AND/OR/NOT, platform:weibo, "quoted phrases", brand:小米. Newest first."""
     cfg = load_config(ctx).elasticsearch
     text = " ".join(query)
-    now = datetime.now(UTC)
+    now = clock.now()
     try:
         req = searching.SearchRequest(
             query=text,
