@@ -8,6 +8,7 @@ import os
 import click
 
 from groundswell import __version__
+from groundswell.cli.alerts import alerts
 from groundswell.cli.crawl import crawl
 from groundswell.cli.es import es
 from groundswell.cli.ingest import ingest
@@ -43,6 +44,7 @@ def cli(config_path: str | None, verbose: int) -> None:
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawlers.settings")
 
 
+cli.add_command(alerts)
 cli.add_command(crawl)
 cli.add_command(es)
 cli.add_command(ingest)

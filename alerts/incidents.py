@@ -1,0 +1,276 @@
+"""The incident book: matches about the same complaint become one incident with a lifecycle.
+
+- A match joins an open incident about the same complaint: the same cluster of copies, or the same brand and
+  complaint category (a brand-wide match without a category joins the brand's open complaint incident, because a
+  viral complaint also raises the brand's negative volume and that is not a second complaint).
+- One incident emails once when it opens, and once more at most, when its severity first rises (escalation).
+  Later matches update it silently. It resolves after `quiet` without a match.
+- State lives in a store: Elasticsearch (`<prefix>-incidents`) for the service, memory for backtests, so a
+  restarted scheduler neither forgets nor repeats, and a backtest never touches the real incidents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from elasticsearch import Elasticsearch, NotFoundError
+
+from alerts.model import (
+    INCIDENT_PROPERTIES,
+    RANK,
+    Incident,
+    Match,
+    Severity,
+    TimelineEntry,
+    higher,
+    incident_id,
+    incidents_index,
+)
+from groundswell.store.state import ensure_index
+
+TIMELINE_LIMIT = 200  # entries kept per incident: the first ones and the most recent
+ACTIVE = ("open", "acknowledged")
+
+
+class IncidentStore(Protocol):
+    def active(self) -> list[Incident]: ...
+    def save(self, incidents: Sequence[Incident]) -> None: ...
+    def get(self, incident_id: str) -> Incident | None: ...
+    def search(self, status: str | None = None, limit: int = 50) -> list[Incident]: ...
+
+
+class MemoryIncidentStore:
+    """For backtests: same behaviour, nothing persisted."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, Incident] = {}
+
+    def active(self) -> list[Incident]:
+        return [i for i in self._by_id.values() if i.status in ACTIVE]
+
+    def save(self, incidents: Sequence[Incident]) -> None:
+        for i in incidents:
+            self._by_id[i.incident_id] = i
+
+    def get(self, incident_id: str) -> Incident | None:
+        return self._by_id.get(incident_id)
+
+    def search(self, status: str | None = None, limit: int = 50) -> list[Incident]:
+        found = [i for i in self._by_id.values() if status is None or i.status == status]
+        return sorted(found, key=lambda i: i.opened_at, reverse=True)[:limit]
+
+
+class EsIncidentStore:
+    """`<prefix>-incidents`: one document per incident, id = incident id, refreshed on write so the next
+    evaluation (maybe another process) sees it."""
+
+    def __init__(self, es: Elasticsearch, prefix: str) -> None:
+        self.es = es
+        self.index = incidents_index(prefix)
+
+    def _ensure(self) -> None:
+        ensure_index(self.es, self.index, INCIDENT_PROPERTIES)
+
+    def active(self) -> list[Incident]:
+        return self._query({"terms": {"status": list(ACTIVE)}}, 10_000)
+
+    def save(self, incidents: Sequence[Incident]) -> None:
+        if not incidents:
+            return
+        self._ensure()
+        ops: list[dict[str, object]] = []
+        for i in incidents:
+            ops.append({"index": {"_index": self.index, "_id": i.incident_id}})
+            ops.append(i.to_document())
+        res = self.es.bulk(operations=ops, refresh="wait_for")
+        if res.get("errors"):
+            failed = [it["index"].get("error") for it in res["items"] if it["index"].get("error")]
+            raise RuntimeError(f"saving incidents to {self.index} failed: {failed[:3]}")
+
+    def get(self, incident_id: str) -> Incident | None:
+        try:
+            doc = self.es.get(index=self.index, id=incident_id)
+        except NotFoundError:
+            return None
+        return Incident.from_document(doc["_source"])
+
+    def search(self, status: str | None = None, limit: int = 50) -> list[Incident]:
+        query: dict[str, object] = {"term": {"status": status}} if status else {"match_all": {}}
+        return self._query(query, limit)
+
+    def _query(self, query: dict[str, object], size: int) -> list[Incident]:
+        try:
+            res = self.es.search(
+                index=self.index, query=query, size=size, sort=[{"opened_at": {"order": "desc"}}]
+            )
+        except NotFoundError:
+            return []
+        return [Incident.from_document(h["_source"]) for h in res["hits"]["hits"]]
+
+
+@dataclass
+class Changes:
+    """What one evaluation did to the book; `opened` and `escalated` are the ones to email."""
+
+    opened: list[Incident] = field(default_factory=list)
+    escalated: list[tuple[Incident, str]] = field(default_factory=list)  # (incident, previous severity)
+    updated: list[Incident] = field(default_factory=list)
+    resolved: list[Incident] = field(default_factory=list)
+
+    @property
+    def changed(self) -> list[Incident]:
+        seen: dict[str, Incident] = {}
+        for i in [*self.opened, *(e for e, _ in self.escalated), *self.updated, *self.resolved]:
+            seen[i.incident_id] = i
+        return list(seen.values())
+
+
+def _is_complaint(i: Incident) -> bool:
+    return i.source_key is None
+
+
+def find_incident(match: Match, active: Iterable[Incident]) -> Incident | None:
+    """The active incident this match is about, if any (most specific first)."""
+    candidates = [i for i in active if i.status in ACTIVE]
+    if match.source_key:
+        return next((i for i in candidates if i.source_key == match.source_key), None)
+    if match.cluster_id:
+        same = [i for i in candidates if match.cluster_id in i.cluster_ids]
+        if same:
+            return same[0]
+    if match.term and not match.brand:
+        return next((i for i in candidates if i.term == match.term), None)
+    brand = [i for i in candidates if _is_complaint(i) and i.brand == match.brand]
+    if match.category:
+        exact = [i for i in brand if i.category == match.category]
+        if exact:
+            return _strongest(exact)
+        # a cluster with its own category stays its own complaint unless the brand's incident is category-wide
+        loose = [i for i in brand if i.category is None and not (match.cluster_id and i.cluster_ids)]
+        return _strongest(loose) if loose else None
+    if match.cluster_id:
+        # a cluster without a category joins a brand incident only if that one has no cluster of its own
+        loose = [i for i in brand if not i.cluster_ids]
+        return _strongest(loose) if loose else None
+    return _strongest(brand) if brand else None
+
+
+def _strongest(incidents: list[Incident]) -> Incident:
+    return max(incidents, key=lambda i: (RANK[i.severity], i.matches, i.opened_at))
+
+
+def _open(match: Match) -> Incident:
+    at = match.at
+    inc = Incident(
+        incident_id=incident_id(match.subject_key, at),
+        key=match.subject_key,
+        status="open",
+        severity=match.severity,
+        opened_at=at,
+        updated_at=at,
+        last_match_at=at,
+        summary=match.summary,
+        brand=match.brand,
+        category=match.category,
+        source_key=match.source_key,
+        term=match.term,
+        query=match.query,
+    )
+    _absorb(inc, match)
+    return inc
+
+
+def _absorb(inc: Incident, match: Match) -> None:
+    inc.matches += 1
+    inc.last_match_at = max(inc.last_match_at, match.at)
+    inc.updated_at = max(inc.updated_at, match.at)
+    if match.cluster_id and match.cluster_id not in inc.cluster_ids:
+        inc.cluster_ids.append(match.cluster_id)
+    if match.rule not in inc.rules:
+        inc.rules.append(match.rule)
+    if match.rule_type not in inc.rule_types:
+        inc.rule_types.append(match.rule_type)
+    if inc.category is None and match.category and not inc.source_key:
+        inc.category = match.category
+    # the most specific evidence wins: a cluster's posts over a brand-wide count
+    specific = bool(match.cluster_id) or not any(t == "viral_spread" for t in inc.rule_types)
+    if specific or not inc.mention_ids:
+        if match.mention_ids:
+            inc.mention_ids = list(match.mention_ids[:20])
+        if match.query:
+            inc.query = match.query
+    for k, v in match.evidence.items():
+        inc.evidence[k] = float(v)
+        peak = f"peak_{k}" if not k.startswith("peak_") else k
+        if peak != k:
+            inc.evidence[peak] = max(float(v), inc.evidence.get(peak, float(v)))
+    last = inc.timeline[-1] if inc.timeline else None
+    if last is None or last.rule != match.rule or last.severity != match.severity or last.summary != match.summary:
+        inc.timeline.append(TimelineEntry(match.at, match.rule, match.severity, match.summary))
+        if len(inc.timeline) > TIMELINE_LIMIT:
+            inc.timeline = [inc.timeline[0], *inc.timeline[-(TIMELINE_LIMIT - 1) :]]
+
+
+def apply(matches: Sequence[Match], active: Sequence[Incident], at: datetime, quiet: timedelta) -> Changes:
+    """Fold one evaluation's matches into the active incidents (mutated in place), then resolve the quiet ones."""
+    changes = Changes()
+    book = list(active)
+    prior = {i.incident_id: i.severity for i in book}
+    escalated_ids: set[str] = set()
+    # strongest first: the most severe match about a complaint opens its incident, the rest join it
+    for match in sorted(matches, key=lambda m: (-RANK[m.severity], m.cluster_id is None, m.rule)):
+        inc = find_incident(match, book)
+        if inc is None:
+            inc = _open(match)
+            book.append(inc)
+            changes.opened.append(inc)
+            continue
+        _absorb(inc, match)
+        if inc.incident_id in prior:
+            current = inc.severity
+            inc.severity = higher(inc.severity, match.severity)
+            if RANK[inc.severity] > RANK[current]:
+                inc.summary = match.summary
+        else:
+            inc.severity = higher(inc.severity, match.severity)
+    opened_ids = {i.incident_id for i in changes.opened}
+    for inc in book:
+        if inc.incident_id in opened_ids:
+            continue
+        was = prior.get(inc.incident_id)
+        if was is None:
+            continue
+        before: Severity = was
+        if RANK[inc.severity] > RANK[before] and not any(n.kind == "escalated" for n in inc.notifications):
+            changes.escalated.append((inc, before))
+            escalated_ids.add(inc.incident_id)
+        elif inc.last_match_at == at or inc.severity != before:
+            changes.updated.append(inc)
+        elif inc.last_match_at <= at - quiet:
+            inc.status = "resolved"
+            inc.resolved_at = at
+            inc.resolve_reason = f"quiet for {int(quiet.total_seconds() // 60)} minutes"
+            inc.updated_at = at
+            changes.resolved.append(inc)
+    return changes
+
+
+def acknowledge(inc: Incident, by: str, at: datetime) -> None:
+    if inc.status == "resolved":
+        raise ValueError(f"incident {inc.incident_id} is already resolved")
+    inc.status = "acknowledged"
+    inc.acknowledged_at = at
+    inc.acknowledged_by = by
+    inc.updated_at = at
+
+
+def resolve(inc: Incident, by: str, at: datetime) -> None:
+    if inc.status == "resolved":
+        raise ValueError(f"incident {inc.incident_id} is already resolved")
+    inc.status = "resolved"
+    inc.resolved_at = at
+    inc.resolve_reason = f"resolved by {by}"
+    inc.updated_at = at

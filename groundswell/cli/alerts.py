@@ -1,0 +1,224 @@
+"""`groundswell alerts run|backtest|list|show|ack|resolve`: the alert rules and incidents, for humans."""
+
+from __future__ import annotations
+
+import getpass
+import re
+from datetime import datetime, timedelta
+
+import click
+
+from groundswell import clock
+from groundswell.cli.common import emit_json, fail, handles_store_errors, load_config
+
+_STEP = re.compile(r"^(\d+)\s*([smhd])$")
+
+
+def _when(value: str | None, option: str) -> datetime:
+    if not value:
+        return clock.now()
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"{option}: expected an ISO time like 2026-11-24T12:00:00+08:00 (got {value!r})", code=2)
+    if parsed.tzinfo is None:
+        fail(f"{option}: give a time zone, e.g. 2026-11-24T12:00:00+08:00 or ...Z (got {value!r})", code=2)
+    return parsed
+
+
+def _step(value: str) -> timedelta:
+    m = _STEP.match(value.strip())
+    if not m or int(m.group(1)) == 0:
+        fail(f"--step: expected a positive duration like 90s, 5m, 1h (got {value!r})", code=2)
+    assert m is not None
+    n, unit = int(m.group(1)), m.group(2)
+    return {"s": timedelta(seconds=n), "m": timedelta(minutes=n), "h": timedelta(hours=n), "d": timedelta(days=n)}[
+        unit
+    ]
+
+
+def _client(ctx: click.Context):  # type: ignore[no-untyped-def]
+    from groundswell.store.client import make_client
+
+    return make_client(load_config(ctx).elasticsearch)
+
+
+@click.group()
+def alerts() -> None:
+    """Alert rules and the incidents they open (see `alerts run --help`)."""
+
+
+@alerts.command("run")
+@click.option("--at", "at_", metavar="ISO-TIME", help="Evaluate as if it were this instant (default: now).")
+@click.option("--no-send", is_flag=True, help="Queue emails in the outbox but do not deliver them now.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@click.pass_context
+@handles_store_errors
+def run_cmd(ctx: click.Context, at_: str | None, no_send: bool, as_json: bool) -> None:
+    """Evaluate every rule once (only mentions published and observations crawled by --at), open, update or
+    resolve incidents, send the emails that are due, and print what fired.
+
+    Exit status: 0 ok, 1 a rule or an email failed (reported), 3 Elasticsearch unreachable."""
+    from alerts.engine import run_once
+
+    cfg = load_config(ctx)
+    report = run_once(cfg, _client(ctx), _when(at_, "--at"), send=not no_send)
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        click.echo(f"evaluated at {report.at.isoformat()}: {len(report.matches)} matches")
+        for m in report.matches:
+            click.echo(f"  match  {m.severity:<7} {m.rule}: {m.summary}")
+        for i in report.opened:
+            click.echo(f"  OPENED {i.severity:<7} {i.incident_id} {i.brand or ''}: {i.summary}")
+        for i in report.escalated:
+            click.echo(f"  ESCALATED to {i.severity} {i.incident_id}: {i.summary}")
+        for i in report.resolved:
+            click.echo(f"  resolved {i.incident_id} ({i.resolve_reason})")
+        click.echo(
+            f"emails: {report.emails_queued} queued, {report.emails_sent} sent, {report.emails_pending} pending"
+        )
+        for e in report.errors:
+            click.echo(f"  error: {e}", err=True)
+    if report.errors:
+        ctx.exit(1)
+
+
+@alerts.command("backtest")
+@click.option("--from", "start", required=True, metavar="ISO-TIME")
+@click.option("--to", "end", metavar="ISO-TIME", help="Default: now.")
+@click.option("--step", default="5m", show_default=True, help="Time between evaluations (s, m, h, d).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per event.")
+@click.pass_context
+@handles_store_errors
+def backtest_cmd(ctx: click.Context, start: str, end: str | None, step: str, as_json: bool) -> None:
+    """Replay a period without sending email or touching real incidents: the incidents the rules would have
+    opened (and escalated, resolved), and when."""
+    from alerts.engine import backtest
+
+    cfg = load_config(ctx)
+    t0, t1, dt = _when(start, "--from"), _when(end, "--to"), _step(step)
+    if t1 < t0:
+        fail("--to is before --from", code=2)
+    events, errors = backtest(cfg, _client(ctx), t0, t1, dt)
+    for ev in events:
+        i = ev.incident
+        if as_json:
+            emit_json({"at": ev.at.isoformat(), "event": ev.kind, "severity": ev.severity,
+                       "incident_id": i.incident_id, "brand": i.brand, "category": i.category,
+                       "summary": i.summary})
+        else:
+            click.echo(f"{ev.at.isoformat()}  {ev.kind:<9} {ev.severity:<7} {i.brand or '-'}  {i.summary}")
+    if not as_json:
+        opened = sum(1 for e in events if e.kind == "opened")
+        escalated = sum(1 for e in events if e.kind == "escalated")
+        steps = int((t1 - t0) / dt) + 1
+        click.echo(f"{steps} evaluations: {opened} incidents opened, {escalated} escalations (nothing sent)")
+    for e in errors:
+        click.echo(f"error: {e}", err=True)
+    if errors:
+        ctx.exit(1)
+
+
+@alerts.command("list")
+@click.option("--status", type=click.Choice(["open", "acknowledged", "resolved", "all"]), default="all",
+              show_default=True)
+@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per incident.")
+@click.pass_context
+@handles_store_errors
+def list_cmd(ctx: click.Context, status: str, limit: int, as_json: bool) -> None:
+    """Incidents, newest first."""
+    from alerts.engine import incident_store
+
+    found = incident_store(load_config(ctx), _client(ctx)).search(None if status == "all" else status, limit)
+    for i in found:
+        if as_json:
+            emit_json(i.to_document())
+        else:
+            sent = ",".join(n.kind for n in i.notifications) or "-"
+            click.echo(
+                f"{i.incident_id}  {i.status:<12} {i.severity:<7} opened {i.opened_at.isoformat()}  "
+                f"{i.brand or i.source_key or '-'}  emails:{sent}  {i.summary}"
+            )
+    if not found and not as_json:
+        click.echo("no incidents")
+
+
+@alerts.command("show")
+@click.argument("incident_id")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@handles_store_errors
+def show_cmd(ctx: click.Context, incident_id: str, as_json: bool) -> None:
+    """One incident: its evidence, timeline, emails and top posts."""
+    from alerts.engine import incident_store, mentions_for
+
+    cfg = load_config(ctx)
+    es = _client(ctx)
+    inc = incident_store(cfg, es).get(incident_id)
+    if inc is None:
+        fail(f"no incident {incident_id!r} under prefix {cfg.elasticsearch.index_prefix!r}")
+    assert inc is not None
+    if as_json:
+        emit_json(inc.to_document())
+        return
+    click.echo(f"{inc.incident_id}  {inc.status}  {inc.severity}")
+    click.echo(f"  {inc.summary}")
+    clusters = ", ".join(inc.cluster_ids) or "-"
+    click.echo(f"  brand {inc.brand or '-'}  category {inc.category or '-'}  clusters {clusters}")
+    click.echo(f"  opened {inc.opened_at.isoformat()}  last match {inc.last_match_at.isoformat()}  "
+               f"matches {inc.matches}  rules {', '.join(inc.rules)}")
+    if inc.resolved_at:
+        click.echo(f"  resolved {inc.resolved_at.isoformat()} ({inc.resolve_reason})")
+    if inc.acknowledged_at:
+        click.echo(f"  acknowledged {inc.acknowledged_at.isoformat()} by {inc.acknowledged_by}")
+    if inc.evidence:
+        click.echo("  evidence: " + ", ".join(f"{k} {v:g}" for k, v in sorted(inc.evidence.items())))
+    for n in inc.notifications:
+        click.echo(f"  email {n.kind} ({n.severity}) at {n.at.isoformat()}  [{n.message_id}]")
+    for t in inc.timeline[-10:]:
+        click.echo(f"  {t.at.isoformat()}  {t.severity:<7} {t.rule}: {t.summary}")
+    for p in mentions_for(es, cfg, inc.mention_ids[:5]):
+        text = " ".join(p.text.split())[:120]
+        click.echo(f"  - [{p.platform}] {p.author or '?'} ({p.author_followers or 0} followers, "
+                   f"{p.engagement} engagement): {text}  {p.url or ''}")
+
+
+def _transition(ctx: click.Context, incident_id: str, by: str | None, action: str) -> None:
+    from alerts import incidents as book
+    from alerts.engine import incident_store
+
+    cfg = load_config(ctx)
+    store = incident_store(cfg, _client(ctx))
+    inc = store.get(incident_id)
+    if inc is None:
+        fail(f"no incident {incident_id!r} under prefix {cfg.elasticsearch.index_prefix!r}")
+    assert inc is not None
+    who = by or getpass.getuser()
+    try:
+        (book.acknowledge if action == "ack" else book.resolve)(inc, who, clock.now())
+    except ValueError as exc:
+        fail(str(exc))
+    store.save([inc])
+    click.echo(f"{inc.incident_id}: {inc.status} by {who}")
+
+
+@alerts.command("ack")
+@click.argument("incident_id")
+@click.option("--by", help="Who takes it (default: your user name).")
+@click.pass_context
+@handles_store_errors
+def ack_cmd(ctx: click.Context, incident_id: str, by: str | None) -> None:
+    """Acknowledge an incident: someone is on it (later matches still update it; it still escalates)."""
+    _transition(ctx, incident_id, by, "ack")
+
+
+@alerts.command("resolve")
+@click.argument("incident_id")
+@click.option("--by", help="Who resolved it (default: your user name).")
+@click.pass_context
+@handles_store_errors
+def resolve_cmd(ctx: click.Context, incident_id: str, by: str | None) -> None:
+    """Resolve an incident by hand (a new spread of the same complaint opens a new one)."""
+    _transition(ctx, incident_id, by, "resolve")
