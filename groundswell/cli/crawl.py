@@ -1,11 +1,13 @@
-"""`groundswell crawl SPIDER`: one crawl now, through the same pipelines as ingest, into Elasticsearch."""
+"""`groundswell crawl SOURCE|SPIDER`: one crawl now, through the same pipelines as ingest, into Elasticsearch."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
 
+from groundswell.cli import progress
 from groundswell.cli.common import emit_json, fail, load_config
 
 SUMMARY_KEYS = (
@@ -26,7 +28,7 @@ SUMMARY_KEYS = (
 
 
 @click.command()
-@click.argument("spider")
+@click.argument("spider", metavar="SOURCE|SPIDER")
 @click.option("--keyword", "-k", help="Search keyword (default: every configured brand, one crawl each).")
 @click.option("--base-url", help="Host to crawl instead of the real site (e.g. the simulator of `groundswell sites`).")
 @click.option("--max-pages", type=click.IntRange(1, 10_000), help="Pages per search at most.")
@@ -42,10 +44,15 @@ def crawl(
     extra: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Run one spider now (weibo, bilibili, reddit, jd, xiaohongshu, reviews) and store what it finds.
+    """Crawl one configured source (by its name in `sources:`) or run one spider (weibo, bilibili, reddit, jd,
+    xiaohongshu, reviews) now, and store what it finds.
+
+    A source brings its spider, keywords, base_url and max_pages; options given here override them. A
+    configured source wins over a spider of the same name.
 
     Exit status: 0 finished, 1 the spider stopped early (login wall, errors), 3 mentions were spooled.
     """
+    from scrapy import signals
     from scrapy.crawler import CrawlerProcess
     from scrapy.utils.project import get_project_settings
 
@@ -56,6 +63,13 @@ def crawl(
         if not sep or not name:
             fail(f"--arg expects NAME=VALUE, got {item!r}", code=2)
         args[name] = value
+    source = next((src for src in cfg.sources if src.name == spider), None)
+    source_keywords: list[str] = []
+    if source is not None:
+        spider = source.spider
+        source_keywords = list(source.keywords)
+        base_url = base_url or source.base_url
+        max_pages = max_pages or source.max_pages
     if keyword:
         args["keyword"] = keyword
     if base_url:
@@ -68,16 +82,37 @@ def crawl(
     settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")  # our -v logging decides
     process = CrawlerProcess(settings)
     if spider not in process.spider_loader.list():
-        fail(f"no spider named {spider!r}; there are: {', '.join(sorted(process.spider_loader.list()))}", code=2)
-    # no keyword: search every configured brand (one crawl each, run together in this process)
-    keywords: list[str | None] = [args.pop("keyword")] if "keyword" in args else [b.name for b in cfg.brands]
+        names = [src.name for src in cfg.sources]
+        fail(
+            f"no source or spider named {spider!r}; spiders: {', '.join(sorted(process.spider_loader.list()))}"
+            + (f"; configured sources: {', '.join(names)}" if names else ""),
+            code=2,
+        )
+    # no keyword: the source's keywords, else every configured brand (one crawl each, together in this process)
+    keywords: list[str | None] = (
+        [args.pop("keyword")] if "keyword" in args else list(source_keywords) or [b.name for b in cfg.brands]
+    )
     keywords = keywords or [None]
     crawlers = []
     for kw in keywords:
         crawler = process.create_crawler(spider)
         process.crawl(crawler, **args, **({"keyword": kw} if kw else {}))
         crawlers.append((kw, crawler))
-    process.start()
+    with progress.spinner(f"crawling {spider}", progress.wanted(as_json)) as update:
+        counts = {"items": 0, "responses": 0}
+
+        def seen(key: str) -> Callable[..., None]:
+            def bump(*_args: Any, **_kwargs: Any) -> None:
+                counts[key] += 1
+                update(f"crawling {spider}: {counts['responses']} responses, {counts['items']} items")
+
+            return bump
+
+        receivers = [seen("items"), seen("responses")]  # Scrapy holds receivers weakly: keep them alive here
+        for _kw, crawler in crawlers:
+            crawler.signals.connect(receivers[0], signal=signals.item_scraped)
+            crawler.signals.connect(receivers[1], signal=signals.response_received)
+        process.start()
     spooled = failed = False
     for kw, crawler in crawlers:
         stats: dict[str, Any] = dict(crawler.stats.get_stats()) if crawler.stats else {}

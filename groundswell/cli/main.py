@@ -12,9 +12,12 @@ from groundswell.cli.alerts import alerts
 from groundswell.cli.crawl import crawl
 from groundswell.cli.es import es
 from groundswell.cli.ingest import ingest
+from groundswell.cli.kibana import kibana
+from groundswell.cli.run import run
 from groundswell.cli.search import search
 from groundswell.cli.sentiment import sentiment
 from groundswell.cli.sites import sites
+from groundswell.cli.status import status
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -48,9 +51,12 @@ cli.add_command(alerts)
 cli.add_command(crawl)
 cli.add_command(es)
 cli.add_command(ingest)
+cli.add_command(kibana)
+cli.add_command(run)
 cli.add_command(search)
 cli.add_command(sentiment)
 cli.add_command(sites)
+cli.add_command(status)
 
 
 def main() -> None:

@@ -3,13 +3,18 @@ crawl on machines that reach no website."""
 
 from __future__ import annotations
 
+import json
 import signal
+import sys
 import threading
 from types import FrameType
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
+from groundswell import clock
+from sites.clock import DEFAULT_START
 from sites.server import Simulator
 
 
@@ -31,22 +36,41 @@ from sites.server import Simulator
 @click.option("--layout-changed", is_flag=True, help="The review site uses its redesigned class names.")
 @click.option("--viral", "viral_keyword", metavar="KEYWORD", help="Start the viral complaint scenario for KEYWORD.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not log each request.")
-def sites(port: int, seed: int, speed: float, viral_keyword: str | None, quiet: bool, **faults: Any) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the URL, seed, speed and start time as one JSON object.")
+@click.pass_context
+def sites(ctx: click.Context, port: int, seed: int, speed: float, viral_keyword: str | None, quiet: bool,
+          as_json: bool, **faults: Any) -> None:
     """Serve simulated Weibo, Bilibili, Reddit, JD, Xiaohongshu and a review site on one local port.
 
     Platforms share the base URL and differ by path. Faults can be flipped while running:
     curl -X POST 'URL/_control/faults?rate_limit_every=5'; state: curl URL/_control/state.
-    Runs until Ctrl-C or SIGTERM.
+    With GROUNDSWELL_CLOCK set, the simulated time is that clock's (start and speed), shared with the crawls
+    and the scheduler; --speed is then not allowed. Runs until Ctrl-C or SIGTERM.
     """
-    sim = Simulator(seed=seed, port=port, faults=faults, speed=speed, quiet=quiet)
+    start = DEFAULT_START
+    try:
+        shared = clock.current()
+    except clock.ClockError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if shared is not None:
+        if ctx.get_parameter_source("speed") is ParameterSource.COMMANDLINE:
+            raise click.UsageError(f"--speed conflicts with {clock.CLOCK_ENV}, which sets the speed already")
+        start, speed = shared.now(), shared.speed / 60  # simulated seconds per real second -> minutes
+    sim = Simulator(seed=seed, port=port, faults=faults, speed=speed, quiet=quiet, start=start)
     try:
         url = sim.start()
     except OSError as exc:
         raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from exc
     if viral_keyword:
         sim.inject_viral(viral_keyword)
-    click.echo(f"simulated sources at {url} (seed {seed}, {speed:g} simulated min/s); Ctrl-C to stop", err=True)
-    click.echo(url)
+    click.echo(f"simulated sources at {url} (seed {seed}, {speed:g} simulated min/s, now {sim.now().isoformat()}"
+               f"{f', following {clock.CLOCK_ENV}' if shared else ''}); Ctrl-C to stop", err=True)
+    if as_json:
+        click.echo(json.dumps({"url": url, "seed": seed, "speed_minutes_per_second": speed,
+                               "now": sim.now().isoformat(), "shared_clock": shared is not None}), nl=True)
+    else:
+        click.echo(url)
+    sys.stdout.flush()
     done = threading.Event()
 
     def on_term(signum: int, frame: FrameType | None) -> None:

@@ -1,0 +1,151 @@
+"""`groundswell run`: the long-running service (crawls, alerts, digest, revisits, retention on a schedule)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any
+
+import click
+
+from groundswell.cli import progress
+from groundswell.cli.common import emit_json, fail, load_config
+
+
+def _run_json(run: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = run.to_document()
+    return {"event": "job_run", **doc}
+
+
+@click.command("run")
+@click.option("--once", is_flag=True,
+              help="Run every crawl (in parallel), then retention, alerts and the digest once now, and exit.")
+@click.option("--for", "duration", type=click.FloatRange(min=0), metavar="SECONDS",
+              help="Stop cleanly after SECONDS real seconds (default: until SIGTERM or Ctrl-C).")
+@click.option("--grace", type=click.FloatRange(min=0), default=15.0, show_default=True,
+              help="At stop, seconds that crawls in flight may take before they get SIGTERM.")
+@click.option("--kill-grace", type=click.FloatRange(min=0), default=10.0, show_default=True,
+              help="Seconds between SIGTERM and SIGKILL for a crawl past its time limit or the grace.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line: the jobs, each run, the end.")
+@click.pass_context
+def run(ctx: click.Context, once: bool, duration: float | None, grace: float, kill_grace: float,
+        as_json: bool) -> None:
+    """Run the service: every enabled source's crawl (interval_minutes or cron, with jitter), engagement revisits,
+    alert evaluation, the digest (alerting.digest_minutes) and retention (scheduler.retention_months).
+
+    Jobs persist in a SQLAlchemy job store (scheduler.job_store_url; default SQLite under the Groundswell home)
+    and are reconciled with the configuration at start. A job never overlaps itself; crawls run as child
+    processes killed at the source's time_limit_minutes. Every run is logged and recorded in
+    <prefix>-job-runs (see `groundswell status`). With GROUNDSWELL_CLOCK set, schedules follow the simulated
+    clock. SIGTERM or Ctrl-C stops cleanly: no new job starts, crawls in flight get --grace seconds, then
+    SIGTERM (Scrapy flushes what it holds), then SIGKILL.
+
+    Exit status: 0 all went well (--once: every job ok), 1 a job failed (--once), 2 bad configuration.
+    """
+    from groundswell import clock
+    from groundswell.scheduler import jobs, plan, service
+    from groundswell.scheduler.children import Children
+    from groundswell.store.client import make_client
+
+    if once and duration is not None:
+        fail("--once and --for exclude each other", code=2)
+    cfg = load_config(ctx)
+    try:
+        sim = clock.freeze()  # children share this origin of simulated time
+        specs = plan.plan_jobs(cfg, sim)
+    except (clock.ClockError, plan.PlanError) as exc:
+        fail(f"configuration error:\n{exc}", code=2)
+    config_path = ctx.find_root().params.get("config_path") or cfg.path
+    es = make_client(cfg.elasticsearch, retries=1)
+    show = progress.wanted(as_json)
+
+    def on_run(r: Any) -> None:
+        if as_json:
+            emit_json(_run_json(r))
+        else:
+            click.echo(f"{datetime.now(UTC):%H:%M:%S} {jobs.describe_run(r)}")
+
+    rt = jobs.Runtime(cfg, es, Children(kill_grace=kill_grace),
+                      config_path=os.path.abspath(config_path) if config_path else None, on_run=on_run)
+    jobs.install(rt)
+    try:
+        if once:
+            done = service.run_each_once(specs)
+            failed = [r for r in done if r.result not in ("ok", "skipped")]
+            if as_json:
+                emit_json({"event": "end", "runs": len(done), "failed": [r.job_id for r in failed]})
+            ctx.exit(1 if failed else 0)
+        try:
+            with service.hold_lock(cfg):
+                _serve(cfg, rt, specs, duration, grace, as_json, show)
+        except service.AlreadyRunning as exc:
+            fail(str(exc), code=1)
+    finally:
+        jobs.install(None)
+        es.close()
+
+
+def _serve(cfg: Any, rt: Any, specs: list[Any], duration: float | None, grace: float, as_json: bool,
+           show: bool) -> None:
+    from groundswell.scheduler import service
+
+    svc = service.Service(cfg, rt, grace=grace)
+    signals_seen: list[int] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        signals_seen.append(signum)
+        if len(signals_seen) == 1:
+            click.echo(f"groundswell run: {signal.Signals(signum).name}: stopping (crawls in flight get "
+                       f"{grace:g}s, a second signal stops them now)", err=True)
+            svc.stop()
+        else:
+            rt.children.terminate_all("shutdown")
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, on_signal)
+    try:
+        svc.start(specs)
+        jobs_now = svc.jobs()
+        if as_json:
+            emit_json({"event": "start", "pid": os.getpid(), "job_store": service.job_store_url(cfg),
+                       **svc.reconciled.to_json(), "jobs": [_job_json(j) for j in jobs_now]})
+        else:
+            r = svc.reconciled
+            click.echo(f"groundswell run: {len(jobs_now)} jobs in {service.job_store_url(cfg)} "
+                       f"({len(r.added)} added, {len(r.replaced)} replaced, {len(r.removed)} removed, "
+                       f"{len(r.kept)} kept)" + (f"; stopping after {duration:g}s" if duration is not None else ""),
+                       err=True)
+            for j in jobs_now:
+                click.echo(f"  {j.id:<28} {j.trigger}", err=True)
+        with progress.spinner("running", show) as update:
+
+            def tick() -> None:
+                upcoming = sorted((j for j in svc.jobs() if j.next_run_time), key=lambda j: j.next_run_time)
+                busy = rt.children.running()
+                if upcoming:
+                    wait = (upcoming[0].next_run_time - datetime.now(UTC)).total_seconds()
+                    update(f"{busy} crawl(s) running; next: {upcoming[0].id} in {max(wait, 0):.0f}s")
+
+            svc.wait(duration, tick if show else None)
+    finally:
+        svc.shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if as_json:
+        emit_json({"event": "end", "signal": signal.Signals(signals_seen[0]).name if signals_seen else None})
+    else:
+        click.echo("groundswell run: stopped", err=True)
+
+
+def _job_json(job: Any) -> dict[str, Any]:
+    from groundswell.scheduler.service import product_time
+
+    nxt = job.next_run_time
+    return {"id": job.id, "name": job.name, "trigger": str(job.trigger),
+            "next_run": nxt.astimezone(UTC).isoformat() if nxt else None,
+            "next_run_product": (product_time(nxt) or nxt).isoformat() if nxt else None}

@@ -1,0 +1,140 @@
+"""`groundswell status`: each scheduled job's last run, next run and result, and each source's crawler health."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from elasticsearch import Elasticsearch, NotFoundError
+
+from groundswell.cli.common import emit_json, handles_store_errors, load_config
+from groundswell.config import Config
+
+RUN_FIELDS = ("started_at", "finished_at", "result", "exit_code", "duration_seconds", "items", "indexed", "spooled",
+              "error")
+HEALTH_FIELDS = ("finished_at", "finish_reason", "items", "indexed", "pages", "parse_errors", "request_failures",
+                 "login_wall", "zero_results", "broken", "silent")
+
+
+def stored_jobs(cfg: Config) -> list[Any]:
+    """The jobs in the job store, without starting a scheduler (and without creating a SQLite file)."""
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from groundswell.scheduler.service import job_store_url
+
+    url = job_store_url(cfg)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return []
+    store = SQLAlchemyJobStore(url=url)
+    store.start(BackgroundScheduler(timezone=UTC), "default")
+    try:
+        return list(store.get_all_jobs())
+    finally:
+        store.shutdown()
+
+
+def latest_crawls(es: Elasticsearch, prefix: str) -> list[dict[str, Any]]:
+    """The newest crawl-run record of every source key (crawlers.extensions writes them)."""
+    from groundswell.store.state import runs_index
+
+    try:
+        res = es.search(index=runs_index(prefix), collapse={"field": "source_key"},
+                        sort=[{"finished_at": {"order": "desc"}}], size=1000)
+    except NotFoundError:
+        return []
+    return [hit["_source"] for hit in res["hits"]["hits"]]
+
+
+def configured_source(cfg: Config, source_key: str) -> str | None:
+    """The configured source whose crawls record under this key (spider:keyword, @host for a non-real site)."""
+    for src in cfg.sources:
+        for kw in src.keywords or tuple(b.name for b in cfg.brands):
+            key = f"{src.spider}:{kw}"
+            if source_key == key or source_key.startswith(key + "@"):
+                return src.name
+    return None
+
+
+def build_status(cfg: Config, es: Elasticsearch) -> dict[str, Any]:
+    from groundswell import clock
+    from groundswell.scheduler import runs
+    from groundswell.scheduler.service import job_store_url, product_time, running_pid
+
+    prefix = cfg.elasticsearch.index_prefix
+    last = runs.latest_per_job(es, prefix)
+    jobs_out: list[dict[str, Any]] = []
+    for job in sorted(stored_jobs(cfg), key=lambda j: j.id):
+        nxt = job.next_run_time
+        kind, _, source = job.id.partition(":")
+        jobs_out.append({
+            "id": job.id, "kind": kind, "source": source or None, "name": job.name, "trigger": str(job.trigger),
+            "next_run": (product_time(nxt) or nxt).isoformat() if nxt else None,
+            "last_run": _pick(last.pop(job.id, None), RUN_FIELDS),
+        })
+    for job_id, doc in sorted(last.items()):  # runs of jobs no longer (or never) in the store: --once, removed
+        jobs_out.append({"id": job_id, "kind": doc.get("kind"), "source": doc.get("source"), "name": None,
+                         "trigger": None, "next_run": None, "last_run": _pick(doc, RUN_FIELDS)})
+    sources = []
+    for doc in latest_crawls(es, prefix):
+        sources.append({"source_key": doc.get("source_key"), "source": configured_source(cfg, doc["source_key"]),
+                        "spider": doc.get("spider"), "keyword": doc.get("keyword"), **_pick(doc, HEALTH_FIELDS)})
+    sources.sort(key=lambda s: str(s["source_key"]))
+    pid = running_pid(cfg)
+    return {
+        "now": clock.now().isoformat(), "index_prefix": prefix, "job_store": job_store_url(cfg),
+        "running": pid is not None, "pid": pid, "jobs": jobs_out, "sources": sources,
+    }
+
+
+def _pick(doc: dict[str, Any] | None, keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: doc.get(k) for k in keys} if doc else {}
+
+
+def _short(value: Any) -> str:
+    if not value:
+        return "-"
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).strftime("%m-%d %H:%M:%S")
+    except ValueError:
+        return str(value)
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: jobs, their runs, and source health.")
+@click.pass_context
+@handles_store_errors
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Each job's last run (result, when, what it did), its next run, and the crawler-health flags of each source's
+    latest crawl (zero results, broken, silent). Times are product time (the simulated clock when one is set)."""
+    from groundswell.store.client import make_client
+
+    cfg = load_config(ctx)
+    es = make_client(cfg.elasticsearch, retries=0)
+    try:
+        report = build_status(cfg, es)
+    finally:
+        es.close()
+    if as_json:
+        emit_json(report)
+        return
+    state = f"running (pid {report['pid']})" if report["running"] else "not running"
+    click.echo(f"scheduler: {state}; job store {report['job_store']}; now {_short(report['now'])}")
+    if not report["jobs"]:
+        click.echo("no jobs yet: start `groundswell run`")
+    else:
+        click.echo(f"{'job':<28} {'last result':<12} {'last finished':<15} {'next run':<15} detail")
+        for j in report["jobs"]:
+            lr = j["last_run"] or {}
+            detail = lr.get("error") or (f"{lr.get('items') or 0} items, {lr.get('indexed') or 0} new"
+                                         if j["kind"] in ("crawl", "revisit") and lr else "")
+            click.echo(f"{j['id']:<28} {lr.get('result') or 'never':<12} {_short(lr.get('finished_at')):<15} "
+                       f"{_short(j['next_run']):<15} {detail}")
+    if report["sources"]:
+        click.echo("\ncrawler health (latest crawl of each source):")
+        for s in report["sources"]:
+            flags = [f for f in ("broken", "silent", "zero_results") if s.get(f)]
+            click.echo(f"  {s['source_key']:<40} {s.get('finish_reason') or '?':<10} {s.get('items') or 0:>5} items  "
+                       f"{', '.join(flags).upper() or 'healthy'}" + (f"  ({s['source']})" if s["source"] else ""))

@@ -1,0 +1,248 @@
+"""The job functions the job store names by module path (`groundswell.scheduler.jobs:crawl_source`, ...).
+
+Stored jobs carry only plain arguments (a source name), so they survive restarts and config edits; what a job
+needs at run time (the configuration, the Elasticsearch client, the child-process book) is the Runtime that
+`groundswell run` installs before the scheduler starts. Every run, however it ends, is logged and recorded in
+`<prefix>-job-runs`; a job never raises into the scheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from elasticsearch import ApiError, Elasticsearch, TransportError
+
+from groundswell import clock
+from groundswell.config import Config, Source
+from groundswell.scheduler import runs
+from groundswell.scheduler.children import Children, ChildResult
+from groundswell.scheduler.plan import expired_indices
+from groundswell.store.client import describe_error
+
+log = logging.getLogger("groundswell.scheduler")
+
+# crawl stats -> the counters a job run keeps
+_COUNTERS = {
+    "items": "item_scraped_count",
+    "indexed": "groundswell/indexed",
+    "updated": "groundswell/updated",
+    "duplicates": "groundswell/duplicates",
+    "spooled": "groundswell/spooled",
+    "rejected": "groundswell/rejected",
+    "dropped_no_brand": "groundswell/dropped/no_brand",
+    "parse_errors": "groundswell/parse_errors",
+    "request_failed": "groundswell/request_failed",
+    "pages": "downloader/response_count",
+}
+
+
+@dataclass
+class Runtime:
+    cfg: Config
+    es: Elasticsearch
+    children: Children
+    config_path: str | None = None
+    on_run: Callable[[runs.JobRun], None] | None = None  # the CLI prints each run
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
+    _source_locks: dict[str, threading.Lock] = field(default_factory=dict)
+    _guard: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def prefix(self) -> str:
+        return self.cfg.elasticsearch.index_prefix
+
+    def source_lock(self, name: str) -> threading.Lock:
+        """One crawl of a source at a time: the revisit waits its turn (is skipped) while the crawl runs."""
+        with self._guard:
+            return self._source_locks.setdefault(name, threading.Lock())
+
+    def finish(self, run: runs.JobRun) -> runs.JobRun:
+        """Log and record a run; an unreachable Elasticsearch loses the record (logged), never the job."""
+        run.host, run.pid = self.host, self.pid
+        level = logging.INFO if run.result in ("ok", "skipped") else logging.WARNING
+        log.log(level, "%s", describe_run(run))
+        try:
+            runs.record(self.es, self.prefix, run)
+        except Exception as exc:
+            log.error("job run of %s not recorded: %s", run.job_id, describe_error(self._url(), exc))
+        if self.on_run is not None:
+            self.on_run(run)
+        return run
+
+    def _url(self) -> str:
+        return self.cfg.elasticsearch.effective_url
+
+
+_runtime: Runtime | None = None
+
+
+def install(rt: Runtime | None) -> None:
+    global _runtime
+    _runtime = rt
+
+
+def runtime() -> Runtime:
+    if _runtime is None:
+        raise RuntimeError("groundswell.scheduler.jobs: no Runtime installed (jobs run inside `groundswell run`)")
+    return _runtime
+
+
+def describe_run(run: runs.JobRun) -> str:
+    """One line per run, for the log and the CLI."""
+    parts = [f"{run.job_id}: {run.result}"]
+    if run.exit_code is not None:
+        parts.append(f"exit {run.exit_code}")
+    parts.append(f"{run.duration_seconds:.1f}s")
+    if run.kind in ("crawl", "revisit") and run.result != "skipped":
+        parts.append(f"{run.items} items, {run.indexed} new" + (f", {run.spooled} spooled" if run.spooled else ""))
+    elif run.kind == "alerts" and run.stats:
+        opened = run.stats.get("opened") or []
+        parts.append(f"{run.stats.get('matches', 0)} matches, {len(opened)} opened")
+    elif run.kind == "retention" and run.stats:
+        parts.append(f"dropped {len(run.stats.get('dropped') or [])} indices")
+    line = ", ".join(parts)
+    return f"{line}: {run.error}" if run.error else line
+
+
+# -- crawls ------------------------------------------------------------------------------------------------
+
+
+def find_source(cfg: Config, name: str) -> Source | None:
+    return next((s for s in cfg.sources if s.name == name), None)
+
+
+def crawl_command(source: Source, config_path: str | None, revisit_hours: float | None) -> list[str]:
+    """The child that crawls a source: `groundswell crawl SOURCE --json` in a fresh interpreter."""
+    cmd = [sys.executable, "-m", "groundswell.cli.main"]
+    if config_path:
+        cmd += ["--config", config_path]
+    cmd += ["crawl", source.name, "--json"]
+    if revisit_hours is not None:
+        cmd += ["-a", f"revisit_hours={revisit_hours:g}"]
+    return cmd
+
+
+def crawl_outcome(job_id: str, kind: str, source: str, child: ChildResult, started: datetime) -> runs.JobRun:
+    """A job run from how the child ended and the stats it printed (pure)."""
+    totals: dict[str, int] = {}
+    for name, key in _COUNTERS.items():
+        totals[name] = sum(int(r.get(key) or 0) for r in child.reports)
+    reasons = sorted({str(r.get("finish_reason", "unknown")) for r in child.reports})
+    stats: dict[str, Any] = {**totals, "finish_reasons": reasons, "keywords": [r.get("keyword") for r in child.reports]}
+    error: str | None = None
+    if child.signalled:
+        result: runs.Result = "killed"
+        error = f"stopped at the {child.signalled} after {child.seconds:.0f}s (exit {child.exit_code})"
+    elif child.exit_code == 0:
+        result = "ok"
+    else:
+        result = "failed"
+        if child.exit_code == 3:
+            error = f"Elasticsearch unreachable: {totals['spooled']} mentions spooled, replayed by the next crawl"
+        else:
+            tail = child.stderr_tail.strip().splitlines()
+            error = f"finish reasons {', '.join(reasons) or 'none'}; " + (tail[-1] if tail else "no error output")
+    return runs.JobRun(
+        job_id=job_id, kind=kind, source=source, started_at=started, finished_at=clock.now(), result=result,
+        duration_seconds=round(child.seconds, 3), exit_code=child.exit_code, error=error, stats=stats,
+        items=totals["items"], indexed=totals["indexed"], spooled=totals["spooled"],
+    )
+
+
+def crawl_source(source: str, revisit: bool = False) -> runs.JobRun:
+    """Crawl one configured source in a child process, under its time limit."""
+    rt = runtime()
+    kind = "revisit" if revisit else "crawl"
+    job_id = f"{kind}:{source}"
+    started, t0 = clock.now(), time.monotonic()
+    src = find_source(rt.cfg, source)
+    if src is None:
+        return rt.finish(runs.JobRun(job_id, kind, started, clock.now(), "failed", source=source,
+                                     error=f"no source named {source!r} in the configuration"))
+    lock = rt.source_lock(source)
+    if not lock.acquire(blocking=False):
+        return rt.finish(runs.JobRun(job_id, kind, started, clock.now(), "skipped", source=source,
+                                     error="another crawl of this source is running"))
+    try:
+        cmd = crawl_command(src, rt.config_path, rt.cfg.scheduler.revisit_hours if revisit else None)
+        env = {**os.environ, "SCRAPY_SETTINGS_MODULE": os.environ.get("SCRAPY_SETTINGS_MODULE", "crawlers.settings")}
+        try:
+            child = rt.children.run(cmd, env, src.time_limit_minutes * 60)
+        except OSError as exc:
+            return rt.finish(runs.JobRun(job_id, kind, started, clock.now(), "failed", source=source,
+                                         duration_seconds=time.monotonic() - t0, error=f"cannot start: {exc}"))
+        return rt.finish(crawl_outcome(job_id, kind, source, child, started))
+    finally:
+        lock.release()
+
+
+# -- in-process jobs -----------------------------------------------------------------------------------------
+
+
+def _in_process(job_id: str, kind: str, work: Callable[[Runtime, datetime], tuple[dict[str, Any], str | None]]
+                ) -> runs.JobRun:
+    rt = runtime()
+    started, t0 = clock.now(), time.monotonic()
+    try:
+        stats, error = work(rt, started)
+    except Exception as exc:  # recorded as failed and logged with its traceback; the scheduler goes on
+        log.exception("%s failed", job_id)
+        shown = describe_error(rt._url(), exc) if isinstance(exc, ApiError | TransportError) else str(exc)
+        stats, error = {}, f"{type(exc).__name__}: {shown}"
+        result: runs.Result = "failed"
+    else:
+        result = "failed" if error else "ok"
+    return rt.finish(runs.JobRun(job_id, kind, started, clock.now(), result,
+                                 duration_seconds=round(time.monotonic() - t0, 3), error=error, stats=stats))
+
+
+def _alerts(rt: Runtime, at: datetime) -> tuple[dict[str, Any], str | None]:
+    from alerts import engine
+
+    report = engine.run_once(rt.cfg, rt.es, at=at)
+    stats = report.to_json()
+    return stats, "; ".join(report.errors) if report.errors else None
+
+
+def evaluate_alerts() -> runs.JobRun:
+    """Every alert rule once, at product time now (the simulated clock in a demo)."""
+    return _in_process("alerts", "alerts", _alerts)
+
+
+def _digest(rt: Runtime, at: datetime) -> tuple[dict[str, Any], str | None]:
+    from alerts import engine
+
+    return {"sent": engine.flush_digest(rt.cfg, rt.es, at)}, None
+
+
+def send_digest() -> runs.JobRun:
+    return _in_process("digest", "digest", _digest)
+
+
+def _retention(rt: Runtime, at: datetime) -> tuple[dict[str, Any], str | None]:
+    months = rt.cfg.scheduler.retention_months
+    if not months:
+        return {"dropped": []}, None
+    names = list(rt.es.indices.get(index=f"{rt.prefix}-mentions-*", allow_no_indices=True,
+                                   ignore_unavailable=True).body)
+    dropped = []
+    for name in expired_indices(names, rt.prefix, at, months):
+        rt.es.indices.delete(index=name)  # by exact name: wildcard deletes are refused, and rightly so
+        log.warning("retention: dropped %s (older than %d months)", name, months)
+        dropped.append(name)
+    return {"dropped": dropped, "kept": sorted(set(names) - set(dropped))}, None
+
+
+def apply_retention() -> runs.JobRun:
+    """Drop the monthly mention indices older than scheduler.retention_months."""
+    return _in_process("retention", "retention", _retention)

@@ -1,0 +1,112 @@
+"""One document per job run in `<prefix>-job-runs`: what `groundswell status` shows and what an operator greps.
+
+Strict mapping, created on first use (like the crawl-run records). Times are product time
+(groundswell.clock.now(): the simulated clock in a demo); `duration_seconds` is real time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from elasticsearch import Elasticsearch, NotFoundError
+
+from groundswell.store.state import ensure_index
+
+Result = Literal["ok", "failed", "killed", "skipped"]
+_KW = {"type": "keyword", "ignore_above": 1024}
+
+JOB_RUN_PROPERTIES: dict[str, Any] = {
+    "run_id": _KW,
+    "job_id": _KW,
+    "kind": _KW,
+    "source": _KW,
+    "started_at": {"type": "date"},
+    "finished_at": {"type": "date"},
+    "duration_seconds": {"type": "float"},
+    "result": _KW,
+    "exit_code": {"type": "integer"},
+    "error": {"type": "text"},
+    "host": _KW,
+    "pid": {"type": "integer"},
+    # the crawl's or evaluation's counters, kept whole but not indexed (their keys vary by job kind)
+    "stats": {"type": "object", "enabled": False},
+    # the few counters worth aggregating on
+    "items": {"type": "long"},
+    "indexed": {"type": "long"},
+    "spooled": {"type": "long"},
+}
+
+
+def runs_index(prefix: str) -> str:
+    return f"{prefix}-job-runs"
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class JobRun:
+    job_id: str
+    kind: str
+    started_at: datetime
+    finished_at: datetime
+    result: Result
+    duration_seconds: float = 0.0
+    source: str | None = None
+    exit_code: int | None = None
+    error: str | None = None
+    host: str = ""
+    pid: int = 0
+    stats: dict[str, Any] = field(default_factory=dict)
+    items: int = 0
+    indexed: int = 0
+    spooled: int = 0
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def to_document(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["started_at"] = _iso(self.started_at)
+        doc["finished_at"] = _iso(self.finished_at)
+        return doc
+
+
+def record(es: Elasticsearch, prefix: str, run: JobRun) -> None:
+    """Store one run, refreshed so that `groundswell status` right after sees it."""
+    ensure_index(es, runs_index(prefix), JOB_RUN_PROPERTIES)
+    es.index(index=runs_index(prefix), id=run.run_id, document=run.to_document(), refresh="wait_for")
+
+
+def latest_per_job(es: Elasticsearch, prefix: str) -> dict[str, dict[str, Any]]:
+    """The newest run document of every job id, skipped runs aside (they say nothing about how the job went);
+    {} when nothing was recorded yet."""
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        res = es.search(
+            index=runs_index(prefix),
+            query={"bool": {"must_not": {"term": {"result": "skipped"}}}},
+            collapse={"field": "job_id"},
+            sort=[{"finished_at": {"order": "desc"}}],
+            size=1000,
+        )
+    except NotFoundError:
+        return {}
+    for hit in res["hits"]["hits"]:
+        out[hit["_source"]["job_id"]] = hit["_source"]
+    return out
+
+
+def history(es: Elasticsearch, prefix: str, job_id: str | None = None, size: int = 1000) -> list[dict[str, Any]]:
+    """Runs, oldest first (for tests and `status`)."""
+    query: dict[str, Any] = {"term": {"job_id": job_id}} if job_id else {"match_all": {}}
+    try:
+        res = es.search(
+            index=runs_index(prefix), query=query, size=size,
+            sort=[{"started_at": {"order": "asc"}}, {"run_id": {"order": "asc"}}],
+        )
+    except NotFoundError:
+        return []
+    return [hit["_source"] for hit in res["hits"]["hits"]]
