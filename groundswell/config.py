@@ -35,6 +35,69 @@ class Brand(_Frozen):
     exclusions: tuple[str, ...] = ()
 
 
+_XPATH_START = ("/", "./", "../", "(", "@")
+_OFFSET_TEXT_RE = re.compile(r"^(UTC|Z|[+-]\d{1,2}(:?\d{2})?)$", re.IGNORECASE)
+
+
+class ReviewSelectors(_Frozen):
+    """How the generic `reviews` spider reads one site: a selector per field, each CSS (parsel's `::text` and
+    `::attr(name)` included) or XPath (`xpath:` prefix, or starting with `/`, `./`, `(` or `@`), relative to an
+    item. Checked when the file is loaded, so a typo fails then, naming its key, not as an empty crawl later."""
+
+    item: str = Field(min_length=1)  # one review
+    text: str = Field(min_length=1)
+    time: str = Field(min_length=1)
+    author: str = ""
+    rating: str = ""
+    next: str = ""  # the next page's link (an href), on the whole page
+    id: str = ""  # empty: an id hashed from author, time and text
+    likes: str = ""
+    title: str = ""
+    start_url: str | None = None  # the first page, absolute or relative to the source's base_url
+    browser: bool = False  # render each page in Chromium first (for pages built by JavaScript)
+    timezone: str = "UTC"  # the zone of times printed without one: UTC or an offset like +08:00
+
+    @staticmethod
+    def selector_names() -> tuple[str, ...]:
+        return ("item", "text", "time", "author", "rating", "next", "id", "likes", "title")
+
+    @staticmethod
+    def to_xpath(selector: str) -> str:
+        """The XPath a selector stands for; ValueError saying why it parses as neither CSS nor XPath."""
+        from cssselect import SelectorError
+        from lxml import etree
+        from parsel.csstranslator import css2xpath
+
+        text = selector.strip()
+        if text.startswith("xpath:") or (text.startswith(_XPATH_START) and not text.startswith("css:")):
+            expr = text.removeprefix("xpath:").strip()
+            try:
+                etree.XPath(expr)
+            except etree.XPathSyntaxError as exc:
+                raise ValueError(f"not a valid XPath expression ({exc})") from None
+            return expr
+        try:
+            return str(css2xpath(text.removeprefix("css:").strip()))
+        except SelectorError as exc:  # a syntax error, or a pseudo-class cssselect cannot translate
+            raise ValueError(
+                f"not a valid CSS selector ({exc}); XPath must start with / ./ ( @ or xpath:"
+            ) from None
+
+    @field_validator("item", "text", "time", "author", "rating", "next", "id", "likes", "title")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        if value.strip():
+            cls.to_xpath(value)
+        return value.strip()
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        if not _OFFSET_TEXT_RE.match(value.strip()):
+            raise ValueError(f"expected UTC or an offset like +08:00, got {value!r}")
+        return value.strip()
+
+
 class Source(_Frozen):
     name: str = Field(min_length=1)
     spider: str = Field(min_length=1)
@@ -48,6 +111,8 @@ class Source(_Frozen):
     # running after time_limit_minutes is killed
     jitter_seconds: int = Field(default=30, ge=0)
     time_limit_minutes: float = Field(default=15.0, gt=0)
+    # the generic `reviews` spider's selectors for this site (`groundswell crawl reviews -a source=NAME`)
+    selectors: ReviewSelectors | None = None
 
 
 class Rule(_Frozen):

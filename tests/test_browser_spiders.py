@@ -20,11 +20,14 @@ from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch
+from pydantic import ValidationError
 
 from crawlers import browser
 from crawlers.parsers import reviews as rparser
 from crawlers.parsers import xiaohongshu as xparser
 from crawlers.parsers.common import ParseError
+from groundswell import config as gsconfig
+from groundswell.store import state
 from sites.server import Simulator
 from tests.conftest import Gs
 
@@ -112,7 +115,7 @@ def test_reviews_default_selectors_read_the_classic_layout() -> None:
 def test_reviews_selectors_for_the_redesign_and_layout_change_detection() -> None:
     with pytest.raises(rparser.LayoutChanged, match="matched nothing"):
         rparser.parse_page(REDESIGNED_REVIEWS, "http://shop.test/reviews/p", NOW)
-    selectors = rparser.Selectors().with_overrides(REDESIGN_ARGS)
+    selectors = rparser.with_overrides(rparser.CLASSIC, REDESIGN_ARGS)
     page = rparser.parse_page(REDESIGNED_REVIEWS, "http://shop.test/reviews/p", NOW, selectors)
     (review,) = page.mentions
     assert (review.source_id, review.rating, review.author) == ("shop.test/reviews/p#7", 2.0, "quiet_owl")
@@ -120,7 +123,8 @@ def test_reviews_selectors_for_the_redesign_and_layout_change_detection() -> Non
     assert page.next_page == "http://shop.test/reviews/p?page=2"
     # items found but no text in any of them: the text selector broke, which is a layout change too
     with pytest.raises(rparser.LayoutChanged, match="none readable"):
-        rparser.parse_page(REDESIGNED_REVIEWS, "http://x.test/r", NOW, selectors.with_overrides({"text": ".gone"}))
+        gone = rparser.with_overrides(selectors, {"text": ".gone"})
+        rparser.parse_page(REDESIGNED_REVIEWS, "http://x.test/r", NOW, gone)
 
 
 def test_reviews_helpers() -> None:
@@ -130,7 +134,78 @@ def test_reviews_helpers() -> None:
     with pytest.raises(ValueError, match="timezone"):
         rparser.parse_timezone("Mars/Olympus")
     with pytest.raises(ValueError, match="unknown selector"):
-        rparser.Selectors().with_overrides({"txet": ".text"})
+        rparser.with_overrides(rparser.CLASSIC, {"txet": ".text"})
+    with pytest.raises(ValueError, match=r"bad selectors: author: not a valid CSS selector .*got 'span\['"):
+        rparser.with_overrides(rparser.CLASSIC, {"author": "span["})
+
+
+def test_reviews_xpath_selectors_read_the_redesign() -> None:
+    xpath = rparser.with_overrides(rparser.CLASSIC, {
+        "item": "//li[contains(@class, 'review-item')]", "text": "xpath:.//div[@class='review-body']",
+        "author": "./span[@class='review-author']/text()", "time": ".//span[@class='review-date']/@data-timestamp",
+        "rating": "xpath:string(.//span[@class='stars']/@data-score)", "next": "//a[@rel='next']/@href",
+        "id": "@data-review-id", "likes": "",
+    })
+    (review,) = rparser.parse_page(REDESIGNED_REVIEWS, "http://shop.test/reviews/p", NOW, xpath).mentions
+    assert (review.source_id, review.rating, review.author, review.text) == (
+        "shop.test/reviews/p#7", 2.0, "quiet_owl", "Charger died in a month.")
+    assert review.published_at == datetime.fromtimestamp(1764000000, UTC)
+
+
+def test_a_layout_change_that_keeps_items_but_loses_their_time_is_caught() -> None:
+    lost_time = rparser.with_overrides(rparser.CLASSIC, {"time": "time::attr(data-when)"})
+    with pytest.raises(rparser.LayoutChanged, match=r"none readable.*time missing"):
+        rparser.parse_page(CLASSIC_REVIEWS, "http://shop.test/reviews/p", NOW, lost_time)
+
+
+SOURCE_YAML = """
+sources:
+  - name: sim-classic
+    spider: reviews
+    max_pages: 2
+    selectors:
+      start_url: /reviews/{product}
+      item: div.review
+      text: xpath:.//p[@class="text"]
+      time: time::attr(datetime)
+      author: .author
+      rating: ./span[@class="rating"]/text()
+      next: a.next::attr(href)
+      id: "@id"
+  - name: sim-redesign
+    spider: reviews
+    selectors:
+      start_url: /reviews/{product}
+      item: li.review-item
+      text: .review-body
+      time: .review-date::attr(data-timestamp)
+      rating: .stars::attr(data-score)
+      next: //a[@rel="next"]/@href
+      id: "@data-review-id"
+"""
+
+
+def test_source_selectors_are_checked_when_the_config_is_loaded(tmp_path: Path) -> None:
+    path = tmp_path / "groundswell.yaml"
+    path.write_text(SOURCE_YAML.format(product=PRODUCT), encoding="utf-8")
+    cfg = gsconfig.load(str(path), env={})
+    classic = cfg.sources[0].selectors
+    assert classic is not None and classic.start_url == f"/reviews/{PRODUCT}" and not classic.browser
+    assert cfg.sources[1].selectors is not None and cfg.sources[1].selectors.timezone == "UTC"
+    with pytest.raises(ValidationError):
+        classic.item = "li"  # type: ignore[misc]
+    bad = SOURCE_YAML.format(product=PRODUCT).replace('./span[@class="rating"]/text()', './span[@class="rating"')
+    path.write_text(bad, encoding="utf-8")
+    with pytest.raises(gsconfig.ConfigError) as err:
+        gsconfig.load(str(path), env={})
+    assert f"{path}: sources[0].selectors.rating: not a valid XPath expression" in str(err.value)
+    assert "./span[@class=\"rating\"" in str(err.value)
+    path.write_text(SOURCE_YAML.format(product=PRODUCT).replace("item: div.review", "item: div..review"))
+    with pytest.raises(gsconfig.ConfigError, match=r"sources\[0\]\.selectors\.item: not a valid CSS selector"):
+        gsconfig.load(str(path), env={})
+    path.write_text("sources:\n  - {name: s, spider: reviews, selectors: {item: div, time: t}}\n")
+    with pytest.raises(gsconfig.ConfigError, match=r"sources\[0\]\.selectors\.text: Field required"):
+        gsconfig.load(str(path), env={})
 
 
 def test_missing_chromium_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -170,10 +245,13 @@ def marked_chromium(marker: str) -> set[int]:
     return found
 
 
-def crawl(prefix: str, spider: str, base: str, *args: str) -> tuple[int, dict[str, Any], set[int], float]:
+def crawl(prefix: str, spider: str, base: str, *args: str,
+          config: Path | None = None) -> tuple[int, dict[str, Any], set[int], float]:
     """One `groundswell crawl`: exit status, stats, the marked Chromium pids seen while it ran, seconds taken."""
     marker = uuid.uuid4().hex
     env = {**os.environ, "GROUNDSWELL_INDEX_PREFIX": prefix, "GS_BROWSER_TEST": marker}
+    if config is not None:
+        env["GROUNDSWELL_CONFIG"] = str(config)
     started = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-m", "groundswell.cli.main", "crawl", spider, "--base-url", base, "--json", *args],
@@ -256,3 +334,29 @@ def test_selectors_for_the_redesign_read_it(sim: Simulator, prefix: str) -> None
                             *[x for a in args for x in ("-a", a)])
     assert rc == 0, stats
     assert stats["item_scraped_count"] == 25 and not stats.get("groundswell/parse_errors")
+
+
+def test_configured_source_drives_the_reviews_spider_and_a_redesign_is_reported_broken(
+    sim: Simulator, prefix: str, es: Elasticsearch, tmp_path: Path
+) -> None:
+    config = tmp_path / "groundswell.yaml"
+    config.write_text(SOURCE_YAML.format(product=PRODUCT), encoding="utf-8")
+    rc, stats, _, _ = crawl(prefix, "reviews", sim.url, "-a", "source=sim-classic", config=config)
+    assert rc == 0, stats
+    assert stats["item_scraped_count"] == 20 and stats["downloader/response_status_count/200"] >= 2  # max_pages: 2
+    key = "reviews:sim-classic@127.0.0.1"
+    (run,) = state.recent_runs(es, prefix, key, 5)
+    assert run.items == 20 and not run.broken
+
+    sim.set_faults(layout_changed=True)  # the site is redesigned: the configured selectors find nothing
+    rc, stats, _, _ = crawl(prefix, "reviews", sim.url, "-a", "source=sim-classic", config=config)
+    assert rc == 1 and stats["finish_reason"] == "layout_changed", stats
+    assert stats["groundswell/layout_changed"] == 1 and not stats.get("item_scraped_count")
+    last = state.recent_runs(es, prefix, key, 1)[0]
+    assert last.broken and last.finish_reason == "layout_changed" and last.parse_errors == 1
+
+    # the new layout's selectors, configured as another source, read all 25 reviews; -a still wins over the file
+    rc, stats, _, _ = crawl(prefix, "reviews", sim.url, "-a", "source=sim-redesign", "-a", "max_pages=1",
+                            config=config)
+    assert rc == 0 and stats["item_scraped_count"] == 10, stats
+    assert state.recent_runs(es, prefix, "reviews:sim-redesign@127.0.0.1", 1)[0].items == 10

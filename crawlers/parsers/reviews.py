@@ -1,57 +1,68 @@
-"""Any server-rendered review page, read with CSS selectors given per site (parsel, which Scrapy ships).
+"""Any server-rendered review page, read with CSS or XPath selectors given per site (parsel, which Scrapy ships).
 
-A field selector may end in `::text` or `::attr(name)` (then the first match is taken as is); otherwise the text
-content of its first match is used. An item selector that finds nothing on a page that answered 200 means the
-site changed its layout: that is a LayoutChanged error, never a quiet empty page.
+The selectors are groundswell.config.ReviewSelectors, from a configured source or from spider arguments; each is
+compiled to XPath once. A field selector that picks text or an attribute (`::text`, `::attr(name)`, `/text()`,
+`/@name`) is taken as is; one that picks an element gives its text content. An item selector that finds nothing on
+a page that answered 200 means the site changed its layout: that is a LayoutChanged error, never a quiet empty page.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from parsel import Selector
+from pydantic import ValidationError
 
 from crawlers.items import Mention
 from crawlers.parsers.common import ParseError, SearchPage, Skip, parse_count, text_id
+from groundswell.config import ReviewSelectors
 
 PLATFORM = "reviews"
 _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)?")
 _OFFSET_RE = re.compile(r"^([+-])(\d{1,2}):?(\d{2})?$")
+
+# the simulator's classic layout (sites/reviews.py), used when no selectors are given
+CLASSIC = ReviewSelectors(
+    item="div.review", text=".text", author=".author", time="time::attr(datetime)", rating=".rating",
+    next="a.next::attr(href)", id="::attr(id)", likes=".helpful",
+)
 
 
 class LayoutChanged(ParseError):
     """The item selector found nothing on a page that loaded fine: the site was redesigned."""
 
 
-@dataclass(frozen=True)
-class Selectors:
-    """CSS selectors for one review site; the defaults match the simulator's classic layout."""
+def with_overrides(base: ReviewSelectors, values: dict[str, Any]) -> ReviewSelectors:
+    """`base` with some fields replaced (from -a arguments or a file); a bad selector or an unknown name (a typo
+    would silently do nothing) is a ValueError naming the key."""
+    known = set(ReviewSelectors.model_fields)
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown selector name(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    merged = {**base.model_dump(), **{k: v for k, v in values.items() if v is not None}}
+    try:
+        return ReviewSelectors.model_validate(merged)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(x) for x in e['loc'])}: {e['msg'].removeprefix('Value error, ')} (got {e.get('input')!r})"
+            for e in exc.errors()
+        )
+        raise ValueError(f"bad selectors: {problems}") from None
 
-    item: str = "div.review"
-    text: str = ".text"
-    author: str = ".author"
-    time: str = "time::attr(datetime)"
-    rating: str = ".rating"
-    next: str = "a.next::attr(href)"
-    id: str = "::attr(id)"
-    likes: str = ".helpful"
-    title: str = ""
 
-    @classmethod
-    def names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls))
-
-    def with_overrides(self, values: dict[str, Any]) -> Selectors:
-        """These selectors with some replaced (unknown names are an error: a typo would silently do nothing)."""
-        unknown = sorted(set(values) - set(self.names()))
-        if unknown:
-            raise ValueError(f"unknown selector name(s) {', '.join(unknown)}; known: {', '.join(self.names())}")
-        return replace(self, **{k: str(v).strip() for k, v in values.items() if v is not None})
+@lru_cache(maxsize=64)
+def compiled(selectors: ReviewSelectors) -> dict[str, str]:
+    """Each non-empty selector as XPath (they were validated, so this cannot fail)."""
+    return {
+        name: ReviewSelectors.to_xpath(getattr(selectors, name))
+        for name in ReviewSelectors.selector_names()
+        if getattr(selectors, name)
+    }
 
 
 def parse_timezone(value: str | None) -> tzinfo:
@@ -66,14 +77,16 @@ def parse_timezone(value: str | None) -> tzinfo:
     return timezone(sign * timedelta(hours=int(match.group(2)), minutes=int(match.group(3) or 0)))
 
 
-def field_value(node: Selector, css: str) -> str:
-    """One field of an item: `::text`/`::attr()` selectors as given, otherwise the match's text content."""
-    if not css:
+def field_value(node: Selector, xpath: str | None) -> str:
+    """One field: the first match, as is when it is text or an attribute, else its text content; "" if none."""
+    if not xpath:
         return ""
-    if "::" in css:
-        return " ".join((node.css(css).get() or "").split())
-    found = node.css(css)
-    return " ".join(found[0].xpath("string()").get("").split()) if found else ""
+    found = node.xpath(xpath)
+    if not found:
+        return ""
+    first = found[0]
+    raw = first.root if not hasattr(first.root, "tag") else first.xpath("string()").get("")
+    return " ".join(str(raw).split())
 
 
 def parse_time(value: str, tz: tzinfo) -> datetime:
@@ -100,14 +113,14 @@ def parse_rating(value: str) -> float | None:
     return float(stars) if stars else None
 
 
-def _review(node: Selector, sel: Selectors, page_url: str, now: datetime, tz: tzinfo, brand: str | None,
+def _review(node: Selector, xp: dict[str, str], page_url: str, now: datetime, tz: tzinfo, brand: str | None,
             product: str | None) -> Mention:
-    text = field_value(node, sel.text)
+    text = field_value(node, xp.get("text"))
     if not text:
         raise Skip("text missing")
-    author = field_value(node, sel.author) or None
-    published = parse_time(field_value(node, sel.time), tz)
-    own_id = text_id(field_value(node, sel.id)) if sel.id else None
+    author = field_value(node, xp.get("author")) or None
+    published = parse_time(field_value(node, xp.get("time")), tz)
+    own_id = text_id(field_value(node, xp.get("id")))
     if own_id is None:  # no id on the page: a stable one from what identifies the review
         digest = hashlib.sha1(f"{author}|{published.isoformat()}|{text}".encode()).hexdigest()[:16]
         own_id = f"h{digest}"
@@ -118,14 +131,14 @@ def _review(node: Selector, sel: Selectors, page_url: str, now: datetime, tz: tz
         source_id=f"{parts.netloc}{site_path}#{own_id}",
         url=f"{parts.scheme}://{parts.netloc}{site_path}#{own_id}",
         text=text,
-        title=field_value(node, sel.title) or None,
+        title=field_value(node, xp.get("title")) or None,
         author=author,
         brand=brand,
         product=product,
-        rating=parse_rating(field_value(node, sel.rating)) if sel.rating else None,
+        rating=parse_rating(field_value(node, xp["rating"])) if "rating" in xp else None,
         published_at=published,
         crawled_at=now,
-        likes=parse_count(field_value(node, sel.likes)) if sel.likes else None,
+        likes=parse_count(field_value(node, xp["likes"])) if "likes" in xp else None,
     )
 
 
@@ -133,28 +146,34 @@ def parse_page(
     html: str,
     page_url: str,
     now: datetime,
-    selectors: Selectors | None = None,
+    selectors: ReviewSelectors | None = None,
     tz: tzinfo = UTC,
     brand: str | None = None,
     product: str | None = None,
 ) -> SearchPage:
     """Reviews of one page and the absolute URL of the next (None: last page).
 
-    Raises LayoutChanged when the item selector matches nothing, or matches items none of which has text.
+    Raises LayoutChanged when the item selector matches nothing, or matches items none of which can be read (text
+    or time lost): a redesign that would otherwise look like a page without reviews.
     """
-    sel = selectors or Selectors()
+    sel = selectors or CLASSIC
+    xp = compiled(sel)
     doc = Selector(text=html)
-    nodes = doc.css(sel.item)
+    nodes = doc.xpath(xp["item"])
     if not nodes:
         raise LayoutChanged(f"reviews at {page_url}: item selector {sel.item!r} matched nothing")
     result = SearchPage()
     for index, node in enumerate(nodes):
         try:
-            result.mentions.append(_review(node, sel, page_url, now, tz, brand, product))
+            result.mentions.append(_review(node, xp, page_url, now, tz, brand, product))
         except Skip as exc:
             result.skipped.append(f"reviews at {page_url} #{index}: {exc}")
     if not result.mentions:
-        raise LayoutChanged(f"reviews at {page_url}: {len(nodes)} items but none readable (text selector {sel.text!r})")
-    href = field_value(doc, sel.next) if sel.next else ""
+        first = result.skipped[0].rsplit(": ", 1)[-1]
+        raise LayoutChanged(
+            f"reviews at {page_url}: {len(nodes)} items but none readable (first: {first}; text selector "
+            f"{sel.text!r}, time selector {sel.time!r})"
+        )
+    href = field_value(doc, xp.get("next"))
     result.next_page = urljoin(page_url, href) if href else None
     return result

@@ -1,4 +1,5 @@
-"""A generic spider for server-rendered review pages, driven by CSS selectors, optionally rendered in Chromium."""
+"""A generic spider for server-rendered review pages, driven by CSS/XPath selectors (from a configured source or
+spider arguments), optionally rendered in Chromium."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from urllib.parse import quote, urljoin
 
 import scrapy
 import yaml
+from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
 from twisted.python.failure import Failure
@@ -18,8 +20,9 @@ from twisted.python.failure import Failure
 from crawlers.browser import BROWSER_SETTINGS, chromium_executable
 from crawlers.parsers import reviews as parser
 from crawlers.parsers.common import ParseError
-from crawlers.spiders.base import GroundswellSpider, as_flag
+from crawlers.spiders.base import GroundswellSpider, as_flag, source_key
 from crawlers.spiders.xiaohongshu import close_page
+from groundswell import config as gsconfig
 
 STAT_LAYOUT_CHANGED = "groundswell/layout_changed"
 _context_ids = itertools.count(1)
@@ -37,10 +40,23 @@ def load_selectors(path: str) -> dict[str, Any]:
     return data
 
 
+def configured_source(cfg: gsconfig.Config, name: str) -> gsconfig.Source:
+    """The `sources:` entry called `name`, which must carry selectors; ValueError naming what is wrong."""
+    where = cfg.path or "the configuration"
+    for source in cfg.sources:
+        if source.name == name:
+            if source.selectors is None:
+                raise ValueError(f"reviews: source {name!r} in {where} has no selectors: section")
+            return source
+    names = ", ".join(s.name for s in cfg.sources) or "none"
+    raise ValueError(f"reviews: no source named {name!r} in {where} (sources: {names})")
+
+
 class ReviewsSpider(GroundswellSpider):
-    """`scrapy crawl reviews -a start_url=URL [-a item=div.review -a text=.text -a author=.author
-    -a time="time::attr(datetime)" -a rating=.rating -a next="a.next::attr(href)" -a id=... -a likes=...]
-    [-a selectors=site.yaml] [-a browser=1] [-a timezone=+08:00] [-a product=NAME] [-a max_pages=N]`.
+    """`scrapy crawl reviews -a source=NAME` (a configured source with `selectors:`), or
+    `-a start_url=URL [-a item=div.review -a text=.text -a author=.author -a time="time::attr(datetime)"
+    -a rating=.rating -a next="a.next::attr(href)" -a id=... -a likes=...] [-a selectors=site.yaml]`;
+    plus `[-a browser=1] [-a timezone=+08:00] [-a product=NAME] [-a max_pages=N]`. Arguments win over the source.
 
     start_url may be relative to base_url; without it, `-a keyword=K` crawls `{base_url}/reviews/K`. When the item
     selector finds nothing on a page that answered 200 the site was redesigned: a parse error is counted and the
@@ -59,26 +75,56 @@ class ReviewsSpider(GroundswellSpider):
     def __init__(
         self,
         start_url: str | None = None,
-        browser: str | bool = False,
+        browser: str | bool | None = None,
         selectors: str | None = None,
         timezone: str | None = None,
         product: str | None = None,
+        source: str | None = None,
         **kwargs: Any,
     ):
-        given = {name: kwargs.pop(name) for name in parser.Selectors.names() if name in kwargs}
+        self.given = {name: kwargs.pop(name) for name in ReviewsSpider.selector_args() if name in kwargs}
+        self._max_pages_given = "max_pages" in kwargs
+        self.source = (source or "").strip() or None
         super().__init__(**kwargs)
-        from_file = load_selectors(selectors) if selectors else {}
-        start_url = start_url or from_file.pop("start_url", None)
-        self.selectors = parser.Selectors().with_overrides({**from_file, **given})
+        self.from_file = load_selectors(selectors) if selectors else {}
         self.start_arg = (start_url or "").strip()
-        if not self.start_arg and not self.keyword:
-            raise ValueError("reviews: give -a start_url=URL (or -a keyword=K for {base_url}/reviews/K)")
-        self.browser = as_flag(browser)
-        self.tz = parser.parse_timezone(timezone)
+        self._browser_arg, self._tz_arg = browser, timezone
         self.product = (product or "").strip() or None
+        if self.source is None:
+            self._resolve(parser.CLASSIC)
+            if not self.start_arg and not self.keyword:
+                raise ValueError("reviews: give -a source=NAME, -a start_url=URL or -a keyword=K "
+                                 "(for {base_url}/reviews/K)")
 
-    def _configure(self, crawler: Any) -> None:
+    @staticmethod
+    def selector_args() -> tuple[str, ...]:
+        return gsconfig.ReviewSelectors.selector_names()
+
+    def _resolve(self, base: gsconfig.ReviewSelectors) -> None:
+        """Selectors, start page, browser and time zone: the arguments over the file over `base`."""
+        self.selectors = parser.with_overrides(base, {**self.from_file, **self.given})
+        self.start_arg = self.start_arg or (self.selectors.start_url or "").strip()
+        self.browser = as_flag(self._browser_arg) if self._browser_arg is not None else self.selectors.browser
+        self.tz = parser.parse_timezone(self._tz_arg or self.selectors.timezone)
+
+    def source_name(self) -> str:
+        """What a cursor and a run record belong to: the configured source, else the keyword or start page."""
+        return str(getattr(self, "source", None) or self.keyword or getattr(self, "start_arg", ""))
+
+    def _configure(self, crawler: Crawler) -> None:
+        if self.source is not None:
+            cfg = gsconfig.load(crawler.settings.get("GROUNDSWELL_CONFIG_PATH"))
+            configured = configured_source(cfg, self.source)
+            assert configured.selectors is not None
+            if self._base_arg is None and configured.base_url:
+                self._base_arg = configured.base_url.strip()
+            if not self._max_pages_given:
+                self.max_pages = configured.max_pages
+            self._resolve(configured.selectors)
+            if not self.start_arg and not self.keyword:
+                raise ValueError(f"reviews: source {self.source!r} needs selectors.start_url (or -a keyword=K)")
         super()._configure(crawler)
+        self.source_key = source_key(self.name, self.source_name(), self.base, self.default_base_url)
         if self.browser:
             chromium_executable()  # fail now, saying how to install it
 
