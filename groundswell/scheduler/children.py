@@ -17,7 +17,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,11 @@ class ChildResult:
     signalled: str | None = None  # why we stopped it: "time limit" or "shutdown"; None if it ended by itself
     stdout: str = ""
     stderr: str = ""
-    reports: list[dict[str, Any]] = field(default_factory=list)  # the JSON objects it printed, one per line
+
+    @property
+    def reports(self) -> list[dict[str, Any]]:
+        """The JSON objects it printed, one per line (a crawl prints its stats so)."""
+        return json_lines(self.stdout)
 
     @property
     def stderr_tail(self) -> str:
@@ -99,7 +103,7 @@ class Children:
         stdout = "".join(out)
         return ChildResult(
             exit_code=proc.returncode, seconds=time.monotonic() - t0, signalled=why, stdout=stdout,
-            stderr="".join(err), reports=json_lines(stdout),
+            stderr="".join(err),
         )
 
     def terminate(self, pid: int, why: str) -> None:
