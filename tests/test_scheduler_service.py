@@ -6,6 +6,7 @@ the simulator runs in this one so the test can slow it down and see when a crawl
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -94,9 +95,9 @@ def test_jobs_fire_and_a_job_never_overlaps_itself(sim: Simulator, prefix: str, 
     assert len(finished) >= 2 and all(r["result"] == "ok" for r in finished), done
     assert any(r["result"] == "skipped" and "still going" in r["error"] for r in done), done
     spans = sorted((t(r["started_at"]), t(r["finished_at"])) for r in finished)
-    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(spans):
         assert start >= end, spans
-    assert [e["event"] for e in events(proc.stdout)][0] == "start"
+    assert next(e["event"] for e in events(proc.stdout)) == "start"
     assert events(proc.stdout)[-1] == {"event": "end", "signal": None}
 
 
