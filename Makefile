@@ -37,21 +37,10 @@ es-start: setup
 es-stop: setup
 	$(GS) es stop
 
-DEMO := $(GS) --config demo/groundswell.yaml
+# The demo's logic lives in demo/run_demo.py: simulator, mail sink, `groundswell run` for a few simulated hours,
+# one viral complaint, then what happened. It stops what it started except Elasticsearch.
 demo: es-start
-	@echo "== ingesting demo/sample_mentions.jsonl (three lines are bad on purpose, two are off-topic) =="
-	@$(DEMO) ingest demo/sample_mentions.jsonl || [ $$? -eq 1 ]
-	@echo; echo "== crawling the simulated Weibo and Reddit (groundswell sites) =="
-	@GS=$(GS) bash demo/crawl_simulated.sh
-	@echo; echo "== groundswell search 黑屏 (exact Chinese phrase) =="
-	@$(DEMO) search 黑屏
-	@echo; echo "== groundswell search --complaints --category logistics =="
-	@$(DEMO) search --complaints --category logistics
-	@echo; echo "== groundswell search 'platform:weibo AND 小米 NOT 粥' --sentiment positive =="
-	@$(DEMO) search 'platform:weibo AND 小米 NOT 粥' --sentiment positive
-	@echo; echo "== groundswell sentiment --json (one line in, one line out) =="
-	@printf '快递三天才到，外包装破损，申请退货一直不处理[怒]\n很好用，推荐购买\n' | $(DEMO) sentiment --json
-	@echo; $(GS) es status
+	@$(VENV)/bin/python demo/run_demo.py
 	@echo; echo "Elasticsearch keeps running for you: try '$(GS) search --help'; stop it with 'make es-stop'."
 
 # Tests run against a real node: started here if none answers, and stopped again only if started here.

@@ -238,8 +238,10 @@ class World:
         zh = texts.chinese_name(keyword)
         body = text or f"#{zh}质量问题#新买的{zh}手机开机就黑屏，客服说是人为损坏拒绝保修，大家评评理[怒]"
         author = Author(rng.randrange(1_000_000_000, 1_999_999_999), f"数码大V{rng.randrange(10, 99)}", 2_000_000)
+        minute = int(now.timestamp()) // 60 % 1_000_000  # a scenario started at another instant is another post
         origin = Post(
-            platform, keyword, -1, 4_990_000_000_000_000 + keyword_number(keyword) * 1000 + len(self._virals),
+            platform, keyword, -1,
+            4_990_000_000_000_000 + minute * 1_000_000_000 + keyword_number(keyword) * 1000 + len(self._virals),
             now, body, "zh", "negative", author,
             likes_g=Growth(50, 120.0), comments_g=Growth(10, 25.0), shares_g=Growth(20, 60.0), rating=1, viral=True,
         )

@@ -25,26 +25,36 @@ def _local_only(ctx: click.Context, action: str) -> None:
 
 @es.command()
 @click.option("--timeout", default=180.0, show_default=True, help="Seconds to wait for a healthy cluster.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: the outcome, URL and folders.")
 @click.pass_context
-def start(ctx: click.Context, timeout: float) -> None:
+def start(ctx: click.Context, timeout: float, as_json: bool) -> None:
     """Fetch (once), start and wait for the local node; a no-op when it already runs."""
     _local_only(ctx, "start")
     node = load_config(ctx).elasticsearch.local
     try:
-        outcome = esnode.start(node, timeout=timeout, log=lambda m: click.echo(m, err=True))
+        outcome = esnode.start(node, timeout=timeout, log=lambda m: None if as_json else click.echo(m, err=True))
     except esnode.NodeError as exc:
         fail(str(exc))
     lay = esnode.layout(node)
-    click.echo(f"elasticsearch {outcome}: http://127.0.0.1:{node.port} (data {lay.data_dir}, logs {lay.logs_dir})")
+    url = f"http://127.0.0.1:{node.port}"
+    if as_json:
+        emit_json({"outcome": outcome, "url": url, "data": str(lay.data_dir), "logs": str(lay.logs_dir)})
+    else:
+        click.echo(f"elasticsearch {outcome}: {url} (data {lay.data_dir}, logs {lay.logs_dir})")
 
 
 @es.command()
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait before killing it.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: the outcome.")
 @click.pass_context
-def stop(ctx: click.Context, timeout: float) -> None:
+def stop(ctx: click.Context, timeout: float, as_json: bool) -> None:
     """Shut the local node down cleanly."""
     _local_only(ctx, "stop")
-    click.echo(f"elasticsearch {esnode.stop(load_config(ctx).elasticsearch.local, timeout=timeout)}")
+    outcome = esnode.stop(load_config(ctx).elasticsearch.local, timeout=timeout)
+    if as_json:
+        emit_json({"outcome": outcome})
+    else:
+        click.echo(f"elasticsearch {outcome}")
 
 
 @es.command()

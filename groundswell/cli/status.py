@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -93,11 +93,12 @@ def _pick(doc: dict[str, Any] | None, keys: tuple[str, ...]) -> dict[str, Any]:
     return {k: doc.get(k) for k in keys} if doc else {}
 
 
-def _short(value: Any) -> str:
+def _short(value: Any, tz: tzinfo | None) -> str:
+    """A stored time in the time zone of product time (the simulated clock's, e.g. +08:00), briefly."""
     if not value:
         return "-"
     try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).strftime("%m-%d %H:%M:%S")
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(tz).strftime("%m-%d %H:%M:%S")
     except ValueError:
         return str(value)
 
@@ -121,7 +122,9 @@ def status(ctx: click.Context, as_json: bool) -> None:
         emit_json(report)
         return
     state = f"running (pid {report['pid']})" if report["running"] else "not running"
-    click.echo(f"scheduler: {state}; job store {report['job_store']}; now {_short(report['now'])}")
+    tz = datetime.fromisoformat(report["now"]).tzinfo
+    click.echo(f"scheduler: {state}; job store {report['job_store']}; now {_short(report['now'], tz)} "
+               f"({datetime.fromisoformat(report['now']):%z})")
     if not report["jobs"]:
         click.echo("no jobs yet: start `groundswell run`")
     else:
@@ -130,8 +133,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
             lr = j["last_run"] or {}
             detail = lr.get("error") or (f"{lr.get('items') or 0} items, {lr.get('indexed') or 0} new"
                                          if j["kind"] in ("crawl", "revisit") and lr else "")
-            click.echo(f"{j['id']:<28} {lr.get('result') or 'never':<12} {_short(lr.get('finished_at')):<15} "
-                       f"{_short(j['next_run']):<15} {detail}")
+            click.echo(f"{j['id']:<28} {lr.get('result') or 'never':<12} {_short(lr.get('finished_at'), tz):<15} "
+                       f"{_short(j['next_run'], tz):<15} {detail}")
     if report["sources"]:
         click.echo("\ncrawler health (latest crawl of each source):")
         for s in report["sources"]:

@@ -106,8 +106,9 @@ def describe_run(run: runs.JobRun) -> str:
     if run.kind in ("crawl", "revisit") and run.result != "skipped":
         parts.append(f"{run.items} items, {run.indexed} new" + (f", {run.spooled} spooled" if run.spooled else ""))
     elif run.kind == "alerts" and run.stats:
-        opened = run.stats.get("opened") or []
-        parts.append(f"{run.stats.get('matches', 0)} matches, {len(opened)} opened")
+        matches, opened = run.stats.get("matches") or 0, run.stats.get("opened") or []
+        count = len(matches) if isinstance(matches, list) else matches
+        parts.append(f"{count} matches, {len(opened)} opened, {run.stats.get('emails_sent', 0)} emails sent")
     elif run.kind == "retention" and run.stats:
         parts.append(f"dropped {len(run.stats.get('dropped') or [])} indices")
     line = ", ".join(parts)

@@ -1,0 +1,306 @@
+"""`make demo`, after setup: a few simulated hours of Groundswell in a few real minutes.
+
+Starts the source simulator and a mail sink on a shared simulated clock, runs `groundswell run` with the sources of
+demo/groundswell.yaml, makes one complaint go viral after the first simulated hour, then prints what happened:
+mentions per platform and sentiment, the incident, the alert email, a search, and how to open it all in Kibana.
+It stops what it started (Elasticsearch keeps running) and leaves the data under the default index prefix.
+Running it again is safe: every run lives through a new stretch of simulated time.
+
+Environment: DEMO_SPEED (simulated seconds per real second, default 60), DEMO_HOURS (default 2.75),
+DEMO_VIRAL_AFTER_MINUTES (default 60), DEMO_SITES_PORT (8800), DEMO_SMTP_PORT (8025), GS (the groundswell command),
+DEMO_PREFIX (another index prefix than the default, to try this script without touching the default one).
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta, timezone
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+GS = os.environ.get("GS") or str(ROOT / ".venv" / "bin" / "groundswell")
+CONFIG = ROOT / "demo" / "groundswell.yaml"
+CHINA = timezone(timedelta(hours=8))
+SPEED = float(os.environ.get("DEMO_SPEED", "60"))
+HOURS = float(os.environ.get("DEMO_HOURS", "2.75"))
+VIRAL_AFTER = float(os.environ.get("DEMO_VIRAL_AFTER_MINUTES", "60"))
+SITES_PORT = int(os.environ.get("DEMO_SITES_PORT", "8800"))
+SMTP_PORT = int(os.environ.get("DEMO_SMTP_PORT", "8025"))
+BRAND = "小米"
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def heading(text: str) -> None:
+    say()
+    say(f"== {text} ==")
+
+
+def free(port: int) -> int:
+    """`port` when nothing listens there, else any free port."""
+    for candidate in (port, 0):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise RuntimeError("no free port")
+
+
+def wait_for(what: str, check: Any, proc: subprocess.Popen[str], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"demo: {what} exited with {proc.returncode} before it was ready")
+        try:
+            if check():
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"demo: {what} was not ready after {seconds:.0f}s")
+
+
+def gs(*args: str, env: dict[str, str] | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([GS, *args], env=env, capture_output=True, text=True, check=check)
+
+
+def has_command(name: str) -> bool:
+    return gs(name, "--help").returncode == 0
+
+
+def demo_config(home: Path, sites_url: str) -> Path:
+    """demo/groundswell.yaml itself, or a copy under the demo folder whose sources point at another port."""
+    raw = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
+    if all(s.get("base_url") == sites_url for s in raw.get("sources") or []):
+        return CONFIG
+    for s in raw.get("sources") or []:
+        s["base_url"] = sites_url
+    path = home / "groundswell.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def stop(proc: subprocess.Popen[str] | None, name: str) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        say(f"demo: {name} did not stop on SIGTERM; killing it")
+        proc.kill()
+        proc.wait()
+
+
+def follow_run(proc: subprocess.Popen[str], log: Path, counts: dict[str, int]) -> threading.Thread:
+    """Print one short line per job run of `groundswell run --json` and keep the whole output in a log file."""
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        with open(log, "w", encoding="utf-8") as out:
+            for line in proc.stdout:
+                out.write(line)
+                out.flush()
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                if event.get("event") != "job_run":
+                    continue
+                counts[event["result"]] = counts.get(event["result"], 0) + 1
+                at = datetime.fromisoformat(event["finished_at"].replace("Z", "+00:00")).astimezone(CHINA)
+                what = ""
+                if event["kind"] in ("crawl", "revisit") and event["result"] != "skipped":
+                    what = f"{event.get('items', 0)} items, {event.get('indexed', 0)} new"
+                elif event["kind"] == "alerts":
+                    stats = event.get("stats") or {}
+                    news = [("OPENED", i) for i in stats.get("opened") or []]
+                    news += [("ESCALATED", i) for i in stats.get("escalated") or []]
+                    if not news and event["result"] == "ok":
+                        continue  # quiet evaluations are not news
+                    what = "; ".join(
+                        f"{verb} {i.get('severity', '')} {i.get('incident_id', '')}: {i.get('summary', '')}"
+                        if isinstance(i, dict) else f"{verb} {i}" for verb, i in news
+                    )
+                    if stats.get("emails_sent"):
+                        what += f" ({stats['emails_sent']} email(s) sent)"
+                err = f" ({event['error']})" if event.get("error") and event["result"] != "skipped" else ""
+                if event["result"] == "skipped":
+                    continue
+                say(f"  [{at:%H:%M} sim] {event['job_id']:<24} {event['result']:<7} {what}{err}")
+
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+    return thread
+
+
+def es_summary(env: dict[str, str], cfg_path: Path) -> None:
+    from groundswell import config as gsconfig
+    from groundswell.store import mapping
+    from groundswell.store.client import make_client
+
+    cfg = gsconfig.load(str(cfg_path), env=env)
+    es = make_client(cfg.elasticsearch)
+    alias = mapping.alias(cfg.elasticsearch.index_prefix)
+    es.indices.refresh(index=alias)
+    res = es.search(index=alias, size=0, aggs={
+        "platform": {"terms": {"field": "platform", "size": 20},
+                     "aggs": {"sentiment": {"terms": {"field": "sentiment.label", "size": 5}}}},
+    })
+    total = res["hits"]["total"]["value"]
+    say(f"{total} mentions in {alias}:")
+    say(f"  {'platform':<12} {'negative':>9} {'neutral':>9} {'positive':>9} {'total':>7}")
+    for bucket in res["aggregations"]["platform"]["buckets"]:
+        by = {b["key"]: b["doc_count"] for b in bucket["sentiment"]["buckets"]}
+        say(f"  {bucket['key']:<12} {by.get('negative', 0):>9} {by.get('neutral', 0):>9} {by.get('positive', 0):>9} "
+            f"{bucket['doc_count']:>7}")
+    es.close()
+
+
+def text_of(path: Path) -> str:
+    msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    body = msg.get_body(preferencelist=("plain",))
+    text = body.get_content() if body is not None else "(no plain-text part)"
+    return f"Subject: {msg['subject']}\nTo: {msg['to']}\n\n{text}"
+
+
+def main() -> int:
+    from groundswell import paths
+
+    home = paths.home() / "demo"
+    mail_dir = home / "mail"
+    home.mkdir(parents=True, exist_ok=True)
+    sites_port, smtp_port = free(SITES_PORT), free(SMTP_PORT)
+    sites_url = f"http://127.0.0.1:{sites_port}"
+    cfg_path = demo_config(home, sites_url)
+    # the simulated stretch ends about when the demo does, so Kibana's "last 24 hours" shows all of it
+    start = (datetime.now(UTC) - timedelta(hours=HOURS)).astimezone(CHINA).replace(second=0, microsecond=0)
+    anchor = time.time()
+    clock = f"{start.isoformat()}@{SPEED:g}@{anchor:.3f}"
+    env = {**os.environ, "GROUNDSWELL_CLOCK": clock, "GROUNDSWELL_SMTP_HOST": "127.0.0.1",
+           "GROUNDSWELL_SMTP_PORT": str(smtp_port), "GROUNDSWELL_CONFIG": str(cfg_path)}
+    # the demo's data goes under the default prefix (DEMO_PREFIX only for trying the demo script itself)
+    env.pop("GROUNDSWELL_INDEX_PREFIX", None)
+    if os.environ.get("DEMO_PREFIX"):
+        env["GROUNDSWELL_INDEX_PREFIX"] = os.environ["DEMO_PREFIX"]
+    run_seconds = HOURS * 3600 / SPEED
+    started: list[tuple[subprocess.Popen[str], str]] = []
+    sink_note = ""
+    heading("ingesting demo/sample_mentions.jsonl (three lines are bad on purpose, two are off-topic)")
+    ingest = gs("--config", str(cfg_path), "ingest", str(ROOT / "demo" / "sample_mentions.jsonl"), env=env)
+    say((ingest.stdout + ingest.stderr).rstrip())
+    if ingest.returncode not in (0, 1):
+        return ingest.returncode
+    try:
+        heading(f"starting the simulated sources and a mail sink; simulated time starts at {start:%Y-%m-%d %H:%M} "
+                f"(+08:00) and runs {SPEED:g}x")
+        mail_dir.mkdir(parents=True, exist_ok=True)
+        if has_command("mailsink"):
+            sink_cmd = [GS, "mailsink", "--port", str(smtp_port), "--dir", str(mail_dir)]
+        else:  # the mail sink command is not there: aiosmtpd prints what it receives into a log instead
+            sink_cmd = [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{smtp_port}"]
+            sink_note = f"(no `groundswell mailsink` here: aiosmtpd printed the email into {home / 'mailsink.log'})"
+        sink = subprocess.Popen(sink_cmd, env=env, stdout=open(home / "mailsink.log", "w"),  # noqa: SIM115
+                                stderr=subprocess.STDOUT, text=True)
+        started.append((sink, "mail sink"))
+        sites = subprocess.Popen([GS, "sites", "--port", str(sites_port), "--seed", "1", "--quiet"], env=env,
+                                 stdout=open(home / "sites.log", "w"), stderr=subprocess.STDOUT,  # noqa: SIM115
+                                 text=True)
+        started.append((sites, "simulator"))
+        wait_for("the mail sink", lambda: socket.create_connection(("127.0.0.1", smtp_port), 1).close() is None, sink)
+        wait_for("the simulator", lambda: urllib.request.urlopen(f"{sites_url}/_control/state", timeout=1), sites)
+        say(f"simulator at {sites_url}, mail sink at smtp://127.0.0.1:{smtp_port} saving to {mail_dir}")
+
+        heading(f"groundswell run --for {run_seconds:.0f}: {HOURS:g} simulated hours of crawls and alert evaluations")
+        run = subprocess.Popen([GS, "--config", str(cfg_path), "run", "--for", f"{run_seconds:.0f}", "--json"],
+                               env=env, stdout=subprocess.PIPE, stderr=open(home / "run.log", "w"),  # noqa: SIM115
+                               text=True)
+        started.append((run, "groundswell run"))
+        counts: dict[str, int] = {}
+        pump = follow_run(run, home / "run.jsonl", counts)
+        viral_at = anchor + VIRAL_AFTER * 60 / SPEED
+        while run.poll() is None and time.time() < viral_at:
+            time.sleep(0.5)
+        if run.poll() is None:
+            req = urllib.request.Request(f"{sites_url}/_control/viral?keyword={urllib.request.quote(BRAND)}"
+                                         "&platform=weibo", method="POST", data=b"")
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                state = json.loads(resp.read())
+            say(f"  [{datetime.fromisoformat(state['now']).astimezone(CHINA):%H:%M} sim] a big account posts a "
+                f"complaint about {BRAND} on Weibo and it starts to spread (post {state['viral_id']})")
+        code = run.wait(timeout=run_seconds + 300)
+        pump.join(timeout=10)
+        say(f"groundswell run ended ({code}): " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+        if code != 0:
+            say(f"demo: groundswell run failed; its log is {home / 'run.log'}")
+            return 1
+    finally:
+        for proc, name in reversed(started):
+            stop(proc, name)
+
+    heading("mentions per platform and sentiment")
+    es_summary(env, cfg_path)
+
+    heading("incidents (groundswell alerts list)")
+    if has_command("alerts"):
+        listed = gs("--config", str(cfg_path), "alerts", "list", "--limit", "5", env=env)
+        say((listed.stdout or listed.stderr).rstrip())
+    else:
+        say("(`groundswell alerts` is not available in this build)")
+
+    heading("the alert email")
+    mails = sorted(mail_dir.glob("*.eml"), key=lambda p: p.stat().st_mtime)
+    since = [p for p in mails if p.stat().st_mtime >= anchor]
+    if since:
+        say(f"{len(since)} email(s) saved in {mail_dir}; the first: {since[0]}")
+        say()
+        say(text_of(since[0]).rstrip())
+    elif sink_note:
+        say(sink_note)
+        say("\n".join((home / "mailsink.log").read_text(encoding="utf-8", errors="replace").splitlines()[:60]))
+    else:
+        say(f"no email arrived in {mail_dir} during this run")
+
+    heading("searching: groundswell search 黑屏 --since 1d --limit 5")
+    found = gs("--config", str(cfg_path), "search", "黑屏", "--since", "1d", "--limit", "5", env=env)
+    say((found.stdout or found.stderr).rstrip())
+
+    heading("scheduler status (groundswell status)")
+    say(gs("--config", str(cfg_path), "status", env=env).stdout.rstrip())
+
+    heading("Kibana")
+    say("Kibana cannot run here; on a machine that has it (8.19, like the node):")
+    say("  bin/kibana --elasticsearch.hosts=http://127.0.0.1:9200")
+    say("  (or the Kibana Docker image with ELASTICSEARCH_HOSTS=http://<this host>:9200)")
+    say("  then Stack Management > Saved objects > Import: kibana/groundswell-saved-objects.ndjson")
+    say("  (or `groundswell kibana export`), or a data view on 'groundswell-mentions' with time field @timestamp.")
+    say(f"  Simulated time of this run: {start:%Y-%m-%d %H:%M} to "
+        f"{start + timedelta(hours=HOURS):%H:%M} +08:00 (Kibana's 'Last 24 hours' shows it).")
+    say()
+    prefix = env.get("GROUNDSWELL_INDEX_PREFIX", "groundswell")
+    say(f"Everything stays in Elasticsearch under the prefix '{prefix}'; logs and mail are in {home}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    raise SystemExit(main())
