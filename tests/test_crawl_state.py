@@ -20,7 +20,9 @@ from elasticsearch import Elasticsearch
 from scrapy.utils.test import get_crawler
 
 from crawlers.items import Mention
-from crawlers.spiders.base import page_is_stale, revisit_cutoff, source_key
+from crawlers.parsers.common import SearchPage
+from crawlers.spiders.base import KEEP_CURSOR, page_is_stale, revisit_cutoff, source_key
+from crawlers.spiders.reddit import RedditSpider
 from crawlers.spiders.weibo import WeiboSpider
 from groundswell.store import state
 from sites.server import Simulator
@@ -37,8 +39,19 @@ def sim() -> Iterator[Simulator]:
         yield s
 
 
-def crawl(prefix: str, base: str, *args: str, spider: str = "weibo") -> tuple[int, dict[str, Any]]:
+def crawl(
+    prefix: str, base: str, *args: str, spider: str = "weibo", feed: Path | None = None
+) -> tuple[int, dict[str, Any]]:
+    """One `groundswell crawl` process; `feed`: also write the items it collected there (JSON lines)."""
     env = {**os.environ, "GROUNDSWELL_INDEX_PREFIX": prefix, "GROUNDSWELL_REVISIT_HOURS": "1"}
+    if feed is not None:
+        module = feed.parent / f"feed_{feed.stem}.py"
+        module.write_text(
+            "from crawlers.settings import *  # noqa: F403\n"
+            f"FEEDS = {{{str(feed)!r}: {{'format': 'jsonlines', 'fields': ['source_id', 'repost_of']}}}}\n"
+        )
+        env["SCRAPY_SETTINGS_MODULE"] = module.stem
+        env["PYTHONPATH"] = os.pathsep.join(x for x in (str(feed.parent), os.environ.get("PYTHONPATH")) if x)
     proc = subprocess.run(
         [sys.executable, "-m", "groundswell.cli.main", "crawl", spider, "--base-url", base, "--json", *args],
         env=env, capture_output=True, text=True, timeout=300,
@@ -46,6 +59,12 @@ def crawl(prefix: str, base: str, *args: str, spider: str = "weibo") -> tuple[in
     lines = [x for x in proc.stdout.splitlines() if x.startswith("{")]
     assert lines, proc.stdout + proc.stderr
     return proc.returncode, json.loads(lines[-1])
+
+
+def collected(feed: Path) -> tuple[list[str], set[str]]:
+    """The ids a crawl collected (in order), and those of them that came as the original of a repost."""
+    rows = [json.loads(line) for line in feed.read_text(encoding="utf-8").splitlines()]
+    return [r["source_id"] for r in rows], {r["repost_of"] for r in rows if r.get("repost_of")}
 
 
 def indexed_ids(es: Elasticsearch, prefix: str) -> set[str]:
@@ -95,6 +114,58 @@ def test_spider_keeps_paging_inside_the_window_and_tracks_the_newest() -> None:
     off = WeiboSpider.from_crawler(get_crawler(WeiboSpider), keyword="小米", base_url="http://sim", incremental="0")
     off.cursor = spider.cursor
     assert off.keep_paging(_page(-121, -300))  # -a incremental=0: page as far as max_pages
+
+
+def _reddit(max_pages: int, cursor: state.Cursor | None) -> RedditSpider:
+    crawler = get_crawler(RedditSpider, {"ROBOTSTXT_OBEY": False})
+    spider = RedditSpider.from_crawler(crawler, keyword="k", base_url="http://sim", revisit_hours="0",
+                                       max_pages=str(max_pages))
+    spider.cursor = cursor
+    return spider
+
+
+def _at(minutes: int) -> tuple[datetime, str]:
+    return T0 + timedelta(minutes=minutes), str(minutes)
+
+
+def test_follow_keeps_the_gap_a_cut_run_leaves_and_fills_it_after_the_new_posts() -> None:
+    old = state.Cursor("reddit:k@sim", T0, "0")
+    cut = _reddit(2, old)
+    assert cut.follow(_page(300, 290), "t3_290") == "t3_290"
+    assert cut.follow(_page(280, 270), "t3_270") is None  # max_pages, still above the old cursor
+    assert cut.next_gap() == state.Gap(T0, "0", *_at(270), "t3_270")
+    first = _reddit(1, None)  # a first crawl has no floor: it reads max_pages deep, no gap
+    assert first.follow(_page(300, 290), "t3_290") is None and first.next_gap() is None
+
+    gap = cut.next_gap()
+    assert isinstance(gap, state.Gap)
+    resumed = _reddit(4, state.Cursor("reddit:k@sim", *_at(300), gap=gap))
+    assert resumed.follow(_page(330, 310), "t3_310") == "t3_310"
+    assert resumed.follow(_page(300, 290), "t3_290") == "t3_290"
+    assert resumed.follow(_page(280, 270), "t3_270") == "t3_270"  # all older than the cursor: on to the gap
+    assert resumed.phase == "gap"
+    shown = resumed.unseen(SearchPage(_page(275, 260, 250)))  # 275 was fetched by the cut run
+    assert [m.source_id for m in shown.mentions] == ["260", "250"]
+    assert resumed.follow(_page(260, 250), "t3_250") is None  # max_pages again: the gap shrinks
+    assert resumed.next_gap() == state.Gap(T0, "0", *_at(250), "t3_250")
+
+    done = _reddit(5, state.Cursor("reddit:k@sim", *_at(330), gap=state.Gap(T0, "0", *_at(250), "t3_250")))
+    assert done.follow(_page(320), "t3_320") == "t3_250"  # nothing new: straight to the gap
+    assert [m.source_id for m in done.unseen(SearchPage(_page(240, 10, 0, -10))).mentions] == ["240", "10"]
+    assert done.follow(_page(240, 10, 0, -10), "t3_-10") == "t3_-10"  # not all below the floor yet
+    assert done.follow(_page(-20, -30), "t3_-30") is None and done.next_gap() is None  # floor reached: filled
+
+    late = _reddit(1, state.Cursor("reddit:k@sim", *_at(330), gap=gap))
+    assert late.follow(_page(300), "t3_300") is None  # no page left for the gap: it waits, unchanged
+    assert late.next_gap() == gap
+
+
+def test_a_spider_that_cannot_resume_keeps_the_old_cursor_when_cut() -> None:
+    spider = _reddit(1, state.Cursor("reddit:k@sim", T0, "0"))
+    assert spider.keep_paging(_page(300, 290), last_allowed=True)
+    assert spider.next_gap() == KEEP_CURSOR
+    fine = _reddit(1, state.Cursor("reddit:k@sim", T0, "0"))
+    assert not fine.keep_paging(_page(-10, -20), last_allowed=True) and fine.next_gap() is None
 
 
 def test_crawl_run_flags() -> None:
@@ -183,6 +254,49 @@ def test_resumed_crawls_fetch_only_what_is_new_and_record_each_run(
     assert last.zero_results and last.silent and last.broken and last.request_failures >= 1
     still = state.load_cursor(es, prefix, KEY)
     assert still is not None and still.published_at == moved.published_at
+
+
+def test_a_crawl_cut_short_by_max_pages_leaves_a_gap_that_the_next_run_fills(
+    sim: Simulator, prefix: str, es: Elasticsearch, tmp_path: Path
+) -> None:
+    """Weibo pages by number, 10 posts a page, a new post every 15 simulated minutes; the revisit window is 1 h."""
+    rc, _ = crawl(prefix, sim.url, "-k", "小米", "--max-pages", "2", feed=tmp_path / "run1.jsonl")
+    first = state.load_cursor(es, prefix, KEY)
+    assert rc == 0 and first is not None and first.gap is None  # a first crawl reads max_pages deep, no gap
+
+    sim.advance(300)  # 20 new posts: one page (max_pages 1) cannot reach the old cursor
+    rc, cut = crawl(prefix, sim.url, "-k", "小米", "--max-pages", "1", feed=tmp_path / "run2.jsonl")
+    assert rc == 0 and cut["groundswell/gap_left"] == 1, cut
+    second = state.load_cursor(es, prefix, KEY)
+    assert second is not None and second.gap is not None and second.gap.resume == "2"
+    assert (second.gap.floor_at, second.gap.floor_id) == (first.published_at, first.source_id)
+    assert second.published_at == sim.world.posts("weibo", "小米")[0].created  # the cursor moved to the newest
+    gap = {str(p.id) for p in sim.world.posts("weibo", "小米") if second.gap.holds(p.created, str(p.id))}
+    unfetched = gap - indexed_ids(es, prefix)  # some came along as originals of reposts on page 1
+    assert len(gap) >= 9 and len(unfetched) >= 5  # what moving the cursor alone would lose for good
+
+    sim.advance(30)
+    rc, resumed = crawl(prefix, sim.url, "-k", "小米", "--max-pages", "5", feed=tmp_path / "run3.jsonl")
+    assert rc == 0 and resumed["groundswell/gap_pages"] >= 1 and not resumed.get("groundswell/gap_left"), resumed
+    third = state.load_cursor(es, prefix, KEY)
+    assert third is not None and third.gap is None
+    assert third.published_at == sim.world.posts("weibo", "小米")[0].created
+
+    # misses nothing: every post newer than the first cursor is stored
+    newer = {str(p.id) for p in sim.world.posts("weibo", "小米") if p.created > first.published_at}
+    assert gap <= newer <= indexed_ids(es, prefix)
+    # fetches nothing twice: what the resumed run collected again was inside its revisit window (or is the original
+    # of a repost, which comes with the repost)
+    created = {str(p.id): p.created for p in sim.world.posts("weibo", "小米")}
+    before: set[str] = set()
+    for run in ("run1", "run2"):
+        earlier, shown = collected(tmp_path / f"{run}.jsonl")
+        before |= set(earlier) - shown  # a post that came only as a repost's original still counts as unfetched
+    ids, originals = collected(tmp_path / "run3.jsonl")
+    window = second.published_at - timedelta(hours=1)
+    again = [i for i in ids if i in before and i not in originals and created[i] < window]
+    assert again == [] and len(ids) == len(set(ids))
+    assert unfetched <= set(ids)
 
 
 def test_login_wall_is_broken_and_keeps_the_cursor(sim: Simulator, prefix: str, es: Elasticsearch) -> None:

@@ -7,6 +7,11 @@ Incremental crawls: the newest post seen per spider + keyword (the cursor, groun
 before the first request and saved when the spider finishes normally. Search results come newest first, so a
 spider stops paging once a page holds only posts older than the cursor minus the revisit window; posts inside
 the window are fetched again so that their engagement history keeps growing.
+
+A run that max_pages cuts short before it reaches the old cursor leaves a gap: posts older than the last one it
+fetched and newer than the old cursor. The saved cursor keeps that gap (state.Gap) with the page to resume from, and
+the next run, once it has the new posts, pages on from there down to the gap's floor, within the same max_pages.
+So a resumed crawl misses nothing and fetches nothing twice outside the revisit window.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 from urllib.parse import urlparse
 
 import scrapy
@@ -39,6 +45,9 @@ STAT_REQUEST_FAILED = "groundswell/request_failed"
 STAT_FOUND = "groundswell/mentions_found"
 STAT_STOPPED_AT_CURSOR = "groundswell/stopped_at_cursor"
 STAT_CURSOR_SAVED = "groundswell/cursor_saved"
+STAT_GAP_PAGES = "groundswell/gap_pages"  # search pages fetched to fill the gap an earlier run left
+STAT_GAP_LEFT = "groundswell/gap_left"  # 1: this run leaves a gap for the next one
+KEEP_CURSOR: Literal["keep"] = "keep"
 DEFAULT_MAX_PAGES = 5
 DEFAULT_REVISIT_HOURS = 48.0
 REVISIT_SETTING = "GROUNDSWELL_REVISIT_HOURS"
@@ -134,6 +143,14 @@ class GroundswellSpider(scrapy.Spider):
         self.source_key = source_key(self.name, self.source_name(), self.base, self.default_base_url)
         self.cursor: state.Cursor | None = None  # as loaded: decides where paging stops
         self.newest: tuple[datetime, str] | None = None  # newest (published_at, source_id) seen in this run
+        # paging of the search stream (follow): "new" from the top down to the cursor, then "gap" for a stored gap
+        self.phase = "new"
+        self.search_pages = 0
+        self.phase_oldest: tuple[datetime, str] | None = None  # oldest search result of the current phase
+        self.new_oldest: tuple[datetime, str] | None = None  # ... of the "new" phase, once it is over
+        self.phase_done = False  # the phase reached its floor (or the end of the results)
+        self.cut_at: str | None = None  # max_pages stopped the phase here: the token of the next page
+        self.unresumable_cut = False  # a spider without resume tokens stopped short of the old cursor
         self.started_at = self.now()
         self._state_es: Elasticsearch | None = None
         self._prefix = ""
@@ -235,10 +252,12 @@ class GroundswellSpider(scrapy.Spider):
                 if self.newest is None or seen > self.newest:
                     self.newest = seen
 
-    def keep_paging(self, mentions: Iterable[Mention]) -> bool:
-        """Track the newest search result seen and say whether the next (older) page is still worth fetching.
+    def keep_paging(self, mentions: Iterable[Mention], last_allowed: bool = False) -> bool:
+        """For spiders that page several streams at once (one per product) and cannot resume a gap: track the
+        newest result and say whether the next (older) page is still worth fetching.
 
-        Call it with every search page's mentions (comments are not the source's stream and do not count).
+        `last_allowed`: max_pages allows no further page. If the stream still had posts newer than the cursor's
+        window there, the cursor is not moved at the end (nothing is skipped; the next run fetches them again).
         """
         mentions = list(mentions)
         self.track_newest(mentions)
@@ -248,7 +267,110 @@ class GroundswellSpider(scrapy.Spider):
             self.logger.info("stopping %s: the page holds only posts older than the revisit window", self.source_key)
             self._inc(STAT_STOPPED_AT_CURSOR)
             return False
+        if last_allowed and self.cursor is not None:
+            self.unresumable_cut = True
         return True
+
+    def resume_token(self, stored: str, next_token: int | str) -> int | str:
+        """Where to continue a stored gap, given the page after the one the "new" phase stopped on. The default
+        (an `after`-style id) is the stored token; page numbers override it, as new posts push pages down."""
+        return stored
+
+    def unseen(self, page: SearchPage) -> SearchPage:
+        """A search page without the posts earlier runs fetched and this one need not fetch again: older than the
+        revisit window and outside the gap (while paging down to the cursor), or outside the gap (while filling
+        it). Originals shown with a repost are kept, whatever their age: the repost brings them back into view."""
+        if not self.incremental or self.cursor is None:
+            return page
+        gap = self._active_gap()
+        cutoff = revisit_cutoff(self.cursor, self.revisit)
+
+        def wanted(m: Mention) -> bool:
+            if not isinstance(m.published_at, datetime) or not m.source_id:
+                return True
+            published = _aware(m.published_at)
+            if gap is not None and gap.holds(published, m.source_id):
+                return True
+            return self.phase == "new" and cutoff is not None and published >= cutoff
+
+        chosen = {id(m) for m in page.mentions if wanted(m)}
+        shown = {m.repost_of for m in page.mentions if m.repost_of and id(m) in chosen}
+        kept = [m for m in page.mentions if id(m) in chosen or m.source_id in shown]
+        return page if len(kept) == len(page.mentions) else replace(page, mentions=kept)
+
+    def _active_gap(self) -> state.Gap | None:
+        """The stored gap, its top lowered to the oldest post the "new" phase of this run already fetched."""
+        gap = self.cursor.gap if self.cursor is not None else None
+        if gap is None or self.new_oldest is None or self.new_oldest >= (gap.top_at, gap.top_id):
+            return gap
+        return state.Gap(gap.floor_at, gap.floor_id, self.new_oldest[0], self.new_oldest[1], gap.resume)
+
+    def follow(self, mentions: Iterable[Mention], next_token: int | str | None) -> int | str | None:
+        """After one page of the search stream (newest first): the token of the page to fetch next, or None.
+
+        Counts the page against max_pages, tracks the newest post (the next cursor) and the oldest of the current
+        phase, stops the "new" phase at the cursor's revisit window and the "gap" phase at the gap's floor, and
+        when max_pages runs out first, remembers where to resume.
+        """
+        mentions = list(mentions)
+        self.search_pages += 1
+        if self.phase == "gap":
+            self._inc(STAT_GAP_PAGES)
+        self.track_newest(mentions)
+        embedded = {m.repost_of for m in mentions if m.repost_of}  # originals shown with a repost: any age
+        for m in mentions:
+            if isinstance(m.published_at, datetime) and m.source_id and m.source_id not in embedded:
+                seen = (_aware(m.published_at), m.source_id)
+                if self.phase_oldest is None or seen < self.phase_oldest:
+                    self.phase_oldest = seen
+        room = self.search_pages < self.max_pages
+        if not self.incremental:
+            return next_token if room else None
+        gap = self._active_gap()
+        cutoff = revisit_cutoff(self.cursor, self.revisit) if self.phase == "new" else gap.floor_at if gap else None
+        stale = page_is_stale((m.published_at for m in mentions), cutoff)
+        if not stale and next_token is not None:
+            if room:
+                return next_token
+            self.cut_at = str(next_token)
+            self.logger.info("%s: max_pages reached before the %s phase was done", self.source_key, self.phase)
+            return None
+        self.phase_done = True
+        if self.phase == "new" and stale:
+            self.logger.info("stopping %s: the page holds only posts older than the revisit window", self.source_key)
+            self._inc(STAT_STOPPED_AT_CURSOR)
+        if self.phase == "new" and gap is not None and next_token is not None:
+            self.phase, self.phase_done, self.new_oldest, self.phase_oldest = "gap", False, self.phase_oldest, None
+            gap = self._active_gap()
+            self.logger.info("%s: filling the gap down to %s", self.source_key, gap.floor_at.isoformat() if gap else "")
+            token = self.resume_token(gap.resume, next_token) if gap else None
+            return token if room else None
+        return None
+
+    def next_gap(self) -> state.Gap | Literal["keep"] | None:
+        """The gap the saved cursor carries after this run, or "keep": leave the old cursor as it is."""
+        cursor = self.cursor
+        if self.unresumable_cut:
+            return KEEP_CURSOR
+        # a first crawl reads max_pages deep and no further, by design; spiders that do not page through
+        # follow() (relevance-ordered search, browser pages) only record the newest post
+        if cursor is None or self.search_pages == 0 or self.phase_done:
+            return None
+        if self.cut_at is not None and self.phase_oldest is not None:
+            if self.phase == "gap":
+                gap = self._active_gap()
+                assert gap is not None
+                floor = (gap.floor_at, gap.floor_id)
+            elif cursor.gap is not None:  # a second gap above the first: one gap from the old floor up
+                floor = (cursor.gap.floor_at, cursor.gap.floor_id)
+            else:
+                floor = (cursor.published_at, cursor.source_id)
+            if self.phase_oldest <= floor:
+                return None  # the cut page already reached below the floor: nothing is left in between
+            return state.Gap(floor[0], floor[1], self.phase_oldest[0], self.phase_oldest[1], self.cut_at)
+        if self.phase == "gap":
+            return self._active_gap()  # max_pages ran out just as the gap was due: it waits for the next run
+        return KEEP_CURSOR  # the run stopped paging for another reason: move nothing
 
     def _stat(self, key: str) -> Any:
         stats = self.crawler.stats if hasattr(self, "crawler") else None
@@ -262,8 +384,12 @@ class GroundswellSpider(scrapy.Spider):
                 clean = reason == "finished" and not any(
                     self._stat(k) for k in (STAT_LOGIN_WALL, STAT_PARSE_ERRORS, STAT_REQUEST_FAILED)
                 )
-                if clean:
-                    self._save_cursor()
+                gap = self.next_gap()
+                if clean and gap == KEEP_CURSOR:
+                    self.logger.warning("crawl of %s stopped short of the old cursor: cursor left unchanged",
+                                        self.source_key)
+                elif clean:
+                    self._save_cursor(gap if isinstance(gap, state.Gap) else None)
                 else:
                     self.logger.warning(
                         "crawl of %s ended %r or with errors: cursor left unchanged", self.source_key, reason
@@ -272,7 +398,7 @@ class GroundswellSpider(scrapy.Spider):
             if self._state_es is not None:
                 self._state_es.close()
 
-    def _save_cursor(self) -> None:
+    def _save_cursor(self, gap: state.Gap | None) -> None:
         es = self._state_client()
         if es is None or self.newest is None:
             return
@@ -283,7 +409,8 @@ class GroundswellSpider(scrapy.Spider):
             if stored is not None and not stored.newer(published, sid):
                 published, sid = stored.published_at, stored.source_id
             cursor = state.Cursor(
-                self.source_key, published, sid, spider=self.name, keyword=self.keyword, updated_at=self.now()
+                self.source_key, published, sid, spider=self.name, keyword=self.keyword, updated_at=self.now(),
+                gap=gap,
             )
             state.save_cursor(es, self._prefix, cursor)
         except Exception as exc:
@@ -294,6 +421,8 @@ class GroundswellSpider(scrapy.Spider):
             return
         if self.crawler.stats is not None:
             self.crawler.stats.set_value(STAT_CURSOR_SAVED, 1)
+            if gap is not None:
+                self.crawler.stats.set_value(STAT_GAP_LEFT, 1)
 
     # -- reporting -----------------------------------------------------------------------------------------
 

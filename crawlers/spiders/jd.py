@@ -87,6 +87,8 @@ class JdSpider(GroundswellSpider):
         if result is None:
             return
         yield from self.emit(result, response)
-        more = self.keep_paging(result.mentions)  # sortType=6 is newest first: older pages hold older reviews
-        if more and result.next_page is not None and page + 1 < self.max_pages:
+        # sortType=6 is newest first: older pages hold older reviews
+        last = page + 1 >= self.max_pages
+        more = self.keep_paging(result.mentions, last_allowed=last and result.next_page is not None)
+        if more and result.next_page is not None and not last:
             yield self.reviews_request(product, page + 1)

@@ -50,7 +50,7 @@ class RedditSpider(GroundswellSpider):
         )
         if result is None:
             return
-        yield from self.emit(result, response)
-        more = self.keep_paging(result.mentions)  # sort=new: a page of old posts means the rest is older
-        if more and isinstance(result.next_page, str) and page < self.max_pages:
-            yield self.search_request(result.next_page, page + 1)
+        yield from self.emit(self.unseen(result), response)
+        token = self.follow(result.mentions, result.next_page)  # sort=new: stops at the cursor (or gap floor)
+        if token is not None:
+            yield self.search_request(str(token), page + 1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import scrapy
@@ -10,7 +10,7 @@ from scrapy.http import Response
 
 from crawlers.items import Mention
 from crawlers.parsers import weibo as parser
-from crawlers.parsers.common import load_json
+from crawlers.parsers.common import SearchPage, load_json
 from crawlers.spiders.base import GroundswellSpider, as_flag
 
 REDIRECTS = [301, 302, 303, 307, 308]
@@ -72,28 +72,37 @@ class WeiboSpider(GroundswellSpider):
             self.login_wall(f"landed on the login page {response.url}")
         return load_json(self.body_text(response, what), what)
 
+    def _read(
+        self, response: Response, what: str, parse: Callable[[Any], SearchPage]
+    ) -> tuple[SearchPage | None, scrapy.Request | None]:
+        """Every callback's start: a redirect to follow (or a login wall, which closes the crawl), else the page
+        parsed from the checked payload (None when it lost required fields)."""
+        if response.status in REDIRECTS:
+            return None, self._redirect(response)
+        return self.read_page(response, lambda: parse(self._payload(response, what))), None
+
+    def resume_token(self, stored: str, next_token: int | str) -> int | str:
+        """Page numbers: new posts push the gap further down, so resume at the stored page or further; one page
+        early, in case posts were deleted meanwhile (posts fetched before are not emitted again)."""
+        return max(int(stored) - 1, int(next_token)) if stored.isdigit() else next_token
+
     def parse_search(self, response: Response, page: int) -> Iterator[Any]:
         """One search page: its posts, their comment pages (if asked) and the next page, up to max_pages."""
-        if response.status in REDIRECTS:
-            follow = self._redirect(response)
-            if follow is not None:
-                yield follow
-            return
-        result = self.read_page(
-            response,
-            lambda: parser.parse_search(
-                self._payload(response, "weibo search"), self.now(), page, self.site, self.explicit_brand
-            ),
+        result, follow = self._read(
+            response, "weibo search",
+            lambda payload: parser.parse_search(payload, self.now(), page, self.site, self.explicit_brand),
         )
+        if follow is not None:
+            yield follow
         if result is None:
             return
-        mentions = self.emit(result, response)
+        mentions = self.emit(self.unseen(result), response)
         yield from mentions
         if self.with_comments:
             yield from self._comment_requests(mentions)
-        more = self.keep_paging(result.mentions)  # newest first: a page of old posts means the rest is older
-        if more and result.next_page is not None and page < self.max_pages:
-            yield self.search_request(page + 1)
+        token = self.follow(result.mentions, result.next_page)  # newest first: stops at the cursor (or gap floor)
+        if token is not None:
+            yield self.search_request(int(token))
 
     def _comment_requests(self, mentions: list[Mention]) -> Iterator[scrapy.Request]:
         for mention in mentions:
@@ -103,17 +112,12 @@ class WeiboSpider(GroundswellSpider):
 
     def parse_comments(self, response: Response, mid: str, page: int) -> Iterator[Any]:
         """One page of a post's hot comments; follows `max_id` up to max_pages."""
-        if response.status in REDIRECTS:
-            follow = self._redirect(response)
-            if follow is not None:
-                yield follow
-            return
-        result = self.read_page(
-            response,
-            lambda: parser.parse_comments(
-                self._payload(response, "weibo comments"), self.now(), mid, self.site, self.context_brand
-            ),
+        result, follow = self._read(
+            response, "weibo comments",
+            lambda payload: parser.parse_comments(payload, self.now(), mid, self.site, self.context_brand),
         )
+        if follow is not None:
+            yield follow
         if result is None:
             return
         yield from self.emit(result, response)

@@ -24,6 +24,12 @@ STATE_PROPERTIES: dict[str, Any] = {
     "published_at": {"type": "date"},
     "source_id": _KW,
     "updated_at": {"type": "date"},
+    # the gap a run cut short by max_pages left (Gap)
+    "gap_floor_at": {"type": "date"},
+    "gap_floor_id": _KW,
+    "gap_top_at": {"type": "date"},
+    "gap_top_id": _KW,
+    "gap_resume": _KW,
 }
 
 RUN_PROPERTIES: dict[str, Any] = {
@@ -81,10 +87,13 @@ _created: set[tuple[int, str]] = set()
 
 
 def ensure_index(es: Elasticsearch, name: str, properties: dict[str, Any]) -> None:
-    """Create the index with its mapping unless it exists; another machine creating it first is fine."""
+    """Create the index with its mapping unless it exists (then add fields a newer version knows of); another
+    machine creating it first is fine."""
     if (id(es), name) in _created:
         return
-    if not es.indices.exists(index=name):
+    if es.indices.exists(index=name):
+        es.indices.put_mapping(index=name, properties=properties)
+    else:
         try:
             es.indices.create(
                 index=name, settings=_SETTINGS, mappings={"dynamic": "strict", "properties": properties}
@@ -99,6 +108,22 @@ def ensure_index(es: Elasticsearch, name: str, properties: dict[str, Any]) -> No
 
 
 @dataclass(frozen=True)
+class Gap:
+    """Posts a run cut short by max_pages did not reach: those strictly between the floor (the cursor before that
+    run) and the top (the oldest post it fetched); the next run fetches them from the page `resume` names (a page
+    number or an `after` id), once the new posts are in."""
+
+    floor_at: datetime
+    floor_id: str
+    top_at: datetime
+    top_id: str
+    resume: str
+
+    def holds(self, published_at: datetime, source_id: str) -> bool:
+        return (self.floor_at, self.floor_id) < (published_at, source_id) < (self.top_at, self.top_id)
+
+
+@dataclass(frozen=True)
 class Cursor:
     """The newest post a source has shown so far: a crawl stops paging once it is well past it."""
 
@@ -108,6 +133,7 @@ class Cursor:
     spider: str = ""
     keyword: str = ""
     updated_at: datetime | None = None
+    gap: Gap | None = None
 
     def newer(self, published_at: datetime, source_id: str) -> bool:
         """Whether (published_at, source_id) is past this cursor; the id breaks ties between equal times."""
@@ -124,6 +150,11 @@ def load_cursor(es: Elasticsearch, prefix: str, source_key: str) -> Cursor | Non
     published = _parse(src.get("published_at"))
     if published is None:
         return None
+    floor, top = _parse(src.get("gap_floor_at")), _parse(src.get("gap_top_at"))
+    gap = None
+    if floor is not None and top is not None:
+        gap = Gap(floor, str(src.get("gap_floor_id") or ""), top, str(src.get("gap_top_id") or ""),
+                  str(src.get("gap_resume") or ""))
     return Cursor(
         source_key=src.get("source_key") or source_key,
         published_at=published,
@@ -131,25 +162,26 @@ def load_cursor(es: Elasticsearch, prefix: str, source_key: str) -> Cursor | Non
         spider=src.get("spider") or "",
         keyword=src.get("keyword") or "",
         updated_at=_parse(src.get("updated_at")),
+        gap=gap,
     )
 
 
 def save_cursor(es: Elasticsearch, prefix: str, cursor: Cursor) -> None:
     """Store a cursor, refreshed at once so that the very next crawl (maybe on another machine) sees it."""
     ensure_index(es, state_index(prefix), STATE_PROPERTIES)
-    es.index(
-        index=state_index(prefix),
-        id=_doc_id(cursor.source_key),
-        document={
-            "source_key": cursor.source_key,
-            "spider": cursor.spider,
-            "keyword": cursor.keyword,
-            "published_at": _iso(cursor.published_at),
-            "source_id": cursor.source_id,
-            "updated_at": _iso(cursor.updated_at or datetime.now(UTC)),
-        },
-        refresh="wait_for",
-    )
+    document: dict[str, Any] = {
+        "source_key": cursor.source_key,
+        "spider": cursor.spider,
+        "keyword": cursor.keyword,
+        "published_at": _iso(cursor.published_at),
+        "source_id": cursor.source_id,
+        "updated_at": _iso(cursor.updated_at or datetime.now(UTC)),
+    }
+    if cursor.gap is not None:
+        gap = cursor.gap
+        document.update(gap_floor_at=_iso(gap.floor_at), gap_floor_id=gap.floor_id, gap_top_at=_iso(gap.top_at),
+                        gap_top_id=gap.top_id, gap_resume=gap.resume)
+    es.index(index=state_index(prefix), id=_doc_id(cursor.source_key), document=document, refresh="wait_for")
 
 
 # -- runs ------------------------------------------------------------------------------------------------
