@@ -14,6 +14,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from alerts.rules.spec import RuleSpec
+
 CONFIG_ENV = "GROUNDSWELL_CONFIG"
 DEFAULT_CONFIG_NAME = "groundswell.yaml"
 PREFIX_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,60}$")
@@ -115,16 +117,7 @@ class Source(_Frozen):
     selectors: ReviewSelectors | None = None
 
 
-class Rule(_Frozen):
-    name: str = Field(min_length=1)
-    type: Literal["viral_spread", "negative_surge", "threshold", "new_term", "crawler_health"]
-    query: str | None = None
-    brand: str | None = None
-    category: str | None = None
-    window_minutes: int = Field(default=60, gt=0)
-    threshold: float | None = None
-    severity: Literal["notice", "urgent", "crisis"] = "notice"
-    enabled: bool = True
+Rule = RuleSpec  # one rule of `rules:`, a model per `type` (alerts.rules.spec)
 
 
 class Recipients(_Frozen):

@@ -1,0 +1,121 @@
+"""What every rule type shares: point-in-time filters, engagement as of an instant, Lucene quoting."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from alerts.model import iso, parse_time
+from groundswell.store import mapping
+
+NEGATIVE: dict[str, Any] = {"term": {"sentiment.label": "negative"}}
+MS = timedelta(milliseconds=1)
+
+
+def published_between(start: datetime | None, end: datetime) -> dict[str, Any]:
+    """start <= published_at <= end: a mention counts from the instant it was published."""
+    rng: dict[str, str] = {"lte": iso(end)}
+    if start is not None:
+        rng["gte"] = iso(start)
+    return {"range": {"published_at": rng}}
+
+
+def brand_filter(brands: Iterable[str]) -> list[dict[str, Any]]:
+    names = sorted(set(brands))
+    return [{"terms": {"brand": names}}] if names else []
+
+
+def search(es: Elasticsearch, index: str, **body: Any) -> Mapping[str, Any]:
+    """A search that finds nothing (instead of failing) when no mention index exists yet."""
+    res: Mapping[str, Any] = es.search(index=index, ignore_unavailable=True, allow_no_indices=True, **body).body
+    return res
+
+
+def mentions(prefix: str) -> str:
+    return mapping.alias(prefix)
+
+
+def quote(value: str) -> str:
+    """A Lucene phrase for a keyword value."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def lucene_and(*parts: str | None) -> str:
+    kept = [p for p in parts if p]
+    return " AND ".join(f"({p})" if " OR " in p else p for p in kept)
+
+
+Counts = tuple[int, int, int]  # likes, reposts, comments
+
+
+def _history(doc: Mapping[str, Any], at: datetime) -> list[tuple[datetime, Counts]]:
+    """Observations crawled by `at`, oldest first: later ones did not exist yet at `at`."""
+    out: list[tuple[datetime, Counts]] = []
+    for o in doc.get("engagement_history") or []:
+        t = parse_time(o.get("crawled_at"))
+        if t is None or t > at:
+            continue
+        out.append((t, (int(o.get("likes") or 0), int(o.get("reposts") or 0), int(o.get("comments") or 0))))
+    out.sort(key=lambda x: x[0])
+    return out
+
+
+def engagement_at(doc: Mapping[str, Any], at: datetime) -> Counts:
+    """Counts as of `at`: the latest observation crawled by then (nothing seen yet: zeros)."""
+    hist = _history(doc, at)
+    return hist[-1][1] if hist else (0, 0, 0)
+
+
+def engagement_growth(doc: Mapping[str, Any], since: datetime, at: datetime) -> Counts:
+    """How much the counts grew between `since` and `at`, knowing only what was crawled by `at`.
+
+    The post had nothing when it was published; between two observations counts are interpolated linearly, so a
+    post first crawled late is not credited with all its past engagement as sudden growth."""
+    published = parse_time(doc.get("published_at"))
+    points: list[tuple[datetime, Counts]] = []
+    if published is not None and published <= at:
+        points.append((published, (0, 0, 0)))
+    points.extend(h for h in _history(doc, at) if published is None or h[0] >= published)
+    if not points:
+        return (0, 0, 0)
+    now = points[-1][1]
+    before = _value_at(points, since)
+    return (now[0] - before[0], now[1] - before[1], now[2] - before[2])
+
+
+def _value_at(points: Sequence[tuple[datetime, Counts]], t: datetime) -> Counts:
+    times = [p[0] for p in points]
+    i = bisect.bisect_right(times, t)
+    if i == 0:
+        return (0, 0, 0)  # not published yet at t
+    if i == len(points):
+        return points[-1][1]
+    (t0, c0), (t1, c1) = points[i - 1], points[i]
+    span = (t1 - t0).total_seconds()
+    f = (t - t0).total_seconds() / span if span > 0 else 1.0
+    return (
+        round(c0[0] + f * (c1[0] - c0[0])),
+        round(c0[1] + f * (c1[1] - c0[1])),
+        round(c0[2] + f * (c1[2] - c0[2])),
+    )
+
+
+def top_mentions(
+    es: Elasticsearch, prefix: str, query: dict[str, Any], at: datetime, limit: int = 10
+) -> tuple[str, ...]:
+    """The mentions a match should quote, most engaging as of `at` first (ties: the bigger account, earlier)."""
+    res = search(
+        es,
+        mentions(prefix),
+        query=query,
+        size=min(200, limit * 10),
+        sort=[{"author_followers": {"order": "desc", "missing": "_last"}}, {"published_at": "asc"}],
+        source=["mention_id", "published_at", "author_followers", "engagement_history"],
+    )
+    docs = [h["_source"] for h in res["hits"]["hits"]]
+    docs.sort(key=lambda d: (-sum(engagement_at(d, at)), -(d.get("author_followers") or 0), d.get("published_at")))
+    return tuple(d["mention_id"] for d in docs[:limit])

@@ -1,0 +1,63 @@
+"""What one evaluation knows besides the rules: the store, the instant, the brands and sources to watch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from elasticsearch import Elasticsearch
+
+from alerts.rules.common import mentions, published_between, search
+
+if TYPE_CHECKING:
+    from groundswell.config import Config
+
+BRAND_LOOKBACK = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class EvalContext:
+    """`at` is the instant evaluated: rules see only mentions published and observations crawled by then.
+
+    `brands`: the brands to watch (empty: every brand in the index). `source_keys`: configured sources as
+    "spider:keyword" or "spider:*" (empty: every source that has run records)."""
+
+    es: Elasticsearch
+    prefix: str
+    at: datetime
+    brands: tuple[str, ...] = ()
+    source_keys: tuple[str, ...] = ()
+
+
+def brands_in_index(es: Elasticsearch, prefix: str, at: datetime, lookback: timedelta = BRAND_LOOKBACK) -> list[str]:
+    """Every brand with mentions published in the lookback before `at` (a terms aggregation, not a scan)."""
+    res = search(
+        es,
+        mentions(prefix),
+        size=0,
+        query=published_between(at - lookback, at),
+        aggs={"brands": {"terms": {"field": "brand", "size": 1000}}},
+    )
+    return sorted(b["key"] for b in res.get("aggregations", {}).get("brands", {}).get("buckets", []))
+
+
+def configured_source_keys(cfg: Config) -> tuple[str, ...]:
+    """Enabled configured sources as run-record key prefixes; a source without keywords crawls every brand
+    (or, with no brands configured, any keyword)."""
+    keys: set[str] = set()
+    brand_names = [b.name for b in cfg.brands]
+    for source in cfg.sources:
+        if not source.enabled:
+            continue
+        words = source.keywords or tuple(brand_names)
+        if not words:
+            keys.add(f"{source.spider}:*")
+        keys.update(f"{source.spider}:{w}" for w in words)
+    return tuple(sorted(keys))
+
+
+def context_for(cfg: Config, es: Elasticsearch, prefix: str, at: datetime) -> EvalContext:
+    """The context `groundswell alerts run` uses: configured brands plus every brand found in the index."""
+    brands = sorted({b.name for b in cfg.brands} | set(brands_in_index(es, prefix, at)))
+    return EvalContext(es=es, prefix=prefix, at=at, brands=tuple(brands), source_keys=configured_source_keys(cfg))

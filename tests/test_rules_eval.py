@@ -1,0 +1,233 @@
+"""Each rule type against the real node: it fires on what it should, not on what it should not, and sees the
+index as it was at the evaluated instant."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from alerts.rules import EvalContext, evaluate, evaluate_all
+from alerts.rules.spec import (
+    CrawlerHealthRule,
+    NegativeSurgeRule,
+    NewTermRule,
+    ThresholdRule,
+    Tiers,
+    ViralSpreadRule,
+)
+from crawlers.items import Mention
+from groundswell.store import mapping, state
+from pipelines.complaints import tag
+from sites import replay
+
+T = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # a Friday
+_n = iter(range(10**9))
+
+
+def post(
+    text: str,
+    at: datetime,
+    *,
+    brand: str = "北辰",
+    label: str = "negative",
+    platform: str = "weibo",
+    author: str | None = None,
+    followers: int = 100,
+    cluster: str | None = None,
+    repost_of: str | None = None,
+    history: list[tuple[datetime, int, int, int]] | None = None,
+) -> dict[str, Any]:
+    """A final mention document; history: (crawled_at, likes, reposts, comments)."""
+    n = next(_n)
+    tags = tag(text)
+    obs = history or [(at + timedelta(minutes=5), 0, 0, 0)]
+    last = obs[-1]
+    m = Mention(
+        platform=platform, text=text, published_at=at, source_id=f"t{n}", author=author or f"user{n}",
+        author_id=author or f"user{n}", author_followers=followers, brand=brand, crawled_at=last[0],
+        likes=last[1], reposts=last[2], comments=last[3], repost_of=repost_of,
+        sentiment_score=0.1 if label == "negative" else 0.9, sentiment_label=label,
+        complaint_categories=[*tags.categories, *tags.subcategories], complaint_phrases=list(tags.phrases),
+        is_complaint=bool(tags.categories) and label == "negative",
+    )  # fmt: skip
+    doc = mapping.to_document(m)
+    doc["cluster_id"] = cluster or doc["mention_id"]
+    doc["engagement_history"] = [
+        {"crawled_at": mapping._iso(t), "likes": li, "reposts": r, "comments": c} for t, li, r, c in obs
+    ]
+    return doc
+
+
+@pytest.fixture
+def store(es: Elasticsearch, prefix: str) -> Iterator[Any]:
+    def put(docs: list[dict[str, Any]]) -> None:
+        replay.index(es, prefix, docs)
+
+    yield put
+
+
+def ctx(es: Elasticsearch, prefix: str, at: datetime, **kw: Any) -> EvalContext:
+    return EvalContext(es=es, prefix=prefix, at=at, **kw)
+
+
+def viral_story(start: datetime) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A big account's complaint: reposts climb every 15 minutes; copies by many authors on other platforms."""
+    text = "北辰空气炸锅冒烟起火，客服说是使用不当"
+    hist = [(start + timedelta(minutes=m), 3 * r, r, r // 3) for m, r in ((3, 200), (18, 900), (33, 2100), (48, 3500))]
+    big = post(text, start, author="bigv", followers=3_000_000, history=hist)
+    copies = [
+        post(f"转发 {text}", start + timedelta(minutes=2 + i), platform=("weibo", "xiaohongshu", "reddit")[i % 3],
+             cluster=big["mention_id"], followers=200)
+        for i in range(60)
+    ]  # fmt: skip
+    return big, copies
+
+
+def test_viral_spread_fires_on_a_spreading_complaint_not_on_praise(es: Elasticsearch, prefix: str, store: Any) -> None:
+    big, copies = viral_story(T)
+    praise_hist = [(T + timedelta(minutes=m), 3 * r, r, r) for m, r in ((3, 200), (18, 900), (33, 2100))]
+    praise = post("北辰双11活动太香了，推荐", T, label="positive", followers=3_000_000, history=praise_hist)
+    praise_copies = [
+        post("转发抽奖 北辰双11", T + timedelta(minutes=i), label="positive", cluster=praise["mention_id"])
+        for i in range(60)
+    ]
+    store([big, *copies, praise, *praise_copies])
+    rule = ViralSpreadRule(name="viral")
+    matches = evaluate(rule, ctx(es, prefix, T + timedelta(minutes=40)))
+    assert [m.cluster_id for m in matches] == [big["mention_id"]]
+    m = matches[0]
+    assert m.severity in ("urgent", "crisis") and m.brand == "北辰" and m.rule_type == "viral_spread"
+    assert m.mention_ids[0] == big["mention_id"]
+    assert m.query == f'cluster_id:"{big["mention_id"]}"'
+    assert m.evidence["platforms"] == 3 and m.evidence["authors"] == 40  # 39 copies published by 12:40, and bigv
+    assert m.evidence["reposts"] == 2100  # the 12:48 observation did not exist yet at 12:40
+    hits = es.count(index=mapping.alias(prefix), q=m.query)["count"]
+    assert hits == 61  # the query shows the cluster
+
+
+def test_viral_spread_is_point_in_time(es: Elasticsearch, prefix: str, store: Any) -> None:
+    big, copies = viral_story(T)
+    store([big, *copies])
+    rule = ViralSpreadRule(name="viral")
+    assert evaluate(rule, ctx(es, prefix, T - timedelta(minutes=1))) == []  # nothing published yet
+    early = evaluate(rule, ctx(es, prefix, T + timedelta(minutes=10)))
+    later = evaluate(rule, ctx(es, prefix, T + timedelta(minutes=50)))
+    assert early and later
+    assert early[0].evidence["reposts"] == 200 and early[0].evidence["mentions"] == 10
+    assert later[0].evidence["reposts"] == 3500 and later[0].evidence["mentions"] == 50
+    assert early[0].evidence["score"] < later[0].evidence["score"]
+
+
+def _hour(day: datetime, n_neg: int, n_pos: int, brand: str = "北辰") -> list[dict[str, Any]]:
+    docs = [
+        post("北辰客服态度差", day + timedelta(minutes=1 + i * 50 / max(n_neg, 1)), brand=brand) for i in range(n_neg)
+    ]
+    docs += [
+        post("北辰很好用，推荐", day + timedelta(minutes=1 + i * 50 / max(n_pos, 1)), brand=brand, label="positive")
+        for i in range(n_pos)
+    ]
+    return docs
+
+
+def test_negative_surge_against_the_same_hour_of_previous_days(es: Elasticsearch, prefix: str, store: Any) -> None:
+    hour = T - timedelta(hours=1)  # 11:00-12:00 on each day
+    docs: list[dict[str, Any]] = []
+    for d in range(1, 8):
+        docs += _hour(hour - timedelta(days=d), 6, 20)
+        docs += _hour(hour - timedelta(days=d), 6, 20, brand="Lumio")
+        docs += _hour(hour - timedelta(days=d, hours=12), 1, 2)  # quiet nights
+    docs += _hour(hour, 40, 20)  # 北辰: complaints surge
+    docs += _hour(hour, 18, 60, brand="Lumio")  # Lumio: a promotion, volume tripled, complaints in proportion
+    docs += _hour(hour - timedelta(hours=12), 3, 0)  # last night: three complaints
+    store(docs)
+    rule = NegativeSurgeRule(name="surge")
+    matches = evaluate(rule, ctx(es, prefix, T))
+    brand_level = [m for m in matches if m.category is None]
+    assert [m.brand for m in brand_level] == ["北辰"]
+    m = brand_level[0]
+    assert m.severity in ("urgent", "crisis") and m.evidence["mentions"] == 40 and m.evidence["baseline_days"] == 7
+    assert m.query == 'brand:"北辰" AND sentiment.label:negative' and len(m.mention_ids) == 10
+    cats = {m.category for m in matches if m.category}
+    assert cats == {"service_attitude"}
+    night = evaluate(rule, ctx(es, prefix, T - timedelta(hours=11)))
+    assert night == []
+    # before the surge's mentions were published, nothing
+    assert evaluate(rule, ctx(es, prefix, hour)) == []
+
+
+def test_threshold_counts_a_query_for_a_brand(es: Elasticsearch, prefix: str, store: Any) -> None:
+    store([
+        post("北辰牛奶有食品安全问题", T - timedelta(minutes=30)),
+        post("北辰 食品 安全", T - timedelta(minutes=20)),  # not the phrase
+        post("Lumio食品安全", T - timedelta(minutes=20), brand="Lumio"),
+        post("北辰食品安全抽检不合格", T + timedelta(minutes=5)),  # after the instant
+    ])  # fmt: skip
+    rule = ThresholdRule(name="food", query="食品安全", brand="北辰", tiers=Tiers(notice=1, urgent=2))
+    matches = evaluate(rule, ctx(es, prefix, T))
+    assert len(matches) == 1 and matches[0].severity == "notice" and matches[0].evidence["mentions"] == 1
+    assert matches[0].query == '"食品安全" AND brand:"北辰"'
+    assert evaluate(rule, ctx(es, prefix, T + timedelta(minutes=10)))[0].severity == "urgent"
+    lucene = ThresholdRule(name="q", query="platform:weibo AND 食品安全", threshold=3)
+    assert evaluate(lucene, ctx(es, prefix, T + timedelta(minutes=10)))[0].evidence["mentions"] == 3
+
+
+def test_new_term_needs_an_unseen_phrase(es: Elasticsearch, prefix: str, store: Any) -> None:
+    docs = [post("北辰物流太慢了", T - timedelta(days=3, hours=h)) for h in range(0, 72, 4)]
+    docs += [post("北辰物流太慢了", T - timedelta(minutes=10 + i)) for i in range(8)]  # usual, not new
+    docs += [post("北辰净水器漏电了", T - timedelta(minutes=10 + i)) for i in range(7)]  # new
+    docs += [post("北辰扫地机冒烟", T - timedelta(minutes=10 + i)) for i in range(3)]  # new, but only 3 authors
+    store(docs)
+    matches = evaluate(NewTermRule(name="new"), ctx(es, prefix, T))
+    assert [(m.term, m.brand, m.evidence["authors"]) for m in matches] == [("漏电", "北辰", 7)]
+    assert matches[0].severity == "notice" and matches[0].query == 'brand:"北辰" AND complaint.phrases:"漏电"'
+    # a young index has no baseline: nothing is "new" yet
+    young = NewTermRule(name="new", min_history_hours=24 * 7)  # the oldest mention is 5.8 days old
+    assert evaluate(young, ctx(es, prefix, T)) == []
+
+
+def _record(es: Elasticsearch, prefix: str, key: str, hours_ago: float, **flags: Any) -> None:
+    spider, _, keyword = key.partition(":")
+    run = state.CrawlRun(
+        run_id=f"{key}-{hours_ago}", spider=spider, keyword=keyword.split("@")[0], source_key=key,
+        started_at=T - timedelta(hours=hours_ago, minutes=2), finished_at=T - timedelta(hours=hours_ago),
+        finish_reason=flags.pop("reason", "finished"), items=0 if flags.get("zero_results") else 5, **flags,
+    )  # fmt: skip
+    state.record_run(es, prefix, run)
+
+
+def test_crawler_health_reports_broken_silent_and_stale_sources(es: Elasticsearch, prefix: str) -> None:
+    rule = CrawlerHealthRule(name="health")
+    assert evaluate(rule, ctx(es, prefix, T)) == []  # no run recorded: nothing to say
+    for h in (3, 2, 1):
+        _record(es, prefix, "weibo:北辰", h)
+        _record(es, prefix, "reddit:北辰", h)
+        _record(es, prefix, "jd:北辰", h + 9)
+        _record(es, prefix, "bilibili:北辰@127.0.0.1", h)
+    _record(es, prefix, "weibo:北辰", 0.5, broken=True, parse_errors=3, reason="layout_changed")
+    _record(es, prefix, "reddit:北辰", 0.5, zero_results=True, silent=True)
+    _record(es, prefix, "weibo:北辰", 0.9 + 24, broken=True)  # long ago, and not the latest anyway
+    found = {m.source_key: m for m in evaluate(rule, ctx(es, prefix, T))}
+    assert set(found) == {"weibo:北辰", "reddit:北辰", "jd:北辰"}
+    assert found["weibo:北辰"].severity == "notice" and "broken" in found["weibo:北辰"].summary
+    assert "silent" in found["reddit:北辰"].summary and "no run for 10.0 h" in found["jd:北辰"].summary
+    assert found["weibo:北辰"].query == 'platform:"weibo"'
+    # only configured sources when the config lists some
+    only = evaluate(rule, ctx(es, prefix, T, source_keys=("weibo:北辰", "bilibili:*")))
+    assert [m.source_key for m in only] == ["weibo:北辰"]
+    # point in time: before the broken run, the source was fine
+    assert evaluate(rule, ctx(es, prefix, T - timedelta(minutes=45), source_keys=("weibo:北辰",))) == []
+
+
+def test_a_failing_rule_is_reported_and_the_others_still_run(es: Elasticsearch, prefix: str, store: Any) -> None:
+    store([post("北辰食品安全", T - timedelta(minutes=5))])
+    bad = ThresholdRule(name="broken query", query="brand:(北辰 AND", threshold=1)
+    good = ThresholdRule(name="food", query="食品安全", threshold=1)
+    off = ThresholdRule(name="off", query="食品安全", threshold=1, enabled=False)
+    errors: list[str] = []
+    matches = evaluate_all([bad, good, off], ctx(es, prefix, T), errors)
+    assert [m.rule for m in matches] == ["food"]
+    assert len(errors) == 1 and "broken query" in errors[0] and "threshold" in errors[0]
