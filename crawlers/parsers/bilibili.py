@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -12,6 +13,9 @@ from crawlers.parsers.common import (
     ParseError,
     SearchPage,
     Skip,
+    attempt,
+    collect,
+    essentials,
     from_epoch,
     parse_count,
     require,
@@ -90,14 +94,10 @@ def parse_search(
     if rows is None and data.get("numResults") == 0:
         return SearchPage()  # no hits at all: Bilibili leaves `result` out
     rows = require(payload, "data.result", what, list)
-    result = SearchPage()
-    for index, row in enumerate(rows):
-        if isinstance(row, dict) and row.get("type") not in (None, "video"):
-            continue
-        try:
-            result.mentions.append(_video(row, now, site, brand))
-        except Skip as exc:
-            result.skipped.append(f"{what} page {page} #{index}: {exc}")
+    result = collect(
+        rows, partial(_video, now=now, site=site, brand=brand), f"{what} page {page}",
+        wanted=lambda row: not isinstance(row, dict) or row.get("type") in (None, "video"),
+    )
     pages = data.get("numPages")
     more = not isinstance(pages, int) or page < pages
     result.next_page = page + 1 if rows and more else None
@@ -105,15 +105,7 @@ def parse_search(
 
 
 def _reply(row: Any, now: datetime, bvid: str, site: str, brand: str | None) -> Mention:
-    if not isinstance(row, dict):
-        raise Skip("reply is not an object")
-    rpid = text_id(row.get("rpid"))
-    if not rpid:
-        raise Skip("rpid missing")
-    content = row.get("content")
-    message = content.get("message") if isinstance(content, dict) else None
-    if not isinstance(message, str) or not message.strip():
-        raise Skip(f"reply {rpid}: content.message missing")
+    row, rpid, message = essentials(row, "reply", "reply", ("rpid",), "content.message")
     member: dict[str, Any] = row["member"] if isinstance(row.get("member"), dict) else {}
     parent = text_id(row.get("parent"))
     return Mention(
@@ -145,17 +137,11 @@ def parse_replies(
     if not isinstance(rows, list):
         raise ParseError(f"{what}: data.replies is {type(rows).__name__}, expected list")
     result = SearchPage()
+    build = partial(_reply, now=now, bvid=bvid, site=site, brand=brand)
     for index, row in enumerate(rows):
-        try:
-            result.mentions.append(_reply(row, now, bvid, site, brand))
-        except Skip as exc:
-            result.skipped.append(f"{what} of {bvid} #{index}: {exc}")
-            continue
-        for child in row.get("replies") or []:
-            try:
-                result.mentions.append(_reply(child, now, bvid, site, brand))
-            except Skip as exc:
-                result.skipped.append(f"{what} of {bvid} #{index} (nested): {exc}")
+        if attempt(result, build, row, f"{what} of {bvid} #{index}"):
+            for child in row.get("replies") or []:
+                attempt(result, build, child, f"{what} of {bvid} #{index} (nested)")
     next_cursor = cursor.get("next")
     if rows and not cursor.get("is_end") and isinstance(next_cursor, int | str) and str(next_cursor) not in ("", "0"):
         result.next_page = next_cursor

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -38,6 +39,46 @@ class SearchPage:
     mentions: list[Mention] = field(default_factory=list)
     next_page: int | str | None = None
     skipped: list[str] = field(default_factory=list)
+
+
+def essentials(
+    row: Any, kind: str, noun: str, id_keys: tuple[str, ...], text_path: str
+) -> tuple[dict[str, Any], str, str]:
+    """What no post can do without: the row as a mapping, its id (the first of `id_keys` present) and its text
+    (at the dotted `text_path`); raise Skip naming the one that is lost."""
+    if not isinstance(row, dict):
+        raise Skip(f"{kind} is not an object")
+    own_id = next((found for key in id_keys if (found := text_id(row.get(key)))), None)
+    if not own_id:
+        raise Skip(f"{kind}.{id_keys[0]} missing")
+    text: Any = row
+    for key in text_path.split("."):
+        text = text.get(key) if isinstance(text, dict) else None
+    if not isinstance(text, str) or not text.strip():
+        raise Skip(f"{noun} {own_id}: {text_path} missing")
+    return row, own_id, text
+
+
+def attempt(page: SearchPage, build: Callable[[Any], Mention], row: Any, where: str) -> bool:
+    """Add one row's mention to the page, or, when the row raises Skip, the reason; whether it was added."""
+    try:
+        page.mentions.append(build(row))
+    except Skip as exc:
+        page.skipped.append(f"{where}: {exc}")
+        return False
+    return True
+
+
+def collect(
+    rows: Iterable[Any], build: Callable[[Any], Mention], what: str, wanted: Callable[[Any], bool] | None = None
+) -> SearchPage:
+    """A page of mentions built row by row: a row that raises Skip is listed with its reason (`what #index`), the
+    rest is kept; rows `wanted` refuses (not posts: ads, users) are passed over."""
+    page = SearchPage()
+    for index, row in enumerate(rows):
+        if wanted is None or wanted(row):
+            attempt(page, build, row, f"{what} #{index}")
+    return page
 
 
 def load_json(text: str | bytes, what: str) -> Any:

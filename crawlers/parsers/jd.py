@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
 from crawlers.items import Mention
-from crawlers.parsers.common import ParseError, SearchPage, Skip, china_time, parse_count, require, text_id
+from crawlers.parsers.common import (
+    ParseError,
+    SearchPage,
+    china_time,
+    collect,
+    essentials,
+    parse_count,
+    require,
+    text_id,
+)
 
 PLATFORM = "jd"
 PUBLIC_ROOT = "https://item.jd.com"
@@ -51,14 +61,7 @@ def parse_products(payload: Any) -> tuple[list[Product], list[str]]:
 
 
 def _review(row: Any, now: datetime, product: Product, site: str, brand: str | None) -> Mention:
-    if not isinstance(row, dict):
-        raise Skip("comment is not an object")
-    review_id = text_id(row.get("id"))
-    if not review_id:
-        raise Skip("id missing")
-    content = row.get("content")
-    if not isinstance(content, str) or not content.strip():
-        raise Skip(f"review {review_id}: content missing")
+    row, review_id, content = essentials(row, "comment", "review", ("id",), "content")
     score = row.get("score")
     rating: float | None = None
     if isinstance(score, int | float | str) and not isinstance(score, bool):
@@ -97,12 +100,10 @@ def parse_reviews(
     if not isinstance(payload, dict):
         raise ParseError(f"{what}: response is {type(payload).__name__}, expected an object")
     rows = require(payload, "comments", what, list)
-    result = SearchPage()
-    for index, row in enumerate(rows):
-        try:
-            result.mentions.append(_review(row, now, product, site, brand))
-        except Skip as exc:
-            result.skipped.append(f"{what} of {product.product_id} page {page} #{index}: {exc}")
+    result = collect(
+        rows, partial(_review, now=now, product=product, site=site, brand=brand),
+        f"{what} of {product.product_id} page {page}",
+    )
     max_page = payload.get("maxPage")
     more = not isinstance(max_page, int) or page + 1 < max_page
     result.next_page = page + 1 if rows and more else None

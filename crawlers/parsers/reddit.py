@@ -7,7 +7,17 @@ from typing import Any
 from urllib.parse import quote
 
 from crawlers.items import Mention
-from crawlers.parsers.common import ParseError, SearchPage, Skip, from_epoch, parse_count, require, str_field, text_id
+from crawlers.parsers.common import (
+    ParseError,
+    SearchPage,
+    Skip,
+    collect,
+    from_epoch,
+    parse_count,
+    require,
+    str_field,
+    text_id,
+)
 
 PLATFORM = "reddit"
 PUBLIC_ROOT = "https://www.reddit.com"
@@ -63,14 +73,12 @@ def parse_search(payload: Any, now: datetime, site: str = PUBLIC_ROOT, brand: st
     if "error" in payload and "data" not in payload:
         raise ParseError(f"{what}: API error {payload.get('error')!r}: {payload.get('message')!r}")
     children = require(payload, "data.children", what, list)
-    result = SearchPage()
-    for index, child in enumerate(children):
-        if isinstance(child, dict) and child.get("kind") not in (None, "t3"):
-            continue
-        try:
-            result.mentions.append(_post(child.get("data") if isinstance(child, dict) else None, now, site, brand))
-        except Skip as exc:
-            result.skipped.append(f"{what} #{index}: {exc}")
+    result = collect(
+        children,
+        lambda child: _post(child.get("data") if isinstance(child, dict) else None, now, site, brand),
+        what,
+        wanted=lambda child: not isinstance(child, dict) or child.get("kind") in (None, "t3"),
+    )
     after = payload["data"].get("after")
     result.next_page = after if isinstance(after, str) and after and children else None
     return result

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -19,7 +19,7 @@ from parsel import Selector
 from pydantic import ValidationError
 
 from crawlers.items import Mention
-from crawlers.parsers.common import ParseError, SearchPage, Skip, parse_count, text_id
+from crawlers.parsers.common import ParseError, SearchPage, Skip, collect, parse_count, text_id
 from groundswell.config import ReviewSelectors
 
 PLATFORM = "reviews"
@@ -162,12 +162,10 @@ def parse_page(
     nodes = doc.xpath(xp["item"])
     if not nodes:
         raise LayoutChanged(f"reviews at {page_url}: item selector {sel.item!r} matched nothing")
-    result = SearchPage()
-    for index, node in enumerate(nodes):
-        try:
-            result.mentions.append(_review(node, xp, page_url, now, tz, brand, product))
-        except Skip as exc:
-            result.skipped.append(f"reviews at {page_url} #{index}: {exc}")
+    result = collect(
+        nodes, partial(_review, xp=xp, page_url=page_url, now=now, tz=tz, brand=brand, product=product),
+        f"reviews at {page_url}",
+    )
     if not result.mentions:
         first = result.skipped[0].rsplit(": ", 1)[-1]
         raise LayoutChanged(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -14,6 +15,8 @@ from crawlers.parsers.common import (
     ParseError,
     SearchPage,
     Skip,
+    collect,
+    essentials,
     parse_count,
     require,
     text_id,
@@ -75,9 +78,14 @@ def parse_time(value: Any, now: datetime) -> datetime:
         raise Skip(f"bad created_at {value!r}") from None
 
 
-def _check_wall(payload: Any, what: str) -> None:
-    if isinstance(payload, dict) and payload.get("ok") == -100:
+def _answered(payload: Any, what: str) -> bool:
+    """Whether Weibo answered with data (ok=1); other ok values mean nothing (more) to show. A response that is
+    not an object is a ParseError, ok=-100 a LoginWall."""
+    if not isinstance(payload, dict):
+        raise ParseError(f"{what}: response is {type(payload).__name__}, expected an object")
+    if payload.get("ok") == -100:
         raise LoginWall(f"{what}: login required (ok=-100, url={payload.get('url')!r})")
+    return payload.get("ok") == 1
 
 
 def _user(user: Any) -> tuple[str | None, str | None, int | None]:
@@ -86,32 +94,49 @@ def _user(user: Any) -> tuple[str | None, str | None, int | None]:
     return text_id(user.get("screen_name")), text_id(user.get("id")), parse_count(user.get("followers_count"))
 
 
-def _post(mblog: Any, now: datetime, site: str, brand: str | None) -> Mention:
-    """One mblog to a Mention; raise Skip naming what is wrong with it."""
-    if not isinstance(mblog, dict):
-        raise Skip("mblog is not an object")
-    mid = text_id(mblog.get("id")) or text_id(mblog.get("mid"))
-    if not mid:
-        raise Skip("mblog.id missing")
-    text = mblog.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise Skip(f"post {mid}: text missing")
-    author, author_id, followers = _user(mblog.get("user"))
+def _mention(row: Any, kind: tuple[str, str], id_keys: tuple[str, ...], now: datetime, brand: str | None,
+             url: Callable[[str], str], **counts: Any) -> Mention:
+    """What a post and a comment share (id, HTML text, author, time); raise Skip naming what is wrong.
+
+    `kind`: the row's field name and its noun, for those reasons; `counts`: the kind's own fields.
+    """
+    row, own_id, text = essentials(row, kind[0], kind[1], id_keys, "text")
+    author, author_id, followers = _user(row.get("user"))
     return Mention(
         platform=PLATFORM,
-        source_id=mid,
-        url=f"{site.rstrip('/')}/detail/{mid}",
+        source_id=own_id,
+        url=url(own_id),
         author=author,
         author_id=author_id,
         author_followers=followers,
         text=text,
         brand=brand,
-        published_at=parse_time(mblog.get("created_at"), now),
+        published_at=parse_time(row.get("created_at"), now),
         crawled_at=now,
-        likes=parse_count(mblog.get("attitudes_count")),
-        comments=parse_count(mblog.get("comments_count")),
-        reposts=parse_count(mblog.get("reposts_count")),
-        extra={"truncated": True} if mblog.get("isLongText") else {},
+        **counts,
+    )
+
+
+def _post(mblog: Any, now: datetime, site: str, brand: str | None) -> Mention:
+    """One mblog to a Mention."""
+    row = mblog if isinstance(mblog, dict) else {}
+    return _mention(
+        mblog, ("mblog", "post"), ("id", "mid"), now, brand, lambda mid: f"{site.rstrip('/')}/detail/{mid}",
+        likes=parse_count(row.get("attitudes_count")),
+        comments=parse_count(row.get("comments_count")),
+        reposts=parse_count(row.get("reposts_count")),
+        extra={"truncated": True} if row.get("isLongText") else {},
+    )
+
+
+def _comment(row: Any, now: datetime, mid: str, site: str, brand: str | None) -> Mention:
+    """One hot comment to a Mention replying to post `mid`."""
+    data = row if isinstance(row, dict) else {}
+    return _mention(
+        row, ("comment", "comment"), ("id",), now, brand, lambda cid: f"{site.rstrip('/')}/detail/{mid}?cid={cid}",
+        likes=parse_count(data.get("like_count")),
+        comments=parse_count(data.get("total_number")),
+        reply_to=mid,
     )
 
 
@@ -138,10 +163,7 @@ def parse_search(
     LoginWall; a page with ok=1 but no data.cards is a ParseError.
     """
     what = "weibo search"
-    if not isinstance(payload, dict):
-        raise ParseError(f"{what}: response is {type(payload).__name__}, expected an object")
-    _check_wall(payload, what)
-    if payload.get("ok") != 1:
+    if not _answered(payload, what):
         return SearchPage()
     cards = require(payload, "data.cards", what, list)
     result = SearchPage()
@@ -180,43 +202,10 @@ def parse_comments(
     Weibo answers ok=0 when a post has no (more) comments.
     """
     what = "weibo comments"
-    if not isinstance(payload, dict):
-        raise ParseError(f"{what}: response is {type(payload).__name__}, expected an object")
-    _check_wall(payload, what)
-    if payload.get("ok") != 1:
+    if not _answered(payload, what):
         return SearchPage()
     rows = require(payload, "data.data", what, list)
-    result = SearchPage()
-    for index, row in enumerate(rows):
-        try:
-            if not isinstance(row, dict):
-                raise Skip("comment is not an object")
-            cid = text_id(row.get("id"))
-            if not cid:
-                raise Skip("comment id missing")
-            text = row.get("text")
-            if not isinstance(text, str) or not text.strip():
-                raise Skip(f"comment {cid}: text missing")
-            author, author_id, followers = _user(row.get("user"))
-            result.mentions.append(
-                Mention(
-                    platform=PLATFORM,
-                    source_id=cid,
-                    url=f"{site.rstrip('/')}/detail/{mid}?cid={cid}",
-                    author=author,
-                    author_id=author_id,
-                    author_followers=followers,
-                    text=text,
-                    brand=brand,
-                    published_at=parse_time(row.get("created_at"), now),
-                    crawled_at=now,
-                    likes=parse_count(row.get("like_count")),
-                    comments=parse_count(row.get("total_number")),
-                    reply_to=mid,
-                )
-            )
-        except Skip as exc:
-            result.skipped.append(f"{what} of {mid} #{index}: {exc}")
+    result = collect(rows, lambda row: _comment(row, now, mid, site, brand), f"{what} of {mid}")
     max_id = payload["data"].get("max_id")
     result.next_page = max_id if max_id and (result.mentions or result.skipped) else None
     return result

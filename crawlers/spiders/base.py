@@ -110,6 +110,7 @@ class GroundswellSpider(scrapy.Spider):
     default_base_url: ClassVar[str] = ""
     public_root: ClassVar[str] = ""
     keyword_required: ClassVar[bool] = True
+    comments_by_default: ClassVar[bool | None] = None  # spiders that can follow comments: `-a comments=0/1`
 
     def __init__(
         self,
@@ -119,9 +120,12 @@ class GroundswellSpider(scrapy.Spider):
         brand: str | None = None,
         incremental: str | int = 1,
         revisit_hours: str | float | None = None,
+        comments: str | int | None = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
+        # only spiders with comments_by_default set fetch comments
+        self.with_comments = bool(self.comments_by_default) if comments is None else as_flag(comments)
         self.keyword = (keyword or "").strip()
         if self.keyword_required and not self.keyword:
             raise ValueError(f"{self.name}: -a keyword=... is required")

@@ -9,7 +9,7 @@ import scrapy
 from scrapy.http import Response
 
 from crawlers.parsers import bilibili as parser
-from crawlers.spiders.base import GroundswellSpider, as_flag
+from crawlers.spiders.base import GroundswellSpider
 
 
 class BilibiliSpider(GroundswellSpider):
@@ -24,10 +24,7 @@ class BilibiliSpider(GroundswellSpider):
     base_url_setting = "BILIBILI_BASE_URL"
     default_base_url = "https://api.bilibili.com"
     public_root = parser.PUBLIC_ROOT
-
-    def __init__(self, comments: str | int = 1, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.with_comments = as_flag(comments)
+    comments_by_default = True
 
     def _configure(self, crawler: Any) -> None:
         super()._configure(crawler)

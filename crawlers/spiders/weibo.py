@@ -11,7 +11,7 @@ from scrapy.http import Response
 from crawlers.items import Mention
 from crawlers.parsers import weibo as parser
 from crawlers.parsers.common import SearchPage, load_json
-from crawlers.spiders.base import GroundswellSpider, as_flag
+from crawlers.spiders.base import GroundswellSpider
 
 REDIRECTS = [301, 302, 303, 307, 308]
 MAX_REDIRECTS = 3
@@ -29,10 +29,7 @@ class WeiboSpider(GroundswellSpider):
     base_url_setting = "WEIBO_BASE_URL"
     default_base_url = "https://m.weibo.cn"
     public_root = parser.PUBLIC_ROOT
-
-    def __init__(self, comments: str | int = 0, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.with_comments = as_flag(comments)
+    comments_by_default = False
 
     def _request(self, url: str, callback: Any, **cb_kwargs: Any) -> scrapy.Request:
         return scrapy.Request(
