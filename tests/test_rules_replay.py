@@ -1,0 +1,90 @@
+"""The default rules over the replay (sites.replay): steady days, a promotion and an ordinary bad hour raise
+nothing above notice; the viral complaint is matched, at least urgent, within one evaluation after its first half
+hour, with its cluster and the big account's post first."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from alerts.model import RANK, Match
+from alerts.rules import EvalContext, brands_in_index, evaluate_all
+from alerts.rules.defaults import DEFAULT_RULES
+from sites import replay
+from tests.conftest import delete_prefix
+
+STEP = timedelta(minutes=15)
+
+
+@pytest.fixture(scope="module")
+def replayed(es: Elasticsearch) -> Iterator[tuple[replay.Scenario, dict[datetime, list[Match]]]]:
+    """The replay indexed once, and the default rules' matches at every step through it."""
+    prefix = f"gstest-{uuid.uuid4().hex[:10]}"
+    try:
+        scenario = replay.load(es, prefix)
+        steps: dict[datetime, list[Match]] = {}
+        at = scenario.start + STEP
+        while at <= scenario.end:
+            errors: list[str] = []
+            ctx = EvalContext(es=es, prefix=prefix, at=at, brands=tuple(brands_in_index(es, prefix, at)))
+            steps[at] = evaluate_all(DEFAULT_RULES, ctx, errors)
+            assert errors == []
+            at += STEP
+        yield scenario, steps
+    finally:
+        delete_prefix(es, prefix)
+
+
+def above_notice(matches: list[Match]) -> list[str]:
+    return [f"{m.at:%a %H:%M} {m.severity} {m.summary}" for m in matches if RANK[m.severity] > RANK["notice"]]
+
+
+def test_steady_days_promotion_and_bad_hour_raise_nothing_above_notice(
+    replayed: tuple[replay.Scenario, dict[datetime, list[Match]]],
+) -> None:
+    scenario, steps = replayed
+    before = [m for at, ms in steps.items() if at < scenario.viral_start for m in ms]
+    assert above_notice(before) == []
+    promo = [
+        m
+        for at, ms in steps.items()
+        if scenario.promotion_start <= at <= scenario.promotion_end + timedelta(hours=1)
+        for m in ms
+        if m.brand == scenario.promotion_brand and (m.category is None or m.rule_type == "viral_spread")
+    ]
+    assert promo == []  # triple the volume, with praise: not even a notice
+    bad = [
+        m
+        for at, ms in steps.items()
+        if scenario.bad_hour_start <= at <= scenario.bad_hour_end + timedelta(hours=1)
+        for m in ms
+        if m.brand == scenario.bad_hour_brand and m.category is None
+    ]
+    assert bad == []
+
+
+def test_the_viral_complaint_is_caught_within_one_step_after_half_an_hour(
+    replayed: tuple[replay.Scenario, dict[datetime, list[Match]]],
+) -> None:
+    scenario, steps = replayed
+    due = scenario.viral_start + timedelta(minutes=30)
+    at = min(t for t in steps if t >= due)
+    assert at - due < STEP
+    viral = [m for m in steps[at] if m.rule_type == "viral_spread" and m.cluster_id == scenario.viral_mention_id]
+    assert len(viral) == 1
+    m = viral[0]
+    assert RANK[m.severity] >= RANK["urgent"]
+    assert m.brand == scenario.viral_brand and m.mention_ids[0] == scenario.viral_mention_id
+    assert m.evidence["platforms"] >= 3 and m.evidence["authors"] >= 100 and m.evidence["reposts_per_hour"] >= 1000
+    assert m.evidence["reach"] >= scenario.viral_followers
+    # and it stays matched while it spreads (the incident book folds these into one incident)
+    later = [
+        any(x.cluster_id == scenario.viral_mention_id for x in ms)
+        for t, ms in steps.items()
+        if at <= t <= at + timedelta(hours=2)
+    ]
+    assert all(later)
