@@ -24,6 +24,8 @@ from groundswell.store import mapping
 
 log = logging.getLogger(__name__)
 
+Matcher = Callable[["Config", Elasticsearch, datetime], tuple[list[Match], list[str]]]
+
 
 @dataclass
 class RunReport:
@@ -65,14 +67,14 @@ def _brief(i: Incident) -> dict[str, Any]:
 
 def evaluate(cfg: Config, es: Elasticsearch, at: datetime) -> tuple[list[Match], list[str]]:
     """Every effective rule (defaults + configured) at `at`; a failing rule is reported, the others still run."""
-    from alerts.rules import EvalContext, evaluate_all
+    from alerts.rules import context_for, evaluate_all
     from alerts.rules.defaults import effective_rules
 
     prefix = cfg.elasticsearch.index_prefix
-    rules = effective_rules(cfg, es, prefix)
-    ctx = EvalContext.build(cfg, es, prefix, at)
-    result = evaluate_all(rules, ctx)
-    return list(result.matches), list(result.errors)
+    ctx = context_for(cfg, es, prefix, at)
+    errors: list[str] = []
+    matches = evaluate_all(effective_rules(cfg), ctx, errors)
+    return matches, errors
 
 
 # -- the email's facts ---------------------------------------------------------------------------------------
@@ -202,12 +204,12 @@ def _notify(
     es: Elasticsearch, cfg: Config, inc: Incident, kind: Literal["opened", "escalated"], at: datetime,
     previous: Severity | None, report: RunReport,
 ) -> None:
-    from alerts.email.compose import compose
+    from alerts.email.compose import compose, notification_id
     from alerts.email.outbox import Outbox
 
-    message_id = f"{inc.incident_id}.{kind}"
+    message_id = notification_id(inc.incident_id, kind, inc.severity)
     digest = cfg.alerting.digest_minutes is not None and inc.severity == "notice" and kind == "opened"
-    to = recipients_for(cfg, inc.severity)
+    to = recipients_for(cfg, "notice" if digest else inc.severity)
     if not to:
         report.errors.append(
             f"incident {inc.incident_id} ({inc.severity}): no recipients configured "
@@ -215,7 +217,7 @@ def _notify(
         )
         return
     facts = build_report(es, cfg, inc, kind, at, previous)
-    message = compose(facts, sender=cfg.smtp.sender, recipients=to)
+    message = compose(facts, sender=cfg.smtp.sender, recipients=to, message_id=message_id)
     outbox = Outbox(es, cfg.elasticsearch.index_prefix)
     queued = outbox.enqueue(
         message_id, message, incident_id=inc.incident_id, kind="digest-item" if digest else kind,
@@ -231,7 +233,7 @@ def run_once(
     at: datetime | None = None,
     *,
     send: bool = True,
-    matcher: Callable[[Config, Elasticsearch, datetime], tuple[list[Match], list[str]]] = evaluate,
+    matcher: Matcher = evaluate,
 ) -> RunReport:
     """Evaluate every rule as if the time were `at` (default: groundswell.clock.now()), update the incidents,
     queue the emails that are due and, if `send`, deliver everything pending in the outbox."""
@@ -300,7 +302,7 @@ def backtest(
     end: datetime,
     step: timedelta,
     *,
-    matcher: Callable[[Config, Elasticsearch, datetime], tuple[list[Match], list[str]]] = evaluate,
+    matcher: Matcher = evaluate,
     progress: Callable[[datetime], None] | None = None,
 ) -> tuple[list[BacktestEvent], list[str]]:
     """Replay [start, end] every `step` on an in-memory incident book: what would have been emailed, and when."""
