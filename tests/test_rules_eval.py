@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
-from alerts.rules import EvalContext, evaluate, evaluate_all
+from alerts.rules import EvalContext, context_for, evaluate, evaluate_all
 from alerts.rules.spec import (
     CrawlerHealthRule,
     NegativeSurgeRule,
@@ -20,6 +20,7 @@ from alerts.rules.spec import (
     ViralSpreadRule,
 )
 from crawlers.items import Mention
+from groundswell import config as gsconfig
 from groundswell.store import mapping, state
 from pipelines.complaints import tag
 from sites import replay
@@ -231,3 +232,20 @@ def test_a_failing_rule_is_reported_and_the_others_still_run(es: Elasticsearch, 
     matches = evaluate_all([bad, good, off], ctx(es, prefix, T), errors)
     assert [m.rule for m in matches] == ["food"]
     assert len(errors) == 1 and "broken query" in errors[0] and "threshold" in errors[0]
+
+
+def test_context_watches_configured_and_indexed_brands(es: Elasticsearch, prefix: str, store: Any) -> None:
+    store([post("北辰不错", T - timedelta(days=2), label="positive"), post("Lumio还行", T, brand="Lumio")])
+    cfg = gsconfig.Config.model_validate(
+        {
+            "brands": [{"name": "云栖"}],
+            "sources": [
+                {"name": "w", "spider": "weibo", "keywords": ["北辰"]},
+                {"name": "r", "spider": "reddit"},
+                {"name": "off", "spider": "jd", "enabled": False},
+            ],
+        }
+    )
+    c = context_for(cfg, es, prefix, T - timedelta(hours=1))
+    assert c.brands == ("云栖", "北辰")  # Lumio's mention is not published yet at that instant
+    assert c.source_keys == ("reddit:云栖", "weibo:北辰")
