@@ -148,3 +148,32 @@ def test_smtp_down_then_up_delivers_exactly_once(es: Elasticsearch, prefix: str)
         again = engine.run_once(cfg, es, at + timedelta(minutes=45), matcher=_matcher(ids, "手机充电时爆炸了"))
         assert again.opened == [] and again.escalated == []
         assert len(sink.messages) == 1
+
+
+def test_list_show_ack_resolve(es: Elasticsearch, prefix: str, gs: Gs) -> None:
+    at = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)
+    ids = _index(es, prefix, [_mention("电池鼓包，售后不管", 4, at)])
+    match = _matcher(ids, "电池鼓包，售后不管")
+    report = engine.run_once(cfg_for(prefix, free_port()), es, at, matcher=match, send=False)
+    (inc,) = report.opened
+    listed = gs("alerts", "list", "--status", "open")
+    assert inc.incident_id in listed.output and "电池鼓包" in listed.output
+    shown = gs("alerts", "show", inc.incident_id)
+    assert "reposts_per_hour 1200" in shown.output and "电池鼓包" in shown.output
+    assert gs("alerts", "ack", inc.incident_id, "--by", "lead").exit_code == 0
+    assert '"acknowledged_by": "lead"' in gs("alerts", "show", inc.incident_id, "--json").output
+    # an acknowledged incident still absorbs matches silently: no new incident, no new email
+    later = engine.run_once(cfg_for(prefix, free_port()), es, at + timedelta(minutes=5), matcher=match, send=False)
+    assert later.opened == [] and later.emails_queued == 0
+    assert gs("alerts", "resolve", inc.incident_id).exit_code == 0
+    again = gs("alerts", "resolve", inc.incident_id)
+    assert again.exit_code == 1 and "already resolved" in again.output
+    assert gs("alerts", "show", "inc-nope").exit_code == 1
+    assert gs("alerts", "list", "--status", "open").output.strip() == "no incidents"
+
+
+def test_bad_times_are_named(gs: Gs) -> None:
+    result = gs("alerts", "run", "--at", "yesterday")
+    assert result.exit_code == 2 and "--at" in result.output
+    result = gs("alerts", "backtest", "--from", "2026-11-24T00:00:00Z", "--step", "0m")
+    assert result.exit_code == 2 and "--step" in result.output
