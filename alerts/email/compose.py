@@ -1,0 +1,453 @@
+"""Incident emails: plain text and HTML with an inline chart, and the Kibana Discover link they carry.
+
+Everything that came from a crawl (post text, author, title, URL, brand, the summary built from them) is
+untrusted: in HTML it is escaped with html.escape, a link becomes an <a href> only when it is http(s), and
+headers lose every control character, so a post can neither inject a header nor produce a tag, an attribute
+or a javascript: URL. Rendering is deterministic: the same report gives the same message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from urllib.parse import quote, urlsplit
+
+from alerts.email.chart import bar_chart
+from alerts.model import RANK, IncidentReport, Post, Severity, iso
+
+SUBJECT_MAX = 150  # characters; long subjects are cut with an ellipsis
+QUOTE_MAX = 600  # characters of the complaint quoted in full
+EXCERPT_MAX = 280  # characters per top post
+TOP_POSTS = 5
+
+# readable labels for the evidence numbers rules attach (unknown keys get their name with spaces)
+EVIDENCE_LABELS: Mapping[str, str] = {
+    "mentions": "Matched mentions",
+    "count": "Matched mentions",
+    "authors": "Distinct authors",
+    "distinct_authors": "Distinct authors",
+    "platforms": "Platforms",
+    "copies": "Copies of the post",
+    "cluster_size": "Copies of the post",
+    "reach": "Reach (followers of authors)",
+    "followers": "Followers of the first poster",
+    "max_followers": "Largest author (followers)",
+    "reposts": "Reposts",
+    "comments": "Comments",
+    "likes": "Likes",
+    "engagement": "Engagement (likes + reposts + comments)",
+    "reposts_per_hour": "Reposts per hour",
+    "comments_per_hour": "Comments per hour",
+    "engagement_per_hour": "Engagement per hour",
+    "growth": "Growth",
+    "growth_per_hour": "Growth per hour",
+    "baseline": "Usual count for this hour",
+    "expected": "Expected count",
+    "zscore": "Standard deviations above usual",
+    "z": "Standard deviations above usual",
+    "ratio": "Times the usual volume",
+    "score": "Spread score",
+    "negative_share": "Share negative",
+    "silent_runs": "Silent crawl runs",
+    "broken_runs": "Broken crawl runs",
+    "threshold": "Threshold",
+}
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")  # keeps \t and \n
+_SPACE = re.compile(r"\s+")
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+# -- plain helpers -------------------------------------------------------------------------------------
+
+
+def clean_text(value: object) -> str:
+    """Crawled text without control characters (terminal escapes, NULs), newlines kept."""
+    return _CONTROL.sub(" ", str(value)).replace("\r", "")
+
+
+def header_text(value: object) -> str:
+    """One line fit for a header: CR, LF and every other control or separator character become one space."""
+    text = "".join(" " if unicodedata.category(c) in {"Cc", "Zl", "Zp"} else c for c in str(value))
+    return _SPACE.sub(" ", text).strip()
+
+
+def shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL when it may become a link (http or https with a host, no whitespace or control characters)."""
+    if not url:
+        return None
+    candidate = url.strip()
+    if any(c.isspace() or unicodedata.category(c) == "Cc" for c in candidate):
+        return None
+    parts = urlsplit(candidate)
+    if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
+        return None
+    return candidate
+
+
+def fmt_time(value: datetime) -> str:
+    return f"{value.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def fmt_number(value: float) -> str:
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+
+
+def evidence_rows(evidence: Mapping[str, float]) -> list[tuple[str, str]]:
+    """(label, value) for every evidence number, known keys first in EVIDENCE_LABELS order, then the rest."""
+    order = {key: i for i, key in enumerate(EVIDENCE_LABELS)}
+    rows = []
+    for key in sorted(evidence, key=lambda k: (order.get(k, len(order)), k)):
+        value = evidence[key]
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            continue
+        label = EVIDENCE_LABELS.get(key) or key.replace("_", " ").capitalize()
+        rows.append((clean_text(label), fmt_number(value)))
+    return rows
+
+
+def notification_id(incident_id: str, kind: str, severity: str) -> str:
+    """The outbox id (and Message-ID local part) of one notification: the same email is queued only once."""
+    return _ID_UNSAFE.sub("_", f"{incident_id}.{kind}.{severity}")
+
+
+def digest_id(item_ids: Iterable[str]) -> str:
+    """The id of a digest of these outbox items: recomposing the same digest after a crash gives the same id."""
+    digest = hashlib.sha1("\x1f".join(sorted(item_ids)).encode()).hexdigest()[:16]
+    return f"digest-{digest}"
+
+
+def _domain(sender: str) -> str:
+    domain = sender.rpartition("@")[2].strip(" >")
+    domain = re.sub(r"[^A-Za-z0-9.-]", "", domain)
+    return domain or "groundswell.local"
+
+
+def _subject_label(severity: Severity) -> str:
+    return f"[Groundswell {severity.upper()}]"
+
+
+def _subject(prefix: str, middle: str) -> str:
+    text = header_text(f"{prefix} {middle}")
+    return shorten(text, SUBJECT_MAX)
+
+
+def subject_of(report: IncidentReport) -> str:
+    inc = report.incident
+    what = header_text(inc.brand or inc.source_key or "all brands")
+    summary = header_text(inc.summary) or "new incident"
+    if report.kind == "escalated":
+        was = f" from {report.previous_severity.upper()}" if report.previous_severity else ""
+        summary = f"escalated to {inc.severity.upper()}{was}: {summary}"
+    return _subject(_subject_label(inc.severity), f"{what}: {summary}")
+
+
+# -- Kibana ----------------------------------------------------------------------------------------------
+
+_RISON_NOT_ID = set(" '!:(),*@$")
+
+
+def rison(value: object) -> str:
+    """Rison encoding (what Kibana keeps in its URL state) of dicts, lists, strings, numbers, booleans, None."""
+    if value is None:
+        return "!n"
+    if value is True:
+        return "!t"
+    if value is False:
+        return "!f"
+    if isinstance(value, int | float):
+        return repr(value) if isinstance(value, float) else str(value)
+    if isinstance(value, str):
+        if value and value[0] not in "-0123456789" and not (set(value) & _RISON_NOT_ID):
+            return value
+        return "'" + value.replace("!", "!!").replace("'", "!'") + "'"
+    if isinstance(value, Mapping):
+        return "(" + ",".join(f"{rison(str(k))}:{rison(v)}" for k, v in value.items()) + ")"
+    if isinstance(value, list | tuple):
+        return "!(" + ",".join(rison(v) for v in value) + ")"
+    raise TypeError(f"rison cannot encode {type(value).__name__}")
+
+
+def kibana_discover_url(base_url: str, prefix: str, query: str, time_from: datetime, time_to: datetime) -> str:
+    """Kibana 8 Discover on the `<prefix>-mentions` data view with this Lucene query and absolute time range."""
+    g = {"time": {"from": iso(time_from), "to": iso(time_to)}}
+    a = {
+        "dataSource": {"dataViewId": f"{prefix}-mentions", "type": "dataView"},
+        "query": {"language": "lucene", "query": query},
+    }
+    safe = "!'(),:*$@/-_.~"
+    return (
+        f"{base_url.rstrip('/')}/app/discover#/?_g={quote(rison(g), safe=safe)}&_a={quote(rison(a), safe=safe)}"
+    )
+
+
+# -- rendering -----------------------------------------------------------------------------------------
+
+
+def _e(value: object) -> str:
+    """Escaped for HTML text and attribute values; newlines become <br>."""
+    return html.escape(clean_text(value), quote=True).replace("\n", "<br>")
+
+
+def _link_html(url: str | None, label: str) -> str:
+    """An <a> for an http(s) URL; anything else is shown as (escaped) text, never as a link."""
+    good = safe_url(url)
+    if good:
+        return f'<a href="{html.escape(good, quote=True)}">{_e(label)}</a>'
+    return f"<span>{_e(url)}</span>" if url else ""
+
+
+def _poster_line(post: Post) -> str:
+    who = clean_text(post.author or "an unknown author")
+    reach = f" ({fmt_number(post.author_followers)} followers)" if post.author_followers is not None else ""
+    return f"{who}{reach} on {clean_text(post.platform)}, {fmt_time(post.published_at)}"
+
+
+def _engagement(post: Post) -> str:
+    return f"{fmt_number(post.reposts)} reposts, {fmt_number(post.comments)} comments, {fmt_number(post.likes)} likes"
+
+
+def _post_text(post: Post, limit: int) -> str:
+    text = clean_text(post.text).strip()
+    if post.title:
+        text = f"{clean_text(post.title).strip()}\n{text}"
+    return shorten(text, limit)
+
+
+def _spread_rows(report: IncidentReport) -> list[tuple[str, str]]:
+    rows = [
+        ("Mentions in the last 24 h", fmt_number(report.mentions)),
+        ("Distinct authors", fmt_number(report.authors)),
+        ("Platforms", ", ".join(clean_text(p) for p in report.platforms) or "-"),
+    ]
+    shown = {label for label, _ in rows}
+    rows += [(label, value) for label, value in evidence_rows(report.incident.evidence) if label not in shown]
+    return rows
+
+
+def _hourly_summary(hourly: Sequence[tuple[datetime, int]]) -> str:
+    if not hourly:
+        return "no hourly counts"
+    peak_at, peak = max(hourly, key=lambda h: (h[1], h[0]))
+    return (
+        f"{fmt_number(sum(c for _, c in hourly))} mentions over {len(hourly)} h; peak {fmt_number(peak)} in the hour "
+        f"from {fmt_time(peak_at)}; latest hour {fmt_number(hourly[-1][1])}"
+    )
+
+
+def _sparkline(counts: Sequence[int]) -> str:
+    blocks = " ▁▂▃▄▅▆▇█"
+    peak = max(counts, default=0)
+    if peak == 0:
+        return blocks[0] * len(counts)
+    return "".join(blocks[0] if c == 0 else blocks[max(1, round(c * 8 / peak))] for c in counts)
+
+
+def render_text(report: IncidentReport, subject: str) -> str:
+    inc = report.incident
+    lines = [subject, ""]
+    if report.kind == "escalated":
+        was = report.previous_severity.upper() if report.previous_severity else "a lower level"
+        lines += [f"Severity rose from {was} to {inc.severity.upper()}.", ""]
+    first = report.first_post or (report.top_posts[0] if report.top_posts else None)
+    if first is not None:
+        lines.append("The complaint:")
+        lines += ["> " + line for line in _post_text(first, QUOTE_MAX).splitlines() or [""]]
+        lines.append(f"First posted by {_poster_line(first)}")
+        if first.url:
+            lines.append(f"Link: {clean_text(first.url)}")
+        lines.append("")
+    lines.append("Spread:")
+    lines += [f"  {label}: {value}" for label, value in _spread_rows(report)]
+    lines.append("")
+    if report.hourly:
+        lines.append(f"Last 24 h per hour: {_sparkline([c for _, c in report.hourly])}")
+        lines += [f"  {_hourly_summary(report.hourly)}", ""]
+    if report.top_posts:
+        lines.append("Top posts:")
+        for i, post in enumerate(report.top_posts[:TOP_POSTS], 1):
+            lines.append(f"{i}. {_poster_line(post)}; {_engagement(post)}")
+            lines += ["   " + line for line in _post_text(post, EXCERPT_MAX).splitlines()]
+            if post.url:
+                lines.append(f"   {clean_text(post.url)}")
+        lines.append("")
+    if report.kibana_url:
+        lines += [f"Open in Kibana Discover: {report.kibana_url}", ""]
+    lines += _footer(report)
+    return "\n".join(lines) + "\n"
+
+
+def _footer(report: IncidentReport) -> list[str]:
+    inc = report.incident
+    return [
+        "--",
+        f"Incident {inc.incident_id}, opened {fmt_time(inc.opened_at)}; rules: {', '.join(inc.rules) or '-'}",
+        f"Acknowledge: groundswell alerts ack {inc.incident_id}",
+    ]
+
+
+_SEVERITY_COLOUR = {"notice": "#3a6ea5", "urgent": "#c77700", "crisis": "#b3261e"}
+
+
+def render_html(report: IncidentReport, subject: str, chart_cid: str | None) -> str:
+    inc = report.incident
+    colour = _SEVERITY_COLOUR[inc.severity]
+    parts = [
+        '<!DOCTYPE html><html><head><meta charset="utf-8">',
+        f"<title>{_e(subject)}</title></head>",
+        '<body style="font-family:Arial,sans-serif;color:#222;max-width:680px">',
+        f'<p style="display:inline-block;padding:2px 8px;color:#fff;background:{colour};font-weight:bold">'
+        f"{_e(inc.severity.upper())}</p>",
+        f"<h2>{_e(header_text(inc.brand or inc.source_key or 'all brands'))}: {_e(header_text(inc.summary))}</h2>",
+    ]
+    if report.kind == "escalated":
+        was = report.previous_severity.upper() if report.previous_severity else "a lower level"
+        parts.append(f"<p><b>Severity rose from {_e(was)} to {_e(inc.severity.upper())}.</b></p>")
+    first = report.first_post or (report.top_posts[0] if report.top_posts else None)
+    if first is not None:
+        parts += [
+            "<h3>The complaint</h3>",
+            '<blockquote style="margin:0 0 8px 0;padding:8px 12px;border-left:4px solid #ccc;background:#f6f6f6">'
+            f"{_e(_post_text(first, QUOTE_MAX))}</blockquote>",
+            f"<p>First posted by {_e(_poster_line(first))} {_link_html(first.url, 'open the post')}</p>",
+        ]
+    parts.append('<h3>Spread</h3><table style="border-collapse:collapse">')
+    for label, value in _spread_rows(report):
+        parts.append(
+            f'<tr><td style="padding:2px 12px 2px 0;color:#555">{_e(label)}</td>'
+            f'<td style="padding:2px 0"><b>{_e(value)}</b></td></tr>'
+        )
+    parts.append("</table>")
+    if report.hourly:
+        parts.append("<h3>Last 24 hours</h3>")
+        if chart_cid:
+            parts.append(
+                f'<img src="cid:{html.escape(chart_cid, quote=True)}" width="480" height="120" '
+                f'alt="{_e(_hourly_summary(report.hourly))}">'
+            )
+        parts.append(f'<p style="color:#555">{_e(_hourly_summary(report.hourly))}</p>')
+    if report.top_posts:
+        parts.append("<h3>Top posts</h3><ol>")
+        for post in report.top_posts[:TOP_POSTS]:
+            parts.append(
+                f"<li><p>{_e(_post_text(post, EXCERPT_MAX))}</p>"
+                f'<p style="color:#555">{_e(_poster_line(post))}; {_e(_engagement(post))} '
+                f"{_link_html(post.url, 'open')}</p></li>"
+            )
+        parts.append("</ol>")
+    if report.kibana_url:
+        parts.append(f"<p>{_link_html(report.kibana_url, 'Open in Kibana Discover')}</p>")
+    parts.append('<p style="color:#777;font-size:small">' + "<br>".join(_e(line) for line in _footer(report)[1:]))
+    parts.append("</p></body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _headers(msg: EmailMessage, *, subject: str, sender: str, recipients: Sequence[str], at: datetime,
+             message_id: str, incident_ids: Sequence[str], kind: str) -> None:
+    msg["Subject"] = subject
+    msg["From"] = header_text(sender)
+    msg["To"] = ", ".join(header_text(r) for r in recipients if header_text(r))
+    msg["Date"] = format_datetime(at.astimezone(UTC))
+    msg["Message-ID"] = f"<{_ID_UNSAFE.sub('_', message_id)}@{_domain(sender)}>"
+    msg["X-Groundswell-Incident"] = " ".join(_ID_UNSAFE.sub("_", i) for i in incident_ids)
+    msg["X-Groundswell-Kind"] = kind
+
+
+def compose(
+    report: IncidentReport, *, sender: str, recipients: Sequence[str], message_id: str | None = None
+) -> EmailMessage:
+    """The email for an incident that opened or escalated: multipart/alternative of plain text and HTML, the
+    HTML in multipart/related with the 24 h chart as an inline PNG. `message_id` defaults to notification_id()."""
+    inc = report.incident
+    message_id = message_id or notification_id(inc.incident_id, report.kind, inc.severity)
+    subject = subject_of(report)
+    msg = EmailMessage()
+    _headers(msg, subject=subject, sender=sender, recipients=recipients, at=report.at, message_id=message_id,
+             incident_ids=[inc.incident_id], kind=report.kind)
+    chart_cid = f"chart.{_ID_UNSAFE.sub('_', message_id)}@{_domain(sender)}" if report.hourly else None
+    msg.set_content(render_text(report, subject))
+    msg.add_alternative(render_html(report, subject, chart_cid), subtype="html")
+    if chart_cid:
+        html_part = msg.get_body(preferencelist=("html",))
+        assert isinstance(html_part, EmailMessage)
+        png = bar_chart([count for _, count in report.hourly])
+        html_part.add_related(png, "image", "png", cid=f"<{chart_cid}>", disposition="inline", filename="last-24h.png")
+    return msg
+
+
+# -- digest ----------------------------------------------------------------------------------------------
+
+
+def compose_digest(
+    reports: Sequence[IncidentReport],
+    *,
+    sender: str,
+    recipients: Sequence[str],
+    at: datetime,
+    message_id: str | None = None,
+) -> EmailMessage:
+    """One email listing several notices (the opt-in digest mode): plain text and HTML, no images."""
+    if not reports:
+        raise ValueError("a digest needs at least one report")
+    ordered = sorted(reports, key=lambda r: (-RANK[r.incident.severity], r.incident.opened_at, r.incident.incident_id))
+    top: Severity = ordered[0].incident.severity
+    ids = [r.incident.incident_id for r in ordered]
+    brands = sorted({header_text(r.incident.brand or r.incident.source_key or "all brands") for r in ordered})
+    noun = "notice" if len(ordered) == 1 else "notices"
+    subject = _subject(_subject_label(top), f"Digest: {len(ordered)} {noun} ({', '.join(brands)})")
+    message_id = message_id or digest_id(ids)
+
+    text = [subject, ""]
+    body = [
+        '<!DOCTYPE html><html><head><meta charset="utf-8">',
+        f"<title>{_e(subject)}</title></head>",
+        '<body style="font-family:Arial,sans-serif;color:#222;max-width:680px">',
+        f"<h2>{_e(f'{len(ordered)} {noun} since the last digest')}</h2><ol>",
+    ]
+    for r in ordered:
+        inc = r.incident
+        what = f"[{inc.severity.upper()}] {clean_text(inc.brand or inc.source_key or 'all brands')}: " + clean_text(
+            inc.summary
+        )
+        counts = f"{fmt_number(r.mentions)} mentions, {fmt_number(r.authors)} authors in 24 h"
+        if r.platforms:
+            counts += f", on {', '.join(clean_text(p) for p in r.platforms)}"
+        first = r.first_post or (r.top_posts[0] if r.top_posts else None)
+        text += [f"* {what}", f"  {counts}; opened {fmt_time(inc.opened_at)} ({inc.incident_id})"]
+        body.append(f"<li><p><b>{_e(what)}</b><br>{_e(counts)}; opened {_e(fmt_time(inc.opened_at))} "
+                    f"({_e(inc.incident_id)})</p>")
+        if first is not None:
+            excerpt = _post_text(first, EXCERPT_MAX)
+            text += ["  > " + line for line in excerpt.splitlines()]
+            link = f": {clean_text(first.url)}" if first.url else ""
+            text.append(f"  First posted by {_poster_line(first)}{link}")
+            body.append(
+                '<blockquote style="margin:0 0 4px 0;padding:4px 10px;border-left:4px solid #ccc">'
+                f"{_e(excerpt)}</blockquote>"
+                f"<p>First posted by {_e(_poster_line(first))} {_link_html(first.url, 'open the post')}</p>"
+            )
+        if r.kibana_url:
+            text.append(f"  Kibana: {r.kibana_url}")
+            body.append(f"<p>{_link_html(r.kibana_url, 'Open in Kibana Discover')}</p>")
+        text.append("")
+        body.append("</li>")
+    body.append("</ol></body></html>")
+
+    msg = EmailMessage()
+    _headers(msg, subject=subject, sender=sender, recipients=recipients, at=at, message_id=message_id,
+             incident_ids=ids, kind="digest")
+    msg.set_content("\n".join(text) + "\n")
+    msg.add_alternative("\n".join(body) + "\n", subtype="html")
+    return msg
