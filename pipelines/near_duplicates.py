@@ -134,6 +134,8 @@ class LshIndex:
         self.capacity = capacity
         self.by_band: dict[str, list[_Entry]] = {}
         self.entries: dict[str, _Entry] = {}
+        # exact copies (a repost's text, a pasted complaint) resolve by one dict lookup: newest entry per signature
+        self.exact: dict[tuple[str | None, tuple[int, ...]], _Entry] = {}
 
     def add(self, mention_id: str, cluster_id: str, fp: Fingerprint, group: str | None = None) -> None:
         if mention_id in self.entries:
@@ -141,6 +143,7 @@ class LshIndex:
             return
         entry = _Entry(mention_id, cluster_id, fp.signature, fp.bands, np.asarray(fp.signature, dtype=np.uint32), group)
         self.entries[mention_id] = entry
+        self.exact[(group, entry.signature)] = entry
         for band in fp.bands:
             self.by_band.setdefault(band, []).append(entry)
         if len(self.entries) > self.capacity:
@@ -149,6 +152,8 @@ class LshIndex:
     def _evict(self, mention_id: str) -> None:
         """Drop one entry from its own buckets only (scanning every bucket made each eviction O(index))."""
         entry = self.entries.pop(mention_id)
+        if self.exact.get((entry.group, entry.signature)) is entry:
+            del self.exact[(entry.group, entry.signature)]
         for band in entry.bands:
             bucket = self.by_band.get(band)
             if bucket is None:
@@ -163,9 +168,12 @@ class LshIndex:
         With a group (the brand), mentions of another brand never match: the same stock wording about two
         brands ("客服一直不回复，太失望了") is two complaints, not one.
         """
+        for g in (group, None) if group is not None else (None,):
+            same = self.exact.get((g, fp.signature))
+            if same is not None and same.mention_id != exclude:
+                return (same.cluster_id, 1.0)  # an exact copy: nothing can beat it (keeps viral reposts linear)
         seen: set[str] = set()
-        best: tuple[str, float] | None = None
-        sig = np.asarray(fp.signature, dtype=np.uint32)
+        candidates: list[_Entry] = []
         for band in fp.bands:
             for e in reversed(self.by_band.get(band, ())):  # newest first: they carry the current cluster
                 if e.mention_id in seen or e.mention_id == exclude:
@@ -173,14 +181,19 @@ class LshIndex:
                 if group is not None and e.group is not None and e.group != group:
                     continue
                 seen.add(e.mention_id)
-                s = float(np.count_nonzero(sig == e.array)) / len(sig) if len(e.array) == len(sig) else 0.0
-                if s >= SIMILAR and (best is None or s > best[1]):
-                    best = (e.cluster_id, s)
-                    if s == 1.0:  # an exact copy: nothing can beat it (keeps viral reposts linear)
-                        return best
+                if len(e.array) == len(fp.signature):
+                    candidates.append(e)
                 if len(seen) >= MAX_CANDIDATES:  # a bucket of thousands of copies of one post
-                    return best
-        return best
+                    break
+            if len(seen) >= MAX_CANDIDATES:
+                break
+        if not candidates:
+            return None
+        # one comparison of every candidate at once instead of one numpy call each
+        sig = np.asarray(fp.signature, dtype=np.uint32)
+        sims = np.count_nonzero(np.stack([e.array for e in candidates]) == sig, axis=1) / len(sig)
+        j = int(np.argmax(sims))  # the first maximum: the newest candidate, as before
+        return (candidates[j].cluster_id, float(sims[j])) if sims[j] >= SIMILAR else None
 
 
 def cluster_all(texts: list[str], ids: list[str] | None = None, groups: list[str | None] | None = None) -> list[str]:

@@ -25,6 +25,7 @@ from pipelines.near_duplicates import NUM_PERM, SIMILAR, Fingerprint, LshIndex
 
 MAX_CLUSTERS = 2_000  # distinct stored clusters considered per batch (the ones most batch docs touch)
 _FOUNDER_CACHE = 50_000
+_CHUNK = 64  # documents compared with all founders at once (64 x 2,000 x 128 bytes at most)
 
 
 class ClusterResolver:
@@ -85,7 +86,9 @@ class ClusterResolver:
                 self.founder_brand[h["_id"]] = h["_source"].get("brand")
         self.no_founder.update(c for c in missing if c not in self.founders)
 
-    def _best_stored(self, docs: list[dict[str, Any]]) -> list[tuple[str, float] | None]:
+    def _best_stored(
+        self, docs: list[dict[str, Any]], sigs: list[tuple[int, ...] | None]
+    ) -> list[tuple[str, float] | None]:
         """For each document, the most similar stored cluster founder at or above SIMILAR."""
         clusters = self._stored_clusters(docs)
         self._load_founders(clusters)
@@ -94,19 +97,23 @@ class ClusterResolver:
         if not known:
             return out
         founders = np.stack([self.founders[c] for c in known])  # k x NUM_PERM
-        for i, d in enumerate(docs):
-            if not d.get("minhash"):
-                continue
-            sig = np.asarray(Fingerprint.decode(d["minhash"]), dtype=np.uint32)
-            if sig.shape[0] != NUM_PERM:
-                continue
-            sims = np.count_nonzero(founders == sig, axis=1) / NUM_PERM
-            if d.get("brand"):  # copies of one complaint name the same brand
-                other = [k for k, c in enumerate(known) if self.founder_brand.get(c) not in (None, d["brand"])]
-                sims[other] = 0.0
-            j = int(np.argmax(sims))
-            if sims[j] >= SIMILAR:
-                out[i] = (known[j], float(sims[j]))
+        founder_brands = np.array([self.founder_brand.get(c) or "" for c in known], dtype=object)
+        allowed: dict[str, np.ndarray] = {}  # brand -> founders it may join (copies of one complaint name one brand)
+        rows = [i for i, sig in enumerate(sigs) if sig is not None and len(sig) == NUM_PERM]
+        for start in range(0, len(rows), _CHUNK):
+            chunk = rows[start : start + _CHUNK]
+            matrix = np.asarray([sigs[i] for i in chunk], dtype=np.uint32)  # c x NUM_PERM
+            sims = np.count_nonzero(matrix[:, None, :] == founders[None, :, :], axis=2) / NUM_PERM  # c x k
+            for row, i in enumerate(chunk):
+                brand = docs[i].get("brand")
+                if brand:
+                    mask = allowed.get(brand)
+                    if mask is None:
+                        mask = allowed[brand] = (founder_brands == "") | (founder_brands == brand)
+                    sims[row, ~mask] = 0.0
+                j = int(np.argmax(sims[row]))
+                if sims[row, j] >= SIMILAR:
+                    out[i] = (known[j], float(sims[row, j]))
         return out
 
     def _originals(self, docs: list[dict[str, Any]]) -> dict[str, str]:
@@ -136,18 +143,22 @@ class ClusterResolver:
 
     def resolve(self, docs: list[dict[str, Any]]) -> None:
         """Set cluster_id on every document, in order (earlier documents of the batch count as earlier)."""
-        stored = self._best_stored(docs)
+        sigs = [Fingerprint.decode(d["minhash"]) if d.get("minhash") else None for d in docs]  # decoded once
+        stored = self._best_stored(docs, sigs)
         originals = self._originals(docs)
-        for doc, best_stored in zip(docs, stored, strict=True):
+        for doc, sig, best_stored in zip(docs, sigs, stored, strict=True):
             mid = doc["mention_id"]
-            cluster = self._choose(doc, best_stored, originals)
+            fp = Fingerprint(sig, tuple(doc.get("lsh_bands") or ())) if sig is not None else None
+            cluster = self._choose(doc, fp, best_stored, originals)
             doc["cluster_id"] = cluster
             self._remember(mid, cluster)
-            if doc.get("lsh_bands") and doc.get("minhash"):
-                fp = Fingerprint(Fingerprint.decode(doc["minhash"]), tuple(doc["lsh_bands"]))
+            if fp is not None and fp.bands:
                 self.index.add(mid, cluster, fp, doc.get("brand"))
 
-    def _choose(self, doc: dict[str, Any], best_stored: tuple[str, float] | None, originals: dict[str, str]) -> str:
+    def _choose(
+        self, doc: dict[str, Any], fp: Fingerprint | None, best_stored: tuple[str, float] | None,
+        originals: dict[str, str],
+    ) -> str:
         mid = doc["mention_id"]
         if mid in self.cluster_of:  # seen earlier in this run
             return self.cluster_of[mid]
@@ -157,9 +168,8 @@ class ClusterResolver:
                 return self.cluster_of[oid]
             if oid in originals:
                 return originals[oid]
-        if not doc.get("minhash"):
+        if fp is None:
             return mid
-        fp = Fingerprint(Fingerprint.decode(doc["minhash"]), tuple(doc["lsh_bands"]))
         in_memory = self.index.best(fp, exclude=mid, group=doc.get("brand"))
         candidates = [c for c in (in_memory, best_stored) if c is not None]
         return max(candidates, key=lambda c: c[1])[0] if candidates else mid
