@@ -81,6 +81,10 @@ def test_the_viral_complaint_is_caught_within_one_step_after_half_an_hour(
     assert m.brand == scenario.viral_brand and m.mention_ids[0] == scenario.viral_mention_id
     assert m.evidence["platforms"] >= 3 and m.evidence["authors"] >= 100 and m.evidence["reposts_per_hour"] >= 1000
     assert m.evidence["reach"] >= scenario.viral_followers
+    # the surge and the new terms it causes say they are about the same complaint (one incident, not five)
+    others = [x for x in steps[at] if x.brand == scenario.viral_brand and x.rule_type != "viral_spread"]
+    assert {x.rule_type for x in others} == {"negative_surge", "new_term"}
+    assert {x.cluster_id for x in others} == {scenario.viral_mention_id}, [x.summary for x in others]
     # and it stays matched while it spreads (the incident book folds these into one incident)
     later = [
         any(x.cluster_id == scenario.viral_mention_id for x in ms)

@@ -119,3 +119,36 @@ def top_mentions(
     docs = [h["_source"] for h in res["hits"]["hits"]]
     docs.sort(key=lambda d: (-sum(engagement_at(d, at)), -(d.get("author_followers") or 0), d.get("published_at")))
     return tuple(d["mention_id"] for d in docs[:limit])
+
+
+DOMINANT_SHARE = 0.5  # a cluster holding at least this share of a match's mentions makes it that complaint's match
+
+
+def dominant_cluster(
+    es: Elasticsearch, prefix: str, query: dict[str, Any], share: float = DOMINANT_SHARE
+) -> tuple[str | None, float, str | None]:
+    """(cluster id, its share, top-level category) of the mentions a brand-level match counted.
+
+    When one complaint and its copies make up most of a surge or a new term, the match is about that complaint:
+    carrying its cluster id lets the incident book fold it into the complaint's incident instead of opening
+    another one."""
+    res = search(
+        es,
+        mentions(prefix),
+        size=0,
+        query=query,
+        track_total_hits=True,
+        aggs={
+            "clusters": {"terms": {"field": "cluster_id", "size": 1}},
+            "cats": {"terms": {"field": "complaint.categories", "include": "[^.]+", "size": 1}},
+        },
+    )
+    total = int(res["hits"]["total"]["value"])
+    aggs = res.get("aggregations", {})
+    top = (aggs.get("clusters", {}).get("buckets") or [None])[0]
+    cat = (aggs.get("cats", {}).get("buckets") or [None])[0]
+    category = cat["key"] if cat else None
+    if not top or not total:
+        return None, 0.0, category
+    part = top["doc_count"] / total
+    return (top["key"] if part >= share else None), part, category

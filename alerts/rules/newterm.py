@@ -10,6 +10,7 @@ from alerts.model import Match, iso, parse_time
 from alerts.rules.common import (
     NEGATIVE,
     brand_filter,
+    dominant_cluster,
     lucene_and,
     mentions,
     published_between,
@@ -120,6 +121,7 @@ def evaluate(rule: NewTermRule, ctx: EvalContext) -> list[Match]:
                 {"term": {"brand": brand}},
                 {"term": {"complaint.phrases": phrase}},
             ]
+            cluster, cluster_share, category = dominant_cluster(ctx.es, ctx.prefix, {"bool": {"filter": filters}})
             out.append(
                 Match(
                     rule=rule.name,
@@ -131,6 +133,8 @@ def evaluate(rule: NewTermRule, ctx: EvalContext) -> list[Match]:
                         f"{rule.window_minutes} min ({baseline} times in the previous {rule.baseline_days} days)"
                     ),
                     brand=brand,
+                    category=category,
+                    cluster_id=cluster,
                     term=phrase,
                     query=lucene_and(f"brand:{quote(brand)}", f"complaint.phrases:{quote(phrase)}"),
                     window_start=ctx.at - win,
@@ -140,6 +144,7 @@ def evaluate(rule: NewTermRule, ctx: EvalContext) -> list[Match]:
                         "mentions": float(count),
                         "authors": float(authors),
                         "baseline_mentions": float(baseline),
+                        "cluster_share": round(cluster_share, 3),
                     },
                 )
             )

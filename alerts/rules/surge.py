@@ -19,6 +19,7 @@ from alerts.rules.common import (
     MS,
     NEGATIVE,
     brand_filter,
+    dominant_cluster,
     lucene_and,
     mentions,
     published_between,
@@ -194,6 +195,7 @@ def _match(
     ]
     if category:
         filters.append({"term": {"complaint.categories": category}})
+    cluster, cluster_share, _ = dominant_cluster(ctx.es, ctx.prefix, {"bool": {"filter": filters}})
     about = f" about {category}" if category else ""
     summary = (
         f"{brand}: {j.count} negative mentions{about} by {j.authors} authors in the last "
@@ -207,6 +209,7 @@ def _match(
         summary=summary,
         brand=brand,
         category=category,
+        cluster_id=cluster,
         query=lucene_and(
             f"brand:{quote(brand)}",
             "sentiment.label:negative",
@@ -225,5 +228,6 @@ def _match(
             "negative_share": round(j.share, 3),
             "baseline_share": round(j.baseline_share, 3),
             "baseline_days": float(j.days),
+            "cluster_share": round(cluster_share, 3),
         },
     )
