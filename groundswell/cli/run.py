@@ -62,11 +62,14 @@ def run(ctx: click.Context, once: bool, duration: float | None, grace: float, ki
     es = make_client(cfg.elasticsearch, retries=1)
     show = progress.wanted(as_json)
 
+    printing = threading.Lock()  # job threads finish concurrently: one whole line each
+
     def on_run(r: Any) -> None:
-        if as_json:
-            emit_json(_run_json(r))
-        else:
-            click.echo(f"{datetime.now(UTC):%H:%M:%S} {jobs.describe_run(r)}")
+        with printing:
+            if as_json:
+                emit_json(_run_json(r))
+            else:
+                click.echo(f"{datetime.now(UTC):%H:%M:%S} {jobs.describe_run(r)}")
 
     rt = jobs.Runtime(cfg, es, Children(kill_grace=kill_grace),
                       config_path=os.path.abspath(config_path) if config_path else None, on_run=on_run)
