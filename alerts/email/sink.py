@@ -77,9 +77,18 @@ class SinkHandler:
 
 
 class SinkController(Controller):
-    """A Controller that can listen on port 0 and tell which port it got."""
+    """A Controller that can listen on port 0 and tell which port it got, and that fails at once (not after its
+    ready timeout) when it cannot listen."""
+
+    def _run(self, ready_event: threading.Event) -> None:
+        try:
+            super()._run(ready_event)
+        finally:
+            ready_event.set()
 
     def _trigger_server(self) -> None:
+        if self._thread_exception is not None:
+            raise self._thread_exception
         if self.port == 0 and isinstance(self.server, asyncio.Server):
             self.port = self.server.sockets[0].getsockname()[1]
         super()._trigger_server()

@@ -13,6 +13,7 @@ from groundswell.cli.crawl import crawl
 from groundswell.cli.es import es
 from groundswell.cli.ingest import ingest
 from groundswell.cli.kibana import kibana
+from groundswell.cli.mailsink import mailsink
 from groundswell.cli.run import run
 from groundswell.cli.search import search
 from groundswell.cli.sentiment import sentiment
@@ -52,6 +53,7 @@ cli.add_command(crawl)
 cli.add_command(es)
 cli.add_command(ingest)
 cli.add_command(kibana)
+cli.add_command(mailsink)
 cli.add_command(run)
 cli.add_command(search)
 cli.add_command(sentiment)

@@ -1,0 +1,86 @@
+"""`groundswell mailsink`: a local SMTP server that saves every email it receives, so a demo (or a person trying
+the alerts) can read what Groundswell sends without a real mail server."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+import click
+
+from groundswell import paths
+
+if TYPE_CHECKING:
+    from alerts.email.sink import Received
+
+
+def _line(received: Received, as_json: bool) -> str:
+    from alerts.email.compose import header_text
+
+    if as_json:
+        return json.dumps(
+            {
+                "subject": received.subject,
+                "from": header_text(received.mail_from),
+                "to": [header_text(r) for r in received.rcpt_tos],
+                "file": str(received.path) if received.path else None,
+                "bytes": len(received.data),
+            },
+            ensure_ascii=False,
+        )
+    to = ", ".join(header_text(r) for r in received.rcpt_tos)
+    return f"{received.subject} | to {to} | {received.path}"
+
+
+@click.command("mailsink")
+@click.option("--port", type=int, default=8025, show_default=True, help="Port on 127.0.0.1 (0 = any free port).")
+@click.option(
+    "--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Folder for the received messages, one .eml file each (default: <groundswell home>/mail).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print each message as one JSON line.")
+def mailsink(port: int, directory: Path | None, as_json: bool) -> None:
+    """Receive email on 127.0.0.1 and save each message as DIR/<timestamp>-<n>.eml.
+
+    Prints one line per message: subject, recipients, file. Point Groundswell at it with
+    GROUNDSWELL_SMTP_HOST=127.0.0.1 GROUNDSWELL_SMTP_PORT=<port>. Runs until Ctrl-C or SIGTERM.
+    """
+    from alerts.email.sink import SinkHandler, start_sink  # aiosmtpd only for this command
+
+    folder = directory or paths.home() / "mail"
+    lock = threading.Lock()
+
+    def show(received: Received) -> None:
+        with lock:
+            click.echo(_line(received, as_json))
+
+    try:
+        handler = SinkHandler(folder, on_message=show)
+    except OSError as exc:
+        raise click.ClickException(f"cannot create the mail folder {folder}: {exc.strerror or exc}") from exc
+    try:
+        controller = start_sink(handler, port=port)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from exc
+    click.echo(f"mail sink at smtp://127.0.0.1:{controller.port}, saving to {folder}; Ctrl-C to stop", err=True)
+    done = threading.Event()
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        done.set()
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, on_term) if main_thread else None
+    try:
+        while not done.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        controller.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        click.echo(f"mail sink stopped ({len(handler.messages)} message(s) received)", err=True)
