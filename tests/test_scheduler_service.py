@@ -206,3 +206,19 @@ def test_crawl_accepts_a_configured_source_name(sim: Simulator, prefix: str, tmp
         env=env_for(prefix, tmp_path), capture_output=True, text=True, timeout=300,
     )
     assert bad.returncode == 2 and "configured sources: my-weibo" in bad.stderr
+
+
+def test_sites_follow_the_shared_clock(tmp_path: Path) -> None:
+    spec = f"2026-11-24T10:00:00+08:00@120@{time.time() - 30:.3f}"  # started 30 real s ago: 1 simulated hour in
+    proc = subprocess.Popen([sys.executable, "-m", "groundswell.cli.main", "sites", "--port", "0", "--json"],
+                            env={**os.environ, "GROUNDSWELL_CLOCK": spec}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+    assert info["shared_clock"] is True and info["speed_minutes_per_second"] == 2.0
+    started = t(info["now"])
+    assert t("2026-11-24T11:00:00+08:00") <= started < t("2026-11-24T12:00:00+08:00")
