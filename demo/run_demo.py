@@ -56,6 +56,7 @@ def free(port: int) -> int:
     """`port` when nothing listens there, else any free port."""
     for candidate in (port, 0):
         with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do: TIME_WAIT is no owner
             try:
                 s.bind(("127.0.0.1", candidate))
             except OSError:
@@ -96,6 +97,30 @@ def demo_config(home: Path, sites_url: str) -> Path:
     path = home / "groundswell.yaml"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
+
+
+def window_start(home: Path, cfg_path: Path, env: dict[str, str]) -> datetime:
+    """Where this run's simulated stretch begins: ending about now (so Kibana's "last 24 hours" shows it), unless an
+    earlier demo run lived through that time already; then a simulated day after it, when its incidents are over,
+    so this run's complaint opens a new incident (and email) instead of updating the old one."""
+    from groundswell import config as gsconfig
+
+    start = datetime.now(UTC) - timedelta(hours=HOURS)
+    previous = home / "last-window.json"
+    if previous.exists():
+        try:
+            end = datetime.fromisoformat(json.loads(previous.read_text(encoding="utf-8"))["end"])
+        except (ValueError, KeyError, TypeError) as exc:
+            say(f"demo: ignoring {previous}: {exc}")
+        else:
+            # the next simulated day: past the quiet period of the earlier incidents and out of the rules' windows
+            quiet = gsconfig.load(str(cfg_path), env=env).alerting.quiet_minutes
+            after = end + max(timedelta(days=1), timedelta(minutes=quiet + 60))
+            if after > start:
+                say(f"(an earlier demo run lived through simulated time up to {end.astimezone(CHINA):%m-%d %H:%M}; "
+                    "this one starts a simulated day later, when its incidents are over)")
+                start = after
+    return start.astimezone(CHINA).replace(second=0, microsecond=0)
 
 
 def stop(proc: subprocess.Popen[str] | None, name: str) -> None:
@@ -175,6 +200,31 @@ def es_summary(env: dict[str, str], cfg_path: Path) -> None:
     es.close()
 
 
+def complaint_email(mails: list[Path], env: dict[str, str], cfg_path: Path, start: datetime) -> Path | None:
+    """The email that opened this run's most severe complaint incident (not a crawler-health one), found by the
+    incident id each email carries in X-Groundswell-Incident; None when there is none."""
+    listed = gs("--config", str(cfg_path), "alerts", "list", "--json", "--limit", "50", env=env)
+    rank = {"notice": 0, "urgent": 1, "crisis": 2}
+    best: tuple[int, str] | None = None
+    for line in listed.stdout.splitlines():
+        try:
+            inc = json.loads(line)
+            opened = datetime.fromisoformat(str(inc.get("opened_at", "")).replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        if inc.get("source_key") or opened < start:
+            continue
+        candidate = (rank.get(str(inc.get("severity")), -1), str(inc.get("incident_id")))
+        best = candidate if best is None or candidate[0] > best[0] else best
+    if best is None:
+        return None
+    for path in mails:
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if msg.get("X-Groundswell-Incident") == best[1]:
+            return path
+    return None
+
+
 def text_of(path: Path) -> str:
     msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     assert isinstance(msg, EmailMessage)
@@ -192,12 +242,8 @@ def main() -> int:
     sites_port, smtp_port = free(SITES_PORT), free(SMTP_PORT)
     sites_url = f"http://127.0.0.1:{sites_port}"
     cfg_path = demo_config(home, sites_url)
-    # the simulated stretch ends about when the demo does, so Kibana's "last 24 hours" shows all of it
-    start = (datetime.now(UTC) - timedelta(hours=HOURS)).astimezone(CHINA).replace(second=0, microsecond=0)
-    anchor = time.time()
-    clock = f"{start.isoformat()}@{SPEED:g}@{anchor:.3f}"
-    env = {**os.environ, "GROUNDSWELL_CLOCK": clock, "GROUNDSWELL_SMTP_HOST": "127.0.0.1",
-           "GROUNDSWELL_SMTP_PORT": str(smtp_port), "GROUNDSWELL_CONFIG": str(cfg_path)}
+    env = {**os.environ, "GROUNDSWELL_SMTP_HOST": "127.0.0.1", "GROUNDSWELL_SMTP_PORT": str(smtp_port),
+           "GROUNDSWELL_CONFIG": str(cfg_path)}
     # the demo's data goes under the default prefix (DEMO_PREFIX only for trying the demo script itself)
     env.pop("GROUNDSWELL_INDEX_PREFIX", None)
     if os.environ.get("DEMO_PREFIX"):
@@ -210,6 +256,11 @@ def main() -> int:
     say((ingest.stdout + ingest.stderr).rstrip())
     if ingest.returncode not in (0, 1):
         return ingest.returncode
+    start = window_start(home, cfg_path, env)
+    anchor = time.time()
+    env["GROUNDSWELL_CLOCK"] = f"{start.isoformat()}@{SPEED:g}@{anchor:.3f}"
+    (home / "last-window.json").write_text(json.dumps(
+        {"start": start.isoformat(), "end": (start + timedelta(hours=HOURS)).isoformat()}), encoding="utf-8")
     try:
         heading(f"starting the simulated sources and a mail sink; simulated time starts at {start:%Y-%m-%d %H:%M} "
                 f"(+08:00) and runs {SPEED:g}x")
@@ -271,9 +322,10 @@ def main() -> int:
     mails = sorted(mail_dir.glob("*.eml"), key=lambda p: p.stat().st_mtime)
     since = [p for p in mails if p.stat().st_mtime >= anchor]
     if since:
-        say(f"{len(since)} email(s) saved in {mail_dir}; the first: {since[0]}")
+        shown = complaint_email(since, env, cfg_path, start) or since[-1]
+        say(f"{len(since)} email(s) saved in {mail_dir} during this run; the complaint's: {shown}")
         say()
-        say(text_of(since[0]).rstrip())
+        say(text_of(shown).rstrip())
     elif sink_note:
         say(sink_note)
         say("\n".join((home / "mailsink.log").read_text(encoding="utf-8", errors="replace").splitlines()[:60]))
@@ -294,7 +346,7 @@ def main() -> int:
     say("  then Stack Management > Saved objects > Import: kibana/groundswell-saved-objects.ndjson")
     say("  (or `groundswell kibana export`), or a data view on 'groundswell-mentions' with time field @timestamp.")
     say(f"  Simulated time of this run: {start:%Y-%m-%d %H:%M} to "
-        f"{start + timedelta(hours=HOURS):%H:%M} +08:00 (Kibana's 'Last 24 hours' shows it).")
+        f"{start + timedelta(hours=HOURS):%m-%d %H:%M} +08:00: pick that range in Kibana's time picker.")
     say()
     prefix = env.get("GROUNDSWELL_INDEX_PREFIX", "groundswell")
     say(f"Everything stays in Elasticsearch under the prefix '{prefix}'; logs and mail are in {home}.")
