@@ -154,6 +154,8 @@ def test_subject_severity_brand_summary_and_escalation() -> None:
     assert msg["Subject"].startswith("[Groundswell URGENT] 小米: escalated to URGENT from NOTICE: 黑屏")
     assert msg["X-Groundswell-Kind"] == "escalated"
     assert msg["Message-ID"].startswith("<inc-202611241150-0123456789abcdef.escalated.urgent@")
+    same = compose(report(incident(summary="小米: 198 negative mentions")), sender="g@e.x", recipients=["a@e.x"])
+    assert same["Subject"] == "[Groundswell CRISIS] 小米: 198 negative mentions"  # the brand is not said twice
     long = compose(report(incident(summary="很长" * 200)), sender="g@example.com", recipients=["a@example.com"])
     assert len(long["Subject"]) <= 150 and long["Subject"].endswith("…")
 

@@ -19,7 +19,7 @@ from email.utils import format_datetime
 from urllib.parse import quote, urlsplit
 
 from alerts.email.chart import bar_chart
-from alerts.model import RANK, IncidentReport, Post, Severity, iso
+from alerts.model import RANK, Incident, IncidentReport, Post, Severity, iso
 
 SUBJECT_MAX = 150  # characters; long subjects are cut with an ellipsis
 QUOTE_MAX = 600  # characters of the complaint quoted in full
@@ -144,10 +144,18 @@ def _subject(prefix: str, middle: str) -> str:
     return shorten(text, SUBJECT_MAX)
 
 
+def headline(inc: Incident) -> tuple[str, str]:
+    """(what it concerns, one-line summary), the summary without a leading "<brand>:" that rules may already add."""
+    what = header_text(inc.brand or inc.source_key or "all brands")
+    summary = header_text(inc.summary)
+    if summary.startswith(f"{what}:"):
+        summary = summary[len(what) + 1 :].strip()
+    return what, summary or "new incident"
+
+
 def subject_of(report: IncidentReport) -> str:
     inc = report.incident
-    what = header_text(inc.brand or inc.source_key or "all brands")
-    summary = header_text(inc.summary) or "new incident"
+    what, summary = headline(inc)
     if report.kind == "escalated":
         was = f" from {report.previous_severity.upper()}" if report.previous_severity else ""
         summary = f"escalated to {inc.severity.upper()}{was}: {summary}"
@@ -310,7 +318,7 @@ def render_html(report: IncidentReport, subject: str, chart_cid: str | None) -> 
         '<body style="font-family:Arial,sans-serif;color:#222;max-width:680px">',
         f'<p style="display:inline-block;padding:2px 8px;color:#fff;background:{colour};font-weight:bold">'
         f"{_e(inc.severity.upper())}</p>",
-        f"<h2>{_e(header_text(inc.brand or inc.source_key or 'all brands'))}: {_e(header_text(inc.summary))}</h2>",
+        "<h2>" + ": ".join(_e(part) for part in headline(inc)) + "</h2>",
     ]
     if report.kind == "escalated":
         was = report.previous_severity.upper() if report.previous_severity else "a lower level"
@@ -404,7 +412,7 @@ def compose_digest(
     ordered = sorted(reports, key=lambda r: (-RANK[r.incident.severity], r.incident.opened_at, r.incident.incident_id))
     top: Severity = ordered[0].incident.severity
     ids = [r.incident.incident_id for r in ordered]
-    brands = sorted({header_text(r.incident.brand or r.incident.source_key or "all brands") for r in ordered})
+    brands = sorted({headline(r.incident)[0] for r in ordered})
     noun = "notice" if len(ordered) == 1 else "notices"
     subject = _subject(_subject_label(top), f"Digest: {len(ordered)} {noun} ({', '.join(brands)})")
     message_id = message_id or digest_id(ids)
@@ -418,9 +426,7 @@ def compose_digest(
     ]
     for r in ordered:
         inc = r.incident
-        what = f"[{inc.severity.upper()}] {clean_text(inc.brand or inc.source_key or 'all brands')}: " + clean_text(
-            inc.summary
-        )
+        what = f"[{inc.severity.upper()}] " + ": ".join(headline(inc))
         counts = f"{fmt_number(r.mentions)} mentions, {fmt_number(r.authors)} authors in 24 h"
         if r.platforms:
             counts += f", on {', '.join(clean_text(p) for p in r.platforms)}"

@@ -232,11 +232,15 @@ class Outbox:
         })
 
     def deliver(self, smtp: Smtp, now: datetime, *, tls_context: ssl.SSLContext | None = None) -> DeliveryReport:
-        """Send every message due at `now`, oldest first; see the module docstring for the guarantees."""
+        """Send every message due at `now` (never tried, or its retry is due), oldest first; see the module
+        docstring for the guarantees."""
         report = DeliveryReport()
         due = self._search(
             {"bool": {"should": [
-                {"bool": {"filter": [{"term": {"status": "pending"}}, {"range": {"next_attempt": {"lte": iso(now)}}}]}},
+                {"bool": {"filter": [{"term": {"status": "pending"}}, {"bool": {"should": [
+                    {"term": {"attempts": 0}},  # never tried: due at once, even if queued for a later instant
+                    {"range": {"next_attempt": {"lte": iso(now)}}},
+                ]}}]}},
                 {"bool": {"filter": [{"term": {"status": "sending"}}, {"range": {"lease_until": {"lte": iso(now)}}}]}},
             ], "minimum_should_match": 1}},
             sort=[{"next_attempt": "asc"}, {"message_id": "asc"}],
