@@ -56,7 +56,8 @@ def incident(**kw: Any) -> Incident:
         "summary": "黑屏 complaint reposted 5,200 times in 40 min",
         "brand": "小米",
         "rules": ["viral_spread"],
-        "evidence": {"reposts_per_hour": 7800.0, "authors": 412, "platforms": 3, "reach": 2_400_000, "odd_key": 1.5},
+        "evidence": {"reposts_per_hour": 7800.0, "authors": 412, "platforms": 3, "reach": 2_400_000, "odd_key": 1.5,
+                     "peak_reposts_per_hour": 9100.0, "peak_lonely": 3},
     }
     return Incident(**{**base, **kw})
 
@@ -169,7 +170,8 @@ def test_body_has_complaint_poster_counts_top_posts_chart_and_kibana() -> None:
         assert "Mentions in the last 24 h" in body and "1,534" in body
         assert "Distinct authors" in body and "412" in body
         assert "weibo, reddit, bilibili" in body
-        assert "Reposts per hour" in body and "7,800" in body
+        assert "Reposts per hour" in body and "7,800 (peak 9,100)" in body
+        assert "Peak lonely" in body
         assert "Reach (followers of authors)" in body and "2,400,000" in body
         assert "Odd key" in body and "1.50" in body
         assert "Same black screen here" in body

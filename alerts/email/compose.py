@@ -57,6 +57,12 @@ EVIDENCE_LABELS: Mapping[str, str] = {
     "silent_runs": "Silent crawl runs",
     "broken_runs": "Broken crawl runs",
     "threshold": "Threshold",
+    "total": "Total",
+    "age_minutes": "Minutes since the first post",
+    "baseline_days": "Days of baseline",
+    "baseline_mentions": "Mentions in the baseline",
+    "baseline_share": "Usual share of mentions",
+    "cluster_share": "Share that are copies of one post",
 }
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")  # keeps \t and \n
@@ -106,15 +112,21 @@ def fmt_number(value: float) -> str:
 
 
 def evidence_rows(evidence: Mapping[str, float]) -> list[tuple[str, str]]:
-    """(label, value) for every evidence number, known keys first in EVIDENCE_LABELS order, then the rest."""
+    """(label, value) for every evidence number, known keys first in EVIDENCE_LABELS order, then the rest.
+
+    A `peak_<key>` beside `<key>` joins its row as "now (peak p)" instead of a row of its own."""
+    numbers = {k: v for k, v in evidence.items() if isinstance(v, int | float) and not isinstance(v, bool)}
     order = {key: i for i, key in enumerate(EVIDENCE_LABELS)}
     rows = []
-    for key in sorted(evidence, key=lambda k: (order.get(k, len(order)), k)):
-        value = evidence[key]
-        if not isinstance(value, int | float) or isinstance(value, bool):
+    for key in sorted(numbers, key=lambda k: (order.get(k, len(order)), k)):
+        if key.startswith("peak_") and key[5:] in numbers:
             continue
         label = EVIDENCE_LABELS.get(key) or key.replace("_", " ").capitalize()
-        rows.append((clean_text(label), fmt_number(value)))
+        value = fmt_number(numbers[key])
+        peak = numbers.get(f"peak_{key}")
+        if peak is not None and peak != numbers[key]:
+            value += f" (peak {fmt_number(peak)})"
+        rows.append((clean_text(label), value))
     return rows
 
 
