@@ -105,12 +105,14 @@ class OutboxItem:
     @classmethod
     def from_hit(cls, hit: dict[str, Any]) -> OutboxItem:
         src = hit["_source"]
+        at = parse_time(src["at"])
+        assert at is not None, f"outbox message {hit['_id']} without at"
         return cls(
             message_id=src["message_id"],
             kind=src["kind"],
             severity=src.get("severity") or "",
             status=src["status"],
-            at=parse_time(src["at"]) or datetime.min,
+            at=at,
             incident_ids=tuple(src.get("incident_ids") or ()),
             subject=src.get("subject") or "",
             recipients=tuple(src.get("recipients") or ()),

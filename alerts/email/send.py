@@ -92,8 +92,6 @@ def send(message: EmailMessage, smtp: Smtp, *, tls_context: ssl.SSLContext | Non
     client = _connect(smtp, context)
     try:
         refused = _transact(client, message, smtp, to, context)
-    except SendError:
-        raise
     except smtplib.SMTPRecipientsRefused as exc:
         detail = "; ".join(f"{rcpt} ({code} {_decode(text)})" for rcpt, (code, text) in exc.recipients.items())
         raise SendError(smtp, f"every recipient refused: {detail}", affects_all=False) from None
