@@ -1,10 +1,10 @@
 """Crawler health: every crawl leaves one record in `<prefix>-crawl-runs` (groundswell.store.state).
 
 A monitor that silently stops finding anything is worse than one that crashes, so each run records its
-counts and three flags the alerting side reads: zero_results, broken (parse errors, a login wall, a changed
-layout, or failed requests and nothing found) and silent (nothing found while the previous runs of the same
-source found something). Reaching Elasticsearch here is best effort: a failure is logged and never touches
-the crawl or its items.
+counts and the flags the alerting side reads: zero_results, missing_fields (as many posts lost a required field
+as were read), broken (parse errors, missing fields, a login wall, a changed layout, or failed requests and
+nothing found) and silent (nothing found while the previous runs of the same source found something). Reaching
+Elasticsearch here is best effort: a failure is logged and never touches the crawl or its items.
 """
 
 from __future__ import annotations
@@ -100,7 +100,8 @@ class CrawlHealth:
         level = logging.WARNING if run.broken or run.silent else logging.INFO
         log.log(
             level, "crawl run of %s: %s, %d pages, %d items%s%s%s", run.source_key, reason, run.pages, run.items,
-            ", zero results" if run.zero_results else "", ", BROKEN" if run.broken else "",
+            ", zero results" if run.zero_results else "",
+            ", BROKEN" + (" (required fields missing)" if run.missing_fields else "") if run.broken else "",
             ", SILENT" if run.silent else "",
         )
         if self.crawler.stats is not None:

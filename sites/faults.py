@@ -30,6 +30,7 @@ class Faults:
     malformed_page: int = 3
     malformed_keyword: str | None = None  # None: any keyword
     layout_changed: bool = False  # the review site renders with new class names
+    drop_field: str = ""  # every weibo search post loses this field (text, created_at, ...): a changed response
 
     def update(self, changes: Mapping[str, Any]) -> None:
         """Apply partial changes, coercing strings (from query strings or CLI) to each field's type."""

@@ -209,14 +209,17 @@ class _Handler(BaseHTTPRequestHandler):
             resp = sim.handle(req)
         except Exception as exc:  # a simulator bug should look like a 500, not a dropped connection
             resp = json_response({"error": f"simulator error: {exc!r}"}, 500)
-        self.send_response(resp.status)
-        self.send_header("Content-Type", resp.content_type)
-        self.send_header("Content-Length", str(len(resp.body)))
-        for name, value in resp.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        if method != "HEAD":
-            self.wfile.write(resp.body)
+        try:
+            self.send_response(resp.status)
+            self.send_header("Content-Type", resp.content_type)
+            self.send_header("Content-Length", str(len(resp.body)))
+            for name, value in resp.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            if method != "HEAD":
+                self.wfile.write(resp.body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up first (its timeout, during a slow answer): what real servers see too
 
     def log_message(self, format: str, *args: Any) -> None:
         if not self.server.simulator.quiet:  # type: ignore[attr-defined]

@@ -66,6 +66,18 @@ def login_wall(req: Request, env: Env) -> Response | None:
     return json_response({"ok": -100, "url": "/login", "msg": "请先登录"})
 
 
+def _drop(node: Any, field: str) -> None:
+    """Remove `field` from every post (mblog, and the original it reposts) in a card list, in place."""
+    if isinstance(node, list):
+        for item in node:
+            _drop(item, field)
+    elif isinstance(node, dict):
+        for key in ("mblog", "retweeted_status", "card_group"):
+            _drop(node.get(key), field)
+        if "created_at" in node and "user" in node:  # a post
+            node.pop(field, None)
+
+
 def search(req: Request, env: Env) -> Response:
     if (wall := login_wall(req, env)) is not None:
         return wall
@@ -90,6 +102,8 @@ def search(req: Request, env: Env) -> Response:
         "cardlistInfo": {"containerid": container, "page": page, "total": len(posts), "v_p": 42},
         "cards": cards,
     }}
+    if env.faults.drop_field:
+        _drop(cards, env.faults.drop_field)
     if is_malformed_page(req, env, keyword, page):
         return truncated_json_response(body)
     return json_response(body)

@@ -286,6 +286,7 @@ def test_xiaohongshu_crawl_through_chromium(sim: Simulator, prefix: str, gs: Gs,
     assert chromium, "no Chromium process was seen: the crawl did not render through the browser"
     assert stats["playwright/browser_count"] == 1 and stats["playwright/page_count"] == 1
     assert stats["groundswell/scrolls"] >= 1  # 40 notes, 20 per load: one scroll brings the rest
+    assert stats["groundswell/browser_pages_closed"] == 1
     assert stats["item_scraped_count"] == 40 and stats["groundswell/indexed"] == 40
     assert not stats.get("groundswell/parse_errors")
     assert int(gs("search", "--count", "--platform", "xiaohongshu").output) == 40
@@ -307,12 +308,15 @@ def test_reviews_crawl_follows_pages_into_the_index(sim: Simulator, prefix: str,
 def test_reviews_crawl_rendered_in_chromium(sim: Simulator, prefix: str, gs: Gs, es: Elasticsearch) -> None:
     rc, stats, chromium, seconds = crawl(
         prefix, "reviews", sim.url, "-a", f"start_url={sim.url}/reviews/{PRODUCT}", "-a", "browser=1",
-        "--max-pages", "2",
+        "--max-pages", "3",
     )
     assert rc == 0, stats
-    assert chromium and stats["playwright/page_count"] == 2
-    assert stats["item_scraped_count"] == 20 and stats["groundswell/indexed"] == 20
-    assert int(gs("search", "--count", "--platform", "reviews").output) == 20
+    assert chromium and stats["playwright/page_count"] == 3
+    # every page and its context closed as soon as read: a new context per page, never two open at once
+    assert stats["groundswell/browser_pages_closed"] == 3 and stats["playwright/context_count"] == 3
+    assert stats["playwright/context_count/max_concurrent"] == 1 and stats["playwright/page_count/max_concurrent"] == 1
+    assert stats["item_scraped_count"] == 25 and stats["groundswell/indexed"] == 25
+    assert int(gs("search", "--count", "--platform", "reviews").output) == 25
     print(f"reviews crawl through Chromium: {seconds:.1f} s")
 
 
@@ -323,6 +327,8 @@ def test_layout_change_closes_the_crawl_with_a_reason(sim: Simulator, prefix: st
     rc, stats, _, _ = crawl(prefix, "reviews", sim.url, "-a", f"start_url=/reviews/{PRODUCT}", *extra)
     assert rc == 1
     assert stats["finish_reason"] == "layout_changed"
+    if render:  # the redesigned page was closed too, although reading it failed
+        assert stats["playwright/page_count"] == stats["groundswell/browser_pages_closed"] == 1
     assert stats["groundswell/parse_errors"] == 1 and stats["groundswell/parse_errors/reviews"] == 1
     assert stats["groundswell/layout_changed"] == 1 and not stats.get("item_scraped_count")
 
@@ -360,3 +366,16 @@ def test_configured_source_drives_the_reviews_spider_and_a_redesign_is_reported_
                             config=config)
     assert rc == 0 and stats["item_scraped_count"] == 10, stats
     assert state.recent_runs(es, prefix, "reviews:sim-redesign@127.0.0.1", 1)[0].items == 10
+
+
+@needs_chromium
+def test_browser_pages_of_failed_requests_are_closed_too(sim: Simulator, prefix: str) -> None:
+    """5xx answers are retried (in the same page, which the retry carries along), then given up: the errback closes
+    the page and its context all the same."""
+    sim.set_faults(error_every=1, error_status=500)
+    rc, stats, chromium, _ = crawl(prefix, "reviews", sim.url, "-a", f"start_url=/reviews/{PRODUCT}",
+                                   "-a", "browser=1")
+    assert rc == 1 and chromium, stats
+    assert stats["groundswell/request_failed"] == 1 and not stats.get("item_scraped_count")
+    assert stats["downloader/response_status_count/500"] == 4  # the first try and three retries
+    assert stats["playwright/page_count"] == stats["groundswell/browser_pages_closed"] == 1

@@ -11,11 +11,13 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch
 
+from groundswell.store import state
 from sites.server import Simulator
 from tests.conftest import Gs
 
@@ -28,8 +30,18 @@ def sim() -> Iterator[Simulator]:
         yield s
 
 
-def crawl(prefix: str, spider: str, base: str, *args: str) -> tuple[int, dict[str, Any]]:
+def crawl(
+    prefix: str, spider: str, base: str, *args: str, settings: dict[str, Any] | None = None, home: Path | None = None
+) -> tuple[int, dict[str, Any]]:
+    """One `groundswell crawl` process; `settings` (with `home`, a folder for the module) override the project's."""
     env = {**os.environ, "GROUNDSWELL_INDEX_PREFIX": prefix}
+    if settings:
+        assert home is not None
+        module = home / "override_settings.py"
+        module.write_text("from crawlers.settings import *  # noqa: F403\n"
+                          + "".join(f"{name} = {value!r}\n" for name, value in settings.items()))
+        env["SCRAPY_SETTINGS_MODULE"] = module.stem
+        env["PYTHONPATH"] = os.pathsep.join(x for x in (str(home), os.environ.get("PYTHONPATH")) if x)
     proc = subprocess.run(
         [sys.executable, "-m", "groundswell.cli.main", "crawl", spider, "--base-url", base, "--json", *args],
         env=env, capture_output=True, text=True, timeout=300,
@@ -123,3 +135,28 @@ def test_without_brands_the_keyword_is_the_brand(sim: Simulator, prefix: str, gs
     assert rc == 0
     brands = {json.loads(x)["brand"] for x in gs("search", "--json", "--limit", "50").output.splitlines()}
     assert brands == {"Xiaomi"}
+
+
+def test_robots_txt_is_obeyed_and_a_forbidden_source_reported(sim: Simulator, prefix: str, es: Elasticsearch) -> None:
+    """The simulator's robots.txt disallows /private/: the spider never asks for it, and the run says why."""
+    rc, stats = crawl(prefix, "reviews", sim.url, "-a", "start_url=/private/reviews/100030809700")
+    assert rc == 1, stats
+    assert stats["robotstxt/forbidden"] == 1 and stats["groundswell/request_failed"] == 1
+    assert stats["downloader/request_count"] == 1  # robots.txt only
+    (run,) = state.recent_runs(es, prefix, "reviews:/private/reviews/100030809700@127.0.0.1", 5)
+    assert run.broken and run.zero_results and run.request_failures == 1
+
+
+def test_a_source_that_times_out_is_reported_not_waited_for(
+    sim: Simulator, prefix: str, es: Elasticsearch, tmp_path: Path
+) -> None:
+    sim.set_faults(slow_seconds=5)  # every platform response takes 5 s; the crawl allows 1 s (and one retry)
+    rc, stats = crawl(prefix, "reddit", sim.url, "-k", "Xiaomi", "--max-pages", "1",
+                      settings={"DOWNLOAD_TIMEOUT": 1, "RETRY_TIMES": 1}, home=tmp_path)
+    assert rc == 1, stats
+    assert stats["groundswell/request_failed"] == 1 and not stats.get("item_scraped_count")
+    timeouts = {k: v for k, v in stats.items() if k.startswith("downloader/exception_type_count/") and "Timeout" in k}
+    assert list(timeouts.values()) == [2] and stats["retry/count"] == 1  # the first try and one retry
+    (run,) = state.recent_runs(es, prefix, "reddit:Xiaomi@127.0.0.1", 5)
+    assert run.broken and run.request_failures == 1 and run.finish_reason == "finished"
+    assert state.load_cursor(es, prefix, "reddit:Xiaomi@127.0.0.1") is None  # nothing seen: no cursor moved

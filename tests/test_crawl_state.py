@@ -193,6 +193,15 @@ def test_crawl_run_flags() -> None:
     layout = run(2, reason="layout_changed")
     layout.judge([])
     assert layout.broken
+    lost = run(0, skipped_posts=10)  # every post lost a required field: the response changed
+    lost.judge(ok)
+    assert lost.missing_fields and lost.broken and lost.zero_results
+    some = run(2, items_found=2, skipped_posts=3)
+    some.judge([])
+    assert some.missing_fields and some.broken  # more posts lost fields than were read
+    stray = run(40, items_found=40, skipped_posts=1)  # one malformed post among many is not a changed source
+    stray.judge([])
+    assert not stray.missing_fields and not stray.broken
     assert run(1, parse_errors=1).to_document()["duration_seconds"] == 0.0
 
 
@@ -314,6 +323,21 @@ def test_login_wall_is_broken_and_keeps_the_cursor(sim: Simulator, prefix: str, 
     assert run.broken and run.login_wall and run.finish_reason == "login_wall" and run.zero_results
     assert not run.silent  # one good run before it is not enough history to call it silence
     assert [r.finish_reason for r in state.recent_runs(es, prefix, KEY, 5)] == ["login_wall", "finished"]
+
+
+def test_responses_that_lose_a_required_field_are_flagged(sim: Simulator, prefix: str, es: Elasticsearch) -> None:
+    rc, _ = crawl(prefix, sim.url, "-k", "小米", "--max-pages", "1")
+    assert rc == 0
+    before = state.load_cursor(es, prefix, KEY)
+    sim.advance(60)
+    sim.set_faults(drop_field="text")  # the site changed: posts come without their text
+    rc, stats = crawl(prefix, sim.url, "-k", "小米", "--max-pages", "1")
+    assert stats["groundswell/skipped_posts"] >= 10 and not stats.get("item_scraped_count"), stats
+    run = state.recent_runs(es, prefix, KEY, 1)[0]
+    assert run.missing_fields and run.broken and run.zero_results
+    assert run.skipped_posts == stats["groundswell/skipped_posts"]
+    after = state.load_cursor(es, prefix, KEY)
+    assert before is not None and after is not None and after.published_at == before.published_at
 
 
 def test_unreachable_store_never_stops_the_crawl(sim: Simulator, prefix: str, tmp_path: Path) -> None:

@@ -1,10 +1,25 @@
-"""Retry-After parsing (pure)."""
+"""Retry-After parsing and the middleware's limits (pure), and the polite defaults every spider runs with."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
-from crawlers.middlewares import retry_after_seconds
+import pytest
+import scrapy
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.extensions.throttle import AutoThrottle
+from scrapy.http import HtmlResponse, Request
+from scrapy.settings import Settings
+from scrapy.utils.test import get_crawler
+
+from crawlers.middlewares import RetryAfterMiddleware, retry_after_seconds
+from crawlers.spiders.bilibili import BilibiliSpider
+from crawlers.spiders.jd import JdSpider
+from crawlers.spiders.reddit import RedditSpider
+from crawlers.spiders.reviews import ReviewsSpider
+from crawlers.spiders.weibo import WeiboSpider
+from crawlers.spiders.xiaohongshu import XiaohongshuSpider
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -18,3 +33,39 @@ def test_seconds_and_http_dates() -> None:
 def test_absent_or_garbage() -> None:
     assert retry_after_seconds(None) is None
     assert retry_after_seconds(b"soon") is None
+
+
+# -- polite defaults, as every spider's crawler sees them (custom_settings applied) ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "spider_cls", [WeiboSpider, BilibiliSpider, RedditSpider, JdSpider, XiaohongshuSpider, ReviewsSpider]
+)
+def test_every_spider_is_polite_by_default(spider_cls: type[scrapy.Spider]) -> None:
+    settings = Settings()
+    settings.setmodule("crawlers.settings", priority="project")
+    spider_cls.update_settings(settings)  # what a crawl of this spider runs with
+    # the reactor is already chosen in this process; everything else goes to a crawler as is
+    crawler = get_crawler(scrapy.Spider, {k: v for k, v in settings.copy_to_dict().items() if k != "TWISTED_REACTOR"})
+    assert settings.getbool("ROBOTSTXT_OBEY") and RobotsTxtMiddleware.from_crawler(crawler) is not None
+    assert settings.getbool("AUTOTHROTTLE_ENABLED") and AutoThrottle.from_crawler(crawler) is not None
+    assert settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN") == 4
+    assert settings.getint("CONCURRENT_REQUESTS") <= 16
+    assert settings.getfloat("DOWNLOAD_TIMEOUT") == 30 and settings.getbool("RETRY_ENABLED")
+    middlewares = settings.getdict("DOWNLOADER_MIDDLEWARES")
+    assert middlewares["crawlers.middlewares.RetryAfterMiddleware"] > 550  # sees a 429 before RetryMiddleware
+    assert "crawlers.accounts.AccountRotation" in middlewares
+
+
+def test_retry_after_gives_up_and_passes_the_response_on() -> None:
+    stats = get_crawler(WeiboSpider).stats
+    middleware = RetryAfterMiddleware(max_wait=120.0, max_times=3, stats=stats)
+    request = Request("http://sim/api")
+    no_header = HtmlResponse("http://sim/api", status=429, request=request)
+    assert asyncio.run(middleware.process_response(request, no_header)) is no_header  # RetryMiddleware's turn
+    tired = Request("http://sim/api", meta={"retry_after_times": 3})
+    spent = HtmlResponse("http://sim/api", status=503, headers={"Retry-After": "1"}, request=tired)
+    assert asyncio.run(middleware.process_response(tired, spent)) is spent  # asked three times: no more waiting
+    fine = HtmlResponse("http://sim/api", status=200, headers={"Retry-After": "1"}, request=request)
+    assert asyncio.run(middleware.process_response(request, fine)) is fine
+    assert stats is not None and not stats.get_value("groundswell/retry_after")

@@ -315,6 +315,16 @@ def test_slow_switch_times_out_a_short_client(sim: Simulator) -> None:
     assert time.monotonic() - start < 1.5
 
 
+def test_dropped_field_leaves_every_weibo_post_without_it(sim: Simulator) -> None:
+    sim.set_faults(drop_field="text")
+    _, _, body = fetch(sim, "/api/container/getIndex?containerid=100103type%3D61%26q%3D%E5%B0%8F%E7%B1%B3&page=1")
+    cards = json.loads(body)["data"]["cards"]
+    posts = [c["mblog"] for c in cards if "mblog" in c] + [
+        c["mblog"] for g in cards for c in g.get("card_group", []) if "mblog" in c]
+    assert len(posts) == 10 and all("text" not in p and "created_at" in p for p in posts)
+    assert all("text" not in p["retweeted_status"] for p in posts if "retweeted_status" in p)
+
+
 def test_malformed_page_three(sim: Simulator) -> None:
     sim.set_faults(malformed=True)
     assert get_json(sim, weibo_path(KW, 2))["ok"] == 1

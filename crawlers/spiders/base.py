@@ -47,6 +47,7 @@ STAT_STOPPED_AT_CURSOR = "groundswell/stopped_at_cursor"
 STAT_CURSOR_SAVED = "groundswell/cursor_saved"
 STAT_GAP_PAGES = "groundswell/gap_pages"  # search pages fetched to fill the gap an earlier run left
 STAT_GAP_LEFT = "groundswell/gap_left"  # 1: this run leaves a gap for the next one
+STAT_PAGES_CLOSED = "groundswell/browser_pages_closed"  # Playwright pages (with their contexts) the spider closed
 KEEP_CURSOR: Literal["keep"] = "keep"
 DEFAULT_MAX_PAGES = 5
 DEFAULT_REVISIT_HOURS = 48.0
@@ -500,6 +501,29 @@ class GroundswellSpider(scrapy.Spider):
         request = getattr(failure, "request", None)
         self.logger.error("request failed: %s: %s", getattr(request, "url", "?"), failure.getErrorMessage())
         self._inc(STAT_REQUEST_FAILED)
+
+    async def close_page(self, page: Any) -> None:
+        """Close a Playwright page and its context (each request gets its own), and count it. A page that crashed
+        or a browser already gone is logged, never raised: closing must not mask what went wrong before."""
+        if page is None:
+            return
+        from playwright.async_api import Error as PlaywrightError
+
+        try:
+            context = page.context
+            await page.close()
+            await context.close()
+        except PlaywrightError as exc:
+            self.logger.warning("could not close a browser page: %s", exc)
+            return
+        self._inc(STAT_PAGES_CLOSED)
+
+    async def page_failed(self, failure: Failure) -> None:
+        """Errback of browser requests: close the page Playwright may have opened, then count the failure."""
+        request = getattr(failure, "request", None)
+        meta = getattr(request, "meta", {}) or {}
+        await self.close_page(meta.get("playwright_page"))
+        self.request_failed(failure)
 
     @staticmethod
     def now() -> datetime:

@@ -15,13 +15,11 @@ import yaml
 from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
-from twisted.python.failure import Failure
 
 from crawlers.browser import BROWSER_SETTINGS, chromium_executable
 from crawlers.parsers import reviews as parser
 from crawlers.parsers.common import ParseError
 from crawlers.spiders.base import GroundswellSpider, as_flag, source_key
-from crawlers.spiders.xiaohongshu import close_page
 from groundswell import config as gsconfig
 
 STAT_LAYOUT_CHANGED = "groundswell/layout_changed"
@@ -163,7 +161,7 @@ class ReviewsSpider(GroundswellSpider):
             self.parse_failed(exc, response)
             return
         finally:
-            await close_page(pw_page)
+            await self.close_page(pw_page)
         try:
             result = parser.parse_page(html, response.url, self.now(), self.selectors, self.tz,
                                        self.context_brand, self.product)
@@ -177,10 +175,3 @@ class ReviewsSpider(GroundswellSpider):
             yield mention
         if isinstance(result.next_page, str) and page < self.max_pages and result.next_page != response.url:
             yield self.page_request(result.next_page, page + 1)
-
-    async def page_failed(self, failure: Failure) -> None:
-        """Errback: count the failure and close the page Playwright may have opened."""
-        request = getattr(failure, "request", None)
-        meta = getattr(request, "meta", {}) or {}
-        await close_page(meta.get("playwright_page"))
-        self.request_failed(failure)

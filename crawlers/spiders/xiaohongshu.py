@@ -8,7 +8,6 @@ from typing import Any
 
 import scrapy
 from scrapy.http import Response
-from twisted.python.failure import Failure
 
 from crawlers.browser import BROWSER_SETTINGS, chromium_executable
 from crawlers.parsers import xiaohongshu as parser
@@ -16,18 +15,6 @@ from crawlers.parsers.common import ParseError
 from crawlers.spiders.base import GroundswellSpider
 
 _context_ids = itertools.count(1)
-
-
-async def close_page(page: Any) -> None:
-    """Close a Playwright page and its context; a crashed or already closed one is fine."""
-    if page is None:
-        return
-    try:
-        context = page.context
-        await page.close()
-        await context.close()
-    except Exception:  # closing must never mask what went wrong before
-        pass
 
 
 class XiaohongshuSpider(GroundswellSpider):
@@ -105,13 +92,6 @@ class XiaohongshuSpider(GroundswellSpider):
             self.parse_failed(exc, response)
             return
         finally:
-            await close_page(page)
+            await self.close_page(page)
         for mention in self.emit(result, response):
             yield mention
-
-    async def page_failed(self, failure: Failure) -> None:
-        """Errback: count the failure and still close the page Playwright may have opened."""
-        request = getattr(failure, "request", None)
-        meta = getattr(request, "meta", {}) or {}
-        await close_page(meta.get("playwright_page"))
-        self.request_failed(failure)

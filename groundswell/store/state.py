@@ -51,6 +51,7 @@ RUN_PROPERTIES: dict[str, Any] = {
     "login_wall": {"type": "boolean"},
     "request_failures": {"type": "long"},
     "zero_results": {"type": "boolean"},
+    "missing_fields": {"type": "boolean"},
     "broken": {"type": "boolean"},
     "silent": {"type": "boolean"},
 }
@@ -208,14 +209,17 @@ class CrawlRun:
     login_wall: bool = False
     request_failures: int = 0
     zero_results: bool = False
+    missing_fields: bool = False  # at least as many posts lost a required field as were read: the source changed
     broken: bool = False
     silent: bool = False
 
     def judge(self, previous: list[CrawlRun]) -> None:
         """Set the flags from the counts; `previous` are the source's earlier runs, newest first."""
         self.zero_results = self.items == 0 and self.items_found == 0
+        self.missing_fields = self.skipped_posts > 0 and self.skipped_posts >= self.items_found
         self.broken = (
             self.parse_errors > 0
+            or self.missing_fields
             or self.login_wall
             or self.finish_reason in BROKEN_REASONS
             or (self.request_failures > 0 and self.zero_results)
