@@ -152,10 +152,16 @@ def build_report(
     )
     if not top:
         top = [_post(h["_source"]) for h in res["hits"]["hits"]]
-    first = es.search(
-        index=alias, query=scope, size=1, sort=[{"published_at": "asc"}], source_includes=_POST_FIELDS
-    )["hits"]["hits"]
-    first_post = _post(first[0]["_source"]) if first else (top[0] if top else None)
+    # who started it: the earliest post of the complaint's copies; for a brand-wide count, its most telling post
+    first_post = top[0] if top else None
+    if inc.cluster_ids:
+        first = es.search(
+            index=alias,
+            query={"bool": {"filter": [{"terms": {"cluster_id": inc.cluster_ids}},
+                                       {"range": {"published_at": {"lte": iso(at)}}}]}},
+            size=1, sort=[{"published_at": "asc"}], source_includes=_POST_FIELDS,
+        )["hits"]["hits"]
+        first_post = _post(first[0]["_source"]) if first else first_post
     aggs = res.get("aggregations") or {}
     hourly = tuple(
         (parse_time(b["key_as_string"]) or day, int(b["doc_count"]))

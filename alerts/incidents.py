@@ -158,6 +158,19 @@ def find_incident(match: Match, active: Iterable[Incident]) -> Incident | None:
     return _strongest(brand) if brand else None
 
 
+TELLING = {"viral_spread": 4, "new_term": 3, "negative_surge": 2, "threshold": 1, "crawler_health": 0}
+
+
+def _telling(match: Match) -> tuple[int, int, int]:
+    return (int(match.cluster_id is not None), TELLING[match.rule_type], RANK[match.severity])
+
+
+def _telling_incident(inc: Incident) -> tuple[int, int, int]:
+    if not inc.primary_rule_type:
+        return (-1, -1, -1)
+    return (int(bool(inc.cluster_ids)), TELLING[inc.primary_rule_type], RANK[inc.severity])
+
+
 def _strongest(incidents: list[Incident]) -> Incident:
     return max(incidents, key=lambda i: (RANK[i.severity], i.matches, i.opened_at))
 
@@ -179,7 +192,6 @@ def _open(match: Match) -> Incident:
         term=match.term,
         query=match.query,
     )
-    _absorb(inc, match)
     return inc
 
 
@@ -195,18 +207,20 @@ def _absorb(inc: Incident, match: Match) -> None:
         inc.rule_types.append(match.rule_type)
     if inc.category is None and match.category and not inc.source_key:
         inc.category = match.category
-    # the most specific evidence wins: a cluster's posts over a brand-wide count
-    specific = bool(match.cluster_id) or not any(t == "viral_spread" for t in inc.rule_types)
-    if specific or not inc.mention_ids:
+    if _telling(match)[:2] >= _telling_incident(inc)[:2]:
+        # the most telling match shows: a spreading post's copies over a new term over a brand-wide count
+        if match.rule_type != inc.primary_rule_type:
+            inc.evidence = {}
+        inc.primary_rule_type = match.rule_type
+        inc.summary = match.summary
         if match.mention_ids:
             inc.mention_ids = list(match.mention_ids[:20])
         if match.query:
             inc.query = match.query
-    for k, v in match.evidence.items():
-        inc.evidence[k] = float(v)
-        peak = f"peak_{k}" if not k.startswith("peak_") else k
-        if peak != k:
-            inc.evidence[peak] = max(float(v), inc.evidence.get(peak, float(v)))
+        for k, v in match.evidence.items():
+            inc.evidence[k] = float(v)
+            if not k.startswith("peak_"):
+                inc.evidence[f"peak_{k}"] = max(float(v), inc.evidence.get(f"peak_{k}", float(v)))
     last = inc.timeline[-1] if inc.timeline else None
     if last is None or last.rule != match.rule or last.severity != match.severity or last.summary != match.summary:
         inc.timeline.append(TimelineEntry(match.at, match.rule, match.severity, match.summary))
@@ -219,7 +233,7 @@ def apply(matches: Sequence[Match], active: Sequence[Incident], at: datetime, qu
     changes = Changes()
     book = list(active)
     prior = {i.incident_id: i.severity for i in book}
-    escalated_ids: set[str] = set()
+    joined: dict[str, list[Match]] = {}
     # strongest first: the most severe match about a complaint opens its incident, the rest join it
     for match in sorted(matches, key=lambda m: (-RANK[m.severity], m.cluster_id is None, m.rule)):
         inc = find_incident(match, book)
@@ -227,14 +241,11 @@ def apply(matches: Sequence[Match], active: Sequence[Incident], at: datetime, qu
             inc = _open(match)
             book.append(inc)
             changes.opened.append(inc)
-            continue
-        _absorb(inc, match)
-        if inc.incident_id in prior:
-            current = inc.severity
-            inc.severity = higher(inc.severity, match.severity)
-            if RANK[inc.severity] > RANK[current]:
-                inc.summary = match.summary
-        else:
+        joined.setdefault(inc.incident_id, []).append(match)
+    for inc in book:
+        # least telling first, so the most telling match of this evaluation is the one the incident shows
+        for match in sorted(joined.get(inc.incident_id, ()), key=_telling):
+            _absorb(inc, match)
             inc.severity = higher(inc.severity, match.severity)
     opened_ids = {i.incident_id for i in changes.opened}
     for inc in book:
@@ -246,7 +257,6 @@ def apply(matches: Sequence[Match], active: Sequence[Incident], at: datetime, qu
         before: Severity = was
         if RANK[inc.severity] > RANK[before] and not any(n.kind == "escalated" for n in inc.notifications):
             changes.escalated.append((inc, before))
-            escalated_ids.add(inc.incident_id)
         elif inc.last_match_at == at or inc.severity != before:
             changes.updated.append(inc)
         elif inc.last_match_at <= at - quiet:

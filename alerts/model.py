@@ -136,7 +136,8 @@ class Incident:
     rule_types: list[str] = field(default_factory=list)
     query: str = ""
     mention_ids: list[str] = field(default_factory=list)  # top posts, most engaging first
-    evidence: dict[str, float] = field(default_factory=dict)  # latest numbers (and peaks) from the matches
+    evidence: dict[str, float] = field(default_factory=dict)  # the primary match's latest numbers (and peaks)
+    primary_rule_type: str = ""  # the most telling kind of match so far: its posts, numbers and summary show
     matches: int = 0
     resolved_at: datetime | None = None
     resolve_reason: str | None = None
@@ -167,6 +168,7 @@ class Incident:
             "query": self.query,
             "mention_ids": list(self.mention_ids),
             "evidence": dict(self.evidence),
+            "primary_rule_type": self.primary_rule_type,
             "matches": self.matches,
             "resolved_at": iso(self.resolved_at) if self.resolved_at else None,
             "resolve_reason": self.resolve_reason,
@@ -207,6 +209,7 @@ class Incident:
             query=src.get("query") or "",
             mention_ids=list(src.get("mention_ids") or []),
             evidence=dict(src.get("evidence") or {}),
+            primary_rule_type=src.get("primary_rule_type") or "",
             matches=int(src.get("matches") or 0),
             resolved_at=parse_time(src.get("resolved_at")),
             resolve_reason=src.get("resolve_reason"),
@@ -251,6 +254,7 @@ INCIDENT_PROPERTIES: dict[str, Any] = {
     "query": {"type": "keyword", "index": False, "doc_values": False},
     "mention_ids": _KW,
     "evidence": {"type": "object", "dynamic": True},  # numbers per rule type; mapped as they come
+    "primary_rule_type": _KW,
     "matches": {"type": "long"},
     "resolved_at": {"type": "date"},
     "resolve_reason": _KW,
