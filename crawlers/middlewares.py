@@ -1,8 +1,12 @@
-"""Downloader middleware: honour `Retry-After` on 429/503 instead of hammering a site that asked us to wait.
+"""Downloader middlewares that keep retries polite: honour `Retry-After` on 429/503, and back off between retries.
 
-Scrapy's RetryMiddleware retries 429 at once and ignores the header. This one sees responses before it: it waits what
-the site asked (capped, so a hostile header cannot park the crawl for a day) and re-sends the request, at
-most RETRY_AFTER_TIMES times; after that the response goes on to RetryMiddleware and the spider's errback.
+Scrapy's RetryMiddleware retries 429 at once and ignores the header. RetryAfterMiddleware sees responses before it:
+it waits what the site asked (capped, so a hostile header cannot park the crawl for a day) and re-sends the
+request, at most RETRY_AFTER_TIMES times; after that the response goes on to the retries and the spider's errback.
+
+Scrapy's own retries (5xx, timeouts, dropped connections) also go out at once, which hits a struggling site again
+while it struggles. BackoffRetryMiddleware, which replaces it, waits RETRY_BACKOFF_BASE * 2^(n-1) seconds
+(at most RETRY_BACKOFF_MAX) before the n-th retry.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from scrapy import Request
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.http import Response
+from scrapy.settings import BaseSettings
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
@@ -59,7 +65,46 @@ class RetryAfterMiddleware:
         wait = min(wait, self.max_wait)
         self.stats.inc_value("groundswell/retry_after")
         log.info("%s answered %s: waiting %.1f s as Retry-After asks", request.url, response.status, wait)
-        await maybe_deferred_to_future(deferLater(reactor, wait, lambda: None))
+        await _pause(wait)
         retry = request.replace(dont_filter=True)
         retry.meta["retry_after_times"] = times + 1
         return retry
+
+
+def backoff_seconds(retry: int, base: float, cap: float) -> float:
+    """How long to wait before the `retry`-th retry (1, 2, ...): doubling from `base`, never above `cap`."""
+    return min(cap, base * 2 ** max(0, retry - 1))
+
+
+async def _pause(seconds: float) -> None:
+    await maybe_deferred_to_future(deferLater(reactor, seconds, lambda: None))
+
+
+class BackoffRetryMiddleware(RetryMiddleware):
+    """Scrapy's retries, each one waited for with exponential backoff (see the module docstring)."""
+
+    def __init__(self, settings: BaseSettings):
+        super().__init__(settings)
+        self.base = settings.getfloat("RETRY_BACKOFF_BASE", 1.0)
+        self.cap = settings.getfloat("RETRY_BACKOFF_MAX", 30.0)
+
+    async def _after(self, retry: Request | Response | None) -> Request | Response | None:
+        if isinstance(retry, Request):
+            wait = backoff_seconds(int(retry.meta.get("retry_times", 1)), self.base, self.cap)
+            if wait > 0:
+                if self.crawler.stats is not None:
+                    self.crawler.stats.inc_value("groundswell/retry_backoffs")
+                await _pause(wait)
+        return retry
+
+    async def process_response(  # type: ignore[override]
+        self, request: Request, response: Response
+    ) -> Request | Response:
+        result = await self._after(super().process_response(request, response))
+        assert result is not None
+        return result
+
+    async def process_exception(  # type: ignore[override]
+        self, request: Request, exception: Exception
+    ) -> Request | Response | None:
+        return await self._after(super().process_exception(request, exception))

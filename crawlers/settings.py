@@ -20,11 +20,16 @@ DOWNLOADER_MIDDLEWARES = {
     # responses pass middlewares from high to low numbers: this one sees a 429/503 before RetryMiddleware
     # (550), waits as long as the site asks, and re-sends
     "crawlers.middlewares.RetryAfterMiddleware": 560,
+    # Scrapy's retries, with exponential backoff between them (crawlers.middlewares)
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawlers.middlewares.BackoffRetryMiddleware": 550,
     # sets each request's session cookie from the platform's accounts and retires an account at the login wall
     "crawlers.accounts.AccountRotation": 650,
 }
 RETRY_AFTER_MAX_WAIT = 120.0
 RETRY_AFTER_TIMES = 3
+RETRY_BACKOFF_BASE = 1.0  # seconds before the first retry; doubled for each further one
+RETRY_BACKOFF_MAX = 30.0
 
 # Each spider's host; `-a base_url=...` overrides it (the simulator and the tests do).
 WEIBO_BASE_URL = "https://m.weibo.cn"

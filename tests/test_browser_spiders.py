@@ -378,4 +378,5 @@ def test_browser_pages_of_failed_requests_are_closed_too(sim: Simulator, prefix:
     assert rc == 1 and chromium, stats
     assert stats["groundswell/request_failed"] == 1 and not stats.get("item_scraped_count")
     assert stats["downloader/response_status_count/500"] == 4  # the first try and three retries
+    assert stats["groundswell/retry_backoffs"] == 3  # 1, 2 and 4 s between them
     assert stats["playwright/page_count"] == stats["groundswell/browser_pages_closed"] == 1

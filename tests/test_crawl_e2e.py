@@ -157,6 +157,7 @@ def test_a_source_that_times_out_is_reported_not_waited_for(
     assert stats["groundswell/request_failed"] == 1 and not stats.get("item_scraped_count")
     timeouts = {k: v for k, v in stats.items() if k.startswith("downloader/exception_type_count/") and "Timeout" in k}
     assert list(timeouts.values()) == [2] and stats["retry/count"] == 1  # the first try and one retry
+    assert stats["groundswell/retry_backoffs"] == 1  # the retry waited (RETRY_BACKOFF_BASE) before going out
     (run,) = state.recent_runs(es, prefix, "reddit:Xiaomi@127.0.0.1", 5)
     assert run.broken and run.request_failures == 1 and run.finish_reason == "finished"
     assert state.load_cursor(es, prefix, "reddit:Xiaomi@127.0.0.1") is None  # nothing seen: no cursor moved

@@ -13,7 +13,7 @@ from scrapy.http import HtmlResponse, Request
 from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
-from crawlers.middlewares import RetryAfterMiddleware, retry_after_seconds
+from crawlers.middlewares import BackoffRetryMiddleware, RetryAfterMiddleware, backoff_seconds, retry_after_seconds
 from crawlers.spiders.bilibili import BilibiliSpider
 from crawlers.spiders.jd import JdSpider
 from crawlers.spiders.reddit import RedditSpider
@@ -53,7 +53,10 @@ def test_every_spider_is_polite_by_default(spider_cls: type[scrapy.Spider]) -> N
     assert settings.getint("CONCURRENT_REQUESTS") <= 16
     assert settings.getfloat("DOWNLOAD_TIMEOUT") == 30 and settings.getbool("RETRY_ENABLED")
     middlewares = settings.getdict("DOWNLOADER_MIDDLEWARES")
-    assert middlewares["crawlers.middlewares.RetryAfterMiddleware"] > 550  # sees a 429 before RetryMiddleware
+    assert middlewares["crawlers.middlewares.RetryAfterMiddleware"] > 550  # sees a 429 before the retries
+    assert middlewares["crawlers.middlewares.BackoffRetryMiddleware"] == 550  # in the place of Scrapy's own
+    assert middlewares["scrapy.downloadermiddlewares.retry.RetryMiddleware"] is None
+    assert BackoffRetryMiddleware.from_crawler(crawler).base == 1.0
     assert "crawlers.accounts.AccountRotation" in middlewares
 
 
@@ -69,3 +72,20 @@ def test_retry_after_gives_up_and_passes_the_response_on() -> None:
     fine = HtmlResponse("http://sim/api", status=200, headers={"Retry-After": "1"}, request=request)
     assert asyncio.run(middleware.process_response(request, fine)) is fine
     assert stats is not None and not stats.get_value("groundswell/retry_after")
+
+
+def test_backoff_doubles_up_to_its_cap() -> None:
+    assert [backoff_seconds(n, 1.0, 30.0) for n in (1, 2, 3, 4, 5, 6, 7)] == [1, 2, 4, 8, 16, 30, 30]
+    assert backoff_seconds(3, 0.0, 30.0) == 0.0  # RETRY_BACKOFF_BASE = 0: retries at once, as Scrapy does
+
+
+def test_backoff_retry_gives_up_like_scrapy_without_waiting() -> None:
+    crawler = get_crawler(scrapy.Spider, {"RETRY_TIMES": 1})
+    crawler.spider = crawler._create_spider("t")
+    middleware = BackoffRetryMiddleware.from_crawler(crawler)
+    tried = Request("http://sim/api", meta={"retry_times": 1})
+    failed = HtmlResponse("http://sim/api", status=503, request=tried)
+    assert asyncio.run(middleware.process_response(tried, failed)) is failed  # retries spent: no wait, no retry
+    ok = HtmlResponse("http://sim/api", status=200, request=tried)
+    assert asyncio.run(middleware.process_response(tried, ok)) is ok
+    assert asyncio.run(middleware.process_exception(tried, ValueError("not a network error"))) is None
