@@ -70,6 +70,8 @@ def crawl(
         source_keywords = list(source.keywords)
         base_url = base_url or source.base_url
         max_pages = max_pages or source.max_pages
+        if source.selectors is not None:  # the generic reviews spider reads its selectors from the source
+            args.setdefault("source", source.name)
     if keyword:
         args["keyword"] = keyword
     if base_url:
@@ -94,9 +96,17 @@ def crawl(
     )
     keywords = keywords or [None]
     crawlers = []
+    refused: list[str] = []  # spiders that refused their arguments (e.g. -a source=NAME not configured)
+
+    def refuse(failure: Any) -> None:
+        if failure.check(ValueError):
+            refused.append(str(failure.value))
+        else:
+            refused.append(f"{type(failure.value).__name__}: {failure.value}")
+
     for kw in keywords:
         crawler = process.create_crawler(spider)
-        process.crawl(crawler, **args, **({"keyword": kw} if kw else {}))
+        process.crawl(crawler, **args, **({"keyword": kw} if kw else {})).addErrback(refuse)
         crawlers.append((kw, crawler))
     with progress.spinner(f"crawling {spider}", progress.wanted(as_json)) as update:
         counts = {"items": 0, "responses": 0}
@@ -113,9 +123,11 @@ def crawl(
             crawler.signals.connect(receivers[0], signal=signals.item_scraped)
             crawler.signals.connect(receivers[1], signal=signals.response_received)
         process.start()
+    if refused:
+        fail("\n".join(dict.fromkeys(refused)), code=2)
     spooled = failed = False
     for kw, crawler in crawlers:
-        stats: dict[str, Any] = dict(crawler.stats.get_stats()) if crawler.stats else {}
+        stats: dict[str, Any] = dict(crawler.stats.get_stats()) if crawler.crawling or crawler.spider else {}
         reason = stats.get("finish_reason", "unknown")
         if as_json:
             plain = {k: v for k, v in stats.items() if isinstance(v, int | float | str)}
