@@ -332,7 +332,10 @@ def start(node: LocalNode, timeout: float = 180.0, log: Callable[[str], None] = 
             cmd = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups", *cmd]
         log(f"starting Elasticsearch {node.version} on 127.0.0.1:{node.port} with Java {java.major} ({java.home})")
         with open(lay.stdout_file, "w") as out:
-            proc = subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            # its own session: the node outlives whatever started it (a test run, a killed terminal's process group)
+            proc = subprocess.run(
+                cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            )
         if proc.returncode != 0:
             raise NodeError(f"Elasticsearch exited with code {proc.returncode} while starting\n{_log_tail(lay)}")
     deadline = time.monotonic() + timeout
