@@ -177,3 +177,22 @@ def test_bad_times_are_named(gs: Gs) -> None:
     assert result.exit_code == 2 and "--at" in result.output
     result = gs("alerts", "backtest", "--from", "2026-11-24T00:00:00Z", "--step", "0m")
     assert result.exit_code == 2 and "--step" in result.output
+
+
+def test_digest_collects_notices_into_one_email(es: Elasticsearch, prefix: str) -> None:
+    at = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)
+    ids = _index(es, prefix, [_mention("客服不回复", 5, at), _mention("物流太慢了", 6, at)])
+
+    def notices(cfg: gsconfig.Config, es: Elasticsearch, when: datetime) -> tuple[list[Match], list[str]]:
+        return [Match(rule="t", rule_type="threshold", severity="notice", at=when, summary=f"notice {i}",
+                      brand=f"brand{i}", mention_ids=(ids[i],)) for i in range(2)], []
+
+    with running_sink() as sink:
+        cfg = cfg_for(prefix, sink.port)
+        cfg = cfg.model_copy(update={"alerting": cfg.alerting.model_copy(update={"digest_minutes": 60})})
+        report = engine.run_once(cfg, es, at, matcher=notices)
+        assert len(report.opened) == 2 and report.emails_sent == 0 and sink.messages == []
+        assert engine.flush_digest(cfg, es, at + timedelta(hours=1)) == 1
+        assert engine.flush_digest(cfg, es, at + timedelta(hours=2)) == 0
+        (mail,) = sink.messages
+        assert mail.message["X-Groundswell-Kind"] == "digest" and "2 notices" in mail.subject
