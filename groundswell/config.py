@@ -226,6 +226,18 @@ class Config(_Frozen):
     elasticsearch: Elasticsearch = Elasticsearch()
     path: str | None = None  # where it was read from, for messages
 
+    @field_validator("rules", "sources")
+    @classmethod
+    def _unique_names(cls, value: tuple[Any, ...], info: Any) -> tuple[Any, ...]:
+        """Two rules (or sources) of one name: which one wins would be a guess, so say so at load time."""
+        seen: dict[str, int] = {}
+        for i, item in enumerate(value):
+            if item.name in seen:
+                raise ValueError(f"{info.field_name}[{i}] has the same name as {info.field_name}[{seen[item.name]}]"
+                                 f": {item.name!r}")
+            seen[item.name] = i
+        return value
+
 
 def _format_loc(loc: tuple[int | str, ...]) -> str:
     out = ""

@@ -120,3 +120,10 @@ def test_config_env_var_names_the_file(tmp_path: Path) -> None:
     path.write_text("elasticsearch: {index_prefix: other}\n")
     cfg = gsconfig.load(None, env={"GROUNDSWELL_CONFIG": str(path)})
     assert cfg.elasticsearch.index_prefix == "other" and cfg.path == str(path)
+
+
+def test_duplicate_rule_or_source_names_are_refused_at_load(tmp_path: Path) -> None:
+    path = tmp_path / "g.yaml"
+    path.write_text("rules:\n  - {name: a, type: crawler_health}\n  - {name: a, type: crawler_health}\n")
+    with pytest.raises(gsconfig.ConfigError, match=r"rules\[1\] has the same name as rules\[0\]"):
+        gsconfig.load(str(path), env={})

@@ -211,7 +211,8 @@ def test_crawler_health_reports_broken_silent_and_stale_sources(es: Elasticsearc
     _record(es, prefix, "weibo:北辰", 0.5, broken=True, parse_errors=3, reason="layout_changed")
     _record(es, prefix, "reddit:北辰", 0.5, zero_results=True, silent=True)
     _record(es, prefix, "weibo:北辰", 0.9 + 24, broken=True)  # long ago, and not the latest anyway
-    found = {m.source_key: m for m in evaluate(rule, ctx(es, prefix, T))}
+    assert evaluate(rule, ctx(es, prefix, T)) == []  # no source configured: none is watched
+    found = {m.source_key: m for m in evaluate(rule, ctx(es, prefix, T, source_keys=("*",)))}
     assert set(found) == {"weibo:北辰", "reddit:北辰", "jd:北辰"}
     assert found["weibo:北辰"].severity == "notice" and "broken" in found["weibo:北辰"].summary
     assert "silent" in found["reddit:北辰"].summary and "no run for 10.0 h" in found["jd:北辰"].summary

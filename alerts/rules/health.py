@@ -16,9 +16,14 @@ RUNS_PER_SOURCE = 5
 
 
 def watched(key: str, allowed: Sequence[str]) -> bool:
-    """Run keys may carry "@host" (a simulator); configured keys are "spider:keyword" or "spider:*"."""
-    if not allowed:
+    """Run keys may carry "@host" (a simulator); configured keys are "spider:keyword", "spider:*" or "*".
+
+    Nothing allowed watches nothing: health alerts concern the sources that are configured (and so scheduled),
+    not every crawl someone once ran by hand."""
+    if "*" in allowed:
         return True
+    if not allowed:
+        return False
     base = key.split("@", 1)[0]
     spider = base.split(":", 1)[0]
     return base in allowed or f"{spider}:*" in allowed

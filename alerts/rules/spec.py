@@ -153,7 +153,7 @@ class CrawlerHealthRule(_RuleBase):
     how many `stale_minutes` periods passed since the last run."""
 
     type: Literal["crawler_health"] = "crawler_health"
-    sources: tuple[str, ...] = ()  # source keys ("weibo:小米") to watch; empty: configured ones (or all)
+    sources: tuple[str, ...] = ()  # source keys ("weibo:小米", "weibo:*", "*" for all); empty: the configured ones
     stale_minutes: int = Field(default=360, gt=0)
     tiers: Tiers = Tiers(notice=1, urgent=3)
 
