@@ -185,7 +185,7 @@ def show_cmd(ctx: click.Context, incident_id: str, as_json: bool) -> None:
                    f"{p.engagement} engagement): {text}  {p.url or ''}")
 
 
-def _transition(ctx: click.Context, incident_id: str, by: str | None, action: str) -> None:
+def _transition(ctx: click.Context, incident_id: str, by: str | None, action: str, as_json: bool) -> None:
     from alerts import incidents as book
     from alerts.engine import incident_store
 
@@ -201,24 +201,29 @@ def _transition(ctx: click.Context, incident_id: str, by: str | None, action: st
     except ValueError as exc:
         fail(str(exc))
     store.save([inc])
-    click.echo(f"{inc.incident_id}: {inc.status} by {who}")
+    if as_json:
+        emit_json(inc.to_document())
+    else:
+        click.echo(f"{inc.incident_id}: {inc.status} by {who}")
 
 
 @alerts.command("ack")
 @click.argument("incident_id")
 @click.option("--by", help="Who takes it (default: your user name).")
+@click.option("--json", "as_json", is_flag=True, help="Print the incident as one JSON object.")
 @click.pass_context
 @handles_store_errors
-def ack_cmd(ctx: click.Context, incident_id: str, by: str | None) -> None:
+def ack_cmd(ctx: click.Context, incident_id: str, by: str | None, as_json: bool) -> None:
     """Acknowledge an incident: someone is on it (later matches still update it; it still escalates)."""
-    _transition(ctx, incident_id, by, "ack")
+    _transition(ctx, incident_id, by, "ack", as_json)
 
 
 @alerts.command("resolve")
 @click.argument("incident_id")
 @click.option("--by", help="Who resolved it (default: your user name).")
+@click.option("--json", "as_json", is_flag=True, help="Print the incident as one JSON object.")
 @click.pass_context
 @handles_store_errors
-def resolve_cmd(ctx: click.Context, incident_id: str, by: str | None) -> None:
+def resolve_cmd(ctx: click.Context, incident_id: str, by: str | None, as_json: bool) -> None:
     """Resolve an incident by hand (a new spread of the same complaint opens a new one)."""
-    _transition(ctx, incident_id, by, "resolve")
+    _transition(ctx, incident_id, by, "resolve", as_json)
