@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import click
 
 from groundswell import clock
+from groundswell.cli import progress
 from groundswell.cli.common import emit_json, fail, handles_store_errors, load_config
 
 _STEP = re.compile(r"^(\d+)\s*([smhd])$")
@@ -100,7 +101,9 @@ def backtest_cmd(ctx: click.Context, start: str, end: str | None, step: str, as_
     t0, t1, dt = _when(start, "--from"), _when(end, "--to"), _step(step)
     if t1 < t0:
         fail("--to is before --from", code=2)
-    events, errors = backtest(cfg, _client(ctx), t0, t1, dt)
+    with progress.spinner("backtesting", progress.wanted(as_json)) as update:
+        events, errors = backtest(cfg, _client(ctx), t0, t1, dt,
+                                  progress=lambda at: update(f"backtesting: evaluated {at.isoformat()}"))
     for ev in events:
         i = ev.incident
         if as_json:
