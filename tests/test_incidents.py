@@ -72,7 +72,7 @@ def test_other_brand_other_category_and_crawler_health_stay_apart() -> None:
     health = Match(rule="health", rule_type="crawler_health", severity="notice", at=T0, summary="weibo silent",
                    source_key="weibo:小米")
     matches = [viral(T0), viral(T0, cluster="c2", brand="华为"), surge(T0, category="logistics"), health]
-    store, changes = run([(T0, matches)])
+    store, _ = run([(T0, matches)])
     # a logistics surge is another complaint than the quality cluster of the same brand
     keys = sorted(i.key for i in store.active())
     assert keys == ["brand:小米:logistics", "cluster:c1", "cluster:c2", "source:weibo:小米"]

@@ -153,4 +153,5 @@ def test_crawler_health_diagnosis() -> None:
     assert diagnose(silent) == ("silent", 2)
     assert diagnose([_run(0, zero_results=True), _run(1, zero_results=True)]) == (None, 0)  # never had results
     assert watched("weibo:北辰@127.0.0.1", ("weibo:北辰",)) and watched("jd:x", ("jd:*",))
-    assert not watched("reddit:北辰", ("weibo:北辰",)) and watched("anything:x", ())
+    assert not watched("reddit:北辰", ("weibo:北辰",)) and watched("anything:x", ("*",))
+    assert not watched("anything:x", ())  # no source configured: none watched

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from pydantic import ValidationError
 
 from groundswell import config as gsconfig
 from groundswell.clock import SimulatedClock
@@ -46,8 +47,9 @@ def test_bad_schedules_name_the_source_key_and_value() -> None:
         plan_jobs(cfg(sources=[{"name": "wb", "spider": "weibo", "cron": "61 * * * *"}]), None)
     with pytest.raises(PlanError, match=r"sources\[wb\]: give interval_minutes or cron, not both"):
         plan_jobs(cfg(sources=[{"name": "wb", "spider": "weibo", "cron": "*/5 * * * *", "interval_minutes": 5}]), None)
-    with pytest.raises(PlanError, match="'wb' more than once"):
-        plan_jobs(cfg(sources=[{"name": "wb", "spider": "weibo"}, {"name": "wb", "spider": "jd"}]), None)
+    # two sources of one name are refused when the configuration loads, before any plan
+    with pytest.raises(ValidationError, match=r"sources\[1\] has the same name as sources\[0\]"):
+        cfg(sources=[{"name": "wb", "spider": "weibo"}, {"name": "wb", "spider": "jd"}])
 
 
 def test_simulated_interval_fires_at_interval_over_speed_in_real_time() -> None:
