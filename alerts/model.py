@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from groundswell.store.state import iso, parse_time
+
 Severity = Literal["notice", "urgent", "crisis"]
 SEVERITIES: tuple[Severity, ...] = ("notice", "urgent", "crisis")
 RANK: Mapping[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
@@ -23,17 +25,6 @@ RuleType = Literal["viral_spread", "negative_surge", "threshold", "new_term", "c
 
 def higher(a: Severity, b: Severity) -> Severity:
     return a if RANK[a] >= RANK[b] else b
-
-
-def iso(value: datetime) -> str:
-    """Fixed width, UTC, milliseconds (string order is time order), as in the mention documents."""
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 @dataclass(frozen=True)

@@ -35,16 +35,13 @@ from alerts.rules import EvalContext, brands_in_index, evaluate, evaluate_all  #
 from alerts.rules.defaults import DEFAULT_RULES  # noqa: E402
 from groundswell.store import mapping  # noqa: E402
 from groundswell.store.client import ensure_schema  # noqa: E402
+from groundswell.store.state import iso  # noqa: E402
 from sites import replay  # noqa: E402
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Rule evaluation"
 SPAN = timedelta(days=60)
 PREFIX = "gsbench-rules"
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def filler(templates: list[dict[str, Any]], n: int, end: datetime, seed: int) -> Iterator[dict[str, Any]]:
@@ -59,11 +56,11 @@ def filler(templates: list[dict[str, Any]], n: int, end: datetime, seed: int) ->
         source_id = f"fill{i:08d}"
         mid = mapping.doc_id(t["platform"], source_id)
         doc = dict(t)
-        obs = {"crawled_at": _iso(crawled), "likes": t["likes"], "reposts": t["reposts"], "comments": t["comments"]}
+        obs = {"crawled_at": iso(crawled), "likes": t["likes"], "reposts": t["reposts"], "comments": t["comments"]}
         doc.update(
             {
-                "@timestamp": _iso(published),
-                "published_at": _iso(published),
+                "@timestamp": iso(published),
+                "published_at": iso(published),
                 "crawled_at": obs["crawled_at"],
                 "first_seen_at": obs["crawled_at"],
                 "source_id": source_id,

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from elasticsearch import Elasticsearch, NotFoundError
 
-from groundswell.store.state import ensure_index
+from groundswell.store.state import ensure_index, iso
 
 Result = Literal["ok", "failed", "killed", "skipped"]
 _KW = {"type": "keyword", "ignore_above": 1024}
@@ -44,10 +44,6 @@ def runs_index(prefix: str) -> str:
     return f"{prefix}-job-runs"
 
 
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 @dataclass
 class JobRun:
     job_id: str
@@ -69,8 +65,8 @@ class JobRun:
 
     def to_document(self) -> dict[str, Any]:
         doc = asdict(self)
-        doc["started_at"] = _iso(self.started_at)
-        doc["finished_at"] = _iso(self.finished_at)
+        doc["started_at"] = iso(self.started_at)
+        doc["finished_at"] = iso(self.finished_at)
         return doc
 
 

@@ -68,12 +68,14 @@ def runs_index(prefix: str) -> str:
     return f"{prefix}-crawl-runs"
 
 
-def _iso(value: datetime) -> str:
-    """Fixed width, UTC, milliseconds: string order is time order (as in the mention documents)."""
+def iso(value: datetime) -> str:
+    """Fixed width, UTC, milliseconds: string order is time order (as in the mention documents). The one
+    formatter of every Groundswell index's dates (crawl state, job runs, incidents, the outbox)."""
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _parse(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
+    """A stored date back as an aware datetime; None for a missing one."""
     if not isinstance(value, str) or not value:
         return None
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -148,10 +150,10 @@ def load_cursor(es: Elasticsearch, prefix: str, source_key: str) -> Cursor | Non
     except NotFoundError:
         return None
     src = doc["_source"]
-    published = _parse(src.get("published_at"))
+    published = parse_time(src.get("published_at"))
     if published is None:
         return None
-    floor, top = _parse(src.get("gap_floor_at")), _parse(src.get("gap_top_at"))
+    floor, top = parse_time(src.get("gap_floor_at")), parse_time(src.get("gap_top_at"))
     gap = None
     if floor is not None and top is not None:
         gap = Gap(floor, str(src.get("gap_floor_id") or ""), top, str(src.get("gap_top_id") or ""),
@@ -162,7 +164,7 @@ def load_cursor(es: Elasticsearch, prefix: str, source_key: str) -> Cursor | Non
         source_id=str(src.get("source_id") or ""),
         spider=src.get("spider") or "",
         keyword=src.get("keyword") or "",
-        updated_at=_parse(src.get("updated_at")),
+        updated_at=parse_time(src.get("updated_at")),
         gap=gap,
     )
 
@@ -174,13 +176,13 @@ def save_cursor(es: Elasticsearch, prefix: str, cursor: Cursor) -> None:
         "source_key": cursor.source_key,
         "spider": cursor.spider,
         "keyword": cursor.keyword,
-        "published_at": _iso(cursor.published_at),
+        "published_at": iso(cursor.published_at),
         "source_id": cursor.source_id,
-        "updated_at": _iso(cursor.updated_at or datetime.now(UTC)),
+        "updated_at": iso(cursor.updated_at or datetime.now(UTC)),
     }
     if cursor.gap is not None:
         gap = cursor.gap
-        document.update(gap_floor_at=_iso(gap.floor_at), gap_floor_id=gap.floor_id, gap_top_at=_iso(gap.top_at),
+        document.update(gap_floor_at=iso(gap.floor_at), gap_floor_id=gap.floor_id, gap_top_at=iso(gap.top_at),
                         gap_top_id=gap.top_id, gap_resume=gap.resume)
     es.index(index=state_index(prefix), id=_doc_id(cursor.source_key), document=document, refresh="wait_for")
 
@@ -229,8 +231,8 @@ class CrawlRun:
 
     def to_document(self) -> dict[str, Any]:
         doc = asdict(self)
-        doc["started_at"] = _iso(self.started_at) if self.started_at else None
-        doc["finished_at"] = _iso(self.finished_at)
+        doc["started_at"] = iso(self.started_at) if self.started_at else None
+        doc["finished_at"] = iso(self.finished_at)
         doc["duration_seconds"] = (
             (self.finished_at - self.started_at).total_seconds() if self.started_at else None
         )
@@ -240,8 +242,8 @@ class CrawlRun:
     def from_document(cls, src: dict[str, Any]) -> CrawlRun:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in src.items() if k in known}
-        values["started_at"] = _parse(src.get("started_at"))
-        values["finished_at"] = _parse(src.get("finished_at")) or datetime.fromtimestamp(0, UTC)
+        values["started_at"] = parse_time(src.get("started_at"))
+        values["finished_at"] = parse_time(src.get("finished_at")) or datetime.fromtimestamp(0, UTC)
         return cls(**values)
 
 
