@@ -57,6 +57,7 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 bench: es-start
 	$(VENV)/bin/python bench/ingest_bench.py

@@ -5,6 +5,7 @@ Urgent and crisis incidents never wait for a digest; they are mailed when they o
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from elasticsearch import Elasticsearch
 
@@ -12,14 +13,13 @@ from alerts.email.compose import compose_digest, digest_id
 from alerts.email.outbox import Outbox
 from alerts.incidents import EsIncidentStore
 from alerts.model import IncidentReport
-from groundswell import clock
-from groundswell.config import Config
+from alerts.report import build_report, recipients_for
+from core import clock
+from core.config import Config
 
 
-def flush(cfg: Config, es: Elasticsearch, at: datetime) -> int:
+def flush(cfg: Config[Any], es: Elasticsearch, at: datetime) -> int:
     """Queue one digest of every held notice (re-read as of `at`) and deliver the outbox; returns emails sent."""
-    from alerts.engine import build_report, recipients_for
-
     prefix = cfg.elasticsearch.index_prefix
     outbox = Outbox(es, prefix)
     items = outbox.collect_digest(at)

@@ -29,7 +29,7 @@ from alerts.model import (
     incident_id,
     incidents_index,
 )
-from groundswell.store.state import ensure_index
+from store.state import ensure_index
 
 TIMELINE_LIMIT = 200  # entries kept per incident: the first ones and the most recent
 ACTIVE = ("open", "acknowledged")

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from groundswell.store.state import iso, parse_time
+from core.times import iso, parse_time
 
 Severity = Literal["notice", "urgent", "crisis"]
 SEVERITIES: tuple[Severity, ...] = ("notice", "urgent", "crisis")
 RANK: Mapping[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
 
 Status = Literal["open", "acknowledged", "resolved"]
-RuleType = Literal["viral_spread", "negative_surge", "threshold", "new_term", "crawler_health"]
+RuleType = str  # a rule kind's `type:` (alerts.rules.kinds)
 
 
 def higher(a: Severity, b: Severity) -> Severity:
@@ -49,6 +49,8 @@ class Match:
     window_start: datetime | None = None
     mention_ids: tuple[str, ...] = ()  # most engaging first; the first is what the email quotes
     evidence: Mapping[str, float] = field(default_factory=dict)  # mentions, authors, platforms, reach, growth...
+    # the store filter of the matched mentions, for the rule kind's `explain` (top posts, dominant cluster)
+    scope: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def subject_key(self) -> str:

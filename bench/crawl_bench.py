@@ -31,10 +31,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from groundswell import config as gsconfig  # noqa: E402
-from groundswell.store.client import make_client  # noqa: E402
 from sites.core import Request, Response  # noqa: E402
 from sites.server import Simulator  # noqa: E402
 from sites.world import CADENCE  # noqa: E402
+from store.client import make_client  # noqa: E402
 from tests.conftest import delete_prefix  # noqa: E402
 
 PREFIX = "gsbenchcrawl"

@@ -57,10 +57,10 @@ if __name__ == "__main__":  # run the rest on a frozen copy of the code under te
     snapshot.enter(_here.parent, _here / ".data" / "snapshot")
 
 from groundswell.ingest import to_mention
-from groundswell.store import mapping
-from groundswell.store.client import ensure_schema, server_version
 from pipelines.chain import PipelineChain
 from pipelines.elasticsearch import ElasticsearchPipeline
+from store import mapping
+from store.client import ensure_schema, server_version
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent

@@ -31,12 +31,14 @@ from elasticsearch import Elasticsearch, helpers
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from alerts.rules import EvalContext, brands_in_index, evaluate, evaluate_all  # noqa: E402
+from alerts.rules.base import EvalContext  # noqa: E402
+from alerts.rules.context import brands_in_index  # noqa: E402
 from alerts.rules.defaults import DEFAULT_RULES  # noqa: E402
-from groundswell.store import mapping  # noqa: E402
-from groundswell.store.client import ensure_schema  # noqa: E402
-from groundswell.store.state import iso  # noqa: E402
+from alerts.rules.registry import evaluate, evaluate_all  # noqa: E402
 from sites import replay  # noqa: E402
+from store import mapping  # noqa: E402
+from store.client import ensure_schema  # noqa: E402
+from store.state import iso  # noqa: E402
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Rule evaluation"

@@ -17,7 +17,7 @@ from typing import Any
 from scrapy import Request
 from scrapy.http import Response
 
-from groundswell import config as gsconfig
+from core import config as gsconfig
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Crawler health: every crawl leaves one record in `<prefix>-crawl-runs` (groundswell.store.state).
+"""Crawler health: every crawl leaves one record in `<prefix>-crawl-runs` (store.state).
 
 A monitor that silently stops finding anything is worse than one that crashes, so each run records its
 counts and the flags the alerting side reads: zero_results, missing_fields (as many posts lost a required field
@@ -17,10 +17,10 @@ from typing import Any, Self
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 
-from groundswell import clock
-from groundswell import config as gsconfig
-from groundswell.store import state
-from groundswell.store.client import describe_error, make_client
+from core import clock
+from core import config as gsconfig
+from store import state
+from store.client import describe_error, make_client
 
 log = logging.getLogger(__name__)
 

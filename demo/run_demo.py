@@ -179,8 +179,8 @@ def follow_run(proc: subprocess.Popen[str], log: Path, counts: dict[str, int]) -
 
 def es_summary(env: dict[str, str], cfg_path: Path) -> None:
     from groundswell import config as gsconfig
-    from groundswell.store import mapping
-    from groundswell.store.client import make_client
+    from store import mapping
+    from store.client import make_client
 
     cfg = gsconfig.load(str(cfg_path), env=env)
     es = make_client(cfg.elasticsearch)
@@ -234,7 +234,7 @@ def text_of(path: Path) -> str:
 
 
 def main() -> int:
-    from groundswell import paths
+    from core import paths
 
     home = paths.home() / "demo"
     mail_dir = home / "mail"

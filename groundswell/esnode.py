@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from groundswell import paths
-from groundswell.config import LocalNode
+from core import paths
+from core.config import LocalNode
 
 ARTIFACT = "org.elasticsearch.distribution.integ-test-zip:elasticsearch:{version}:zip"
 NODE_USER = "groundswell"

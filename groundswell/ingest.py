@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from crawlers.items import INPUT_FIELDS, Mention
+from core.mention import INPUT_FIELDS, Mention
 
 _BAD_BYTES = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of bytes that are not UTF-8
 

@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from alerts.model import incidents_index
-from groundswell.store import mapping
 from kibana.panels import (
     CHARTS,
     DASHBOARD_TIME,
@@ -29,6 +28,7 @@ from kibana.panels import (
     Panel,
     Source,
 )
+from store import mapping
 
 INDEX_REF = "kibanaSavedObjectMeta.searchSourceJSON.index"
 # Mention fields that only serve search and clustering: hidden from Discover's documents

@@ -20,8 +20,8 @@ from typing import Any, Literal
 import ahocorasick
 from scrapy.exceptions import DropItem
 
-from crawlers.items import Mention
-from groundswell.config import Brand
+from core.config import Brand
+from core.mention import Mention
 
 
 @functools.cache
@@ -183,7 +183,7 @@ def match(text: str | None, title: str | None, brands: Sequence[Brand]) -> Brand
 
 def configured_brands(path: str | None) -> tuple[Brand, ...]:
     """Brands from the Groundswell config file (None: the usual lookup)."""
-    from groundswell import config
+    from core import config
 
     return config.load(path).brands
 

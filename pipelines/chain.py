@@ -13,7 +13,7 @@ from scrapy.utils.conf import build_component_list
 from scrapy.utils.misc import load_object
 from scrapy.utils.project import get_project_settings
 
-from crawlers.items import Mention
+from core.mention import Mention
 
 
 @dataclass

@@ -22,8 +22,8 @@ from typing import Any, Literal
 import ahocorasick
 import yaml
 
-from crawlers.items import Mention
-from groundswell import paths
+from core import paths
+from core.mention import Mention
 from pipelines.brands import find_all, fold
 
 DEFAULT_TAXONOMY = Path(__file__).with_name("complaint_taxonomy.yaml")

@@ -12,14 +12,14 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from crawlers.items import Mention
-from groundswell import config as gsconfig
-from groundswell import paths
-from groundswell.store import mapping
-from groundswell.store.client import StoreUnavailable, ensure_schema, make_client
-from groundswell.store.clusters import ClusterResolver
-from groundswell.store.spool import Spool
-from groundswell.store.writer import MentionWriter, Pending, WriteResult
+from core import config as gsconfig
+from core import paths
+from core.mention import Mention
+from pipelines.clusters import ClusterResolver
+from store import mapping
+from store.client import StoreUnavailable, ensure_schema, make_client
+from store.spool import Spool
+from store.writer import MentionWriter, Pending, WriteResult
 
 log = logging.getLogger(__name__)
 

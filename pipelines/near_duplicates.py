@@ -9,7 +9,7 @@ is poor there: a few changed characters move too many bits of a 64-bit hash of a
   32 bands of 4 rows. Two texts whose shingle sets have Jaccard similarity s share a band with
   probability 1 - (1 - s^4)^32: 0.12 at s=0.2, 0.87 at s=0.4, 0.99+ at s=0.5.
 - Candidates that share a band are confirmed by the estimated similarity (>= SIMILAR).
-- `LshIndex` holds fingerprints in memory (this process's run); groundswell.store.clusters looks up the
+- `LshIndex` holds fingerprints in memory (this process's run); pipelines.clusters looks up the
   ones already in Elasticsearch, so cluster ids persist across runs and processes.
 - A cluster id is the mention id of the cluster's first known member, so it is stable and readable.
 
@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from crawlers.items import Mention
+from core.mention import Mention
 from pipelines.brands import fold
 
 NUM_PERM = 128

@@ -14,9 +14,9 @@ from typing import Any
 
 from scrapy.exceptions import DropItem
 
-from crawlers.items import Mention
-from groundswell import clock
-from groundswell.textfold import fold_width
+from core import clock
+from core.mention import Mention
+from core.textfold import fold_width
 
 _TAG_RE = re.compile(r"<[^>]{0,2000}>")
 _BR_RE = re.compile(r"<\s*br\s*/?\s*>", re.I)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from groundswell import paths
+from core import paths
 
 MODEL_DIR = Path(__file__).parent / "sentiment_model"
 MODEL_PATH = MODEL_DIR / "sentiment.marshal.3"  # SnowNLP's save()/load() add ".3" on Python 3

@@ -27,9 +27,9 @@ from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
 
-from crawlers.items import Mention
-from groundswell.store import mapping
-from groundswell.store.client import ensure_schema
+from core.mention import Mention
+from store import mapping
+from store.client import ensure_schema
 
 CST = timezone(timedelta(hours=8))
 START = datetime(2026, 11, 16, tzinfo=CST)  # a Monday

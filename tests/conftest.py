@@ -13,11 +13,12 @@ import pytest
 from click.testing import CliRunner, Result
 from elasticsearch import Elasticsearch
 
+from core.config import Elasticsearch as EsSettings
 from groundswell import config as gsconfig
 from groundswell import esnode
 from groundswell.cli.main import cli
-from groundswell.store import mapping
-from groundswell.store.client import make_client
+from store import mapping
+from store.client import make_client
 
 DATA = Path(__file__).parent / "data"
 
@@ -31,7 +32,7 @@ def delete_prefix(es: Elasticsearch, prefix: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def es_config() -> gsconfig.Elasticsearch:
+def es_config() -> EsSettings:
     cfg = gsconfig.load(None, env={k: v for k, v in os.environ.items() if k != "GROUNDSWELL_INDEX_PREFIX"})
     es_cfg = cfg.elasticsearch
     if es_cfg.is_local and esnode.health(es_cfg.local.port) is None:
@@ -40,7 +41,7 @@ def es_config() -> gsconfig.Elasticsearch:
 
 
 @pytest.fixture(scope="session")
-def es(es_config: gsconfig.Elasticsearch) -> Iterator[Elasticsearch]:
+def es(es_config: EsSettings) -> Iterator[Elasticsearch]:
     client = make_client(es_config)
     client.cluster.health(wait_for_status="yellow", timeout="60s")
     yield client

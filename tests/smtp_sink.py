@@ -22,7 +22,7 @@ import pytest
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from alerts.email.sink import Received, SinkController, SinkHandler, start_sink
-from groundswell.config import Smtp
+from core.config import Smtp
 
 
 @dataclass

@@ -14,11 +14,11 @@ from elasticsearch import Elasticsearch
 from alerts import engine
 from alerts.email.outbox import Outbox
 from alerts.model import Match
-from crawlers.items import Mention
+from core.mention import Mention
 from groundswell import config as gsconfig
-from groundswell.store import mapping
-from groundswell.store.client import ensure_schema
 from sites import replay
+from store import mapping
+from store.client import ensure_schema
 from tests.conftest import Gs, delete_prefix
 from tests.smtp_sink import free_port, running_sink
 

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import pytest
 from scrapy.exceptions import DropItem
 
-from crawlers.items import Mention
-from groundswell.config import Brand
+from core.config import Brand
+from core.mention import Mention
 from pipelines.brands import BrandMatch, BrandMatchPipeline, fold, match
 
 XIAOMI = Brand(name="小米", aliases=("Xiaomi", "MI"), products=("Redmi K70", "小米14"), exclusions=("小米粥", "小米椒"))
@@ -125,8 +125,8 @@ def test_from_crawler_reads_config(tmp_path: object) -> None:
 
 
 def test_reposts_and_replies_of_a_matched_mention_keep_its_brand() -> None:
-    from crawlers.items import Mention
-    from groundswell.config import Brand
+    from core.config import Brand
+    from core.mention import Mention
     from pipelines.brands import BrandMatchPipeline
 
     stage = BrandMatchPipeline([Brand(name="小米", aliases=("Xiaomi",), exclusions=("小米粥",))], None)

@@ -27,8 +27,8 @@ from crawlers.parsers import reviews as rparser
 from crawlers.parsers import xiaohongshu as xparser
 from crawlers.parsers.common import ParseError
 from groundswell import config as gsconfig
-from groundswell.store import state
 from sites.server import Simulator
+from store import state
 from tests.conftest import Gs
 
 pytestmark = [pytest.mark.es, pytest.mark.slow]

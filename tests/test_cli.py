@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from groundswell import config as gsconfig
 from groundswell.cli.main import cli
-from groundswell.store.client import make_client
+from store.client import make_client
 
 
 def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

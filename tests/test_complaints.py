@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from crawlers.items import Mention
+from core.mention import Mention
 from pipelines.complaints import (
     BrandKeywords,
     ComplaintPipeline,

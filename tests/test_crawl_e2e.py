@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
-from groundswell.store import state
 from sites.server import Simulator
+from store import state
 from tests.conftest import Gs
 
 pytestmark = [pytest.mark.es, pytest.mark.slow]

@@ -19,13 +19,13 @@ import pytest
 from elasticsearch import Elasticsearch
 from scrapy.utils.test import get_crawler
 
-from crawlers.items import Mention
+from core.mention import Mention
 from crawlers.parsers.common import SearchPage
 from crawlers.spiders.base import KEEP_CURSOR, page_is_stale, revisit_cutoff, source_key
 from crawlers.spiders.reddit import RedditSpider
 from crawlers.spiders.weibo import WeiboSpider
-from groundswell.store import state
 from sites.server import Simulator
+from store import state
 
 pytestmark = [pytest.mark.es, pytest.mark.slow]
 

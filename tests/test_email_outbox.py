@@ -12,7 +12,7 @@ from elasticsearch import Elasticsearch
 
 from alerts.email.compose import digest_id
 from alerts.email.outbox import LEASE, Outbox, backoff, outbox_index
-from groundswell.config import Smtp
+from core.config import Smtp
 from tests.smtp_sink import free_port, running_sink
 
 pytestmark = pytest.mark.es

@@ -11,7 +11,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from alerts.email.send import SendError, send
 from alerts.email.sink import SinkHandler
-from groundswell.config import Smtp
+from core.config import Smtp
 from tests.smtp_sink import Sink, free_port, password_authenticator, running_sink, self_signed_tls, smtp_sink
 
 __all__ = ["smtp_sink"]  # the fixture, used by name below

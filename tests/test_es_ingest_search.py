@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
-from groundswell.store import mapping
+from store import mapping
 from tests.conftest import Gs, write_jsonl
 
 pytestmark = pytest.mark.es

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from groundswell.config import LocalNode
+from core.config import LocalNode
 from tests.conftest import Gs, delete_prefix, write_jsonl
 
 pytestmark = [pytest.mark.es, pytest.mark.slow]
@@ -142,7 +142,7 @@ def test_unreachable_cluster_spools_and_next_run_replays(es_config: object, tmp_
         assert summary["replayed"] == 30 and summary["indexed"] == 30
         assert int(up("search", "--count").output) == 30
     finally:
-        from groundswell.store.client import make_client
+        from store.client import make_client
 
         es = make_client(es_config)  # type: ignore[arg-type]
         delete_prefix(es, prefix)

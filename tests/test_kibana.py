@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from alerts.model import INCIDENT_PROPERTIES, incidents_index
-from groundswell.store import mapping
 from kibana import fields, panels, requests
 from kibana.saved_objects import build, data_view_id, object_id, to_ndjson
+from store import mapping
 from tests.conftest import Gs
 
 COMMITTED = Path(__file__).parent.parent / "kibana" / "groundswell-saved-objects.ndjson"

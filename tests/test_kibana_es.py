@@ -14,9 +14,9 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from alerts.model import INCIDENT_PROPERTIES, Incident, incident_id, incidents_index
-from groundswell.store import mapping
 from kibana import check, fields, panels, requests
 from kibana.saved_objects import build
+from store import mapping
 from tests.conftest import Gs, delete_prefix
 
 pytestmark = pytest.mark.es

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from crawlers.items import Mention
-from groundswell.store import mapping
+from core.mention import Mention
 from pipelines.normalize import normalize
+from store import mapping
 
 T0 = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 

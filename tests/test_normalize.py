@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from crawlers.items import Mention
+from core.mention import Mention
 from pipelines.normalize import Rejected, clean_text, normalize, parse_time
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

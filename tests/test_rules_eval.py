@@ -10,20 +10,19 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
-from alerts.rules import EvalContext, context_for, evaluate, evaluate_all
-from alerts.rules.spec import (
-    CrawlerHealthRule,
-    NegativeSurgeRule,
-    NewTermRule,
-    ThresholdRule,
-    Tiers,
-    ViralSpreadRule,
-)
-from crawlers.items import Mention
+from alerts.rules.base import EvalContext, Tiers
+from alerts.rules.context import context_for
+from alerts.rules.kinds.health import CrawlerHealthRule
+from alerts.rules.kinds.newterm import NewTermRule
+from alerts.rules.kinds.surge import NegativeSurgeRule
+from alerts.rules.kinds.threshold import ThresholdRule
+from alerts.rules.kinds.viral import ViralSpreadRule
+from alerts.rules.registry import evaluate, evaluate_all
+from core.mention import Mention
 from groundswell import config as gsconfig
-from groundswell.store import mapping, state
 from pipelines.complaints import tag
 from sites import replay
+from store import mapping, state
 
 T = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # a Friday
 _n = iter(range(10**9))
@@ -237,7 +236,7 @@ def test_a_failing_rule_is_reported_and_the_others_still_run(es: Elasticsearch, 
 
 def test_context_watches_configured_and_indexed_brands(es: Elasticsearch, prefix: str, store: Any) -> None:
     store([post("北辰不错", T - timedelta(days=2), label="positive"), post("Lumio还行", T, brand="Lumio")])
-    cfg = gsconfig.Config.model_validate(
+    cfg = gsconfig.AppConfig.model_validate(
         {
             "brands": [{"name": "云栖"}],
             "sources": [

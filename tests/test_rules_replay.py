@@ -12,8 +12,10 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from alerts.model import RANK, Match
-from alerts.rules import EvalContext, brands_in_index, evaluate_all
+from alerts.rules.base import EvalContext
+from alerts.rules.context import brands_in_index
 from alerts.rules.defaults import DEFAULT_RULES
+from alerts.rules.registry import evaluate_all
 from sites import replay
 from tests.conftest import delete_prefix
 

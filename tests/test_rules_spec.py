@@ -7,13 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from alerts.rules.base import Tiers
 from alerts.rules.common import engagement_at, engagement_growth
 from alerts.rules.defaults import DEFAULT_RULES, DuplicateRuleName, effective_rules, merge_rules
-from alerts.rules.health import diagnose, watched
-from alerts.rules.spec import NegativeSurgeRule, ThresholdRule, Tiers, ViralSpreadRule
-from alerts.rules.surge import judge
+from alerts.rules.kinds.health import diagnose, watched
+from alerts.rules.kinds.surge import NegativeSurgeRule, assess
+from alerts.rules.kinds.threshold import ThresholdRule
+from alerts.rules.kinds.viral import ViralSpreadRule
 from groundswell import config as gsconfig
-from groundswell.store.state import CrawlRun
+from store.state import CrawlRun
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -124,13 +126,13 @@ def test_engagement_is_taken_as_of_the_instant() -> None:
 
 def test_surge_judgement_ignores_praise_volume_and_quiet_nights() -> None:
     history = [(d, 10, 40) for d in range(1, 8)]  # 10 negatives out of 40 mentions at this hour, every day
-    surge = judge(40, 38, 70, history)
+    surge = assess(40, 38, 70, history)
     assert surge is not None and surge.z > 8 and surge.ratio > 3
-    promotion = judge(30, 30, 120, history)  # volume tripled, the usual share of complaints
+    promotion = assess(30, 30, 120, history)  # volume tripled, the usual share of complaints
     assert promotion is not None and promotion.ratio < 1.2 and promotion.z < 1
-    night = judge(3, 3, 5, [(d, 0, 2) for d in range(1, 8)])
+    night = assess(3, 3, 5, [(d, 0, 2) for d in range(1, 8)])
     assert night is not None and night.z < NegativeSurgeRule(name="x").tiers.lowest()  # and below min_count
-    assert judge(5, 5, 10, []) is None  # no history: nothing to compare with
+    assert assess(5, 5, 10, []) is None  # no history: nothing to compare with
 
 
 def _run(n: int, **flags: object) -> CrawlRun:

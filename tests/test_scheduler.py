@@ -11,8 +11,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import ValidationError
 
+from core.clock import SimulatedClock
+from core.config import Source
 from groundswell import config as gsconfig
-from groundswell.clock import SimulatedClock
 from groundswell.scheduler.children import ChildResult
 from groundswell.scheduler.jobs import crawl_command, crawl_outcome
 from groundswell.scheduler.plan import PlanError, SimTimeTrigger, expired_indices, plan_jobs, trigger_key
@@ -21,7 +22,7 @@ CST = timezone(timedelta(hours=8))
 
 
 def cfg(**raw: object) -> gsconfig.Config:
-    return gsconfig.Config.model_validate(raw)
+    return gsconfig.AppConfig.model_validate(raw)
 
 
 def sources(*extra: dict[str, object]) -> list[dict[str, object]]:
@@ -112,7 +113,7 @@ def test_crawl_outcome_reads_the_childs_json_and_how_it_ended() -> None:
 
 
 def test_crawl_command_names_the_source_and_the_revisit_window() -> None:
-    src = gsconfig.Source(name="wb", spider="weibo")
+    src = Source(name="wb", spider="weibo")
     cmd = crawl_command(src, "/etc/gs.yaml", 48.0)
     assert cmd[1:] == ["-m", "groundswell.cli.main", "--config", "/etc/gs.yaml", "crawl", "wb", "--json",
                        "-a", "revisit_hours=48"]

@@ -26,8 +26,8 @@ from elasticsearch import Elasticsearch
 
 from groundswell.cli.main import cli
 from groundswell.scheduler import runs
-from groundswell.store import mapping
 from sites.server import Simulator
+from store import mapping
 
 pytestmark = [pytest.mark.es, pytest.mark.slow]
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from groundswell.store.search import QueryError, SearchRequest, build_query, is_lucene, parse_time, quote_cjk_terms
+from store.search import QueryError, SearchRequest, build_query, is_lucene, parse_time, quote_cjk_terms
 
 
 def test_plain_phrases_are_not_lucene() -> None:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from click.testing import CliRunner
 
-from crawlers.items import Mention
+from core.mention import Mention
 from groundswell.cli.sentiment import sentiment as sentiment_cmd
 from pipelines import sentiment as S
 from pipelines.sentiment_model import train

@@ -18,7 +18,7 @@ from scrapy.exceptions import CloseSpider
 from scrapy.http import HtmlResponse, Request, TextResponse
 from scrapy.utils.test import get_crawler
 
-from crawlers.items import Mention
+from core.mention import Mention
 from crawlers.parsers import LoginWall, ParseError, bilibili, jd, reddit, weibo
 from crawlers.parsers.common import load_json, load_jsonp, parse_count
 from crawlers.spiders.base import STAT_LOGIN_WALL, STAT_PARSE_ERRORS, STAT_SKIPPED

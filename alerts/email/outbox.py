@@ -29,8 +29,8 @@ from elasticsearch import ConflictError, Elasticsearch
 
 from alerts.email.send import SendError, recipients_of, send
 from alerts.model import RANK, iso, parse_time
-from groundswell.config import Smtp
-from groundswell.store.state import ensure_index
+from core.config import Smtp
+from store.state import ensure_index
 
 log = logging.getLogger(__name__)
 

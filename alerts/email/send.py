@@ -10,7 +10,7 @@ import ssl
 from email.message import EmailMessage
 from email.utils import getaddresses
 
-from groundswell.config import Smtp
+from core.config import Smtp
 
 log = logging.getLogger(__name__)
 

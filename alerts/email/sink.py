@@ -21,7 +21,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from alerts.email.compose import header_text
-from groundswell import clock
+from core import clock
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,22 @@
-"""What every rule type shares: point-in-time filters, engagement as of an instant, Lucene quoting."""
+"""What every rule type shares: point-in-time filters, engagement as of an instant, Lucene quoting, and the
+`explain` steps that pick the posts a match quotes and the complaint cluster that dominates it."""
 
 from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from elasticsearch import Elasticsearch
+from alerts.model import Match
+from core.times import iso, parse_time
+from store import mapping
 
-from alerts.model import iso, parse_time
-from groundswell.store import mapping
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
+
+    from alerts.rules.base import EvalContext
 
 NEGATIVE: dict[str, Any] = {"term": {"sentiment.label": "negative"}}
 MS = timedelta(milliseconds=1)
@@ -152,3 +158,34 @@ def dominant_cluster(
         return None, 0.0, category
     part = top["doc_count"] / total
     return (top["key"] if part >= share else None), part, category
+
+
+def top_posts(match: Match, ctx: EvalContext) -> Match:
+    """`explain` for matches over a set of mentions: quote its most engaging posts as of `at`."""
+    if match.scope is None or match.mention_ids:
+        return match
+    return replace(match, mention_ids=top_mentions(ctx.es, ctx.prefix, dict(match.scope), ctx.at))
+
+
+def _with_dominant(match: Match, ctx: EvalContext, *, category: bool) -> Match:
+    if match.scope is None:
+        return match
+    cluster, share, top_category = dominant_cluster(ctx.es, ctx.prefix, dict(match.scope))
+    explained = replace(
+        match,
+        cluster_id=match.cluster_id or cluster,
+        category=(match.category or top_category) if category else match.category,
+        evidence={**match.evidence, "cluster_share": round(share, 3)},
+    )
+    return top_posts(explained, ctx)
+
+
+def cluster_and_posts(match: Match, ctx: EvalContext) -> Match:
+    """`explain` for brand-level matches: when one complaint's copies make up most of it, the match carries that
+    cluster (and so joins that complaint's incident); then its top posts."""
+    return _with_dominant(match, ctx, category=False)
+
+
+def cluster_category_and_posts(match: Match, ctx: EvalContext) -> Match:
+    """As cluster_and_posts, plus the matched mentions' top complaint category when the match names none."""
+    return _with_dominant(match, ctx, category=True)

@@ -1,33 +1,22 @@
-"""What one evaluation knows besides the rules: the store, the instant, the brands and sources to watch."""
+"""The context `groundswell alerts run` evaluates in: the configured brands and sources, and the brands in the index."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from elasticsearch import Elasticsearch
-
+from alerts.rules.base import EvalContext
 from alerts.rules.common import mentions, published_between, search
+from core.config import Config
 
 if TYPE_CHECKING:
-    from groundswell.config import Config
+    from elasticsearch import Elasticsearch
+
+__all__ = ["EvalContext", "brands_in_index", "configured_source_keys", "context_for"]
 
 BRAND_LOOKBACK = timedelta(days=30)
 
 
-@dataclass(frozen=True)
-class EvalContext:
-    """`at` is the instant evaluated: rules see only mentions published and observations crawled by then.
-
-    `brands`: the brands to watch (empty: every brand in the index). `source_keys`: configured sources as
-    "spider:keyword" or "spider:*" (empty: every source that has run records)."""
-
-    es: Elasticsearch
-    prefix: str
-    at: datetime
-    brands: tuple[str, ...] = ()
-    source_keys: tuple[str, ...] = ()
 
 
 def brands_in_index(es: Elasticsearch, prefix: str, at: datetime, lookback: timedelta = BRAND_LOOKBACK) -> list[str]:
@@ -42,7 +31,7 @@ def brands_in_index(es: Elasticsearch, prefix: str, at: datetime, lookback: time
     return sorted(b["key"] for b in res.get("aggregations", {}).get("brands", {}).get("buckets", []))
 
 
-def configured_source_keys(cfg: Config) -> tuple[str, ...]:
+def configured_source_keys(cfg: Config[Any]) -> tuple[str, ...]:
     """Enabled configured sources as run-record key prefixes; a source without keywords crawls every brand
     (or, with no brands configured, any keyword)."""
     keys: set[str] = set()
@@ -57,7 +46,7 @@ def configured_source_keys(cfg: Config) -> tuple[str, ...]:
     return tuple(sorted(keys))
 
 
-def context_for(cfg: Config, es: Elasticsearch, prefix: str, at: datetime) -> EvalContext:
+def context_for(cfg: Config[Any], es: Elasticsearch, prefix: str, at: datetime) -> EvalContext:
     """The context `groundswell alerts run` uses: configured brands plus every brand found in the index."""
     brands = sorted({b.name for b in cfg.brands} | set(brands_in_index(es, prefix, at)))
     return EvalContext(es=es, prefix=prefix, at=at, brands=tuple(brands), source_keys=configured_source_keys(cfg))

@@ -3,18 +3,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from alerts.rules.spec import (
-    AnyRule,
-    CrawlerHealthRule,
-    NegativeSurgeRule,
-    NewTermRule,
-    ViralSpreadRule,
-)
-
-if TYPE_CHECKING:
-    from groundswell.config import Config
+from alerts.rules.base import RuleBase as AnyRule
+from alerts.rules.kinds.health import CrawlerHealthRule
+from alerts.rules.kinds.newterm import NewTermRule
+from alerts.rules.kinds.surge import NegativeSurgeRule
+from alerts.rules.kinds.viral import ViralSpreadRule
+from core.config import Config
 
 DEFAULT_RULES: tuple[AnyRule, ...] = (
     ViralSpreadRule(name="viral-spread", description="a negative post or its copies spreading fast"),
@@ -43,7 +37,7 @@ def merge_rules(defaults: tuple[AnyRule, ...], configured: tuple[AnyRule, ...]) 
     return [r for r in merged if r.enabled]
 
 
-def effective_rules(cfg: Config) -> list[AnyRule]:
+def effective_rules(cfg: Config[AnyRule]) -> list[AnyRule]:
     """The rules to evaluate: defaults (unless alerting.default_rules is false) merged with `rules:` by name."""
     defaults = DEFAULT_RULES if cfg.alerting.default_rules else ()
     return merge_rules(defaults, tuple(cfg.rules))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from crawlers.items import Mention
+from core.mention import Mention
 
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 _JSONP_RE = re.compile(r"^\s*[\w$.]+\s*\((.*)\)\s*;?\s*$", re.S)

@@ -8,7 +8,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import quote
 
-from crawlers.items import Mention
+from core.mention import Mention
 from crawlers.parsers.common import (
     ParseError,
     SearchPage,

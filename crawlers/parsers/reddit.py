@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from crawlers.items import Mention
+from core.mention import Mention
 from crawlers.parsers.common import (
     ParseError,
     SearchPage,

@@ -18,9 +18,9 @@ from urllib.parse import urljoin, urlsplit
 from parsel import Selector
 from pydantic import ValidationError
 
-from crawlers.items import Mention
+from core.config import ReviewSelectors
+from core.mention import Mention
 from crawlers.parsers.common import ParseError, SearchPage, Skip, collect, parse_count, text_id
-from groundswell.config import ReviewSelectors
 
 PLATFORM = "reviews"
 _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)?")

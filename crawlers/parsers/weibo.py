@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from crawlers.items import Mention
+from core.mention import Mention
 from crawlers.parsers.common import (
     CHINA_TZ,
     LoginWall,

@@ -13,7 +13,7 @@ from urllib.parse import quote, urljoin
 
 from parsel import Selector
 
-from crawlers.items import Mention
+from core.mention import Mention
 from crawlers.parsers.common import ParseError, SearchPage, Skip, from_epoch, parse_count, text_id
 
 PLATFORM = "xiaohongshu"

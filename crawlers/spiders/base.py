@@ -3,7 +3,7 @@
 Spiders only fetch and follow cursors; crawlers.parsers does the reading. Parse errors, skipped posts and
 login walls end up in the crawl stats under `groundswell/…`, where the crawler-health feature looks.
 
-Incremental crawls: the newest post seen per spider + keyword (the cursor, groundswell.store.state) is loaded
+Incremental crawls: the newest post seen per spider + keyword (the cursor, store.state) is loaded
 before the first request and saved when the spider finishes normally. Search results come newest first, so a
 spider stops paging once a page holds only posts older than the cursor minus the revisit window; posts inside
 the window are fetched again so that their engagement history keeps growing.
@@ -31,12 +31,12 @@ from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from crawlers.items import Mention
+from core import clock
+from core import config as gsconfig
+from core.mention import Mention
 from crawlers.parsers.common import LoginWall, ParseError, SearchPage, load_json, load_jsonp
-from groundswell import clock
-from groundswell import config as gsconfig
-from groundswell.store import state
-from groundswell.store.client import describe_error, make_client
+from store import state
+from store.client import describe_error, make_client
 
 STAT_PARSE_ERRORS = "groundswell/parse_errors"
 STAT_SKIPPED = "groundswell/skipped_posts"
@@ -527,5 +527,5 @@ class GroundswellSpider(scrapy.Spider):
 
     @staticmethod
     def now() -> datetime:
-        """Crawl time, aware: the wall clock, or the simulated clock of a demo (groundswell.clock)."""
+        """Crawl time, aware: the wall clock, or the simulated clock of a demo (core.clock)."""
         return clock.now()

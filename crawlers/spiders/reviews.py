@@ -16,11 +16,11 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
 
+from core import config as gsconfig
 from crawlers.browser import BROWSER_SETTINGS, chromium_executable
 from crawlers.parsers import reviews as parser
 from crawlers.parsers.common import ParseError
 from crawlers.spiders.base import GroundswellSpider, as_flag, source_key
-from groundswell import config as gsconfig
 
 STAT_LAYOUT_CHANGED = "groundswell/layout_changed"
 _context_ids = itertools.count(1)

@@ -8,7 +8,7 @@ from typing import Any
 import scrapy
 from scrapy.http import Response
 
-from crawlers.items import Mention
+from core.mention import Mention
 from crawlers.parsers import weibo as parser
 from crawlers.parsers.common import SearchPage, load_json
 from crawlers.spiders.base import GroundswellSpider

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import click
 
-from groundswell import clock
+from core import clock
 from groundswell.cli import progress
 from groundswell.cli.common import emit_json, fail, handles_store_errors, load_config
 
@@ -39,7 +39,7 @@ def _step(value: str) -> timedelta:
 
 
 def _client(ctx: click.Context):  # type: ignore[no-untyped-def]
-    from groundswell.store.client import make_client
+    from store.client import make_client
 
     return make_client(load_config(ctx).elasticsearch)
 
@@ -155,7 +155,8 @@ def list_cmd(ctx: click.Context, status: str, limit: int, as_json: bool) -> None
 @handles_store_errors
 def show_cmd(ctx: click.Context, incident_id: str, as_json: bool) -> None:
     """One incident: its evidence, timeline, emails and top posts."""
-    from alerts.engine import incident_store, mentions_for
+    from alerts.engine import incident_store
+    from alerts.report import mentions_for
 
     cfg = load_config(ctx)
     es = _client(ctx)

@@ -42,7 +42,7 @@ def handles_store_errors(fn: F) -> F:
     """Turn an unreachable or refusing Elasticsearch into one clear line and exit code 3."""
     from elasticsearch import ApiError, TransportError
 
-    from groundswell.store.client import StoreUnavailable, describe_error
+    from store.client import StoreUnavailable, describe_error
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

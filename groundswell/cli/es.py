@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from groundswell import esnode, paths
+from core import paths
+from groundswell import esnode
 from groundswell.cli.common import emit_json, fail, load_config
 
 
@@ -62,7 +63,7 @@ def stop(ctx: click.Context, timeout: float, as_json: bool) -> None:
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
     """Version, health and where things are; exit 1 when the cluster does not answer."""
-    from groundswell.store.client import describe_error, make_client, server_version
+    from store.client import describe_error, make_client, server_version
 
     cfg = load_config(ctx).elasticsearch
     info: dict[str, object] = {"url": cfg.effective_url, "managed": cfg.is_local, "index_prefix": cfg.index_prefix}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from groundswell import clock
+from core import clock
 from groundswell.cli.common import emit_json, fail, handles_store_errors, load_config
 
 
@@ -74,10 +74,10 @@ def export(ctx: click.Context, prefix: str | None, out: str | None, as_json: boo
 def check(ctx: click.Context, prefix: str | None, since: str, until: str | None, as_json: bool) -> None:
     """Check the dashboard against the cluster without Kibana: every field a saved object names must be mapped
     with a type that fits its use, and every panel's search must show something. Exit 1 otherwise."""
-    from groundswell.store import search as searching
-    from groundswell.store.client import make_client
     from kibana import check as checking
     from kibana.requests import TimeRange
+    from store import search as searching
+    from store.client import make_client
 
     cfg = load_config(ctx).elasticsearch
     name = _prefix(ctx, prefix)

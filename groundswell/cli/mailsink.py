@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from groundswell import paths
+from core import paths
 
 if TYPE_CHECKING:
     from alerts.email.sink import Received

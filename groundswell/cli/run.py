@@ -45,10 +45,10 @@ def run(ctx: click.Context, once: bool, duration: float | None, grace: float, ki
 
     Exit status: 0 all went well (--once: every job ok), 1 a job failed (--once), 2 bad configuration.
     """
-    from groundswell import clock
+    from core import clock
     from groundswell.scheduler import jobs, plan, service
     from groundswell.scheduler.children import Children
-    from groundswell.store.client import make_client
+    from store.client import make_client
 
     if once and duration is not None:
         fail("--once and --for exclude each other", code=2)

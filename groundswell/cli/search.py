@@ -6,10 +6,10 @@ from typing import Any
 
 import click
 
-from groundswell import clock
+from core import clock
 from groundswell.cli.common import emit_json, fail, handles_store_errors, load_config
-from groundswell.store import search as searching
-from groundswell.store.client import make_client
+from store import search as searching
+from store.client import make_client
 
 SENTIMENTS = ("positive", "neutral", "negative")
 

@@ -13,7 +13,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from groundswell import clock
+from core import clock
 from sites.clock import DEFAULT_START
 from sites.server import Simulator
 

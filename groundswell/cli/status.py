@@ -9,8 +9,8 @@ from typing import Any
 import click
 from elasticsearch import Elasticsearch, NotFoundError
 
+from core.config import Config
 from groundswell.cli.common import emit_json, handles_store_errors, load_config
-from groundswell.config import Config
 
 RUN_FIELDS = ("started_at", "finished_at", "result", "exit_code", "duration_seconds", "items", "indexed", "spooled",
               "error")
@@ -38,7 +38,7 @@ def stored_jobs(cfg: Config) -> list[Any]:
 
 def latest_crawls(es: Elasticsearch, prefix: str) -> list[dict[str, Any]]:
     """The newest crawl-run record of every source key (crawlers.extensions writes them)."""
-    from groundswell.store.state import runs_index
+    from store.state import runs_index
 
     try:
         res = es.search(index=runs_index(prefix), collapse={"field": "source_key"},
@@ -59,7 +59,7 @@ def configured_source(cfg: Config, source_key: str) -> str | None:
 
 
 def build_status(cfg: Config, es: Elasticsearch) -> dict[str, Any]:
-    from groundswell import clock
+    from core import clock
     from groundswell.scheduler import runs
     from groundswell.scheduler.service import job_store_url, product_time, running_pid
 
@@ -110,7 +110,7 @@ def _short(value: Any, tz: tzinfo | None) -> str:
 def status(ctx: click.Context, as_json: bool) -> None:
     """Each job's last run (result, when, what it did), its next run, and the crawler-health flags of each source's
     latest crawl (zero results, broken, silent). Times are product time (the simulated clock when one is set)."""
-    from groundswell.store.client import make_client
+    from store.client import make_client
 
     cfg = load_config(ctx)
     es = make_client(cfg.elasticsearch, retries=0)

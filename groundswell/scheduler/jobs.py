@@ -21,12 +21,12 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
-from groundswell import clock
-from groundswell.config import Config, Source
+from core import clock
+from core.config import Config, Source
 from groundswell.scheduler import runs
 from groundswell.scheduler.children import Children, ChildResult
 from groundswell.scheduler.plan import expired_indices
-from groundswell.store.client import describe_error
+from store.client import describe_error
 
 log = logging.getLogger("groundswell.scheduler")
 

@@ -17,8 +17,8 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from groundswell.clock import SimulatedClock
-from groundswell.config import Config, Source
+from core.clock import SimulatedClock
+from core.config import Config, Source
 
 JOBS_MODULE = "groundswell.scheduler.jobs"
 DEFAULT_INTERVAL_MINUTES = 15  # a source with neither interval_minutes nor cron
@@ -33,7 +33,7 @@ class PlanError(ValueError):
 class SimTimeTrigger(BaseTrigger):
     """Wraps a trigger that thinks in simulated time; APScheduler sees real fire times.
 
-    real = anchor + (simulated - start) / speed, the inverse of groundswell.clock.SimulatedClock.now().
+    real = anchor + (simulated - start) / speed, the inverse of core.clock.SimulatedClock.now().
     """
 
     def __init__(self, inner: BaseTrigger, start: datetime, speed: float, anchor: float) -> None:

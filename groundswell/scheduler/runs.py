@@ -1,7 +1,7 @@
 """One document per job run in `<prefix>-job-runs`: what `groundswell status` shows and what an operator greps.
 
 Strict mapping, created on first use (like the crawl-run records). Times are product time
-(groundswell.clock.now(): the simulated clock in a demo); `duration_seconds` is real time.
+(core.clock.now(): the simulated clock in a demo); `duration_seconds` is real time.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from elasticsearch import Elasticsearch, NotFoundError
 
-from groundswell.store.state import ensure_index, iso
+from store.state import ensure_index, iso
 
 Result = Literal["ok", "failed", "killed", "skipped"]
 _KW = {"type": "keyword", "ignore_above": 1024}

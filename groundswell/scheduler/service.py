@@ -26,8 +26,8 @@ from apscheduler.job import Job
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from groundswell import clock, paths
-from groundswell.config import Config
+from core import clock, paths
+from core.config import Config
 from groundswell.scheduler import jobs, runs
 from groundswell.scheduler.plan import JobSpec, trigger_key
 

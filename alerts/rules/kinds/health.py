@@ -1,18 +1,41 @@
 """Crawler health: sources whose latest run is broken (parse errors, login wall, changed layout) or silent (no
-results after runs that had some), or that have not run for a long time. Read from `<prefix>-crawl-runs`."""
+results after runs that had some), or that have not run for a long time. `query` reads each source's latest runs
+from `<prefix>-crawl-runs`; `judge` diagnoses them."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
 
-from alerts.model import Match, iso
+from pydantic import Field
+
+from alerts.model import Match
+from alerts.rules.base import EvalContext, RuleBase, RuleKind, Tiers
 from alerts.rules.common import quote, search
-from alerts.rules.context import EvalContext
-from alerts.rules.spec import CrawlerHealthRule
-from groundswell.store.state import CrawlRun, runs_index
+from core.times import iso
+from store.state import CrawlRun, runs_index
 
 RUNS_PER_SOURCE = 5
+
+
+class CrawlerHealthRule(RuleBase):
+    """Sources whose latest run is broken or silent, or that stopped running: score = consecutive bad runs, or
+    how many `stale_minutes` periods passed since the last run."""
+
+    type: Literal["crawler_health"] = "crawler_health"
+    sources: tuple[str, ...] = ()  # source keys ("weibo:小米", "weibo:*", "*" for all); empty: the configured ones
+    stale_minutes: int = Field(default=360, gt=0)
+    tiers: Tiers = Tiers(notice=1, urgent=3)
+
+
+@dataclass(frozen=True)
+class Runs:
+    """The source keys watched (rule.sources, else the configured ones) and each source's runs, newest first."""
+
+    watched: tuple[str, ...]
+    sources: tuple[tuple[str, tuple[CrawlRun, ...]], ...]
 
 
 def watched(key: str, allowed: Sequence[str]) -> bool:
@@ -44,8 +67,7 @@ def diagnose(runs: Sequence[CrawlRun]) -> tuple[str | None, int]:
     return None, 0
 
 
-def evaluate(rule: CrawlerHealthRule, ctx: EvalContext) -> list[Match]:
-    allowed = rule.sources or ctx.source_keys
+def query(rule: CrawlerHealthRule, ctx: EvalContext) -> Runs:
     res = search(
         ctx.es,
         runs_index(ctx.prefix),
@@ -65,14 +87,20 @@ def evaluate(rule: CrawlerHealthRule, ctx: EvalContext) -> list[Match]:
             }
         },
     )
+    sources = tuple(
+        (b["key"], tuple(CrawlRun.from_document(h["_source"]) for h in b["latest"]["hits"]["hits"]))
+        for b in res.get("aggregations", {}).get("sources", {}).get("buckets", [])
+    )
+    return Runs(watched=tuple(rule.sources or ctx.source_keys), sources=sources)
+
+
+def judge(rule: CrawlerHealthRule, found: Runs, at: datetime) -> list[Match]:
     out: list[Match] = []
-    for bucket in res.get("aggregations", {}).get("sources", {}).get("buckets", []):
-        key = bucket["key"]
-        if not watched(key, allowed):
+    for key, runs in found.sources:
+        if not runs or not watched(key, found.watched):
             continue
-        runs = [CrawlRun.from_document(h["_source"]) for h in bucket["latest"]["hits"]["hits"]]
         state, streak = diagnose(runs)
-        since = ctx.at - runs[0].finished_at
+        since = at - runs[0].finished_at
         stale = since.total_seconds() / timedelta(minutes=rule.stale_minutes).total_seconds()
         score = float(streak) if state else 0.0
         if stale >= 1:
@@ -93,7 +121,7 @@ def evaluate(rule: CrawlerHealthRule, ctx: EvalContext) -> list[Match]:
                 rule=rule.name,
                 rule_type="crawler_health",
                 severity=severity,
-                at=ctx.at,
+                at=at,
                 summary=f"source {key}: {what}",
                 source_key=key,
                 query=f"platform:{quote(newest.spider)}",
@@ -109,3 +137,6 @@ def evaluate(rule: CrawlerHealthRule, ctx: EvalContext) -> list[Match]:
             )
         )
     return out
+
+
+KIND = RuleKind(spec=CrawlerHealthRule, query=query, judge=judge)

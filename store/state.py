@@ -14,6 +14,8 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
+from core.times import iso, parse_time
+
 _SETTINGS = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
 _KW = {"type": "keyword", "ignore_above": 1024}
 
@@ -68,17 +70,6 @@ def runs_index(prefix: str) -> str:
     return f"{prefix}-crawl-runs"
 
 
-def iso(value: datetime) -> str:
-    """Fixed width, UTC, milliseconds: string order is time order (as in the mention documents). The one
-    formatter of every Groundswell index's dates (crawl state, job runs, incidents, the outbox)."""
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_time(value: Any) -> datetime | None:
-    """A stored date back as an aware datetime; None for a missing one."""
-    if not isinstance(value, str) or not value:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def _doc_id(source_key: str) -> str:

@@ -6,8 +6,8 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
-from groundswell.config import Elasticsearch as EsConfig
-from groundswell.store import mapping
+from core.config import Elasticsearch as EsConfig
+from store import mapping
 
 
 class StoreUnavailable(Exception):

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 from elasticsearch import Elasticsearch
 
-from groundswell.store import mapping
 from pipelines.near_duplicates import NUM_PERM, SIMILAR, Fingerprint, LshIndex
+from store import mapping
 
 MAX_CLUSTERS = 2_000  # distinct stored clusters considered per batch (the ones most batch docs touch)
 _FOUNDER_CACHE = 50_000

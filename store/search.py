@@ -14,8 +14,8 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from groundswell.store import mapping
-from groundswell.textfold import fold_width
+from core.textfold import fold_width
+from store import mapping
 
 # the boundary-aware copies of text and title (see mapping.phrase_segments)
 SEARCH_FIELDS = ("text_phrase", "title_phrase")

@@ -4,7 +4,7 @@ in the project builds a mention document or names a mention index.
 Design within the integ-test-zip's core modules:
 - text uses the `standard` analyzer, which splits Chinese into one token per character; a phrase query
   over those tokens matches exactly the mentions containing the phrase (no smartcn/ik needed, no recall
-  lost to a segmenter's mistakes). Full-width letters and digits are folded before indexing (groundswell.textfold).
+  lost to a segmenter's mistakes). Full-width letters and digits are folded before indexing (core.textfold).
 - the standard tokenizer drops spaces and punctuation without leaving a position gap, so "手机黑，屏幕"
   would match the phrase 黑屏. The `*_phrase` fields hold the text cut at every boundary next to a Chinese
   character, as an array: array values sit position_increment_gap apart, so a phrase can never span a
@@ -21,7 +21,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from crawlers.items import Mention
+from core.mention import Mention
 
 MAPPING_VERSION = 1
 HISTORY_LIMIT = 500  # observations kept per mention: the first one and the most recent ones

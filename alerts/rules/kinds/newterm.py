@@ -1,30 +1,58 @@
 """New complaint term: a complaint phrase (complaint.phrases, from the taxonomy) that many authors of a brand use
-now and that was (almost) never used for that brand in the baseline period. Two aggregations, both bounded."""
+now and that was (almost) never used for that brand in the baseline period. Two aggregations, both bounded:
+`query` finds the phrases many authors use now and counts them in the baseline; `judge` keeps the new ones."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
-from alerts.model import Match, iso, parse_time
+from pydantic import Field
+
+from alerts.model import Match
+from alerts.rules.base import EvalContext, RuleBase, RuleKind, Tiers
 from alerts.rules.common import (
     NEGATIVE,
     brand_filter,
-    dominant_cluster,
+    cluster_category_and_posts,
     lucene_and,
     mentions,
     published_between,
     quote,
     search,
-    top_mentions,
 )
-from alerts.rules.context import EvalContext
-from alerts.rules.spec import NewTermRule
+from core.times import iso, parse_time
 
 PHRASES_PER_BRAND = 50
 
 
-def _history_start(ctx: EvalContext) -> Any:
+class NewTermRule(RuleBase):
+    """A complaint phrase never (or rarely) seen in the baseline period that many authors use now:
+    score = distinct authors using it in the window."""
+
+    type: Literal["new_term"] = "new_term"
+    brand: str | None = None
+    window_minutes: int = Field(default=120, gt=0)
+    baseline_days: int = Field(default=7, ge=1, le=60)
+    min_history_hours: float = Field(default=48.0, ge=0)  # judge nothing new before the index holds this much
+    max_baseline: int = Field(default=2, ge=0)  # mentions of the phrase allowed in the baseline period
+    min_authors: int = Field(default=5, ge=1)
+    tiers: Tiers = Tiers(notice=5, urgent=15, crisis=40)
+
+
+@dataclass(frozen=True)
+class Terms:
+    """`oldest`: the first mention in the index (None: empty). `rising`: brand -> phrase -> (mentions, authors)
+    in the window, for phrases with at least min_authors mentions. `baseline`: (brand, phrase) -> mentions in the
+    baseline period, for the rising ones."""
+
+    oldest: datetime | None
+    rising: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
+    baseline: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+def _history_start(ctx: EvalContext) -> datetime | None:
     res = search(
         ctx.es,
         mentions(ctx.prefix),
@@ -37,10 +65,15 @@ def _history_start(ctx: EvalContext) -> Any:
     return parse_time(hits[0]["_source"]["published_at"]) if hits else None
 
 
-def evaluate(rule: NewTermRule, ctx: EvalContext) -> list[Match]:
+def _young(rule: NewTermRule, oldest: datetime | None, at: datetime) -> bool:
+    """Everything looks new in a young index: judge nothing until it holds min_history_hours."""
+    return oldest is None or at - oldest < timedelta(hours=rule.min_history_hours)
+
+
+def query(rule: NewTermRule, ctx: EvalContext) -> Terms:
     oldest = _history_start(ctx)
-    if oldest is None or ctx.at - oldest < timedelta(hours=rule.min_history_hours):
-        return []  # everything looks new in a young index
+    if _young(rule, oldest, ctx.at):
+        return Terms(oldest)
     win = timedelta(minutes=rule.window_minutes)
     brands = [rule.brand] if rule.brand else list(ctx.brands)
     complaint = {"bool": {"should": [NEGATIVE, {"term": {"complaint.is_complaint": True}}], "minimum_should_match": 1}}
@@ -68,10 +101,9 @@ def evaluate(rule: NewTermRule, ctx: EvalContext) -> list[Match]:
     rising: dict[str, dict[str, tuple[int, int]]] = {}
     for b in now.get("aggregations", {}).get("brands", {}).get("buckets", []):
         for p in b["phrases"]["buckets"]:
-            if p["authors"]["value"] >= rule.min_authors:
-                rising.setdefault(b["key"], {})[p["key"]] = (p["doc_count"], p["authors"]["value"])
+            rising.setdefault(b["key"], {})[p["key"]] = (p["doc_count"], p["authors"]["value"])
     if not rising:
-        return []
+        return Terms(oldest)
     phrases = sorted({p for per in rising.values() for p in per})
     before = search(
         ctx.es,
@@ -102,50 +134,58 @@ def evaluate(rule: NewTermRule, ctx: EvalContext) -> list[Match]:
             }
         },
     )
-    seen = {
+    baseline = {
         (b["key"], p["key"]): p["doc_count"]
         for b in before.get("aggregations", {}).get("brands", {}).get("buckets", [])
         for p in b["phrases"]["buckets"]
     }
+    return Terms(oldest, rising, baseline)
+
+
+def judge(rule: NewTermRule, terms: Terms, at: datetime) -> list[Match]:
+    if _young(rule, terms.oldest, at):
+        return []
+    win = timedelta(minutes=rule.window_minutes)
     out: list[Match] = []
-    for brand, per in rising.items():
+    for brand, per in terms.rising.items():
         for phrase, (count, authors) in per.items():
-            baseline = seen.get((brand, phrase), 0)
+            if authors < rule.min_authors:
+                continue
+            baseline = terms.baseline.get((brand, phrase), 0)
             if baseline > rule.max_baseline:
                 continue
             severity = rule.tiers.level(float(authors))
             if severity is None:
                 continue
-            filters = [
-                published_between(ctx.at - win, ctx.at),
+            filters: list[dict[str, Any]] = [
+                published_between(at - win, at),
                 {"term": {"brand": brand}},
                 {"term": {"complaint.phrases": phrase}},
             ]
-            cluster, cluster_share, category = dominant_cluster(ctx.es, ctx.prefix, {"bool": {"filter": filters}})
             out.append(
                 Match(
                     rule=rule.name,
                     rule_type="new_term",
                     severity=severity,
-                    at=ctx.at,
+                    at=at,
                     summary=(
                         f"{brand}: new complaint term {phrase!r} used by {authors} authors in the last "
                         f"{rule.window_minutes} min ({baseline} times in the previous {rule.baseline_days} days)"
                     ),
                     brand=brand,
-                    category=category,
-                    cluster_id=cluster,
                     term=phrase,
                     query=lucene_and(f"brand:{quote(brand)}", f"complaint.phrases:{quote(phrase)}"),
-                    window_start=ctx.at - win,
-                    mention_ids=top_mentions(ctx.es, ctx.prefix, {"bool": {"filter": filters}}, ctx.at),
+                    window_start=at - win,
                     evidence={
                         "score": float(authors),
                         "mentions": float(count),
                         "authors": float(authors),
                         "baseline_mentions": float(baseline),
-                        "cluster_share": round(cluster_share, 3),
                     },
+                    scope={"bool": {"filter": filters}},
                 )
             )
     return out
+
+
+KIND = RuleKind(spec=NewTermRule, query=query, judge=judge, explain=cluster_category_and_posts)

@@ -3,17 +3,21 @@ that reaches other platforms, posted by accounts with reach.
 
 Bounded at any index size: candidates come from one aggregation (clusters with the most negative mentions in the
 window) plus the negative posts of the biggest accounts; only their members are read, with just the fields needed.
-Engagement is taken as of `at` from the engagement history, client-side."""
+Engagement is taken as of `at` from the engagement history, client-side: `query` reads the members, `judge` groups
+them by cluster and scores each group without touching the store."""
 
 from __future__ import annotations
 
 import math
 from collections import Counter
 from collections.abc import Mapping
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
-from alerts.model import Match, parse_time
+from pydantic import Field
+
+from alerts.model import Match
+from alerts.rules.base import EvalContext, RuleBase, RuleKind, Tiers
 from alerts.rules.common import (
     NEGATIVE,
     brand_filter,
@@ -24,8 +28,7 @@ from alerts.rules.common import (
     quote,
     search,
 )
-from alerts.rules.context import EvalContext
-from alerts.rules.spec import ViralSpreadRule
+from core.times import parse_time
 
 MAX_MEMBERS = 10_000
 FIELDS = [
@@ -42,6 +45,23 @@ FIELDS = [
     "engagement_history",
 ]
 MIN_GROWTH_HOURS = 0.25  # a younger cluster's growth is judged over this much time
+
+
+class ViralSpreadRule(RuleBase):
+    """A negative post, or a cluster of its copies, spreading: score = engagement growth + copying authors +
+    platforms reached + reach of the posters (each term explained by its unit)."""
+
+    type: Literal["viral_spread"] = "viral_spread"
+    brand: str | None = None  # None: every brand
+    window_minutes: int = Field(default=360, gt=0)  # mentions of a cluster published this recently count
+    growth_minutes: int = Field(default=60, gt=0)  # growth is measured over this much time before `at`
+    rate_unit: float = Field(default=250.0, gt=0)  # reposts+comments per hour worth one point
+    authors_unit: float = Field(default=25.0, gt=0)  # distinct authors posting copies worth one point
+    platform_points: float = Field(default=1.0, ge=0)  # per platform beyond the first
+    reach_unit: float = Field(default=10_000.0, gt=0)  # one point per tenfold of followers above this (max 3)
+    min_mentions: int = Field(default=1, ge=1)
+    max_candidates: int = Field(default=200, gt=0, le=5000)  # clusters and single posts looked at per run
+    tiers: Tiers = Tiers(notice=4, urgent=8, crisis=16)
 
 
 def _key(doc: Mapping[str, Any]) -> str:
@@ -105,25 +125,30 @@ def _members(rule: ViralSpreadRule, ctx: EvalContext, clusters: list[str], singl
     return [h["_source"] for h in res["hits"]["hits"]]
 
 
-def evaluate(rule: ViralSpreadRule, ctx: EvalContext) -> list[Match]:
+def query(rule: ViralSpreadRule, ctx: EvalContext) -> list[dict[str, Any]]:
+    """The candidates' members published in the window (FIELDS of each), oldest first."""
     clusters, singles = _candidates(rule, ctx)
+    return _members(rule, ctx, clusters, singles)
+
+
+def judge(rule: ViralSpreadRule, members: list[dict[str, Any]], at: datetime) -> list[Match]:
+    """Each cluster (or single post) of the members scored as of `at`; highest score first."""
     groups: dict[str, list[dict[str, Any]]] = {}
-    for doc in _members(rule, ctx, clusters, singles):
+    for doc in members:
         groups.setdefault(_key(doc), []).append(doc)
     out: list[Match] = []
     for key, docs in groups.items():
-        match = _judge(rule, ctx, key, docs)
+        match = _judge_group(rule, at, key, docs)
         if match is not None:
             out.append(match)
     out.sort(key=lambda m: -m.evidence.get("score", 0.0))
     return out
 
 
-def _judge(rule: ViralSpreadRule, ctx: EvalContext, key: str, docs: list[dict[str, Any]]) -> Match | None:
+def _judge_group(rule: ViralSpreadRule, at: datetime, key: str, docs: list[dict[str, Any]]) -> Match | None:
     negative = sum(1 for d in docs if (d.get("sentiment") or {}).get("label") == "negative")
     if len(docs) < rule.min_mentions or negative * 2 < len(docs):
         return None  # copies of a post that is mostly not negative
-    at = ctx.at
     first = min(t for d in docs if (t := parse_time(d.get("published_at"))) is not None)
     age_h = max((at - first).total_seconds() / 3600, 0.0)
     span_h = max(min(rule.growth_minutes / 60, age_h), MIN_GROWTH_HOURS)
@@ -149,7 +174,7 @@ def _judge(rule: ViralSpreadRule, ctx: EvalContext, key: str, docs: list[dict[st
     severity = rule.tiers.level(score)
     if severity is None:
         return None
-    ranked = _ranked(docs, ctx)
+    ranked = _ranked(docs, at)
     brand = Counter(d.get("brand") for d in docs if d.get("brand")).most_common(1)
     brand_name = brand[0][0] if brand else None
     field = "cluster_id" if any(d.get("cluster_id") == key for d in docs) else "mention_id"
@@ -188,11 +213,11 @@ def _judge(rule: ViralSpreadRule, ctx: EvalContext, key: str, docs: list[dict[st
     )
 
 
-def _ranked(docs: list[dict[str, Any]], ctx: EvalContext, limit: int = 20) -> tuple[str, ...]:
+def _ranked(docs: list[dict[str, Any]], at: datetime, limit: int = 20) -> tuple[str, ...]:
     """Most engaging as of `at` first; the first is the complaint itself (an original, not a repost)."""
 
     def rank(d: Mapping[str, Any]) -> tuple[int, int, str]:
-        return (-sum(engagement_at(d, ctx.at)), -int(d.get("author_followers") or 0), str(d.get("published_at")))
+        return (-sum(engagement_at(d, at)), -int(d.get("author_followers") or 0), str(d.get("published_at")))
 
     ordered = sorted(docs, key=rank)
     originals = [d for d in ordered if not d.get("repost_of")]
@@ -200,3 +225,6 @@ def _ranked(docs: list[dict[str, Any]], ctx: EvalContext, limit: int = 20) -> tu
         ordered.remove(originals[0])
         ordered.insert(0, originals[0])
     return tuple(d["mention_id"] for d in ordered[:limit])
+
+
+KIND = RuleKind(spec=ViralSpreadRule, query=query, judge=judge)

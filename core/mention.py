@@ -2,7 +2,7 @@
 
 Spiders and `groundswell ingest` set the crawled fields; normalize parses and checks them; the analysis
 stages fill brand, sentiment, complaint categories and cluster; the Elasticsearch stage stores it through
-groundswell.store.mapping, which alone decides the document shape.
+store.mapping, which alone decides the document shape.
 """
 
 from __future__ import annotations

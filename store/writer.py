@@ -15,8 +15,8 @@ from typing import Any
 
 from elasticsearch import ApiError, ConnectionError, ConnectionTimeout, Elasticsearch, TransportError
 
-from groundswell.store import mapping
-from groundswell.store.client import StoreUnavailable, describe_error
+from store import mapping
+from store.client import StoreUnavailable, describe_error
 
 _RETRYABLE_STATUS = {429, 502, 503, 504}
 _CONFLICT_ROUNDS = 8

@@ -3,7 +3,8 @@ same window on each of the previous days (hour of day; same weekday weighs half 
 
 One request: a date_range aggregation over the window shifted by whole days, per brand, with the negative share
 and author counts. Expected negatives are also at least the usual negative share of the current volume, so a
-promotion that triples the volume with praise (and a proportional handful of complaints) does not fire."""
+promotion that triples the volume with praise (and a proportional handful of complaints) does not fire.
+`query` makes that one request; `judge` reads its buckets."""
 
 from __future__ import annotations
 
@@ -11,27 +12,44 @@ import math
 import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
-from alerts.model import Match, iso, parse_time
+from pydantic import Field
+
+from alerts.model import Match
+from alerts.rules.base import EvalContext, RuleBase, RuleKind, Tiers
 from alerts.rules.common import (
     MS,
     NEGATIVE,
     brand_filter,
-    dominant_cluster,
+    cluster_and_posts,
     lucene_and,
     mentions,
     published_between,
     quote,
     search,
-    top_mentions,
 )
-from alerts.rules.context import EvalContext
-from alerts.rules.spec import NegativeSurgeRule
+from core.times import iso, parse_time
 
 DAY = timedelta(days=1)
 AUTHORS = {"cardinality": {"field": "author_id", "precision_threshold": 1000}}
+
+
+class NegativeSurgeRule(RuleBase):
+    """Negative mentions of a brand (and of each complaint category) in the last window against the same window
+    of previous days: score = z-score against a seasonal (hour-of-day, day-of-week) baseline."""
+
+    type: Literal["negative_surge"] = "negative_surge"
+    brand: str | None = None
+    category: str | None = None  # only this top-level complaint category
+    by_category: bool = True  # also judge each top-level complaint category on its own
+    window_minutes: int = Field(default=60, gt=0)
+    baseline_days: int = Field(default=14, ge=1, le=60)
+    min_count: int = Field(default=10, ge=1)
+    min_authors: int = Field(default=8, ge=1)
+    min_ratio: float = Field(default=2.5, ge=1.0)  # the count must also be this many times the expected count
+    tiers: Tiers = Tiers(notice=4, urgent=8, crisis=14)
 
 
 @dataclass(frozen=True)
@@ -48,7 +66,7 @@ class Judgement:
     days: int
 
 
-def judge(
+def assess(
     count: int, authors: int, total: int, history: list[tuple[int, int, int]], pooled: float | None = None
 ) -> Judgement | None:
     """history: (days back, negatives, total mentions) for each previous day with data; None when there is none.
@@ -89,10 +107,10 @@ def judge(
     )
 
 
-def _aggs(rule: NegativeSurgeRule, ctx: EvalContext) -> dict[str, Any]:
+def _aggs(rule: NegativeSurgeRule, at: datetime) -> dict[str, Any]:
     win = timedelta(minutes=rule.window_minutes)
     ranges = [
-        {"key": str(d), "from": iso(ctx.at - d * DAY - win), "to": iso(ctx.at - d * DAY + MS)}
+        {"key": str(d), "from": iso(at - d * DAY - win), "to": iso(at - d * DAY + MS)}
         for d in range(rule.baseline_days + 1)
     ]
     neg_aggs: dict[str, Any] = {"authors": AUTHORS}
@@ -116,7 +134,8 @@ def _aggs(rule: NegativeSurgeRule, ctx: EvalContext) -> dict[str, Any]:
     }
 
 
-def evaluate(rule: NegativeSurgeRule, ctx: EvalContext) -> list[Match]:
+def query(rule: NegativeSurgeRule, ctx: EvalContext) -> list[Mapping[str, Any]]:
+    """One bucket per brand: its first mention, and per day back the window's mentions and negatives."""
     win = timedelta(minutes=rule.window_minutes)
     brands = [rule.brand] if rule.brand else list(ctx.brands)
     start = ctx.at - rule.baseline_days * DAY - win
@@ -125,19 +144,24 @@ def evaluate(rule: NegativeSurgeRule, ctx: EvalContext) -> list[Match]:
         mentions(ctx.prefix),
         size=0,
         query={"bool": {"filter": [published_between(start, ctx.at), *brand_filter(brands)]}},
-        aggs=_aggs(rule, ctx),
+        aggs=_aggs(rule, ctx.at),
     )
+    buckets: list[Mapping[str, Any]] = res.get("aggregations", {}).get("brands", {}).get("buckets", [])
+    return buckets
+
+
+def judge(rule: NegativeSurgeRule, buckets: list[Mapping[str, Any]], at: datetime) -> list[Match]:
     out: list[Match] = []
-    for bucket in res.get("aggregations", {}).get("brands", {}).get("buckets", []):
-        out.extend(_brand_matches(rule, ctx, bucket))
+    for bucket in buckets:
+        out.extend(_brand_matches(rule, at, bucket))
     return out
 
 
-def _brand_matches(rule: NegativeSurgeRule, ctx: EvalContext, bucket: Mapping[str, Any]) -> list[Match]:
+def _brand_matches(rule: NegativeSurgeRule, at: datetime, bucket: Mapping[str, Any]) -> list[Match]:
     win = timedelta(minutes=rule.window_minutes)
     first = parse_time(bucket["first"].get("value_as_string"))
     days: Mapping[str, Any] = bucket["days"]["buckets"]
-    covered = [d for d in range(1, rule.baseline_days + 1) if first is not None and first <= ctx.at - d * DAY - win]
+    covered = [d for d in range(1, rule.baseline_days + 1) if first is not None and first <= at - d * DAY - win]
     now = days["0"]
     out: list[Match] = []
     subjects: list[tuple[str | None, Any]] = []
@@ -148,7 +172,7 @@ def _brand_matches(rule: NegativeSurgeRule, ctx: EvalContext, bucket: Mapping[st
         for cat in cats:
             subjects.append((cat, _cat_getter(cat)))
     brand_history = [(d, days[str(d)]["neg"]["doc_count"], days[str(d)]["doc_count"]) for d in covered]
-    brand_expected = judge(now["neg"]["doc_count"], 0, now["doc_count"], brand_history)
+    brand_expected = assess(now["neg"]["doc_count"], 0, now["doc_count"], brand_history)
     brand_negatives = sum(n for _, n, _ in brand_history)
     for category, get in subjects:
         count, authors = get(now)
@@ -159,13 +183,13 @@ def _brand_matches(rule: NegativeSurgeRule, ctx: EvalContext, bucket: Mapping[st
         if category and brand_expected is not None and brand_negatives:
             # the category's usual share of the brand's negatives at this hour, times today's expectation
             pooled = brand_expected.expected * sum(n for _, n, _ in history) / brand_negatives
-        j = judge(count, authors, now["doc_count"], history, pooled)
+        j = assess(count, authors, now["doc_count"], history, pooled)
         if j is None or j.ratio < rule.min_ratio:
             continue
         severity = rule.tiers.level(j.z)
         if severity is None:
             continue
-        out.append(_match(rule, ctx, bucket["key"], category, severity, j, win))
+        out.append(_match(rule, at, bucket["key"], category, severity, j, win))
     return out
 
 
@@ -181,7 +205,7 @@ def _cat_getter(cat: str) -> Any:
 
 def _match(
     rule: NegativeSurgeRule,
-    ctx: EvalContext,
+    at: datetime,
     brand: str,
     category: str | None,
     severity: Any,
@@ -189,13 +213,12 @@ def _match(
     win: timedelta,
 ) -> Match:
     filters: list[dict[str, Any]] = [
-        published_between(ctx.at - win, ctx.at),
+        published_between(at - win, at),
         NEGATIVE,
         {"term": {"brand": brand}},
     ]
     if category:
         filters.append({"term": {"complaint.categories": category}})
-    cluster, cluster_share, _ = dominant_cluster(ctx.es, ctx.prefix, {"bool": {"filter": filters}})
     about = f" about {category}" if category else ""
     summary = (
         f"{brand}: {j.count} negative mentions{about} by {j.authors} authors in the last "
@@ -205,18 +228,16 @@ def _match(
         rule=rule.name,
         rule_type="negative_surge",
         severity=severity,
-        at=ctx.at,
+        at=at,
         summary=summary,
         brand=brand,
         category=category,
-        cluster_id=cluster,
         query=lucene_and(
             f"brand:{quote(brand)}",
             "sentiment.label:negative",
             f"complaint.categories:{quote(category)}" if category else None,
         ),
-        window_start=ctx.at - win,
-        mention_ids=top_mentions(ctx.es, ctx.prefix, {"bool": {"filter": filters}}, ctx.at),
+        window_start=at - win,
         evidence={
             "score": round(j.z, 2),
             "mentions": float(j.count),
@@ -228,6 +249,9 @@ def _match(
             "negative_share": round(j.share, 3),
             "baseline_share": round(j.baseline_share, 3),
             "baseline_days": float(j.days),
-            "cluster_share": round(cluster_share, 3),
         },
+        scope={"bool": {"filter": filters}},
     )
+
+
+KIND = RuleKind(spec=NegativeSurgeRule, query=query, judge=judge, explain=cluster_and_posts)
