@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from core.times import iso, parse_time
+from store.fields import KEYWORD
 
 Severity = Literal["notice", "urgent", "crisis"]
 SEVERITIES: tuple[Severity, ...] = ("notice", "urgent", "crisis")
@@ -224,37 +225,36 @@ def incidents_index(prefix: str) -> str:
     return f"{prefix}-incidents"
 
 
-_KW = {"type": "keyword", "ignore_above": 1024}
 
 INCIDENT_PROPERTIES: dict[str, Any] = {
     "@timestamp": {"type": "date"},
-    "incident_id": _KW,
-    "key": _KW,
-    "status": _KW,
-    "severity": _KW,
+    "incident_id": KEYWORD,
+    "key": KEYWORD,
+    "status": KEYWORD,
+    "severity": KEYWORD,
     "severity_rank": {"type": "integer"},
     "opened_at": {"type": "date"},
     "updated_at": {"type": "date"},
     "last_match_at": {"type": "date"},
     "summary": {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 512}}},
-    "brand": _KW,
-    "category": _KW,
-    "cluster_ids": _KW,
-    "source_key": _KW,
-    "term": _KW,
-    "rules": _KW,
-    "rule_types": _KW,
+    "brand": KEYWORD,
+    "category": KEYWORD,
+    "cluster_ids": KEYWORD,
+    "source_key": KEYWORD,
+    "term": KEYWORD,
+    "rules": KEYWORD,
+    "rule_types": KEYWORD,
     "query": {"type": "keyword", "index": False, "doc_values": False},
-    "mention_ids": _KW,
+    "mention_ids": KEYWORD,
     "evidence": {"type": "object", "dynamic": True},  # numbers per rule type; mapped as they come
-    "primary_rule_type": _KW,
+    "primary_rule_type": KEYWORD,
     "matches": {"type": "long"},
     "resolved_at": {"type": "date"},
-    "resolve_reason": _KW,
+    "resolve_reason": KEYWORD,
     "acknowledged_at": {"type": "date"},
-    "acknowledged_by": _KW,
+    "acknowledged_by": KEYWORD,
     "notifications": {
-        "properties": {"kind": _KW, "severity": _KW, "at": {"type": "date"}, "message_id": _KW},
+        "properties": {"kind": KEYWORD, "severity": KEYWORD, "at": {"type": "date"}, "message_id": KEYWORD},
     },
     "timeline": {"type": "object", "enabled": False},
 }

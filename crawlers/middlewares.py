@@ -24,6 +24,8 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
 
+from core import backoff
+
 log = logging.getLogger(__name__)
 
 
@@ -71,11 +73,6 @@ class RetryAfterMiddleware:
         return retry
 
 
-def backoff_seconds(retry: int, base: float, cap: float) -> float:
-    """How long to wait before the `retry`-th retry (1, 2, ...): doubling from `base`, never above `cap`."""
-    return min(cap, base * 2 ** max(0, retry - 1))
-
-
 async def _pause(seconds: float) -> None:
     await maybe_deferred_to_future(deferLater(reactor, seconds, lambda: None))
 
@@ -90,7 +87,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
     async def _after(self, retry: Request | Response | None) -> Request | Response | None:
         if isinstance(retry, Request):
-            wait = backoff_seconds(int(retry.meta.get("retry_times", 1)), self.base, self.cap)
+            wait = backoff.delay(int(retry.meta.get("retry_times", 1)), self.base, self.cap)
             if wait > 0:
                 if self.crawler.stats is not None:
                     self.crawler.stats.inc_value("groundswell/retry_backoffs")

@@ -10,11 +10,9 @@ inside another word (小米 in 小米粥) is excluded by the brand's `exclusions
 from __future__ import annotations
 
 import functools
-import unicodedata
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import ahocorasick
@@ -22,31 +20,7 @@ from scrapy.exceptions import DropItem
 
 from core.config import Brand
 from core.mention import Mention
-
-
-@functools.cache
-def _t2s_table() -> dict[int, int]:
-    """Traditional -> simplified, one character at a time, from OpenCC's own table (first candidate).
-
-    Character-level folding is enough for matching because both sides are folded the same way, and
-    str.translate keeps it as fast as the width folding (phrase-level OpenCC conversion is ~100x slower).
-    """
-    import opencc  # opencc-python-reimplemented: only its data file is used
-
-    path = Path(opencc.__file__).parent / "dictionary" / "TSCharacters.txt"
-    table: dict[int, int] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        parts = line.split("\t")
-        if len(parts) == 2 and len(parts[0]) == 1:
-            target = parts[1].split(" ")[0]
-            if len(target) == 1 and target != parts[0]:
-                table[ord(parts[0])] = ord(target)
-    return table
-
-
-def fold(text: str) -> str:
-    """The one folding used for matching: full-width -> half-width, case, traditional -> simplified."""
-    return unicodedata.normalize("NFKC", text).casefold().translate(_t2s_table())
+from core.textfold import fold
 
 
 def _is_latin(ch: str) -> bool:

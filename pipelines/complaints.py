@@ -24,7 +24,8 @@ import yaml
 
 from core import paths
 from core.mention import Mention
-from pipelines.brands import find_all, fold
+from core.textfold import fold
+from pipelines.brands import find_all
 
 DEFAULT_TAXONOMY = Path(__file__).with_name("complaint_taxonomy.yaml")
 SEVERITIES: tuple[str, ...] = ("notice", "urgent", "crisis")

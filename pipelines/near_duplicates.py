@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from core.mention import Mention
-from pipelines.brands import fold
+from core.textfold import fold
 
 NUM_PERM = 128
 BANDS = 32

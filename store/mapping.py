@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.mention import Mention
+from store.fields import INDEX_SETTINGS
 
 MAPPING_VERSION = 1
 HISTORY_LIMIT = 500  # observations kept per mention: the first one and the most recent ones
@@ -51,7 +52,6 @@ def doc_id(platform: str, source_id: str) -> str:
 
 _TEXT = {"type": "text", "analyzer": "standard"}
 _PHRASE = {"type": "text", "analyzer": "standard", "position_increment_gap": 100, "norms": False}
-_KW = {"type": "keyword", "ignore_above": 1024}
 
 PROPERTIES: dict[str, Any] = {
     "@timestamp": {"type": "date"},
@@ -143,11 +143,7 @@ def index_template(prefix: str) -> dict[str, Any]:
         "priority": 500,
         "_meta": {"managed_by": "groundswell", "mapping_version": MAPPING_VERSION},
         "template": {
-            "settings": {
-                "number_of_shards": 1,
-                "auto_expand_replicas": "0-1",
-                "refresh_interval": "1s",
-            },
+            "settings": {**INDEX_SETTINGS, "refresh_interval": "1s"},
             "mappings": {"dynamic": "strict", "properties": PROPERTIES},
             "aliases": {alias(prefix): {}},
         },

@@ -36,11 +36,6 @@ class QueryError(ValueError):
     """A search option or query the user must fix; the message says which."""
 
 
-def fold(text: str) -> str:
-    """The same folding the indexed text got (full-width to half-width)."""
-    return fold_width(text).strip()
-
-
 def is_lucene(query: str) -> bool:
     return bool(_LUCENE_HINT.search(query))
 
@@ -95,7 +90,7 @@ class SearchRequest:
 def build_query(req: SearchRequest) -> dict[str, Any]:
     """The Elasticsearch query for a request (pure, for tests)."""
     must: list[dict[str, Any]] = []
-    q = fold(req.query)
+    q = fold_width(req.query).strip()  # the folding the indexed text got
     if q and q != "*":
         if is_lucene(q):
             must.append(

@@ -15,34 +15,32 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
 from core.times import iso, parse_time
-
-_SETTINGS = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
-_KW = {"type": "keyword", "ignore_above": 1024}
+from store.fields import INDEX_SETTINGS, KEYWORD
 
 STATE_PROPERTIES: dict[str, Any] = {
-    "source_key": _KW,
-    "spider": _KW,
-    "keyword": _KW,
+    "source_key": KEYWORD,
+    "spider": KEYWORD,
+    "keyword": KEYWORD,
     "published_at": {"type": "date"},
-    "source_id": _KW,
+    "source_id": KEYWORD,
     "updated_at": {"type": "date"},
     # the gap a run cut short by max_pages left (Gap)
     "gap_floor_at": {"type": "date"},
-    "gap_floor_id": _KW,
+    "gap_floor_id": KEYWORD,
     "gap_top_at": {"type": "date"},
-    "gap_top_id": _KW,
-    "gap_resume": _KW,
+    "gap_top_id": KEYWORD,
+    "gap_resume": KEYWORD,
 }
 
 RUN_PROPERTIES: dict[str, Any] = {
-    "run_id": _KW,
-    "spider": _KW,
-    "keyword": _KW,
-    "source_key": _KW,
+    "run_id": KEYWORD,
+    "spider": KEYWORD,
+    "keyword": KEYWORD,
+    "source_key": KEYWORD,
     "started_at": {"type": "date"},
     "finished_at": {"type": "date"},
     "duration_seconds": {"type": "float"},
-    "finish_reason": _KW,
+    "finish_reason": KEYWORD,
     "incremental": {"type": "boolean"},
     "pages": {"type": "long"},
     "items": {"type": "long"},
@@ -90,7 +88,7 @@ def ensure_index(es: Elasticsearch, name: str, properties: dict[str, Any]) -> No
     else:
         try:
             es.indices.create(
-                index=name, settings=_SETTINGS, mappings={"dynamic": "strict", "properties": properties}
+                index=name, settings=INDEX_SETTINGS, mappings={"dynamic": "strict", "properties": properties}
             )
         except ApiError as exc:
             if exc.error != "resource_already_exists_exception":

@@ -15,6 +15,7 @@ from typing import Any
 
 from elasticsearch import ApiError, ConnectionError, ConnectionTimeout, Elasticsearch, TransportError
 
+from core import backoff
 from store import mapping
 from store.client import StoreUnavailable, describe_error
 
@@ -44,6 +45,9 @@ class WriteResult:
         self.failed.extend(other.failed)
 
 
+BACKOFF_MAX = 30.0  # seconds between two tries at most
+
+
 class MentionWriter:
     def __init__(self, es: Elasticsearch, prefix: str, url: str, *, retries: int = 3, backoff: float = 0.5):
         self.es = es
@@ -54,7 +58,6 @@ class MentionWriter:
 
     def _call(self, fn: Any, **kwargs: Any) -> Any:
         """Retry transient failures with exponential backoff; give up as StoreUnavailable."""
-        delay = self.backoff
         for attempt in range(self.retries + 1):
             try:
                 return fn(**kwargs)
@@ -67,8 +70,7 @@ class MentionWriter:
             except TransportError as exc:
                 last = exc
             if attempt < self.retries:
-                time.sleep(delay)
-                delay *= 2
+                time.sleep(backoff.delay(attempt + 1, self.backoff, BACKOFF_MAX))
         raise StoreUnavailable(describe_error(self.url, last))
 
     def write(self, batch: list[Pending]) -> WriteResult:

@@ -13,7 +13,8 @@ from scrapy.http import HtmlResponse, Request
 from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
-from crawlers.middlewares import BackoffRetryMiddleware, RetryAfterMiddleware, backoff_seconds, retry_after_seconds
+from core.backoff import delay as backoff_seconds
+from crawlers.middlewares import BackoffRetryMiddleware, RetryAfterMiddleware, retry_after_seconds
 from crawlers.spiders.bilibili import BilibiliSpider
 from crawlers.spiders.jd import JdSpider
 from crawlers.spiders.reddit import RedditSpider

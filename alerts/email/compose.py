@@ -1,25 +1,31 @@
 """Incident emails: plain text and HTML with an inline chart, and the Kibana Discover link they carry.
 
 Everything that came from a crawl (post text, author, title, URL, brand, the summary built from them) is
-untrusted: in HTML it is escaped with html.escape, a link becomes an <a href> only when it is http(s), and
-headers lose every control character, so a post can neither inject a header nor produce a tag, an attribute
-or a javascript: URL. Rendering is deterministic: the same report gives the same message.
+untrusted: the HTML comes from Jinja2 templates (alerts/email/templates) with autoescaping on, a link becomes an
+<a href> only when it is http(s), and headers lose every control character, so a post can neither inject a
+header nor produce a tag, an attribute or a javascript: URL. Rendering is deterministic: the same report gives
+the same message.
 """
 
 from __future__ import annotations
 
 import hashlib
-import html
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
+from functools import cache
+from typing import Any
 from urllib.parse import quote, urlsplit
 
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
+
 from alerts.email.chart import bar_chart
-from alerts.model import RANK, Incident, IncidentReport, Post, Severity, iso
+from alerts.model import RANK, Incident, IncidentReport, Post, Severity
+from core.times import iso
 
 SUBJECT_MAX = 150  # characters; long subjects are cut with an ellipsis
 QUOTE_MAX = 600  # characters of the complaint quoted in full
@@ -216,17 +222,33 @@ def kibana_discover_url(base_url: str, prefix: str, query: str, time_from: datet
 # -- rendering -----------------------------------------------------------------------------------------
 
 
-def _e(value: object) -> str:
-    """Escaped for HTML text and attribute values; newlines become <br>."""
-    return html.escape(clean_text(value), quote=True).replace("\n", "<br>")
+def _lines(value: object) -> Markup:
+    """Crawled text for HTML: control characters dropped, escaped, newlines as <br>."""
+    return Markup("<br>").join(escape(line) for line in clean_text(value).split("\n"))
 
 
-def _link_html(url: str | None, label: str) -> str:
+def _link(url: str | None, label: str) -> Markup:
     """An <a> for an http(s) URL; anything else is shown as (escaped) text, never as a link."""
     good = safe_url(url)
     if good:
-        return f'<a href="{html.escape(good, quote=True)}">{_e(label)}</a>'
-    return f"<span>{_e(url)}</span>" if url else ""
+        return Markup('<a href="{}">{}</a>').format(good, _lines(label))
+    return Markup("<span>{}</span>").format(_lines(url)) if url else Markup("")
+
+
+@cache
+def _templates() -> Environment:
+    env = Environment(
+        loader=PackageLoader("alerts.email", "templates"),
+        autoescape=select_autoescape(["html"]),
+        keep_trailing_newline=True,
+    )
+    env.filters["lines"] = _lines
+    env.globals["link"] = _link
+    return env
+
+
+def _render(name: str, **context: Any) -> str:
+    return _templates().get_template(name).render(**context)
 
 
 def _poster_line(post: Post) -> str:
@@ -321,57 +343,34 @@ def _footer(report: IncidentReport) -> list[str]:
 _SEVERITY_COLOUR = {"notice": "#3a6ea5", "urgent": "#c77700", "crisis": "#b3261e"}
 
 
+def _shown_post(post: Post, limit: int) -> dict[str, Any]:
+    return {"text": _post_text(post, limit), "poster": _poster_line(post), "url": post.url,
+            "engagement": _engagement(post)}
+
+
 def render_html(report: IncidentReport, subject: str, chart_cid: str | None) -> str:
     inc = report.incident
-    colour = _SEVERITY_COLOUR[inc.severity]
-    parts = [
-        '<!DOCTYPE html><html><head><meta charset="utf-8">',
-        f"<title>{_e(subject)}</title></head>",
-        '<body style="font-family:Arial,sans-serif;color:#222;max-width:680px">',
-        f'<p style="display:inline-block;padding:2px 8px;color:#fff;background:{colour};font-weight:bold">'
-        f"{_e(inc.severity.upper())}</p>",
-        "<h2>" + ": ".join(_e(part) for part in headline(inc)) + "</h2>",
-    ]
-    if report.kind == "escalated":
-        was = report.previous_severity.upper() if report.previous_severity else "a lower level"
-        parts.append(f"<p><b>Severity rose from {_e(was)} to {_e(inc.severity.upper())}.</b></p>")
+    what, summary = headline(inc)
     first = report.first_post or (report.top_posts[0] if report.top_posts else None)
-    if first is not None:
-        parts += [
-            "<h3>The complaint</h3>",
-            '<blockquote style="margin:0 0 8px 0;padding:8px 12px;border-left:4px solid #ccc;background:#f6f6f6">'
-            f"{_e(_post_text(first, QUOTE_MAX))}</blockquote>",
-            f"<p>First posted by {_e(_poster_line(first))} {_link_html(first.url, 'open the post')}</p>",
-        ]
-    parts.append('<h3>Spread</h3><table style="border-collapse:collapse">')
-    for label, value in _spread_rows(report):
-        parts.append(
-            f'<tr><td style="padding:2px 12px 2px 0;color:#555">{_e(label)}</td>'
-            f'<td style="padding:2px 0"><b>{_e(value)}</b></td></tr>'
-        )
-    parts.append("</table>")
-    if report.hourly:
-        parts.append("<h3>Last 24 hours</h3>")
-        if chart_cid:
-            parts.append(
-                f'<img src="cid:{html.escape(chart_cid, quote=True)}" width="480" height="120" '
-                f'alt="{_e(_hourly_summary(report.hourly))}">'
-            )
-        parts.append(f'<p style="color:#555">{_e(_hourly_summary(report.hourly))}</p>')
-    if report.top_posts:
-        parts.append("<h3>Top posts</h3><ol>")
-        for post in report.top_posts[:TOP_POSTS]:
-            parts.append(
-                f"<li><p>{_e(_post_text(post, EXCERPT_MAX))}</p>"
-                f'<p style="color:#555">{_e(_poster_line(post))}; {_e(_engagement(post))} '
-                f"{_link_html(post.url, 'open')}</p></li>"
-            )
-        parts.append("</ol>")
-    if report.kibana_url:
-        parts.append(f"<p>{_link_html(report.kibana_url, 'Open in Kibana Discover')}</p>")
-    parts.append('<p style="color:#777;font-size:small">' + "<br>".join(_e(line) for line in _footer(report)[1:]))
-    parts.append("</p></body></html>")
-    return "\n".join(parts) + "\n"
+    escalated_from = None
+    if report.kind == "escalated":
+        escalated_from = report.previous_severity.upper() if report.previous_severity else "a lower level"
+    return _render(
+        "incident.html",
+        subject=subject,
+        colour=_SEVERITY_COLOUR[inc.severity],
+        severity=inc.severity.upper(),
+        what=what,
+        summary=summary,
+        escalated_from=escalated_from,
+        first=_shown_post(first, QUOTE_MAX) if first is not None else None,
+        spread=_spread_rows(report),
+        hourly=_hourly_summary(report.hourly) if report.hourly else "",
+        chart_cid=chart_cid,
+        posts=[_shown_post(p, EXCERPT_MAX) for p in report.top_posts[:TOP_POSTS]],
+        kibana_url=report.kibana_url,
+        footer=_footer(report)[1:],
+    )
 
 
 def _headers(msg: EmailMessage, *, subject: str, sender: str, recipients: Sequence[str], at: datetime,
@@ -430,12 +429,7 @@ def compose_digest(
     message_id = message_id or digest_id(ids)
 
     text = [subject, ""]
-    body = [
-        '<!DOCTYPE html><html><head><meta charset="utf-8">',
-        f"<title>{_e(subject)}</title></head>",
-        '<body style="font-family:Arial,sans-serif;color:#222;max-width:680px">',
-        f"<h2>{_e(f'{len(ordered)} {noun} since the last digest')}</h2><ol>",
-    ]
+    items: list[dict[str, Any]] = []
     for r in ordered:
         inc = r.incident
         what = f"[{inc.severity.upper()}] " + ": ".join(headline(inc))
@@ -444,28 +438,24 @@ def compose_digest(
             counts += f", on {', '.join(clean_text(p) for p in r.platforms)}"
         first = r.first_post or (r.top_posts[0] if r.top_posts else None)
         text += [f"* {what}", f"  {counts}; opened {fmt_time(inc.opened_at)} ({inc.incident_id})"]
-        body.append(f"<li><p><b>{_e(what)}</b><br>{_e(counts)}; opened {_e(fmt_time(inc.opened_at))} "
-                    f"({_e(inc.incident_id)})</p>")
         if first is not None:
             excerpt = _post_text(first, EXCERPT_MAX)
             text += ["  > " + line for line in excerpt.splitlines()]
             link = f": {clean_text(first.url)}" if first.url else ""
             text.append(f"  First posted by {_poster_line(first)}{link}")
-            body.append(
-                '<blockquote style="margin:0 0 4px 0;padding:4px 10px;border-left:4px solid #ccc">'
-                f"{_e(excerpt)}</blockquote>"
-                f"<p>First posted by {_e(_poster_line(first))} {_link_html(first.url, 'open the post')}</p>"
-            )
         if r.kibana_url:
             text.append(f"  Kibana: {r.kibana_url}")
-            body.append(f"<p>{_link_html(r.kibana_url, 'Open in Kibana Discover')}</p>")
         text.append("")
-        body.append("</li>")
-    body.append("</ol></body></html>")
+        items.append({
+            "what": what, "counts": counts, "opened": fmt_time(inc.opened_at), "incident_id": inc.incident_id,
+            "first": _shown_post(first, EXCERPT_MAX) if first is not None else None, "kibana_url": r.kibana_url,
+        })
+    body = _render("digest.html", subject=subject, heading=f"{len(ordered)} {noun} since the last digest",
+                   items=items)
 
     msg = EmailMessage()
     _headers(msg, subject=subject, sender=sender, recipients=recipients, at=at, message_id=message_id,
              incident_ids=ids, kind="digest")
     msg.set_content("\n".join(text) + "\n")
-    msg.add_alternative("\n".join(body) + "\n", subtype="html")
+    msg.add_alternative(body, subtype="html")
     return msg

@@ -28,8 +28,11 @@ from typing import Any, Literal, cast
 from elasticsearch import ConflictError, Elasticsearch
 
 from alerts.email.send import SendError, recipients_of, send
-from alerts.model import RANK, iso, parse_time
+from alerts.model import RANK
+from core.backoff import delay
 from core.config import Smtp
+from core.times import iso, parse_time
+from store.fields import KEYWORD
 from store.state import ensure_index
 
 log = logging.getLogger(__name__)
@@ -43,18 +46,17 @@ BACKOFF_MAX = timedelta(minutes=30)
 LEASE = timedelta(minutes=30)  # a claim older than this is taken to be abandoned by a dead scheduler
 BATCH = 200  # messages tried per deliver() call; the rest wait for the next call
 
-_KW = {"type": "keyword", "ignore_above": 1024}
 _STORED = {"type": "keyword", "index": False, "doc_values": False}
 
 OUTBOX_PROPERTIES: dict[str, Any] = {
-    "message_id": _KW,
-    "incident_ids": _KW,
-    "kind": _KW,
-    "severity": _KW,
-    "status": _KW,
+    "message_id": KEYWORD,
+    "incident_ids": KEYWORD,
+    "kind": KEYWORD,
+    "severity": KEYWORD,
+    "status": KEYWORD,
     "subject": _STORED,
-    "sender": _KW,
-    "recipients": _KW,
+    "sender": KEYWORD,
+    "recipients": KEYWORD,
     "at": {"type": "date"},
     "next_attempt": {"type": "date"},
     "lease_until": {"type": "date"},
@@ -62,8 +64,8 @@ OUTBOX_PROPERTIES: dict[str, Any] = {
     "last_error": _STORED,
     "updated_at": {"type": "date"},
     "sent_at": {"type": "date"},
-    "digest_id": _KW,
-    "digest_items": _KW,
+    "digest_id": KEYWORD,
+    "digest_items": KEYWORD,
     "digested_at": {"type": "date"},
     "raw": {"type": "binary"},
 }
@@ -78,7 +80,7 @@ def outbox_index(prefix: str) -> str:
 
 def backoff(attempts: int) -> timedelta:
     """Wait before the next try after `attempts` failed ones: 30 s, 1 min, 2 min, ... at most 30 min."""
-    return min(BACKOFF_FIRST * (2 ** max(0, min(attempts - 1, 16))), BACKOFF_MAX)
+    return timedelta(seconds=delay(attempts, BACKOFF_FIRST.total_seconds(), BACKOFF_MAX.total_seconds()))
 
 
 @dataclass(frozen=True)

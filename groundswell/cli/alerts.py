@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import click
 
 from core import clock
+from core.exits import ExitStatus
 from groundswell.cli import progress
 from groundswell.cli.common import emit_json, fail, handles_store_errors, load_config
 
@@ -21,16 +22,17 @@ def _when(value: str | None, option: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        fail(f"{option}: expected an ISO time like 2026-11-24T12:00:00+08:00 (got {value!r})", code=2)
+        fail(f"{option}: expected an ISO time like 2026-11-24T12:00:00+08:00 (got {value!r})", code=ExitStatus.USAGE)
     if parsed.tzinfo is None:
-        fail(f"{option}: give a time zone, e.g. 2026-11-24T12:00:00+08:00 or ...Z (got {value!r})", code=2)
+        fail(f"{option}: give a time zone, e.g. 2026-11-24T12:00:00+08:00 or ...Z (got {value!r})",
+             code=ExitStatus.USAGE)
     return parsed
 
 
 def _step(value: str) -> timedelta:
     m = _STEP.match(value.strip())
     if not m or int(m.group(1)) == 0:
-        fail(f"--step: expected a positive duration like 90s, 5m, 1h (got {value!r})", code=2)
+        fail(f"--step: expected a positive duration like 90s, 5m, 1h (got {value!r})", code=ExitStatus.USAGE)
     assert m is not None
     n, unit = int(m.group(1)), m.group(2)
     return {"s": timedelta(seconds=n), "m": timedelta(minutes=n), "h": timedelta(hours=n), "d": timedelta(days=n)}[
@@ -82,7 +84,7 @@ def run_cmd(ctx: click.Context, at_: str | None, no_send: bool, as_json: bool) -
         for e in report.errors:
             click.echo(f"  error: {e}", err=True)
     if report.errors:
-        ctx.exit(1)
+        ctx.exit(ExitStatus.PARTIAL)
 
 
 @alerts.command("backtest")
@@ -100,7 +102,7 @@ def backtest_cmd(ctx: click.Context, start: str, end: str | None, step: str, as_
     cfg = load_config(ctx)
     t0, t1, dt = _when(start, "--from"), _when(end, "--to"), _step(step)
     if t1 < t0:
-        fail("--to is before --from", code=2)
+        fail("--to is before --from", code=ExitStatus.USAGE)
     with progress.spinner("backtesting", progress.wanted(as_json)) as update:
         events, errors = backtest(cfg, _client(ctx), t0, t1, dt,
                                   progress=lambda at: update(f"backtesting: evaluated {at.isoformat()}"))
@@ -120,7 +122,7 @@ def backtest_cmd(ctx: click.Context, start: str, end: str | None, step: str, as_
     for e in errors:
         click.echo(f"error: {e}", err=True)
     if errors:
-        ctx.exit(1)
+        ctx.exit(ExitStatus.PARTIAL)
 
 
 @alerts.command("list")

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
+from core.exits import ExitStatus
 from groundswell import config as gsconfig
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -23,13 +24,13 @@ def load_config(ctx: click.Context) -> gsconfig.Config:
         try:
             cached = gsconfig.load(root.params.get("config_path"))
         except gsconfig.ConfigError as exc:
-            fail(f"configuration error:\n{exc}", code=2)
+            fail(f"configuration error:\n{exc}", code=ExitStatus.USAGE)
         root.meta["groundswell.config"] = cached
     assert isinstance(cached, gsconfig.Config)
     return cached
 
 
-def fail(message: str, code: int = 1) -> Any:
+def fail(message: str, code: ExitStatus = ExitStatus.PARTIAL) -> Any:
     click.echo(f"groundswell: {message}", err=True)
     sys.exit(code)
 
@@ -49,10 +50,10 @@ def handles_store_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except StoreUnavailable as exc:
-            fail(str(exc), code=3)
+            fail(str(exc), code=ExitStatus.STORE_UNAVAILABLE)
         except (ApiError, TransportError) as exc:
             ctx = click.get_current_context()
             url = load_config(ctx).elasticsearch.effective_url
-            fail(describe_error(url, exc), code=3)
+            fail(describe_error(url, exc), code=ExitStatus.STORE_UNAVAILABLE)
 
     return wrapper  # type: ignore[return-value]

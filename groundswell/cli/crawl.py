@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from core.exits import ExitStatus
 from groundswell.cli import progress
 from groundswell.cli.common import emit_json, fail, load_config
 
@@ -61,9 +62,9 @@ def crawl(
     for item in extra:
         name, sep, value = item.partition("=")
         if not sep or not name:
-            fail(f"--arg expects NAME=VALUE, got {item!r}", code=2)
+            fail(f"--arg expects NAME=VALUE, got {item!r}", code=ExitStatus.USAGE)
         args[name] = value
-    source = next((src for src in cfg.sources if src.name == spider), None)
+    source = cfg.source(spider)
     source_keywords: list[str] = []
     if source is not None:
         spider = source.spider
@@ -88,7 +89,7 @@ def crawl(
         fail(
             f"no source or spider named {spider!r}; spiders: {', '.join(sorted(process.spider_loader.list()))}"
             + (f"; configured sources: {', '.join(names)}" if names else ""),
-            code=2,
+            code=ExitStatus.USAGE,
         )
     # no keyword: the source's keywords, else every configured brand (one crawl each, together in this process)
     keywords: list[str | None] = (
@@ -124,7 +125,7 @@ def crawl(
             crawler.signals.connect(receivers[1], signal=signals.response_received)
         process.start()
     if refused:
-        fail("\n".join(dict.fromkeys(refused)), code=2)
+        fail("\n".join(dict.fromkeys(refused)), code=ExitStatus.USAGE)
     spooled = failed = False
     for kw, crawler in crawlers:
         stats: dict[str, Any] = dict(crawler.stats.get_stats()) if crawler.crawling or crawler.spider else {}
@@ -139,6 +140,6 @@ def crawl(
         failed = failed or reason != "finished"
         failed = failed or bool(stats.get("groundswell/request_failed") and not stats.get("item_scraped_count"))
     if spooled:
-        ctx.exit(3)
+        ctx.exit(ExitStatus.STORE_UNAVAILABLE)
     if failed:
-        ctx.exit(1)
+        ctx.exit(ExitStatus.PARTIAL)

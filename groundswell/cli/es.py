@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from core import paths
+from core.exits import ExitStatus
 from groundswell import esnode
 from groundswell.cli.common import emit_json, fail, load_config
 
@@ -20,7 +21,7 @@ def _local_only(ctx: click.Context, action: str) -> None:
         fail(
             f"elasticsearch.url is set ({cfg.elasticsearch.url}): `es {action}` manages only the local node; "
             "unset GROUNDSWELL_ES_URL to use it",
-            code=2,
+            code=ExitStatus.USAGE,
         )
 
 
@@ -91,4 +92,4 @@ def status(ctx: click.Context, as_json: bool) -> None:
             if value is not None:
                 click.echo(f"{key:>13}: {value}")
     if not info["running"]:
-        ctx.exit(1)
+        ctx.exit(ExitStatus.PARTIAL)

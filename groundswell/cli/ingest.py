@@ -7,6 +7,7 @@ from collections import Counter
 import click
 from scrapy.exceptions import DropItem
 
+from core.exits import ExitStatus
 from groundswell.cli.common import emit_json, fail, load_config
 from groundswell.ingest import Line, read
 from pipelines.normalize import RejectedItem
@@ -119,7 +120,7 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str, batch_size: int
         fail(
             f"{sink.unavailable}\n{sink.spooled} mentions spooled to {sink.spool.path}; "
             "the next `groundswell ingest` replays them",
-            code=3,
+            code=ExitStatus.STORE_UNAVAILABLE,
         )
     if rejected:
-        ctx.exit(1)
+        ctx.exit(ExitStatus.PARTIAL)

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from core import clock
+from core.exits import ExitStatus
 from groundswell.cli.common import emit_json, fail, handles_store_errors, load_config
 
 
@@ -44,7 +45,7 @@ def export(ctx: click.Context, prefix: str | None, out: str | None, as_json: boo
         try:
             Path(out).write_text(text, encoding="utf-8")
         except OSError as exc:
-            fail(f"--out: cannot write {out}: {exc.strerror}", code=2)
+            fail(f"--out: cannot write {out}: {exc.strerror}", code=ExitStatus.USAGE)
     else:
         sys.stdout.write(text)
     summary = {"prefix": name, "objects": len(objects), "out": out or "-", "ids": [o["id"] for o in objects]}
@@ -87,7 +88,7 @@ def check(ctx: click.Context, prefix: str | None, since: str, until: str | None,
             searching.parse_time(since, "--since", now), searching.parse_time(until, "--until", now) if until else now
         )
     except ValueError as exc:
-        fail(str(exc), code=2)
+        fail(str(exc), code=ExitStatus.USAGE)
     es = make_client(cfg)
     try:
         report = checking.run(es, name, time_range)
@@ -108,4 +109,4 @@ def check(ctx: click.Context, prefix: str | None, since: str, until: str | None,
             err=True,
         )
     if not report.ok:
-        sys.exit(1)
+        sys.exit(ExitStatus.PARTIAL)

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from core.exits import ExitStatus
 from groundswell.cli import progress
 from groundswell.cli.common import emit_json, fail, load_config
 
@@ -51,13 +52,13 @@ def run(ctx: click.Context, once: bool, duration: float | None, grace: float, ki
     from store.client import make_client
 
     if once and duration is not None:
-        fail("--once and --for exclude each other", code=2)
+        fail("--once and --for exclude each other", code=ExitStatus.USAGE)
     cfg = load_config(ctx)
     try:
         sim = clock.freeze()  # children share this origin of simulated time
         specs = plan.plan_jobs(cfg, sim)
     except (clock.ClockError, plan.PlanError) as exc:
-        fail(f"configuration error:\n{exc}", code=2)
+        fail(f"configuration error:\n{exc}", code=ExitStatus.USAGE)
     config_path = ctx.find_root().params.get("config_path") or cfg.path
     es = make_client(cfg.elasticsearch, retries=1)
     show = progress.wanted(as_json)
@@ -80,12 +81,12 @@ def run(ctx: click.Context, once: bool, duration: float | None, grace: float, ki
             failed = [r for r in done if r.result not in ("ok", "skipped")]
             if as_json:
                 emit_json({"event": "end", "runs": len(done), "failed": [r.job_id for r in failed]})
-            ctx.exit(1 if failed else 0)
+            ctx.exit(ExitStatus.PARTIAL if failed else ExitStatus.OK)
         try:
             with service.hold_lock(cfg):
                 _serve(cfg, rt, specs, duration, grace, as_json, show)
         except service.AlreadyRunning as exc:
-            fail(str(exc), code=1)
+            fail(str(exc), code=ExitStatus.PARTIAL)
     finally:
         jobs.install(None)
         es.close()

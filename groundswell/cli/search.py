@@ -7,6 +7,8 @@ from typing import Any
 import click
 
 from core import clock
+from core.exits import ExitStatus
+from core.textfold import fold_width
 from groundswell.cli.common import emit_json, fail, handles_store_errors, load_config
 from store import search as searching
 from store.client import make_client
@@ -16,7 +18,7 @@ SENTIMENTS = ("positive", "neutral", "negative")
 
 def _snippet(text: str, query: str, width: int = 100) -> str:
     flat = " ".join((text or "").split())
-    needle = searching.fold(query).strip('"')
+    needle = fold_width(query).strip().strip('"')
     at = flat.lower().find(needle.lower()) if needle and not searching.is_lucene(query) else -1
     start = max(0, at - width // 3) if at >= 0 else 0
     out = flat[start : start + width]
@@ -92,7 +94,7 @@ def search(
             sort=sort,
         )
     except searching.QueryError as exc:
-        fail(str(exc), code=2)
+        fail(str(exc), code=ExitStatus.USAGE)
     es = make_client(cfg)
     try:
         if only_count:

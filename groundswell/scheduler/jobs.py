@@ -23,6 +23,7 @@ from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from core import clock
 from core.config import Config, Source
+from core.exits import ExitStatus
 from groundswell.scheduler import runs
 from groundswell.scheduler.children import Children, ChildResult
 from groundswell.scheduler.plan import expired_indices
@@ -118,10 +119,6 @@ def describe_run(run: runs.JobRun) -> str:
 # -- crawls ------------------------------------------------------------------------------------------------
 
 
-def find_source(cfg: Config, name: str) -> Source | None:
-    return next((s for s in cfg.sources if s.name == name), None)
-
-
 def crawl_command(source: Source, config_path: str | None, revisit_hours: float | None) -> list[str]:
     """The child that crawls a source: `groundswell crawl SOURCE --json` in a fresh interpreter."""
     cmd = [sys.executable, "-m", "groundswell.cli.main"]
@@ -148,7 +145,7 @@ def crawl_outcome(job_id: str, kind: str, source: str, child: ChildResult, start
         result = "ok"
     else:
         result = "failed"
-        if child.exit_code == 3:
+        if child.exit_code == ExitStatus.STORE_UNAVAILABLE:
             error = f"Elasticsearch unreachable: {totals['spooled']} mentions spooled, replayed by the next crawl"
         else:
             tail = child.stderr_tail.strip().splitlines()
@@ -166,7 +163,7 @@ def crawl_source(source: str, revisit: bool = False) -> runs.JobRun:
     kind = "revisit" if revisit else "crawl"
     job_id = f"{kind}:{source}"
     started, t0 = clock.now(), time.monotonic()
-    src = find_source(rt.cfg, source)
+    src = rt.cfg.source(source)
     if src is None:
         return rt.finish(runs.JobRun(job_id, kind, started, clock.now(), "failed", source=source,
                                      error=f"no source named {source!r} in the configuration"))

@@ -13,23 +13,24 @@ from typing import Any, Literal
 
 from elasticsearch import Elasticsearch, NotFoundError
 
-from store.state import ensure_index, iso
+from core.times import iso
+from store.fields import KEYWORD
+from store.state import ensure_index
 
 Result = Literal["ok", "failed", "killed", "skipped"]
-_KW = {"type": "keyword", "ignore_above": 1024}
 
 JOB_RUN_PROPERTIES: dict[str, Any] = {
-    "run_id": _KW,
-    "job_id": _KW,
-    "kind": _KW,
-    "source": _KW,
+    "run_id": KEYWORD,
+    "job_id": KEYWORD,
+    "kind": KEYWORD,
+    "source": KEYWORD,
     "started_at": {"type": "date"},
     "finished_at": {"type": "date"},
     "duration_seconds": {"type": "float"},
-    "result": _KW,
+    "result": KEYWORD,
     "exit_code": {"type": "integer"},
     "error": {"type": "text"},
-    "host": _KW,
+    "host": KEYWORD,
     "pid": {"type": "integer"},
     # the crawl's or evaluation's counters, kept whole but not indexed (their keys vary by job kind)
     "stats": {"type": "object", "enabled": False},

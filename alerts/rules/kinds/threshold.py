@@ -11,7 +11,8 @@ from pydantic import Field, model_validator
 from alerts.model import SEVERITIES, Match, Severity
 from alerts.rules.base import EvalContext, RuleBase, RuleKind, Tiers
 from alerts.rules.common import lucene_and, mentions, published_between, quote, search, top_posts
-from store.search import SearchRequest, build_query, fold, is_lucene
+from core.textfold import fold_width
+from store.search import SearchRequest, build_query, is_lucene
 
 
 class ThresholdRule(RuleBase):
@@ -60,7 +61,7 @@ def _text_query(query: str) -> dict[str, Any]:
 
 
 def lucene_of(query: str) -> str:
-    q = fold(query)
+    q = fold_width(query).strip()
     return q if is_lucene(q) or q == "*" else quote(q)
 
 
