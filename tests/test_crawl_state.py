@@ -187,9 +187,12 @@ def test_crawl_run_flags() -> None:
     failed.judge([empty, *ok])  # the last run already found nothing: that one was the silent one
     assert failed.broken and not failed.silent
     assert all(not r.broken and not r.zero_results for r in ok)
-    wall = run(4, reason="login_wall", login_wall=True)
+    wall = run(4, reason="blocked", login_wall=True, blocked="weibo: login wall")
     wall.judge(ok)
-    assert wall.broken and not wall.zero_results
+    assert wall.blocked and not wall.broken and not wall.zero_results  # refused, not a changed page
+    refused = run(0, reason="blocked", request_failures=1, blocked="weibo: HTTP 432")
+    refused.judge(ok)
+    assert not refused.broken and refused.to_document()["blocked"] == "weibo: HTTP 432"
     layout = run(2, reason="layout_changed")
     layout.judge([])
     assert layout.broken
@@ -308,7 +311,7 @@ def test_a_crawl_cut_short_by_max_pages_leaves_a_gap_that_the_next_run_fills(
     assert unfetched <= set(ids)
 
 
-def test_login_wall_is_broken_and_keeps_the_cursor(sim: Simulator, prefix: str, es: Elasticsearch) -> None:
+def test_login_wall_is_a_block_and_keeps_the_cursor(sim: Simulator, prefix: str, es: Elasticsearch) -> None:
     rc, _ = crawl(prefix, sim.url, "-k", "小米", "--max-pages", "1")
     assert rc == 0
     before = state.load_cursor(es, prefix, KEY)
@@ -316,13 +319,13 @@ def test_login_wall_is_broken_and_keeps_the_cursor(sim: Simulator, prefix: str, 
     sim.advance(120)
     sim.set_faults(login_wall=True)
     rc, stats = crawl(prefix, sim.url, "-k", "小米", "--max-pages", "2")
-    assert rc == 1 and stats["finish_reason"] == "login_wall"
+    assert rc == 1 and stats["finish_reason"] == "blocked" and stats["outcome"] == "blocked"
     after = state.load_cursor(es, prefix, KEY)
     assert after is not None and (after.published_at, after.source_id) == (before.published_at, before.source_id)
     run = state.recent_runs(es, prefix, KEY, 1)[0]
-    assert run.broken and run.login_wall and run.finish_reason == "login_wall" and run.zero_results
+    assert run.blocked.startswith("weibo: login") and run.login_wall and run.zero_results and not run.broken
     assert not run.silent  # one good run before it is not enough history to call it silence
-    assert [r.finish_reason for r in state.recent_runs(es, prefix, KEY, 5)] == ["login_wall", "finished"]
+    assert [r.finish_reason for r in state.recent_runs(es, prefix, KEY, 5)] == ["blocked", "finished"]
 
 
 def test_responses_that_lose_a_required_field_are_flagged(sim: Simulator, prefix: str, es: Elasticsearch) -> None:

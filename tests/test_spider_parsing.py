@@ -21,7 +21,7 @@ from scrapy.utils.test import get_crawler
 from crawlers.items import Mention
 from crawlers.parsers import LoginWall, ParseError, bilibili, jd, reddit, weibo
 from crawlers.parsers.common import load_json, load_jsonp, parse_count
-from crawlers.spiders.base import STAT_LOGIN_WALL, STAT_PARSE_ERRORS, STAT_SKIPPED
+from crawlers.spiders.base import STAT_BLOCKED, STAT_LOGIN_WALL, STAT_PARSE_ERRORS, STAT_SKIPPED
 from crawlers.spiders.bilibili import BilibiliSpider
 from crawlers.spiders.jd import JdSpider
 from crawlers.spiders.reddit import RedditSpider
@@ -311,8 +311,9 @@ def test_weibo_spider_login_wall_closes(response: TextResponse) -> None:
     spider, _ = first_requests(WeiboSpider, base_url="http://sim", keyword="小米")
     with pytest.raises(CloseSpider) as closed:
         list(spider.parse_search(response, page=1))
-    assert closed.value.reason == "login_wall"
+    assert closed.value.reason == "blocked"  # a login wall is a block: its own outcome, never retried
     assert spider.crawler.stats is not None and spider.crawler.stats.get_value(STAT_LOGIN_WALL) == 1
+    assert str(spider.crawler.stats.get_value(STAT_BLOCKED)).startswith("weibo: login")
 
 
 def test_weibo_spider_follows_ordinary_redirect() -> None:
