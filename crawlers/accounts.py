@@ -47,7 +47,8 @@ def accounts_for(platform: str, cfg: gsconfig.Config, env: dict[str, str] | None
 class AccountRotation:
     """Downloader middleware: sets each request's Cookie from the platform's live accounts, in turn."""
 
-    def __init__(self, cfg: gsconfig.Config, stats: Any):
+    def __init__(self, cfg: gsconfig.Config, stats: Any, crawler: Any = None):
+        self.crawler = crawler
         self.cfg = cfg
         self.stats = stats
         self.live: dict[str, list[int]] = {}
@@ -56,7 +57,7 @@ class AccountRotation:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> AccountRotation:
-        return cls(gsconfig.load(crawler.settings.get("GROUNDSWELL_CONFIG_PATH")), crawler.stats)
+        return cls(gsconfig.load(crawler.settings.get("GROUNDSWELL_CONFIG_PATH")), crawler.stats, crawler)
 
     def _platform(self, spider: Any) -> str:
         return str(getattr(spider, "platform", "") or getattr(spider, "name", ""))
@@ -68,8 +69,8 @@ class AccountRotation:
             self.turn[platform] = itertools.count()
         return self.cookies[platform]
 
-    def process_request(self, request: Request, spider: Any) -> None:
-        platform = self._platform(spider)
+    def process_request(self, request: Request, spider: Any = None) -> None:
+        platform = self._platform(spider or self.crawler.spider)
         if not self._accounts(platform) or not self.live[platform]:
             return
         live = self.live[platform]
@@ -78,8 +79,8 @@ class AccountRotation:
         request.meta["dont_merge_cookies"] = True
         request.headers["Cookie"] = self.cookies[platform][index]
 
-    def process_response(self, request: Request, response: Response, spider: Any) -> Request | Response:
-        platform = self._platform(spider)
+    def process_response(self, request: Request, response: Response, spider: Any = None) -> Request | Response:
+        platform = self._platform(spider or self.crawler.spider)
         index = request.meta.get("gs_account")
         wall = LOGIN_WALLS.get(platform)
         if index is None or wall is None or not wall(response):

@@ -53,6 +53,12 @@ def _card(post: Post, now: datetime) -> dict[str, Any]:
             "mblog": mblog(post, now)}
 
 
+def visitor_cookies(n: int) -> list[str]:
+    """What a first visit of m.weibo.cn sets: a visitor session (`_T_WM`) and its XSRF token."""
+    return [f"_T_WM={n * 7919 % 10**11:011d}; path=/", f"XSRF-TOKEN={n * 104729 % 16**6:06x}; path=/",
+            "WEIBOCN_FROM=1110006030; path=/", "MLOGIN=0; path=/"]
+
+
 def login_wall(req: Request, env: Env) -> Response | None:
     """The expired-session answer, if this request should get one."""
     f = env.faults

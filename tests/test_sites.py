@@ -11,11 +11,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
 from click.testing import CliRunner
 
+from crawlers.platforms import bilibili_wbi
+from sites import bilibili as sites_bilibili
 from sites.server import Simulator
 
 KW = "小米"
@@ -126,36 +128,78 @@ def test_weibo_comments_cursor_runs_to_zero(sim: Simulator) -> None:
     assert max_id == 0 and len(seen) == len(set(seen)) == min(target["comments_count"], 60) > 20
 
 
+BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/136.0", "Referer": "https://www.bilibili.com/"}
+
+
+def bilibili_get(sim: Simulator, path: str, params: dict[str, Any], *, sign: bool = True,
+                 headers: dict[str, str] | None = None, keys: tuple[str, str] | None = None) -> Any:
+    """A call as the web page makes it: browser headers, the visitor cookie, WBI-signed with the nav's keys."""
+    buvid = get_json(sim, "/x/frontend/finger/spi")["data"]["b_3"]
+    keys = keys or bilibili_wbi.keys_from_nav(get_json(sim, "/x/web-interface/nav"))
+    query = bilibili_wbi.signed_query(params, *keys, wts=int(time.time())) if sign else urlencode(params)
+    sent = {**BROWSER, "Cookie": f"buvid3={buvid}"} if headers is None else headers
+    return get_json(sim, f"{path}?{query}", headers=sent)
+
+
 def test_bilibili_search_and_replies(sim: Simulator) -> None:
-    pages, aids, titles = 1, [], []
+    pages, aids, titles, dates = 1, [], [], []
     page = 1
     while page <= pages:
-        data = get_json(sim, f"/x/web-interface/search/type?search_type=video&keyword={quote(KW)}&page={page}")
+        data = bilibili_get(sim, "/x/web-interface/wbi/search/type",
+                            {"search_type": "video", "keyword": KW, "order": "pubdate", "page": page})
         assert data["code"] == 0
         pages = data["data"]["numPages"]
         for v in data["data"]["result"]:
             assert isinstance(v["aid"], int) and v["bvid"].startswith("BV1") and isinstance(v["pubdate"], int)
-            assert v["title"] and v["author"]
+            assert v["title"] and v["author"] and "like" not in v  # as documented: likes come from view
             aids.append(v["aid"])
             titles.append(v["title"])
+            dates.append(v["pubdate"])
         page += 1
-    assert pages == 3 and len(aids) == len(set(aids)) == 45
+    assert pages == 3 and len(aids) == len(set(aids)) == 45 and dates == sorted(dates, reverse=True)
     assert sum('<em class="keyword">小米</em>' in t for t in titles) > 10
-    beyond = get_json(sim, f"/x/web-interface/search/type?search_type=video&keyword={quote(KW)}&page=9")
+    beyond = bilibili_get(sim, "/x/web-interface/wbi/search/type", {"search_type": "video", "keyword": KW, "page": 9})
     assert beyond["data"]["result"] == []
-    aid, nxt, rpids = aids[0], 0, []
+    aid, offset, rpids, times = aids[0], "", [], []
     for _ in range(20):
-        data = get_json(sim, f"/x/v2/reply/wbi/main?oid={aid}&type=1&mode=3&ps=20&next={nxt}")
+        data = bilibili_get(sim, "/x/v2/reply/wbi/main", {
+            "oid": aid, "type": 1, "mode": 2, "pagination_str": json.dumps({"offset": offset})})
         assert data["code"] == 0
         for r in data["data"]["replies"]:
             assert isinstance(r["rpid"], int) and isinstance(r["ctime"], int) and isinstance(r["like"], int)
             assert r["content"]["message"] and r["member"]["uname"] and "mid" in r["member"]
             rpids.append(r["rpid"])
+            times.append(r["ctime"])
         cursor = data["data"]["cursor"]
         if cursor["is_end"]:
             break
-        nxt = cursor["next"]
-    assert cursor["is_end"] and len(rpids) == len(set(rpids))
+        offset = cursor["pagination_reply"]["next_offset"]
+    assert cursor["is_end"] and len(rpids) == len(set(rpids)) and times == sorted(times, reverse=True)  # mode=2
+    stat = get_json(sim, f"/x/web-interface/view?aid={aid}")["data"]["stat"]
+    assert stat["like"] >= 0 and stat["reply"] >= 0
+    mid = get_json(sim, f"/x/web-interface/view?aid={aid}")["data"]["owner"]["mid"]
+    assert get_json(sim, f"/x/relation/stat?vmid={mid}")["data"]["follower"] >= 0
+
+
+def test_bilibili_enforces_signature_cookie_and_browser(sim: Simulator) -> None:
+    params = {"search_type": "video", "keyword": KW, "order": "pubdate", "page": 1}
+    path = "/x/web-interface/wbi/search/type"
+    unsigned = bilibili_get(sim, path, params, sign=False)
+    assert unsigned["code"] == 0 and unsigned["data"]["v_voucher"].startswith("voucher_")
+    wrong = bilibili_get(sim, path, params, keys=("0" * 32, "1" * 32))
+    assert "v_voucher" in wrong["data"]
+    assert bilibili_get(sim, path, params, headers=BROWSER)["code"] == -412  # no buvid3
+    bot = {"User-Agent": "Groundswell brand monitor (+https://groundswell.invalid/bot)", "Referer": BROWSER["Referer"]}
+    assert bilibili_get(sim, path, params, headers={**bot, "Cookie": "buvid3=x"})["code"] == -412
+    old = bilibili_wbi.keys_from_nav(get_json(sim, "/x/web-interface/nav"))
+    sim.set_faults(wbi_key_epoch=1)  # the keys of the day rotate: old signatures are refused
+    assert "v_voucher" in bilibili_get(sim, path, params, keys=old)["data"]
+    assert bilibili_get(sim, path, params)["data"]["result"]
+    replies = bilibili_get(sim, "/x/v2/reply/wbi/main", {"oid": 1, "type": 1, "mode": 2}, sign=False)
+    assert replies["code"] == -403  # comments answer a bad signature with -403 (docs/comment/list.md)
+    assert not {"/x/web-interface/search/type", "/x/v2/reply/main"} & set(sites_bilibili.ROUTES)  # old paths gone
+    with urllib.request.urlopen(sim.url + "/", timeout=10) as home:  # the home page sets the visitor cookies
+        assert any(c.startswith("buvid3=") for c in home.headers.get_all("Set-Cookie"))
 
 
 def test_reddit_listing_pages_with_after(sim: Simulator) -> None:

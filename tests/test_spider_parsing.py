@@ -19,7 +19,7 @@ from scrapy.http import HtmlResponse, Request, TextResponse
 from scrapy.utils.test import get_crawler
 
 from crawlers.items import Mention
-from crawlers.parsers import LoginWall, ParseError, bilibili, jd, reddit, weibo
+from crawlers.parsers import Blocked, LoginWall, ParseError, bilibili, jd, reddit, weibo
 from crawlers.parsers.common import load_json, load_jsonp, parse_count
 from crawlers.spiders.base import STAT_BLOCKED, STAT_LOGIN_WALL, STAT_PARSE_ERRORS, STAT_SKIPPED
 from crawlers.spiders.bilibili import BilibiliSpider
@@ -142,7 +142,7 @@ def test_bilibili_search_and_replies() -> None:
     assert top.reply_to == "BV1xx411c7mD" and nested.reply_to == "700001"
     assert top.published_at == utc(2026, 11, 29, 15, 0)
     assert (top.likes, top.comments, top.author, top.author_id) == (88, 2, "吃瓜群众", "4001")
-    assert replies.next_page == 2 and len(replies.skipped) == 1
+    assert replies.next_page == '{"type":3,"direction":1,"Data":{"cursor":2}}' and len(replies.skipped) == 1
     end = bilibili.parse_replies(load_json(raw("bilibili_replies_end.json"), "t"), NOW, "BV1")
     assert end.mentions == [] and end.next_page is None
     assert_normalizes(page.mentions + replies.mentions)
@@ -151,7 +151,7 @@ def test_bilibili_search_and_replies() -> None:
 def test_bilibili_failures() -> None:
     with pytest.raises(LoginWall):
         bilibili.parse_search(load_json(raw("bilibili_login.json"), "t"), NOW)
-    with pytest.raises(ParseError, match="API error code -412"):
+    with pytest.raises(Blocked, match="code -412"):
         bilibili.parse_search({"code": -412, "message": "请求被拦截"}, NOW)
     with pytest.raises(ParseError, match=r"bilibili search: data.result missing"):
         bilibili.parse_search({"code": 0, "data": {"page": 1}}, NOW)
@@ -234,11 +234,7 @@ def first_requests(spider_cls: type[scrapy.Spider], settings: dict[str, Any] | N
             "http://sim:8000/api/container/getIndex?containerid=100103type%3D61%26q%3D%E5%B0%8F%E7%B1%B3"
             "&page_type=searchall&page=1",
         ),
-        (
-            BilibiliSpider,
-            {"keyword": "小米"},
-            "http://sim:8000/x/web-interface/search/type?search_type=video&keyword=%E5%B0%8F%E7%B1%B3&page=1",
-        ),
+        (BilibiliSpider, {"keyword": "小米"}, "http://sim:8000/x/frontend/finger/spi"),  # the visitor cookie first
         (RedditSpider, {"keyword": "xiaomi phone"}, "http://sim:8000/search.json?q=xiaomi%20phone&sort=new&limit=100"),
         (JdSpider, {"keyword": "小米"}, "http://sim:8000/search?keyword=%E5%B0%8F%E7%B1%B3"),
     ],
@@ -324,17 +320,6 @@ def test_weibo_spider_follows_ordinary_redirect() -> None:
 
 
 def test_other_spiders_callbacks() -> None:
-    spider, _ = first_requests(BilibiliSpider, base_url="http://sim", keyword="小米", max_pages="2")
-    out = list(spider.parse_search(_response("http://sim/s", "bilibili_search.json"), page=1))
-    assert [o.url for o in out if isinstance(o, Request)] == [
-        bilibili.replies_url("http://sim", "113000001", 0),
-        bilibili.search_url("http://sim", "小米", 2),
-    ]
-    out = list(spider.parse_replies(_response("http://sim/r", "bilibili_replies.json"), "1", "BV1", page=1))
-    assert out[-1].url == bilibili.replies_url("http://sim", "1", 2)
-    with pytest.raises(CloseSpider):
-        list(spider.parse_search(_response("http://sim/s", "bilibili_login.json"), page=1))
-
     spider, _ = first_requests(RedditSpider, base_url="http://sim", keyword="xiaomi")
     out = list(spider.parse_search(_response("http://sim/s", "reddit_search.json"), page=1))
     assert out[-1].url.endswith("&after=t3_1abc02") and len(out) == 3
@@ -345,3 +330,46 @@ def test_other_spiders_callbacks() -> None:
     assert out[-1].url == jd.reviews_url("http://sim", "100012345678", 1)
     assert list(spider.parse_reviews(_response(req.url, "jd_reviews_blocked.html"), **req.cb_kwargs)) == []
     assert spider.crawler.stats is not None and spider.crawler.stats.get_value(STAT_PARSE_ERRORS) == 1
+
+
+def test_bilibili_spider_session_signing_details_and_comments() -> None:
+    spider, [spi] = first_requests(BilibiliSpider, base_url="http://sim", keyword="小米", max_pages="2")
+    assert spi.headers["Referer"] == b"https://www.bilibili.com/"  # the User-Agent comes from the setting:
+    assert spider.custom_settings["USER_AGENT"].startswith("Mozilla/5.0")
+    [nav] = list(spider.parse_spi(_response(spi.url, "bilibili_spi_doc.json")))
+    assert nav.url == "http://sim/x/web-interface/nav" and spider.visitor["buvid3"].endswith("infoc")
+    [search] = list(spider.parse_nav(_response(nav.url, "bilibili_nav_doc.json"), **nav.cb_kwargs))
+    assert search.url.startswith("http://sim/x/web-interface/wbi/search/type?search_type=video&keyword=%E5%B0%8F")
+    assert "&order=pubdate&page=1&w_rid=" in search.url and "&wts=" in search.url
+    assert search.cookies == spider.visitor
+    out = list(spider.parse_search(_response(search.url, "bilibili_search.json"), **search.cb_kwargs))
+    urls = [o.url for o in out if isinstance(o, Request)]
+    assert urls[0].startswith("http://sim/x/v2/reply/wbi/main?oid=113000001&type=1&mode=2&pagination_str=")
+    assert urls[1] == "http://sim/x/web-interface/view?aid=113000001"
+    assert urls[2].startswith("http://sim/x/web-interface/wbi/search/type?") and "&page=2&" in urls[2]
+    view = out[1]
+    [followers] = list(spider.parse_view(_response(view.url, "bilibili_view_doc.json"), **view.cb_kwargs))
+    assert followers.url == "http://sim/x/relation/stat?vmid=3001"
+    [video] = list(spider.parse_followers(_response(followers.url, "bilibili_relation_doc.json"),
+                                          **followers.cb_kwargs))
+    assert isinstance(video, Mention) and (video.likes, video.reposts, video.author_followers) == (161270, 9620, 919515)
+    replies = out[0]
+    more = list(spider.parse_replies(_response(replies.url, "bilibili_replies.json"), **replies.cb_kwargs))
+    assert "pagination_str=%7B%22offset%22%3A%22%7B%5C%22type%5C%22%3A3" in more[-1].url
+
+
+def test_bilibili_refused_signature_fetches_new_keys_once_then_is_a_block() -> None:
+    spider, _ = first_requests(BilibiliSpider, base_url="http://sim", keyword="小米")
+    spider.keys = ("a" * 32, "b" * 32)
+    refused = TextResponse("http://sim/s", body=b'{"code":0,"message":"0","ttl":1,"data":{"v_voucher":"voucher_1"}}',
+                           encoding="utf-8", request=Request("http://sim/s"))
+    [nav] = list(spider.parse_search(refused, page=1))
+    assert nav.url == "http://sim/x/web-interface/nav"
+    [retry] = list(spider.parse_nav(_response(nav.url, "bilibili_nav_doc.json"), **nav.cb_kwargs))
+    assert retry.cb_kwargs == {"page": 1, "refreshed": True} and spider.keys[0] == "653657f524a547ac981ded72ea172057"
+    with pytest.raises(CloseSpider) as closed:
+        list(spider.parse_search(refused, **retry.cb_kwargs))
+    assert closed.value.reason == "blocked"
+    stats = spider.crawler.stats
+    assert stats is not None and "signature refused (v_voucher)" in stats.get_value(STAT_BLOCKED)
+    assert stats.get_value("groundswell/bilibili/wbi_key_refreshes") == 1

@@ -513,10 +513,8 @@ class GroundswellSpider(scrapy.Spider):
         fields is counted; in both cases there is nothing to follow (None)."""
         try:
             return parse()
-        except LoginWall as exc:
-            self.login_wall(exc)
         except Blocked as exc:
-            self.blocked(str(exc))
+            self.refused(exc)
         except ParseError as exc:
             self.parse_failed(exc, response)
         return None
@@ -531,6 +529,12 @@ class GroundswellSpider(scrapy.Spider):
             if self.crawler.stats is not None:
                 self.crawler.stats.set_value(STAT_BLOCKED, signal)
         raise CloseSpider(BLOCKED_REASON)
+
+    def refused(self, exc: Blocked) -> NoReturn:
+        """A parser's Blocked (or LoginWall): close the crawl as blocked."""
+        if isinstance(exc, LoginWall):
+            self.login_wall(exc)
+        self.blocked(str(exc))
 
     def login_wall(self, detail: str | LoginWall) -> NoReturn:
         """The site wants a login: a block (flagged as a login wall too); retrying would only loop."""
