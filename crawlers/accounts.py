@@ -33,7 +33,12 @@ def _bilibili_wall(response: Response) -> bool:
     return b'"code": -101' in response.body[:200] or b'"code":-101' in response.body[:200]
 
 
-LOGIN_WALLS: dict[str, Callable[[Response], bool]] = {"weibo": _weibo_wall, "bilibili": _bilibili_wall}
+def _jd_wall(response: Response) -> bool:
+    location = (response.headers.get("Location") or b"").decode("latin-1")
+    return response.status in (301, 302, 303, 307, 308) and ("passport.jd.com" in location or "/login.aspx" in location)
+
+
+LOGIN_WALLS: dict[str, Callable[[Response], bool]] = {"weibo": _weibo_wall, "bilibili": _bilibili_wall, "jd": _jd_wall}
 
 
 def accounts_for(platform: str, cfg: gsconfig.Config, env: dict[str, str] | None = None) -> list[str]:

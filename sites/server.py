@@ -34,7 +34,8 @@ Allow: /
 PLATFORM_ROUTES: dict[str, Handler] = {
     **weibo.ROUTES, **bilibili.ROUTES, **reddit.ROUTES, **jd.ROUTES, **xiaohongshu.ROUTES,
 }
-PREFIX_ROUTES: dict[str, Handler] = dict(reviews.PREFIX_ROUTES)
+PREFIX_ROUTES: dict[str, Handler] = {**reviews.PREFIX_ROUTES, **reddit.PREFIX_ROUTES}
+POST_ROUTES = frozenset(reddit.POST_ROUTES)
 
 
 class Simulator:
@@ -130,11 +131,12 @@ class Simulator:
             return self._control(req)
         if req.path == "/":
             return self._home(req)
-        if req.path in weibo.PUBLIC_ROUTES:
-            return weibo.PUBLIC_ROUTES[req.path](req, Env(self.world, self.faults))
+        public = {**weibo.PUBLIC_ROUTES, **jd.PUBLIC_ROUTES}
+        if req.path in public:
+            return public[req.path](req, Env(self.world, self.faults))
         handler = PLATFORM_ROUTES.get(req.path) or next(
             (h for prefix, h in PREFIX_ROUTES.items() if req.path.startswith(prefix)), None)
-        if handler is None or req.method not in ("GET", "HEAD"):
+        if handler is None or (req.method not in ("GET", "HEAD") and req.path not in POST_ROUTES):
             return json_response({"error": "not found", "path": req.path}, 404)
         faults = self.faults
         verdict = self.dice.roll(faults)

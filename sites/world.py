@@ -213,6 +213,10 @@ class World:
                         return p
         return None
 
+    def cached(self, platform: str) -> list[Post]:
+        """The posts of a platform generated (listed) so far."""
+        return [p for p in list(self._cache.values()) if p.platform == platform]
+
     def author(self, platform: str, author_id: int) -> Author | None:
         """An author by id among the posts generated so far (profile endpoints are keyed by id only)."""
         for post in list(self._cache.values()):

@@ -25,6 +25,7 @@ from crawlers.spiders.base import KEEP_CURSOR, page_is_stale, revisit_cutoff, so
 from crawlers.spiders.reddit import RedditSpider
 from crawlers.spiders.weibo import WeiboSpider
 from groundswell.store import state
+from sites.credentials import demo_env
 from sites.server import Simulator
 
 pytestmark = [pytest.mark.es, pytest.mark.slow]
@@ -43,7 +44,7 @@ def crawl(
     prefix: str, base: str, *args: str, spider: str = "weibo", feed: Path | None = None
 ) -> tuple[int, dict[str, Any]]:
     """One `groundswell crawl` process; `feed`: also write the items it collected there (JSON lines)."""
-    env = {**os.environ, "GROUNDSWELL_INDEX_PREFIX": prefix, "GROUNDSWELL_REVISIT_HOURS": "1"}
+    env = {**os.environ, **demo_env(), "GROUNDSWELL_INDEX_PREFIX": prefix, "GROUNDSWELL_REVISIT_HOURS": "1"}
     if feed is not None:
         module = feed.parent / f"feed_{feed.stem}.py"
         module.write_text(
