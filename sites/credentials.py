@@ -7,7 +7,9 @@ it. They open nothing but the simulator: none is a secret of a real account.
 
 from __future__ import annotations
 
-from sites import jd, reddit
+from pathlib import Path
+
+from sites import jd, reddit, xiaohongshu
 
 JD_COOKIE = f"{jd.LOGIN_COOKIE}=groundswell-demo-login; pin=groundswell_demo"
 
@@ -20,3 +22,9 @@ def demo_env() -> dict[str, str]:
         "GROUNDSWELL_REDDIT_CLIENT_SECRET": reddit.DEMO_CLIENT_SECRET,
         "GROUNDSWELL_COOKIES_JD": JD_COOKIE,
     }
+
+
+def demo_storage_state(folder: Path, base_url: str) -> dict[str, str]:
+    """Write the simulator's logged-in Xiaohongshu profile under `folder`; the variable that points a crawl at it."""
+    path = xiaohongshu.write_storage_state(folder / "xiaohongshu-storage-state.json", base_url)
+    return {"GROUNDSWELL_XHS_STORAGE_STATE": str(path)}

@@ -34,8 +34,8 @@ Allow: /
 PLATFORM_ROUTES: dict[str, Handler] = {
     **weibo.ROUTES, **bilibili.ROUTES, **reddit.ROUTES, **jd.ROUTES, **xiaohongshu.ROUTES,
 }
-PREFIX_ROUTES: dict[str, Handler] = {**reviews.PREFIX_ROUTES, **reddit.PREFIX_ROUTES}
-POST_ROUTES = frozenset(reddit.POST_ROUTES)
+PREFIX_ROUTES: dict[str, Handler] = {**reviews.PREFIX_ROUTES, **reddit.PREFIX_ROUTES, **xiaohongshu.PREFIX_ROUTES}
+POST_ROUTES = reddit.POST_ROUTES | xiaohongshu.POST_ROUTES
 
 
 class Simulator:
