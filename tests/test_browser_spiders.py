@@ -92,6 +92,31 @@ def test_xiaohongshu_blocks_and_changed_answers() -> None:
     assert xparser.api_block(200, "u") is None
 
 
+@pytest.mark.parametrize("name", ["reviews_schema_org_jsonld_doc.html", "reviews_schema_org_microdata_doc.html"])
+def test_reviews_read_schema_org_markup_before_any_selector(name: str) -> None:
+    """schema.org's own Product example, as JSON-LD and as microdata: no selectors needed."""
+    html = (Path(__file__).parent / "data" / "responses" / name).read_text(encoding="utf-8")
+    page = rparser.parse_page(html, "http://shop.test/p/kenmore", NOW)
+    ellie, lucas = page.mentions
+    assert (ellie.author, ellie.rating, ellie.title) == ("Ellie", 1.0, "Not a happy camper")
+    assert ellie.text == "The lamp burned out and now I have to replace it."
+    assert ellie.published_at == datetime(2011, 4, 1, tzinfo=UTC) and lucas.rating == 4.0
+    assert ellie.product == 'Kenmore White 17" Microwave' and ellie.source_id and ellie.source_id != lucas.source_id
+    assert ellie.extra["aggregate_rating"] == {"ratingValue": 3.5, "reviewCount": 11.0}
+
+
+@pytest.mark.parametrize(("printed", "expected"), [
+    ("2024年3月5日", datetime(2024, 3, 4, 16, 0, tzinfo=UTC)),
+    ("March 5, 2024", datetime(2024, 3, 4, 16, 0, tzinfo=UTC)),
+    ("3天前", datetime(2026, 11, 22, 12, 0, tzinfo=UTC)),
+    ("2 days ago", datetime(2026, 11, 23, 12, 0, tzinfo=UTC)),
+    ("2026-11-24T08:13:21+08:00", datetime(2026, 11, 24, 0, 13, 21, tzinfo=UTC)),
+    ("1764000000", datetime(2025, 11, 24, 16, 0, tzinfo=UTC)),
+])
+def test_review_dates_as_pages_print_them(printed: str, expected: datetime) -> None:
+    assert rparser.parse_time(printed, rparser.parse_timezone("+08:00"), NOW) == expected
+
+
 def test_reviews_default_selectors_read_the_classic_layout() -> None:
     url = "http://shop.test/reviews/p"
     page = rparser.parse_page(CLASSIC_REVIEWS, url, NOW, tz=rparser.parse_timezone("+08:00"), product="14 Pro")
@@ -308,6 +333,22 @@ def test_xiaohongshu_without_a_logged_in_profile_is_blocked(sim: Simulator, pref
     assert rc == 1 and stats["blocked"].startswith("xiaohongshu: HTTP 461 (captcha")
     run = state.recent_runs(es, prefix, "xiaohongshu:小米@127.0.0.1", 1)[0]
     assert run.blocked.startswith("xiaohongshu: HTTP 461") and not run.broken
+
+
+@pytest.mark.parametrize("markup", ["", "?markup=microdata"])
+def test_a_shop_with_schema_org_reviews_needs_no_selectors(sim: Simulator, prefix: str, gs: Gs, es: Elasticsearch,
+                                                         markup: str) -> None:
+    """The simulated shop prints dates for people (2026年11月24日, March 5, 2026, 3天前) and marks reviews up."""
+    rc, stats, _, _ = crawl(prefix, "reviews", sim.url, "-a", f"start_url=/shop/{PRODUCT}{markup}")
+    assert rc == 0 and stats["item_scraped_count"] == 25 and not stats.get("groundswell/skipped_posts"), stats
+    hits = [json.loads(x) for x in gs("search", "--json", "--platform", "reviews", "--limit", "30").output.splitlines()]
+    by_author = {(h["author"], h["text"]): h for h in hits}
+    for post in sim.world.posts("reviews", PRODUCT):
+        hit = by_author[(post.author.name, post.text)]
+        assert hit["rating"] == post.rating and hit["product"]
+        local = post.created.astimezone(sim.now().tzinfo)
+        published = datetime.fromisoformat(hit["published_at"].replace("Z", "+00:00")).astimezone(local.tzinfo)
+        assert published.date() == local.date() or (sim.now() - post.created).days < 7  # relative: to the day
 
 
 def test_reviews_crawl_follows_pages_into_the_index(sim: Simulator, prefix: str, gs: Gs, es: Elasticsearch) -> None:

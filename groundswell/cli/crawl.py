@@ -73,7 +73,7 @@ def crawl(
         source_keywords = list(source.keywords)
         base_url = base_url or source.base_url
         max_pages = max_pages or source.max_pages
-        if source.selectors is not None:  # the generic reviews spider reads its selectors from the source
+        if source.spider == "reviews":  # the generic reviews spider reads the source (selectors, start page)
             args.setdefault("source", source.name)
     if keyword:
         args["keyword"] = keyword
