@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from crawlers.parsers import Blocked, LoginWall, bilibili
+from crawlers.parsers import Blocked, LoginWall, bilibili, reddit
 from crawlers.parsers.common import load_json
 from crawlers.platforms import bilibili_wbi
 
@@ -102,3 +102,57 @@ def test_bilibili_block_signals(payload: Any, kind: type[Exception], signal: str
     assert str(raised.value).startswith(signal)
     with pytest.raises(bilibili.SignatureRefused, match="code -403"):
         bilibili.parse_replies({"code": -403, "message": "访问权限不足"}, NOW, "BV1")
+
+
+# -- reddit, rate limits, blocks, brands ----------------------------------------------------------------------
+
+
+def test_reddit_oauth_requests_follow_the_wiki() -> None:
+    from crawlers.platforms import reddit_oauth
+
+    app = reddit_oauth.App("id", "secret")
+    assert reddit_oauth.basic_auth(app) == "Basic aWQ6c2VjcmV0"
+    assert reddit_oauth.token_form(app) == {"grant_type": "client_credentials"}
+    script = reddit_oauth.App("id", "secret", "owner", "pw")
+    assert reddit_oauth.token_form(script) == {"grant_type": "password", "username": "owner", "password": "pw"}
+    assert reddit_oauth.user_agent(script).endswith(":groundswell:v0.1.0 (by /u/owner)")
+    assert "secret" not in repr(script) and "pw" not in repr(script)
+    assert reddit_oauth.parse_token({"access_token": "t", "token_type": "bearer", "expires_in": 86400}) == ("t", 86400)
+    with pytest.raises(reddit_oauth.TokenRefused, match="invalid_grant"):
+        reddit_oauth.parse_token({"error": "invalid_grant"})
+
+
+def test_rate_limit_headers_spread_the_rest_of_the_window() -> None:
+    from crawlers.ratelimit import pause_before_next
+
+    assert pause_before_next(None, 30, 600) == 0 and pause_before_next(55, 30, 600) == 0
+    assert pause_before_next(5, 30, 600) == 6.0  # five left for 30 s: one every 6 s
+    assert pause_before_next(0, 42, 600) == 42 and pause_before_next(0, 4000, 600) == 600  # capped
+
+
+def test_no_brands_configured_the_keyword_is_the_brand(tmp_path: Path) -> None:
+    """Platform search also returns posts that do not name the brand: dropped in the spider, so `scrapy crawl`
+    does it too; a post reposting a kept one stays."""
+    from scrapy.http import Request, TextResponse
+    from scrapy.utils.test import get_crawler
+
+    from crawlers.spiders.reddit import RedditSpider
+
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("{}\n", encoding="utf-8")
+    spider = RedditSpider.from_crawler(get_crawler(RedditSpider, {"GROUNDSWELL_CONFIG_PATH": str(empty)}),
+                                       keyword="battery", base_url="http://sim")
+    page = reddit.parse_search(doc("reddit_search.json"), NOW)
+    kept = spider.emit(page, TextResponse("http://sim/s", body=b"{}", request=Request("http://sim/s")))
+    assert [m.source_id for m in kept] == ["1abc01"] and kept[0].brand == "battery"
+    assert spider.crawler.stats.get_value("groundswell/dropped/off_brand") == 1
+
+
+def test_jd_login_redirect_retires_an_account() -> None:
+    from scrapy.http import Response
+
+    from crawlers.accounts import LOGIN_WALLS
+
+    wall = Response("https://search.jd.com/Search?keyword=x", status=302,
+                    headers={"Location": "https://passport.jd.com/new/login.aspx?ReturnUrl=x"})
+    assert LOGIN_WALLS["jd"](wall) and not LOGIN_WALLS["jd"](Response("https://search.jd.com/", status=200))
