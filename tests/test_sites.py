@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from crawlers.platforms import bilibili_wbi
 from sites import bilibili as sites_bilibili
 from sites import reddit as reddit_site
+from sites import xiaohongshu as xhs_site
 from sites.server import Simulator
 
 KW = "小米"
@@ -316,23 +317,48 @@ def test_jd_search_page_and_reviews_want_login_and_item_referer(sim: Simulator) 
     assert fetch(sim, f"/comment/productPageComments.action?productId={pid}", headers=item)[0] == 404  # gone
 
 
-def test_xiaohongshu_page_has_no_notes_but_api_does(sim: Simulator) -> None:
-    status, headers, page = fetch(sim, f"/search_result?keyword={quote(KW)}")
+def xhs_call(sim: Simulator, path: str, body: dict[str, Any], *, session: bool = True,
+             sign: bool = True) -> tuple[int, Any]:
+    """A call as the page's script makes it: the login cookie, the X-s/X-t signature headers."""
+    headers = {"Content-Type": "application/json;charset=UTF-8",
+               "Cookie": f"{xhs_site.SESSION_COOKIE}={xhs_site.DEMO_SESSION}" if session else ""}
+    if sign:
+        headers |= {"X-s": "XYW_test", "X-t": str(int(time.time() * 1000))}
+    status, _, text = fetch(sim, path, method="POST", body=json.dumps(body).encode(), headers=headers)
+    return status, json.loads(text)
+
+
+def test_xiaohongshu_page_has_no_notes_but_its_signed_api_does(sim: Simulator) -> None:
+    login = {"Cookie": f"{xhs_site.SESSION_COOKIE}={xhs_site.DEMO_SESSION}"}
+    status, headers, page = fetch(sim, f"/search_result?keyword={quote(KW)}", headers=login)
     assert status == 200 and headers["Content-Type"].startswith("text/html")
     assert "<section" not in page and 'class="note-item"' not in page
-    assert "/api/sns/web/v1/search/notes" in page and "scroll" in page and "has_more" in page
+    assert "/api/sns/web/v1/search/notes" in page and "scroll" in page and "X-s" in page  # the page signs its calls
+    assert "login-container" in fetch(sim, f"/search_result?keyword={quote(KW)}")[2]  # logged out: the modal
+    api = "/api/sns/web/v1/search/notes"
     notes, n = [], 1
     while True:
-        data = get_json(sim, f"/api/sns/web/v1/search/notes?keyword={quote(KW)}&page={n}")
+        status, data = xhs_call(sim, api, {"keyword": KW, "page": n, "sort": "time_descending"})
+        assert status == 200 and data["code"] == 0
         notes.extend(data["data"]["items"])
         if not data["data"]["has_more"]:
             break
         n += 1
     assert len(notes) == 40 and n == 2
-    card = notes[0]["note_card"]
-    assert card["display_title"] and card["desc"] and card["user"]["nickname"] and isinstance(card["time"], int)
-    assert set(card["interact_info"]) == {"liked_count", "collected_count", "comment_count", "shared_count"}
-    assert get_json(sim, f"/api/sns/web/v1/search/notes?keyword={quote(KW)}&page=5")["data"]["items"] == []
+    note = notes[0]
+    card = note["note_card"]
+    assert card["display_title"] and card["user"]["nickname"] and note["xsec_token"]
+    assert card["corner_tag_info"][0]["type"] == "publish_time" and card["interact_info"]["liked_count"].isdigit()
+    assert xhs_call(sim, api, {"keyword": KW}, sign=False)[0] == 406  # unsigned
+    assert xhs_call(sim, api, {"keyword": KW}, session=False)[1]["code"] == -101  # not logged in
+    token = quote(note["xsec_token"], safe="")
+    assert fetch(sim, f"/explore/{note['id']}", headers=login)[0] == 404  # no xsec_token: the 404 page
+    assert fetch(sim, f"/explore/{note['id']}?xsec_token={token}&xsec_source=pc_search", headers=login)[0] == 200
+    _, feed = xhs_call(sim, "/api/sns/web/v1/feed", {"source_note_id": note["id"], "xsec_token": note["xsec_token"]})
+    detail = feed["data"]["items"][0]["note_card"]
+    assert detail["desc"] and isinstance(detail["time"], int) and detail["ip_location"]
+    sim.set_faults(xhs_captcha=True)
+    assert xhs_call(sim, api, {"keyword": KW})[0] == 461
 
 
 def test_review_pages_follow_next_then_layout_switch(sim: Simulator) -> None:
