@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 CONFIG_ENV = "GROUNDSWELL_CONFIG"
 DEFAULT_CONFIG_NAME = "groundswell.yaml"
@@ -210,6 +210,30 @@ class Elasticsearch(_Frozen):
         return self.url is None
 
 
+class RedditApp(_Frozen):
+    """A Reddit app (reddit.com/prefs/apps): its id and secret get an OAuth2 token; with a username and password (a
+    "script" app) the token acts for that account, else it is application-only. Secrets: prefer the environment."""
+
+    client_id: str | None = None
+    client_secret: SecretStr | None = None  # SecretStr: never shown by repr() or a log line
+    username: str | None = None
+    password: SecretStr | None = None
+    user_agent: str | None = None  # default: "<platform>:groundswell:<version> (by /u/<username>)"
+
+
+class XiaohongshuLogin(_Frozen):
+    """A logged-in browser profile: a Playwright storage-state file (cookies + local storage) of xiaohongshu.com."""
+
+    storage_state: str | None = None
+
+
+class Platforms(_Frozen):
+    """Per-platform credentials beyond session cookies (those are `accounts:`)."""
+
+    reddit: RedditApp = RedditApp()
+    xiaohongshu: XiaohongshuLogin = XiaohongshuLogin()
+
+
 RuleT = TypeVar("RuleT")
 
 
@@ -217,6 +241,7 @@ class Config(_Frozen, Generic[RuleT]):
     brands: tuple[Brand, ...] = ()
     # session cookies per platform (prefer GROUNDSWELL_COOKIES_<PLATFORM>: they are secrets)
     accounts: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    platforms: Platforms = Platforms()  # app credentials and browser profiles (prefer GROUNDSWELL_REDDIT_*, ...)
     sources: tuple[Source, ...] = ()
     rules: tuple[RuleT, ...] = ()  # one model per rule `type` once the application parametrises Config
     recipients: Recipients = Recipients()
@@ -302,6 +327,10 @@ def _env_overrides(env: Mapping[str, str], where: str) -> dict[str, dict[str, An
     if env.get("GROUNDSWELL_ALERT_TO"):
         addresses = tuple(a.strip() for a in env["GROUNDSWELL_ALERT_TO"].split(",") if a.strip())
         rec = {"notice": addresses, "urgent": addresses, "crisis": addresses}
+    reddit = {key: env[f"GROUNDSWELL_REDDIT_{key.upper()}"] for key in RedditApp.model_fields
+              if env.get(f"GROUNDSWELL_REDDIT_{key.upper()}")}
+    xhs = {"storage_state": env["GROUNDSWELL_XHS_STORAGE_STATE"]} if env.get("GROUNDSWELL_XHS_STORAGE_STATE") else {}
+    platforms = {k: v for k, v in (("reddit", reddit), ("xiaohongshu", xhs)) if v}
     local: dict[str, Any] = {}
     if env.get("GROUNDSWELL_ES_VERSION"):
         local["version"] = env["GROUNDSWELL_ES_VERSION"]
@@ -312,7 +341,7 @@ def _env_overrides(env: Mapping[str, str], where: str) -> dict[str, dict[str, An
         local["port"] = int(raw)
     if local:
         es["local"] = local
-    return {"elasticsearch": es, "smtp": smtp, "recipients": rec, "alerting": alerting}
+    return {"elasticsearch": es, "smtp": smtp, "recipients": rec, "alerting": alerting, "platforms": platforms}
 
 
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

@@ -33,7 +33,12 @@ def _bilibili_wall(response: Response) -> bool:
     return b'"code": -101' in response.body[:200] or b'"code":-101' in response.body[:200]
 
 
-LOGIN_WALLS: dict[str, Callable[[Response], bool]] = {"weibo": _weibo_wall, "bilibili": _bilibili_wall}
+def _jd_wall(response: Response) -> bool:
+    location = (response.headers.get("Location") or b"").decode("latin-1")
+    return response.status in (301, 302, 303, 307, 308) and ("passport.jd.com" in location or "/login.aspx" in location)
+
+
+LOGIN_WALLS: dict[str, Callable[[Response], bool]] = {"weibo": _weibo_wall, "bilibili": _bilibili_wall, "jd": _jd_wall}
 
 
 def accounts_for(platform: str, cfg: gsconfig.Config, env: dict[str, str] | None = None) -> list[str]:
@@ -47,7 +52,8 @@ def accounts_for(platform: str, cfg: gsconfig.Config, env: dict[str, str] | None
 class AccountRotation:
     """Downloader middleware: sets each request's Cookie from the platform's live accounts, in turn."""
 
-    def __init__(self, cfg: gsconfig.Config, stats: Any):
+    def __init__(self, cfg: gsconfig.Config, stats: Any, crawler: Any = None):
+        self.crawler = crawler
         self.cfg = cfg
         self.stats = stats
         self.live: dict[str, list[int]] = {}
@@ -56,7 +62,7 @@ class AccountRotation:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> AccountRotation:
-        return cls(gsconfig.load(crawler.settings.get("GROUNDSWELL_CONFIG_PATH")), crawler.stats)
+        return cls(gsconfig.load(crawler.settings.get("GROUNDSWELL_CONFIG_PATH")), crawler.stats, crawler)
 
     def _platform(self, spider: Any) -> str:
         return str(getattr(spider, "platform", "") or getattr(spider, "name", ""))
@@ -68,8 +74,8 @@ class AccountRotation:
             self.turn[platform] = itertools.count()
         return self.cookies[platform]
 
-    def process_request(self, request: Request, spider: Any) -> None:
-        platform = self._platform(spider)
+    def process_request(self, request: Request, spider: Any = None) -> None:
+        platform = self._platform(spider or self.crawler.spider)
         if not self._accounts(platform) or not self.live[platform]:
             return
         live = self.live[platform]
@@ -78,8 +84,8 @@ class AccountRotation:
         request.meta["dont_merge_cookies"] = True
         request.headers["Cookie"] = self.cookies[platform][index]
 
-    def process_response(self, request: Request, response: Response, spider: Any) -> Request | Response:
-        platform = self._platform(spider)
+    def process_response(self, request: Request, response: Response, spider: Any = None) -> Request | Response:
+        platform = self._platform(spider or self.crawler.spider)
         index = request.meta.get("gs_account")
         wall = LOGIN_WALLS.get(platform)
         if index is None or wall is None or not wall(response):

@@ -1,9 +1,10 @@
 """Crawler health: every crawl leaves one record in `<prefix>-crawl-runs` (store.state).
 
 A monitor that silently stops finding anything is worse than one that crashes, so each run records its
-counts and the flags the alerting side reads: zero_results, missing_fields (as many posts lost a required field
-as were read), broken (parse errors, missing fields, a login wall, a changed layout, or failed requests and
-nothing found) and silent (nothing found while the previous runs of the same source found something). Reaching
+counts, the platform's signal when it refused us (blocked: a block is not a broken source) and the flags the
+alerting side reads: zero_results, missing_fields (as many posts lost a required field as were read), broken
+(parse errors, missing fields, a changed layout, or failed requests and nothing found) and silent (nothing found
+while the previous runs of the same source found something). Reaching
 Elasticsearch here is best effort: a failure is logged and never touches the crawl or its items.
 """
 
@@ -52,6 +53,7 @@ def run_from_stats(
         skipped_posts=_int(stats, "groundswell/skipped_posts"),
         login_wall=bool(_int(stats, "groundswell/login_wall")),
         request_failures=_int(stats, "groundswell/request_failed"),
+        blocked=str(stats.get("groundswell/blocked") or ""),
     )
 
 
@@ -97,11 +99,12 @@ class CrawlHealth:
             return
         finally:
             es.close()
-        level = logging.WARNING if run.broken or run.silent else logging.INFO
+        level = logging.WARNING if run.broken or run.silent or run.blocked else logging.INFO
         log.log(
-            level, "crawl run of %s: %s, %d pages, %d items%s%s%s", run.source_key, reason, run.pages, run.items,
+            level, "crawl run of %s: %s, %d pages, %d items%s%s%s%s", run.source_key, reason, run.pages, run.items,
             ", zero results" if run.zero_results else "",
             ", BROKEN" + (" (required fields missing)" if run.missing_fields else "") if run.broken else "",
+            f", BLOCKED ({run.blocked})" if run.blocked else "",
             ", SILENT" if run.silent else "",
         )
         if self.crawler.stats is not None:

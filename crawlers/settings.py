@@ -25,6 +25,11 @@ DOWNLOADER_MIDDLEWARES = {
     "crawlers.middlewares.BackoffRetryMiddleware": 550,
     # sets each request's session cookie from the platform's accounts and retires an account at the login wall
     "crawlers.accounts.AccountRotation": 650,
+    # a platform's block answer (432, 403, a login redirect...) closes the crawl as `blocked` before the retry
+    # (550/560) and redirect (600) middlewares see it: a block is never retried nor followed
+    "crawlers.blocks.BlockDetection": 640,
+    # X-Ratelimit-Remaining/Reset (Reddit's API): wait for the window to reset rather than run into 429
+    "crawlers.ratelimit.RateLimitHeaders": 645,
 }
 RETRY_AFTER_MAX_WAIT = 120.0
 RETRY_AFTER_TIMES = 3

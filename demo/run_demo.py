@@ -242,7 +242,11 @@ def main() -> int:
     sites_port, smtp_port = free(SITES_PORT), free(SMTP_PORT)
     sites_url = f"http://127.0.0.1:{sites_port}"
     cfg_path = demo_config(home, sites_url)
-    env = {**os.environ, "GROUNDSWELL_SMTP_HOST": "127.0.0.1", "GROUNDSWELL_SMTP_PORT": str(smtp_port),
+    from sites.credentials import demo_env
+
+    # the simulator enforces what the platforms do: it takes the test credentials a real crawl would need (a Reddit
+    # app, a JD login cookie), never real ones
+    env = {**os.environ, **demo_env(), "GROUNDSWELL_SMTP_HOST": "127.0.0.1", "GROUNDSWELL_SMTP_PORT": str(smtp_port),
            "GROUNDSWELL_CONFIG": str(cfg_path)}
     # the demo's data goes under the default prefix (DEMO_PREFIX only for trying the demo script itself)
     env.pop("GROUNDSWELL_INDEX_PREFIX", None)

@@ -22,6 +22,18 @@ class Request:
     body: bytes = b""
     raw_target: str = ""
 
+    def header(self, name: str) -> str:
+        """A request header, whatever case the client wrote it in ("" when absent)."""
+        wanted = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == wanted), "")
+
+    def browser_like(self) -> bool:
+        """A User-Agent a browser would send: what the Chinese platforms insist on (bilibili-API-collect: "User-Agent
+        不含敏感子串"; Weibo answers 432 otherwise). Library and bot names give a client away."""
+        agent = self.header("User-Agent")
+        return agent.startswith("Mozilla/") and not any(
+            word in agent.lower() for word in ("python", "curl", "scrapy", "bot", "spider", "groundswell"))
+
     def arg(self, name: str, default: str = "") -> str:
         return self.query.get(name, default)
 
@@ -42,7 +54,7 @@ class Response:
     status: int = 200
     body: bytes = b""
     content_type: str = "application/json; charset=utf-8"
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str | list[str]] = field(default_factory=dict)  # a list: the header sent once per value
 
 
 @dataclass

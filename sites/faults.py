@@ -31,6 +31,8 @@ class Faults:
     malformed_keyword: str | None = None  # None: any keyword
     layout_changed: bool = False  # the review site renders with new class names
     drop_field: str = ""  # every weibo search post loses this field (text, created_at, ...): a changed response
+    xhs_captcha: bool = False  # xiaohongshu's API answers 461 (captcha): risk control
+    wbi_key_epoch: int = 0  # bilibili's WBI keys of the day: change it and signatures with the old keys are refused
 
     def update(self, changes: Mapping[str, Any]) -> None:
         """Apply partial changes, coercing strings (from query strings or CLI) to each field's type."""

@@ -34,7 +34,8 @@ Allow: /
 PLATFORM_ROUTES: dict[str, Handler] = {
     **weibo.ROUTES, **bilibili.ROUTES, **reddit.ROUTES, **jd.ROUTES, **xiaohongshu.ROUTES,
 }
-PREFIX_ROUTES: dict[str, Handler] = dict(reviews.PREFIX_ROUTES)
+PREFIX_ROUTES: dict[str, Handler] = {**reviews.PREFIX_ROUTES, **reddit.PREFIX_ROUTES, **xiaohongshu.PREFIX_ROUTES}
+POST_ROUTES = reddit.POST_ROUTES | xiaohongshu.POST_ROUTES
 
 
 class Simulator:
@@ -128,11 +129,14 @@ class Simulator:
             return text_response(ROBOTS)
         if req.path.startswith("/_control/"):
             return self._control(req)
-        if req.path in weibo.PUBLIC_ROUTES:
-            return weibo.PUBLIC_ROUTES[req.path](req, Env(self.world, self.faults))
+        if req.path == "/":
+            return self._home(req)
+        public = {**weibo.PUBLIC_ROUTES, **jd.PUBLIC_ROUTES}
+        if req.path in public:
+            return public[req.path](req, Env(self.world, self.faults))
         handler = PLATFORM_ROUTES.get(req.path) or next(
             (h for prefix, h in PREFIX_ROUTES.items() if req.path.startswith(prefix)), None)
-        if handler is None or req.method not in ("GET", "HEAD"):
+        if handler is None or (req.method not in ("GET", "HEAD") and req.path not in POST_ROUTES):
             return json_response({"error": "not found", "path": req.path}, 404)
         faults = self.faults
         verdict = self.dice.roll(faults)
@@ -146,6 +150,15 @@ class Simulator:
         if delay and self.stopping.wait(delay):
             return Response(503, b"")
         return handler(req, Env(self.world, faults))
+
+    def _home(self, req: Request) -> Response:
+        """The home page of every simulated platform at once (they share this host): it sets each one's visitor
+        cookies, as www.bilibili.com (buvid3) and m.weibo.cn (its visitor session) do for a browser."""
+        n = self.dice.count + self.seed * 1000
+        cookies = [*bilibili.visitor_cookies(n), *weibo.visitor_cookies(n)]
+        return Response(200, b"<!doctype html><html><head><meta charset='utf-8'><title>Groundswell sites</title>"
+                        b"</head><body>simulated platforms</body></html>", "text/html; charset=utf-8",
+                        {"Set-Cookie": cookies})
 
     def _control(self, req: Request) -> Response:
         action = req.path.removeprefix("/_control/").strip("/")
@@ -214,7 +227,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", resp.content_type)
             self.send_header("Content-Length", str(len(resp.body)))
             for name, value in resp.headers.items():
-                self.send_header(name, value)
+                for one in value if isinstance(value, list) else [value]:
+                    self.send_header(name, one)
             self.end_headers()
             if method != "HEAD":
                 self.wfile.write(resp.body)

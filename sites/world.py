@@ -213,6 +213,22 @@ class World:
                         return p
         return None
 
+    def cached(self, platform: str) -> list[Post]:
+        """The posts of a platform generated (listed) so far."""
+        return [p for p in list(self._cache.values()) if p.platform == platform]
+
+    def author(self, platform: str, author_id: int) -> Author | None:
+        """An author by id among the posts generated so far (profile endpoints are keyed by id only)."""
+        for post in list(self._cache.values()):
+            if post.platform == platform and post.author.id == author_id:
+                return post.author
+        for event in list(self._virals):
+            if event.platform == platform:
+                for p in [event.origin, *self._viral_posts(event)]:
+                    if p.author.id == author_id:
+                        return p.author
+        return None
+
     def comments(self, post: Post) -> list[Comment]:
         """Visible comments, hottest first (the default order of both Weibo hotflow and Bilibili mode=3)."""
         now = self.now()

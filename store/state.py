@@ -49,6 +49,7 @@ RUN_PROPERTIES: dict[str, Any] = {
     "parse_errors": {"type": "long"},
     "skipped_posts": {"type": "long"},
     "login_wall": {"type": "boolean"},
+    "blocked": KEYWORD,
     "request_failures": {"type": "long"},
     "zero_results": {"type": "boolean"},
     "missing_fields": {"type": "boolean"},
@@ -199,6 +200,7 @@ class CrawlRun:
     skipped_posts: int = 0
     login_wall: bool = False
     request_failures: int = 0
+    blocked: str = ""  # the platform's block signal ("weibo: HTTP 432 ..."): refused, not broken
     zero_results: bool = False
     missing_fields: bool = False  # at least as many posts lost a required field as were read: the source changed
     broken: bool = False
@@ -208,7 +210,7 @@ class CrawlRun:
         """Set the flags from the counts; `previous` are the source's earlier runs, newest first."""
         self.zero_results = self.items == 0 and self.items_found == 0
         self.missing_fields = self.skipped_posts > 0 and self.skipped_posts >= self.items_found
-        self.broken = (
+        self.broken = not self.blocked and (
             self.parse_errors > 0
             or self.missing_fields
             or self.login_wall

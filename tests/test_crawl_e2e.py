@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
+from sites.credentials import demo_env
 from sites.server import Simulator
 from store import state
 from tests.conftest import Gs
@@ -31,10 +32,14 @@ def sim() -> Iterator[Simulator]:
 
 
 def crawl(
-    prefix: str, spider: str, base: str, *args: str, settings: dict[str, Any] | None = None, home: Path | None = None
+    prefix: str, spider: str, base: str, *args: str, settings: dict[str, Any] | None = None, home: Path | None = None,
+    credentials: bool = True,
 ) -> tuple[int, dict[str, Any]]:
-    """One `groundswell crawl` process; `settings` (with `home`, a folder for the module) override the project's."""
-    env = {**os.environ, "GROUNDSWELL_INDEX_PREFIX": prefix}
+    """One `groundswell crawl` process; `settings` (with `home`, a folder for the module) override the project's;
+    `credentials`: hand it the simulator's test credentials (Reddit app, JD login cookie)."""
+    env = {**os.environ, **demo_env(), "GROUNDSWELL_INDEX_PREFIX": prefix}
+    if not credentials:
+        env = {k: v for k, v in env.items() if not k.startswith(("GROUNDSWELL_REDDIT_", "GROUNDSWELL_COOKIES_"))}
     if settings:
         assert home is not None
         module = home / "override_settings.py"
@@ -52,9 +57,10 @@ def crawl(
 
 
 def test_reddit_and_weibo_crawls_land_in_the_index(sim: Simulator, prefix: str, gs: Gs, es: Elasticsearch) -> None:
-    rc, stats = crawl(prefix, "reddit", sim.url, "-k", "Xiaomi", "--max-pages", "2")
+    rc, stats = crawl(prefix, "reddit", sim.url, "-k", "Xiaomi", "--max-pages", "2", "-a", "comments=0")
     assert rc == 0, stats
     assert stats["item_scraped_count"] > 0 and stats.get("groundswell/indexed", 0) > 0
+    assert stats.get("groundswell/dropped/off_brand", 0) > 0  # the search's posts that do not name Xiaomi
     rc, stats = crawl(prefix, "weibo", sim.url, "-k", "小米", "--max-pages", "2")
     assert rc == 0, stats
     weibo = stats["groundswell/indexed"]
@@ -79,7 +85,8 @@ def test_login_wall_stops_the_crawl_and_says_so(sim: Simulator, prefix: str) -> 
     sim.set_faults(login_wall=True)
     rc, stats = crawl(prefix, "weibo", sim.url, "-k", "小米")
     assert rc == 1
-    assert stats["finish_reason"] == "login_wall" and stats["groundswell/login_wall"] == 1
+    assert stats["finish_reason"] == "blocked" and stats["groundswell/login_wall"] == 1
+    assert stats["outcome"] == "blocked" and stats["blocked"].startswith("weibo: login wall")
 
 
 def test_rate_limit_is_waited_out(sim: Simulator, prefix: str) -> None:
@@ -103,14 +110,14 @@ def test_expired_account_is_retired_and_the_next_one_used(sim: Simulator, prefix
     assert not stats.get("groundswell/login_wall")
 
 
-def test_all_accounts_expired_is_a_login_wall_not_a_loop(sim: Simulator, prefix: str) -> None:
+def test_all_accounts_expired_is_a_block_not_a_loop(sim: Simulator, prefix: str) -> None:
     sim.set_faults(require_cookie=True, expired_cookie="old")
     os.environ["GROUNDSWELL_COOKIES_WEIBO"] = "SUB=old"
     try:
         rc, stats = crawl(prefix, "weibo", sim.url, "-k", "小米", "--max-pages", "2")
     finally:
         del os.environ["GROUNDSWELL_COOKIES_WEIBO"]
-    assert rc == 1 and stats["finish_reason"] == "login_wall"
+    assert rc == 1 and stats["finish_reason"] == "blocked" and stats["groundswell/login_wall"] == 1
     assert stats["groundswell/accounts_expired"] == 1 and stats.get("downloader/request_count", 0) < 10
 
 
@@ -161,3 +168,30 @@ def test_a_source_that_times_out_is_reported_not_waited_for(
     (run,) = state.recent_runs(es, prefix, "reddit:Xiaomi@127.0.0.1", 5)
     assert run.broken and run.request_failures == 1 and run.finish_reason == "finished"
     assert state.load_cursor(es, prefix, "reddit:Xiaomi@127.0.0.1") is None  # nothing seen: no cursor moved
+
+
+def test_blocks_end_the_source_cleanly_and_the_health_rule_calls_them_blocks(
+    sim: Simulator, prefix: str, es: Elasticsearch, tmp_path: Path
+) -> None:
+    """Each platform's block signal: one clear line, no retries, `blocked` with the signal in --json and the run
+    record, and a crawler-health alert that says blocked (not broken)."""
+    from alerts.rules.kinds.health import diagnose
+
+    # Weibo without a session (no cookies kept): 432
+    rc, weibo = crawl(prefix, "weibo", sim.url, "-k", "小米", settings={"COOKIES_ENABLED": False}, home=tmp_path)
+    # Reddit without app credentials; JD without a login cookie
+    _, reddit = crawl(prefix, "reddit", sim.url, "-k", "Xiaomi", credentials=False)
+    _, jd = crawl(prefix, "jd", sim.url, "-k", "小米", credentials=False)
+    assert rc == 1 and weibo["outcome"] == "blocked" and weibo["blocked"].startswith("weibo: HTTP 432")
+    assert weibo["downloader/request_count"] <= 3 and not weibo.get("retry/count")  # robots, home, one search
+    assert reddit["blocked"].startswith("reddit: no Reddit app credentials: set GROUNDSWELL_REDDIT_CLIENT_ID")
+    assert not reddit.get("downloader/request_count")  # not even a token request
+    assert jd["blocked"].startswith("jd: login required") and "GROUNDSWELL_COOKIES_JD" in jd["blocked"]
+    for key, signal in (("weibo:小米", "weibo: HTTP 432"), ("reddit:Xiaomi", "reddit: no Reddit app"),
+                        ("jd:小米", "jd: login required")):
+        runs = state.recent_runs(es, prefix, f"{key}@127.0.0.1", 5)
+        assert runs[0].blocked.startswith(signal) and runs[0].finish_reason == "blocked" and not runs[0].broken
+        assert diagnose(runs) == ("blocked", 1)
+    secret = "simulator-only-secret"
+    _, ok = crawl(prefix, "reddit", sim.url, "-k", "Xiaomi", "--max-pages", "1", "-a", "comments=0")
+    assert ok["outcome"] == "finished" and secret not in json.dumps(ok)

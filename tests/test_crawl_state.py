@@ -24,6 +24,7 @@ from crawlers.parsers.common import SearchPage
 from crawlers.spiders.base import KEEP_CURSOR, page_is_stale, revisit_cutoff, source_key
 from crawlers.spiders.reddit import RedditSpider
 from crawlers.spiders.weibo import WeiboSpider
+from sites.credentials import demo_env
 from sites.server import Simulator
 from store import state
 
@@ -43,7 +44,7 @@ def crawl(
     prefix: str, base: str, *args: str, spider: str = "weibo", feed: Path | None = None
 ) -> tuple[int, dict[str, Any]]:
     """One `groundswell crawl` process; `feed`: also write the items it collected there (JSON lines)."""
-    env = {**os.environ, "GROUNDSWELL_INDEX_PREFIX": prefix, "GROUNDSWELL_REVISIT_HOURS": "1"}
+    env = {**os.environ, **demo_env(), "GROUNDSWELL_INDEX_PREFIX": prefix, "GROUNDSWELL_REVISIT_HOURS": "1"}
     if feed is not None:
         module = feed.parent / f"feed_{feed.stem}.py"
         module.write_text(
@@ -187,9 +188,12 @@ def test_crawl_run_flags() -> None:
     failed.judge([empty, *ok])  # the last run already found nothing: that one was the silent one
     assert failed.broken and not failed.silent
     assert all(not r.broken and not r.zero_results for r in ok)
-    wall = run(4, reason="login_wall", login_wall=True)
+    wall = run(4, reason="blocked", login_wall=True, blocked="weibo: login wall")
     wall.judge(ok)
-    assert wall.broken and not wall.zero_results
+    assert wall.blocked and not wall.broken and not wall.zero_results  # refused, not a changed page
+    refused = run(0, reason="blocked", request_failures=1, blocked="weibo: HTTP 432")
+    refused.judge(ok)
+    assert not refused.broken and refused.to_document()["blocked"] == "weibo: HTTP 432"
     layout = run(2, reason="layout_changed")
     layout.judge([])
     assert layout.broken
@@ -265,6 +269,12 @@ def test_resumed_crawls_fetch_only_what_is_new_and_record_each_run(
     assert still is not None and still.published_at == moved.published_at
 
 
+def names_keyword(post: Any) -> bool:
+    """With no brands configured the keyword is the brand: posts that do not name it (English ones say Xiaomi) are
+    dropped as off-brand, unless they repost one that does."""
+    return "小米" in post.text or (post.repost_of is not None and "小米" in post.repost_of.text)
+
+
 def test_a_crawl_cut_short_by_max_pages_leaves_a_gap_that_the_next_run_fills(
     sim: Simulator, prefix: str, es: Elasticsearch, tmp_path: Path
 ) -> None:
@@ -280,7 +290,8 @@ def test_a_crawl_cut_short_by_max_pages_leaves_a_gap_that_the_next_run_fills(
     assert second is not None and second.gap is not None and second.gap.resume == "2"
     assert (second.gap.floor_at, second.gap.floor_id) == (first.published_at, first.source_id)
     assert second.published_at == sim.world.posts("weibo", "小米")[0].created  # the cursor moved to the newest
-    gap = {str(p.id) for p in sim.world.posts("weibo", "小米") if second.gap.holds(p.created, str(p.id))}
+    gap = {str(p.id) for p in sim.world.posts("weibo", "小米")
+           if second.gap.holds(p.created, str(p.id)) and names_keyword(p)}
     unfetched = gap - indexed_ids(es, prefix)  # some came along as originals of reposts on page 1
     assert len(gap) >= 9 and len(unfetched) >= 5  # what moving the cursor alone would lose for good
 
@@ -292,7 +303,7 @@ def test_a_crawl_cut_short_by_max_pages_leaves_a_gap_that_the_next_run_fills(
     assert third.published_at == sim.world.posts("weibo", "小米")[0].created
 
     # misses nothing: every post newer than the first cursor is stored
-    newer = {str(p.id) for p in sim.world.posts("weibo", "小米") if p.created > first.published_at}
+    newer = {str(p.id) for p in sim.world.posts("weibo", "小米") if p.created > first.published_at and names_keyword(p)}
     assert gap <= newer <= indexed_ids(es, prefix)
     # fetches nothing twice: what the resumed run collected again was inside its revisit window (or is the original
     # of a repost, which comes with the repost)
@@ -308,7 +319,7 @@ def test_a_crawl_cut_short_by_max_pages_leaves_a_gap_that_the_next_run_fills(
     assert unfetched <= set(ids)
 
 
-def test_login_wall_is_broken_and_keeps_the_cursor(sim: Simulator, prefix: str, es: Elasticsearch) -> None:
+def test_login_wall_is_a_block_and_keeps_the_cursor(sim: Simulator, prefix: str, es: Elasticsearch) -> None:
     rc, _ = crawl(prefix, sim.url, "-k", "小米", "--max-pages", "1")
     assert rc == 0
     before = state.load_cursor(es, prefix, KEY)
@@ -316,13 +327,13 @@ def test_login_wall_is_broken_and_keeps_the_cursor(sim: Simulator, prefix: str, 
     sim.advance(120)
     sim.set_faults(login_wall=True)
     rc, stats = crawl(prefix, sim.url, "-k", "小米", "--max-pages", "2")
-    assert rc == 1 and stats["finish_reason"] == "login_wall"
+    assert rc == 1 and stats["finish_reason"] == "blocked" and stats["outcome"] == "blocked"
     after = state.load_cursor(es, prefix, KEY)
     assert after is not None and (after.published_at, after.source_id) == (before.published_at, before.source_id)
     run = state.recent_runs(es, prefix, KEY, 1)[0]
-    assert run.broken and run.login_wall and run.finish_reason == "login_wall" and run.zero_results
+    assert run.blocked.startswith("weibo: login") and run.login_wall and run.zero_results and not run.broken
     assert not run.silent  # one good run before it is not enough history to call it silence
-    assert [r.finish_reason for r in state.recent_runs(es, prefix, KEY, 5)] == ["login_wall", "finished"]
+    assert [r.finish_reason for r in state.recent_runs(es, prefix, KEY, 5)] == ["blocked", "finished"]
 
 
 def test_responses_that_lose_a_required_field_are_flagged(sim: Simulator, prefix: str, es: Elasticsearch) -> None:

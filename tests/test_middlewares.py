@@ -50,7 +50,9 @@ def test_every_spider_is_polite_by_default(spider_cls: type[scrapy.Spider]) -> N
     crawler = get_crawler(scrapy.Spider, {k: v for k, v in settings.copy_to_dict().items() if k != "TWISTED_REACTOR"})
     assert settings.getbool("ROBOTSTXT_OBEY") and RobotsTxtMiddleware.from_crawler(crawler) is not None
     assert settings.getbool("AUTOTHROTTLE_ENABLED") and AutoThrottle.from_crawler(crawler) is not None
-    assert settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN") == 4
+    # Reddit's API allows 60 requests a minute: one at a time, one a second
+    assert settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN") == (1 if spider_cls is RedditSpider else 4)
+    assert settings.getfloat("DOWNLOAD_DELAY") >= (1.0 if spider_cls is RedditSpider else 0.0)
     assert settings.getint("CONCURRENT_REQUESTS") <= 16
     assert settings.getfloat("DOWNLOAD_TIMEOUT") == 30 and settings.getbool("RETRY_ENABLED")
     middlewares = settings.getdict("DOWNLOADER_MIDDLEWARES")
@@ -59,6 +61,7 @@ def test_every_spider_is_polite_by_default(spider_cls: type[scrapy.Spider]) -> N
     assert middlewares["scrapy.downloadermiddlewares.retry.RetryMiddleware"] is None
     assert BackoffRetryMiddleware.from_crawler(crawler).base == 1.0
     assert "crawlers.accounts.AccountRotation" in middlewares
+    assert middlewares["crawlers.blocks.BlockDetection"] > 600  # sees a block before redirects and retries
 
 
 def test_retry_after_gives_up_and_passes_the_response_on() -> None:

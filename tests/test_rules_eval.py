@@ -210,14 +210,19 @@ def test_crawler_health_reports_broken_silent_and_stale_sources(es: Elasticsearc
     _record(es, prefix, "weibo:北辰", 0.5, broken=True, parse_errors=3, reason="layout_changed")
     _record(es, prefix, "reddit:北辰", 0.5, zero_results=True, silent=True)
     _record(es, prefix, "weibo:北辰", 0.9 + 24, broken=True)  # long ago, and not the latest anyway
+    _record(es, prefix, "bilibili:北辰@127.0.0.1", 0.5, zero_results=True, reason="blocked",
+            blocked="bilibili: code -412 (request intercepted)")
     assert evaluate(rule, ctx(es, prefix, T)) == []  # no source configured: none is watched
     found = {m.source_key: m for m in evaluate(rule, ctx(es, prefix, T, source_keys=("*",)))}
-    assert set(found) == {"weibo:北辰", "reddit:北辰", "jd:北辰"}
+    assert set(found) == {"weibo:北辰", "reddit:北辰", "jd:北辰", "bilibili:北辰@127.0.0.1"}
+    block = found["bilibili:北辰@127.0.0.1"]
+    assert block.summary.endswith("blocked for 1 run: bilibili: code -412 (request intercepted)")
+    assert block.evidence["blocked"] == 1.0 and "broken" not in block.summary
     assert found["weibo:北辰"].severity == "notice" and "broken" in found["weibo:北辰"].summary
     assert "silent" in found["reddit:北辰"].summary and "no run for 10.0 h" in found["jd:北辰"].summary
     assert found["weibo:北辰"].query == 'platform:"weibo"'
     # only configured sources when the config lists some
-    only = evaluate(rule, ctx(es, prefix, T, source_keys=("weibo:北辰", "bilibili:*")))
+    only = evaluate(rule, ctx(es, prefix, T, source_keys=("weibo:北辰", "jd:x")))
     assert [m.source_key for m in only] == ["weibo:北辰"]
     # point in time: before the broken run, the source was fine
     assert evaluate(rule, ctx(es, prefix, T - timedelta(minutes=45), source_keys=("weibo:北辰",))) == []

@@ -147,6 +147,8 @@ def test_crawler_health_diagnosis() -> None:
     assert diagnose(ok) == (None, 0)
     broken = [_run(0, broken=True), _run(1, broken=True), _run(2)]
     assert diagnose(broken) == ("broken", 2)
+    blocked = [_run(0, blocked="weibo: HTTP 432"), _run(1, blocked="weibo: HTTP 432"), _run(2, broken=True)]
+    assert diagnose(blocked) == ("blocked", 2)  # a block is told apart from a broken source
     silent = [
         _run(0, zero_results=True),
         _run(1, zero_results=True, silent=True),

@@ -26,6 +26,7 @@ from elasticsearch import Elasticsearch
 
 from groundswell.cli.main import cli
 from groundswell.scheduler import runs
+from sites.credentials import demo_env
 from sites.server import Simulator
 from store import mapping
 
@@ -57,7 +58,7 @@ def source(sim: Simulator, name: str = "wb", **over: Any) -> dict[str, Any]:
 
 
 def env_for(prefix: str, tmp_path: Path, clock: str | None = None) -> dict[str, str]:
-    env = {**os.environ, "GROUNDSWELL_INDEX_PREFIX": prefix, "GROUNDSWELL_HOME": str(tmp_path / "home")}
+    env = {**os.environ, **demo_env(), "GROUNDSWELL_INDEX_PREFIX": prefix, "GROUNDSWELL_HOME": str(tmp_path / "home")}
     env.pop("GROUNDSWELL_CLOCK", None)
     if clock:
         env["GROUNDSWELL_CLOCK"] = clock

@@ -3,6 +3,6 @@
 Spiders only fetch, follow cursors and stop; everything a saved response can test lives here.
 """
 
-from crawlers.parsers.common import LoginWall, ParseError, SearchPage
+from crawlers.parsers.common import Blocked, LoginWall, ParseError, SearchPage
 
-__all__ = ["LoginWall", "ParseError", "SearchPage"]
+__all__ = ["Blocked", "LoginWall", "ParseError", "SearchPage"]

@@ -1,14 +1,27 @@
-"""Bilibili video search and video comment responses (`{"code": 0, "data": ...}`)."""
+"""Bilibili video search, video details and comment responses (`{"code": 0, "data": ...}`).
+
+Requests follow SocialSisterYi/bilibili-API-collect: `docs/search/search_request.md` (分类搜索,
+`/x/web-interface/wbi/search/type`, `order=pubdate` for newest first), `docs/comment/list.md` (懒加载,
+`/x/v2/reply/wbi/main`, `mode=2` for newest first, `pagination_str` paging), `docs/video/info.md`
+(`/x/web-interface/view`, `stat.like`), `docs/user/status_number.md` (`/x/relation/stat`, `data.follower`),
+`docs/misc/buvid3_4.md` (`/x/frontend/finger/spi`, `data.b_3`) and `docs/misc/sign/v_voucher.md`; as
+NanmiCoder/MediaCrawler `media_platform/bilibili/client.py` sends them. Fixtures in tests/data/responses are
+transcribed from those documents' samples.
+
+Block signals (raised as Blocked): a refused WBI signature answers code 0 with `data.v_voucher` (search) or code
+-403 (comments), risk control -352, missing cookies or a bot-like client -412.
+"""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from functools import partial
 from typing import Any
-from urllib.parse import quote
 
 from core.mention import Mention
 from crawlers.parsers.common import (
+    Blocked,
     LoginWall,
     ParseError,
     SearchPage,
@@ -25,32 +38,84 @@ from crawlers.parsers.common import (
 
 PLATFORM = "bilibili"
 PUBLIC_ROOT = "https://www.bilibili.com"
+API_ROOT = "https://api.bilibili.com"
+REFERER = "https://www.bilibili.com/"
+SEARCH_PATH = "/x/web-interface/wbi/search/type"
+REPLIES_PATH = "/x/v2/reply/wbi/main"
+NAV_PATH = "/x/web-interface/nav"
+SPI_PATH = "/x/frontend/finger/spi"
+VIEW_PATH = "/x/web-interface/view"
+RELATION_PATH = "/x/relation/stat"
 NOT_LOGGED_IN = -101
 COMMENTS_CLOSED = 12002
+NEWEST_FIRST = 2  # reply mode: 2 = by time only, 3 = by heat (the API's default)
+_BLOCK_CODES = {-352: "risk control", -412: "request intercepted"}
 
 
-def search_url(base: str, keyword: str, page: int) -> str:
-    """Video search, one page of results."""
-    return f"{base.rstrip('/')}/x/web-interface/search/type?search_type=video&keyword={quote(keyword)}&page={page}"
+class SignatureRefused(Blocked):
+    """The WBI signature was refused (stale keys or a wrong signature): fetch the keys again, then it is a block."""
 
 
-def replies_url(base: str, aid: int | str, next_cursor: int | str = 0) -> str:
-    """Top-level comments of a video by `aid`, newest-cursor paging (`next` 0 = first page)."""
-    return f"{base.rstrip('/')}/x/v2/reply/wbi/main?oid={aid}&type=1&mode=3&ps=20&next={next_cursor}"
+def search_params(keyword: str, page: int) -> dict[str, Any]:
+    """Video search, newest first (so an incremental crawl can stop at its cursor); to be WBI-signed."""
+    return {"search_type": "video", "keyword": keyword, "order": "pubdate", "page": page}
+
+
+def replies_params(aid: int | str, offset: str = "") -> dict[str, Any]:
+    """Top-level comments of a video by `aid`, newest first; `offset` is the last answer's
+    `cursor.pagination_reply.next_offset` ("" for the first page); to be WBI-signed."""
+    pagination = json.dumps({"offset": offset}, separators=(",", ":"), ensure_ascii=False)
+    return {"oid": aid, "type": 1, "mode": NEWEST_FIRST, "pagination_str": pagination, "plat": 1,
+            "web_location": 1315875}
 
 
 def _check_code(payload: Any, what: str) -> bool:
-    """True if the API answered normally; False for 'comments closed'; raise on a wall or an API error."""
+    """True if the API answered normally; False for 'comments closed'; raise on a block or an API error."""
     if not isinstance(payload, dict):
         raise ParseError(f"{what}: response is {type(payload).__name__}, expected an object")
     code = payload.get("code")
+    data = payload.get("data")
+    voucher = data.get("v_voucher") if isinstance(data, dict) else None
+    if code == 0 and voucher:
+        raise SignatureRefused(f"{PLATFORM}: signature refused (v_voucher) at {what}")
+    if code == -403 and what.startswith("bilibili replies"):
+        raise SignatureRefused(f"{PLATFORM}: signature refused (code -403) at {what}")
+    if code in _BLOCK_CODES:
+        raise Blocked(f"{PLATFORM}: code {code} ({_BLOCK_CODES[code]}{', v_voucher' if voucher else ''}) at {what}")
     if code == 0:
         return True
     if code == NOT_LOGGED_IN:
-        raise LoginWall(f"{what}: login required (code -101)")
+        raise LoginWall(f"{PLATFORM}: login required (code -101) at {what}")
     if code == COMMENTS_CLOSED:
         return False
     raise ParseError(f"{what}: API error code {code!r}: {payload.get('message')!r}")
+
+
+def parse_visitor(payload: Any) -> dict[str, str]:
+    """The visitor cookies (`buvid3`, `buvid4`) from a `/x/frontend/finger/spi` answer."""
+    what = "bilibili finger/spi"
+    _check_code(payload, what)
+    data = require(payload, "data", what, dict)
+    b3 = text_id(data.get("b_3"))
+    if not b3:
+        raise ParseError(f"{what}: data.b_3 missing")
+    b4 = text_id(data.get("b_4"))
+    return {"buvid3": b3, **({"buvid4": b4} if b4 else {})}
+
+
+def parse_view(payload: Any) -> dict[str, int | None]:
+    """Counts search rows lack, from `/x/web-interface/view`: likes, coins, shares, favorites."""
+    what = "bilibili view"
+    _check_code(payload, what)
+    stat = require(payload, "data.stat", what, dict)
+    return {k: parse_count(stat.get(k)) for k in ("like", "coin", "share", "favorite", "reply")}
+
+
+def parse_followers(payload: Any) -> int | None:
+    """The uploader's follower count from `/x/relation/stat`."""
+    what = "bilibili relation/stat"
+    _check_code(payload, what)
+    return parse_count(require(payload, "data", what, dict).get("follower"))
 
 
 def _video(row: Any, now: datetime, site: str, brand: str | None) -> Mention:
@@ -77,9 +142,12 @@ def _video(row: Any, now: datetime, site: str, brand: str | None) -> Mention:
         brand=brand,
         published_at=from_epoch(row.get("pubdate")),
         crawled_at=now,
-        likes=parse_count(row.get("like")),
+        likes=parse_count(row.get("like")),  # absent from real search rows: the spider asks view for it
         comments=parse_count(row.get("review")),
-        extra={"aid": aid, "play": parse_count(row.get("play"))},
+        extra={k: v for k, v in (
+            ("aid", aid), ("play", parse_count(row.get("play"))), ("danmaku", parse_count(row.get("video_review"))),
+            ("favorites", parse_count(row.get("favorites"))), ("tags", str_field(row, "tag") or None),
+        ) if v is not None},
     )
 
 
@@ -128,7 +196,8 @@ def parse_replies(
     payload: Any, now: datetime, bvid: str, site: str = PUBLIC_ROOT, brand: str | None = None
 ) -> SearchPage:
     """One page of a video's comments (reply_to = the video's bvid, or the parent comment for the nested
-    previews); next_page is `data.cursor.next` until `is_end`. Closed comments are an empty last page."""
+    previews); next_page is `data.cursor.pagination_reply.next_offset` until `is_end`. Closed comments are an
+    empty last page."""
     what = "bilibili replies"
     if not _check_code(payload, what):
         return SearchPage()
@@ -142,7 +211,8 @@ def parse_replies(
         if attempt(result, build, row, f"{what} of {bvid} #{index}"):
             for child in row.get("replies") or []:
                 attempt(result, build, child, f"{what} of {bvid} #{index} (nested)")
-    next_cursor = cursor.get("next")
-    if rows and not cursor.get("is_end") and isinstance(next_cursor, int | str) and str(next_cursor) not in ("", "0"):
-        result.next_page = next_cursor
+    pagination = cursor.get("pagination_reply")
+    offset = pagination.get("next_offset") if isinstance(pagination, dict) else None
+    if rows and not cursor.get("is_end") and isinstance(offset, str) and offset:
+        result.next_page = offset
     return result

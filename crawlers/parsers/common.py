@@ -24,8 +24,14 @@ class ParseError(ValueError):
     """
 
 
-class LoginWall(Exception):
-    """The site asks for a login instead of answering: report it and stop, never retry in a loop."""
+class Blocked(Exception):
+    """The platform refused to answer (risk control, a missing session, signature or credential): not a changed
+    page. The message is the platform's signal ("bilibili: code -412"), for the run record and the health alert;
+    the crawl of that source stops, since retrying would only be refused again."""
+
+
+class LoginWall(Blocked):
+    """The site asks for a login instead of answering: a block; report it and stop, never retry in a loop."""
 
 
 class Skip(ValueError):

@@ -1,4 +1,6 @@
-"""Any server-rendered review page, read with CSS or XPath selectors given per site (parsel, which Scrapy ships).
+"""Any server-rendered review page: its schema.org `Review` markup first (crawlers.parsers.schema_reviews: JSON-LD,
+microdata, RDFa), else CSS or XPath selectors given per site (parsel, which Scrapy ships). Dates are read as pages
+print them, localized or relative ("2024年3月5日", "March 5, 2024", "3天前"; crawlers.parsers.dates).
 
 The selectors are groundswell.config.ReviewSelectors, from a configured source or from spider arguments; each is
 compiled to XPath once. A field selector that picks text or an attribute (`::text`, `::attr(name)`, `/text()`,
@@ -21,6 +23,8 @@ from pydantic import ValidationError
 from core.config import ReviewSelectors
 from core.mention import Mention
 from crawlers.parsers.common import ParseError, SearchPage, Skip, collect, parse_count, text_id
+from crawlers.parsers.dates import printed_date
+from crawlers.parsers.schema_reviews import structured_reviews
 
 PLATFORM = "reviews"
 _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)?")
@@ -89,19 +93,10 @@ def field_value(node: Selector, xpath: str | None) -> str:
     return " ".join(str(raw).split())
 
 
-def parse_time(value: str, tz: tzinfo) -> datetime:
-    """ISO 8601 (with or without zone), a bare date, or epoch seconds/milliseconds; always aware."""
-    text = value.strip()
-    if not text:
-        raise Skip("time missing")
-    if text.isdigit():
-        seconds = int(text) / (1000 if len(text) > 11 else 1)
-        return datetime.fromtimestamp(seconds, UTC)
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise Skip(f"bad time {text!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+def parse_time(value: str, tz: tzinfo, now: datetime | None = None) -> datetime:
+    """ISO 8601, epoch seconds/milliseconds, or a date as the page prints it ("2024年3月5日", "3天前", relative to
+    `now`); times without a zone are `tz`'s; always aware."""
+    return printed_date(value, now or datetime.now(UTC), tz)
 
 
 def parse_rating(value: str) -> float | None:
@@ -119,7 +114,7 @@ def _review(node: Selector, xp: dict[str, str], page_url: str, now: datetime, tz
     if not text:
         raise Skip("text missing")
     author = field_value(node, xp.get("author")) or None
-    published = parse_time(field_value(node, xp.get("time")), tz)
+    published = parse_time(field_value(node, xp.get("time")), tz, now)
     own_id = text_id(field_value(node, xp.get("id")))
     if own_id is None:  # no id on the page: a stable one from what identifies the review
         digest = hashlib.sha1(f"{author}|{published.isoformat()}|{text}".encode()).hexdigest()[:16]
@@ -153,12 +148,22 @@ def parse_page(
 ) -> SearchPage:
     """Reviews of one page and the absolute URL of the next (None: last page).
 
+    The page's schema.org reviews win when it has any (its product's AggregateRating goes to each one's extra); the
+    selectors read the rest. The next page is the selectors' `next` link, else the page's `rel=next` link.
+
     Raises LayoutChanged when the item selector matches nothing, or matches items none of which can be read (text
     or time lost): a redesign that would otherwise look like a page without reviews.
     """
     sel = selectors or CLASSIC
     xp = compiled(sel)
     doc = Selector(text=html)
+    href = field_value(doc, xp.get("next")) or doc.css("link[rel=next]::attr(href), a[rel=next]::attr(href)").get("")
+    structured = structured_reviews(html, page_url, now, tz, brand, product)
+    if structured.mentions:
+        for mention in structured.mentions:
+            if structured.aggregate:
+                mention.extra["aggregate_rating"] = dict(structured.aggregate)
+        return SearchPage(structured.mentions, urljoin(page_url, href) if href else None, structured.skipped)
     nodes = doc.xpath(xp["item"])
     if not nodes:
         raise LayoutChanged(f"reviews at {page_url}: item selector {sel.item!r} matched nothing")
@@ -172,6 +177,5 @@ def parse_page(
             f"reviews at {page_url}: {len(nodes)} items but none readable (first: {first}; text selector "
             f"{sel.text!r}, time selector {sel.time!r})"
         )
-    href = field_value(doc, xp.get("next"))
     result.next_page = urljoin(page_url, href) if href else None
     return result

@@ -1,4 +1,12 @@
-"""Weibo (m.weibo.cn) search and comment responses: cards with `card_type == 9` carry a post under `mblog`."""
+"""Weibo (m.weibo.cn) search, long-text and comment responses: cards with `card_type == 9` carry a post under
+`mblog`.
+
+Shapes and fields as NanmiCoder/MediaCrawler `media_platform/weibo/client.py` (search `getIndex`, `hotflow` with
+`max_id`/`max_id_type` passed back) and dataabc/weibo-crawler `weibo.py` (long posts, `pics`, topics as
+`span.surl-text`, `user.verified`) read them; a long post (`isLongText`) comes truncated and its full text is
+`data.longTextContent` of `/statuses/extend?id=` (as peers fetch it). `region_name` ("发布于 北京") is the IP region
+Weibo shows under a post.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +37,8 @@ _MINUTES_AGO = re.compile(r"^(\d+)\s*分钟前$")
 _HOURS_AGO = re.compile(r"^(\d+)\s*小时前$")
 _DAY_TIME = re.compile(r"^(今天|昨天)\s*(\d{1,2}):(\d{2})$")
 _MONTH_DAY = re.compile(r"^(\d{1,2})-(\d{1,2})$")
+_TOPIC = re.compile(r'<span class="surl-text">#([^#<]+)#</span>')
+_PLAIN_TOPIC = re.compile(r"#([^#\s<>][^#<>]{0,40})#")
 
 
 def search_url(base: str, keyword: str, page: int) -> str:
@@ -37,10 +47,62 @@ def search_url(base: str, keyword: str, page: int) -> str:
     return f"{base.rstrip('/')}/api/container/getIndex?containerid={containerid}&page_type=searchall&page={page}"
 
 
-def comments_url(base: str, mid: str, max_id: int | str | None = None) -> str:
-    """Hot comments of one post; `max_id` is the cursor the previous page returned (absent on the first)."""
-    url = f"{base.rstrip('/')}/comments/hotflow?id={mid}&mid={mid}&max_id_type=0"
+def comments_url(base: str, mid: str, max_id: int | str | None = None, max_id_type: int | str = 0) -> str:
+    """Hot comments of one post; `max_id` and `max_id_type` are the cursor the previous page returned (passed back
+    together, as MediaCrawler's get_note_all_comments does; max_id absent on the first page)."""
+    url = f"{base.rstrip('/')}/comments/hotflow?id={mid}&mid={mid}&max_id_type={max_id_type}"
     return f"{url}&max_id={max_id}" if max_id else url
+
+
+def long_text_url(base: str, mid: str) -> str:
+    """The full text of a long post."""
+    return f"{base.rstrip('/')}/statuses/extend?id={mid}"
+
+
+def parse_long_text(payload: Any) -> str:
+    """`data.longTextContent` of a `/statuses/extend` answer (HTML, like `text`)."""
+    what = "weibo long text"
+    if not _answered(payload, what):
+        raise ParseError(f"{what}: ok={payload.get('ok')!r}")
+    text = require(payload, "data.longTextContent", what, str)
+    if not text.strip():
+        raise ParseError(f"{what}: data.longTextContent is empty")
+    return text
+
+
+def comment_cursor(payload: Any) -> tuple[str, int] | None:
+    """(max_id, max_id_type) of a hotflow answer, to pass back; None at the end (max_id 0)."""
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(data, dict) or not data.get("max_id"):
+        return None
+    kind = data.get("max_id_type")
+    return str(data["max_id"]), kind if isinstance(kind, int) and not isinstance(kind, bool) else 0
+
+
+def topics(html_text: str) -> list[str]:
+    """The #topics# a post takes part in (linked as `span.surl-text`, or plain in the text)."""
+    found = _TOPIC.findall(html_text) or _PLAIN_TOPIC.findall(re.sub(r"<[^>]+>", "", html_text))
+    return list(dict.fromkeys(t.strip() for t in found if t.strip()))
+
+
+def images(mblog: dict[str, Any]) -> list[str]:
+    """Large image URLs of `pics` (video entries skipped), as weibo-crawler's get_pics keeps them."""
+    out = []
+    for pic in mblog.get("pics") or []:
+        if isinstance(pic, dict) and pic.get("type") != "video":
+            large = pic.get("large")
+            url = large.get("url") if isinstance(large, dict) else pic.get("url")
+            if isinstance(url, str) and url:
+                out.append(url)
+    return out
+
+
+def region(mblog: dict[str, Any]) -> str | None:
+    """The IP region Weibo prints under a post: `region_name` "发布于 北京" -> "北京"."""
+    name = mblog.get("region_name")
+    if not isinstance(name, str) or not name.strip():
+        return None
+    return name.strip().removeprefix("发布于").strip() or None
 
 
 def is_login_url(url: str) -> bool:
@@ -118,14 +180,22 @@ def _mention(row: Any, kind: tuple[str, str], id_keys: tuple[str, ...], now: dat
 
 
 def _post(mblog: Any, now: datetime, site: str, brand: str | None) -> Mention:
-    """One mblog to a Mention."""
+    """One mblog to a Mention; what a brand team wants beyond the text goes to `extra`: the IP region, whether the
+    author is verified, the images, the topics, and `truncated` for a long post whose full text is still to fetch."""
     row = mblog if isinstance(mblog, dict) else {}
+    user: dict[str, Any] = row["user"] if isinstance(row.get("user"), dict) else {}
+    verified = user.get("verified")
+    extra: dict[str, Any] = {
+        "region": region(row), "verified": verified if isinstance(verified, bool) else None,
+        "images": images(row) or None, "topics": topics(str(row.get("text") or "")) or None,
+        "truncated": True if row.get("isLongText") else None,
+    }
     return _mention(
         mblog, ("mblog", "post"), ("id", "mid"), now, brand, lambda mid: f"{site.rstrip('/')}/detail/{mid}",
         likes=parse_count(row.get("attitudes_count")),
         comments=parse_count(row.get("comments_count")),
         reposts=parse_count(row.get("reposts_count")),
-        extra={"truncated": True} if row.get("isLongText") else {},
+        extra={k: v for k, v in extra.items() if v is not None},
     )
 
 
@@ -197,7 +267,8 @@ def parse_search(
 def parse_comments(
     payload: Any, now: datetime, mid: str, site: str = PUBLIC_ROOT, brand: str | None = None
 ) -> SearchPage:
-    """One page of a post's hot comments (reply_to = the post's id); next_page is `data.max_id`, 0 = end.
+    """One page of a post's hot comments (reply_to = the post's id); next_page is `data.max_id`, 0 = end (pass it
+    back with comment_cursor's max_id_type).
 
     Weibo answers ok=0 when a post has no (more) comments.
     """

@@ -1,7 +1,11 @@
 """What every Groundswell spider shares: the -a arguments, the base URL, and how parse problems are reported.
 
 Spiders only fetch and follow cursors; crawlers.parsers does the reading. Parse errors, skipped posts and
-login walls end up in the crawl stats under `groundswell/…`, where the crawler-health feature looks.
+blocks end up in the crawl stats under `groundswell/…`, where the crawler-health feature looks.
+
+Blocked is its own outcome: a platform that refuses us (risk control, no session, a refused signature, missing
+credentials, a login wall) is not a changed layout. The spider records the platform's signal under
+`groundswell/blocked`, logs one line and closes with reason `blocked`: no retries, no traceback.
 
 Incremental crawls: the newest post seen per spider + keyword (the cursor, store.state) is loaded
 before the first request and saved when the spider finishes normally. Search results come newest first, so a
@@ -21,7 +25,7 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal, NoReturn, Self
 from urllib.parse import urlparse
 
 import scrapy
@@ -34,13 +38,16 @@ from twisted.python.failure import Failure
 from core import clock
 from core import config as gsconfig
 from core.mention import Mention
-from crawlers.parsers.common import LoginWall, ParseError, SearchPage, load_json, load_jsonp
+from crawlers.parsers.common import Blocked, LoginWall, ParseError, SearchPage, load_json, load_jsonp
 from store import state
 from store.client import describe_error, make_client
 
 STAT_PARSE_ERRORS = "groundswell/parse_errors"
 STAT_SKIPPED = "groundswell/skipped_posts"
 STAT_LOGIN_WALL = "groundswell/login_wall"
+STAT_BLOCKED = "groundswell/blocked"  # the platform's block signal (text), e.g. "weibo: HTTP 432"
+STAT_OFF_BRAND = "groundswell/dropped/off_brand"  # search hits that do not name the keyword-brand
+BLOCKED_REASON = "blocked"
 STAT_REQUEST_FAILED = "groundswell/request_failed"
 STAT_FOUND = "groundswell/mentions_found"
 STAT_STOPPED_AT_CURSOR = "groundswell/stopped_at_cursor"
@@ -141,6 +148,11 @@ class GroundswellSpider(scrapy.Spider):
         self.base = (self._base_arg or self.default_base_url).rstrip("/")
         self.site = self.public_root
         self.context_brand: str | None = self.explicit_brand
+        # no brands configured: search hits must name the keyword (platform search also returns posts that do
+        # not); the brand pipeline does the same for configured brands
+        self.keyword_brand: gsconfig.Brand | None = None
+        self._on_brand: set[str] = set()
+        self._blocked: str | None = None
         self._seen: set[str] = set()
         self.incremental = as_flag(incremental)
         self._revisit_arg = None if revisit_hours is None else parse_revisit_hours(revisit_hours)
@@ -176,7 +188,8 @@ class GroundswellSpider(scrapy.Spider):
         if self.explicit_brand is None and self.keyword:
             brands = self._brands(crawler.settings.get("GROUNDSWELL_CONFIG_PATH"))
             if brands == ():  # no brands configured: the keyword is the brand being monitored
-                self.explicit_brand = self.context_brand = self.keyword
+                self.context_brand = self.keyword
+                self.keyword_brand = gsconfig.Brand(name=self.keyword)
             else:
                 self.context_brand = self._configured_brand(brands or ())
         self.source_key = source_key(self.name, self.source_name(), self.base, self.default_base_url)
@@ -387,7 +400,7 @@ class GroundswellSpider(scrapy.Spider):
         try:
             if self.incremental and self.newest is not None:
                 clean = reason == "finished" and not any(
-                    self._stat(k) for k in (STAT_LOGIN_WALL, STAT_PARSE_ERRORS, STAT_REQUEST_FAILED)
+                    self._stat(k) for k in (STAT_BLOCKED, STAT_LOGIN_WALL, STAT_PARSE_ERRORS, STAT_REQUEST_FAILED)
                 )
                 gap = self.next_gap()
                 if clean and gap == KEEP_CURSOR:
@@ -449,11 +462,29 @@ class GroundswellSpider(scrapy.Spider):
             if key in self._seen:
                 continue
             self._seen.add(key)
+            if not self._names_brand(mention):
+                self._inc(STAT_OFF_BRAND)
+                continue
             mention.origin = response.url
             fresh.append(mention)
         if fresh:
             self._inc(STAT_FOUND, len(fresh))
         return fresh
+
+    def _names_brand(self, mention: Mention) -> bool:
+        """With no brands configured, whether a search hit names the keyword (or reposts or answers one that
+        does); hits that arrive with a brand (comments under a matched post, reviews of its product) pass."""
+        if self.keyword_brand is None or mention.brand:
+            return True
+        from pipelines.brands import match
+
+        parents = {mention.repost_of, mention.reply_to} - {None}
+        if match(mention.text, mention.title, (self.keyword_brand,)) is None and not parents & self._on_brand:
+            return False
+        mention.brand = self.keyword_brand.name
+        if mention.source_id:
+            self._on_brand.add(mention.source_id)
+        return True
 
     @staticmethod
     def body_text(response: Response, what: str) -> str:
@@ -478,26 +509,53 @@ class GroundswellSpider(scrapy.Spider):
         self._inc(STAT_PARSE_ERRORS)
 
     def read_page(self, response: Response, parse: Callable[[], SearchPage]) -> SearchPage | None:
-        """Run one parser on a response: a login wall closes the crawl, a page that lost required fields is
-        counted; in both cases there is nothing to follow (None)."""
+        """Run one parser on a response: a block (a login wall too) closes the crawl, a page that lost required
+        fields is counted; in both cases there is nothing to follow (None)."""
         try:
             return parse()
-        except LoginWall as exc:
-            self.login_wall(exc)
+        except Blocked as exc:
+            self.refused(exc)
         except ParseError as exc:
             self.parse_failed(exc, response)
         return None
 
-    def login_wall(self, detail: str | LoginWall) -> None:
-        """The site wants a login: report once and close the spider; retrying would only loop."""
-        self.logger.error("login wall: %s; closing the spider", detail)
+    def blocked(self, signal: str) -> NoReturn:
+        """The platform refused us: record its signal once, log one line, close the spider as `blocked`.
+
+        Requests still in flight that come back blocked too end here as well; they are not logged again."""
+        if self._blocked is None:
+            self._blocked = signal
+            self.logger.error("blocked: %s; stopping this source (no retries)", signal)
+            if self.crawler.stats is not None:
+                self.crawler.stats.set_value(STAT_BLOCKED, signal)
+        raise CloseSpider(BLOCKED_REASON)
+
+    def refused(self, exc: Blocked) -> NoReturn:
+        """A parser's Blocked (or LoginWall): close the crawl as blocked."""
+        if isinstance(exc, LoginWall):
+            self.login_wall(exc)
+        self.blocked(str(exc))
+
+    def login_wall(self, detail: str | LoginWall) -> NoReturn:
+        """The site wants a login: a block (flagged as a login wall too); retrying would only loop."""
         if self.crawler.stats is not None:
             self.crawler.stats.set_value(STAT_LOGIN_WALL, 1)
             self.crawler.stats.set_value(f"{STAT_LOGIN_WALL}/{self.name}", 1)
-        raise CloseSpider("login_wall")
+        text = str(detail)
+        self.blocked(text if text.startswith(f"{self.platform}:") else f"{self.platform}: login wall: {text}")
+
+    def blocked_signal(self, response: Response) -> str | None:
+        """The platform's block signal in a raw response (status, redirect, headers), or None. Read by the
+        BlockDetection middleware before retries and redirects, so a block is never retried. Per platform."""
+        return None
 
     def request_failed(self, failure: Failure) -> None:
-        """Errback: a request that failed after retries (HTTP error, timeout, DNS) is counted for crawler health."""
+        """Errback: a request that failed after retries (HTTP error, timeout, DNS) is counted for crawler health;
+        one refused with a block signal (crawlers.blocks) closes the crawl as blocked."""
+        from crawlers.blocks import BlockedResponse
+
+        if failure.check(BlockedResponse):
+            self.blocked(str(failure.value))
         request = getattr(failure, "request", None)
         self.logger.error("request failed: %s: %s", getattr(request, "url", "?"), failure.getErrorMessage())
         self._inc(STAT_REQUEST_FAILED)

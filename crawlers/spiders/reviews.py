@@ -1,5 +1,6 @@
-"""A generic spider for server-rendered review pages, driven by CSS/XPath selectors (from a configured source or
-spider arguments), optionally rendered in Chromium."""
+"""A generic spider for server-rendered review pages: the page's schema.org Review markup first (JSON-LD, microdata,
+RDFa, via extruct), else CSS/XPath selectors (from a configured source or spider arguments); optionally rendered in
+Chromium. A shop that publishes schema.org reviews needs only `-a start_url=URL`."""
 
 from __future__ import annotations
 
@@ -39,12 +40,11 @@ def load_selectors(path: str) -> dict[str, Any]:
 
 
 def configured_source(cfg: gsconfig.Config, name: str) -> gsconfig.Source:
-    """The `sources:` entry called `name`, which must carry selectors; ValueError naming what is wrong."""
+    """The `sources:` entry called `name` (its selectors, if any, are the fallback behind schema.org markup);
+    ValueError naming what is wrong."""
     where = cfg.path or "the configuration"
     for source in cfg.sources:
         if source.name == name:
-            if source.selectors is None:
-                raise ValueError(f"reviews: source {name!r} in {where} has no selectors: section")
             return source
     names = ", ".join(s.name for s in cfg.sources) or "none"
     raise ValueError(f"reviews: no source named {name!r} in {where} (sources: {names})")
@@ -113,12 +113,11 @@ class ReviewsSpider(GroundswellSpider):
         if self.source is not None:
             cfg = gsconfig.load(crawler.settings.get("GROUNDSWELL_CONFIG_PATH"))
             configured = configured_source(cfg, self.source)
-            assert configured.selectors is not None
             if self._base_arg is None and configured.base_url:
                 self._base_arg = configured.base_url.strip()
             if not self._max_pages_given:
                 self.max_pages = configured.max_pages
-            self._resolve(configured.selectors)
+            self._resolve(configured.selectors or parser.CLASSIC)
             if not self.start_arg and not self.keyword:
                 raise ValueError(f"reviews: source {self.source!r} needs selectors.start_url (or -a keyword=K)")
         super()._configure(crawler)

@@ -51,7 +51,10 @@ def crawl(
     A source brings its spider, keywords, base_url and max_pages; options given here override them. A
     configured source wins over a spider of the same name.
 
-    Exit status: 0 finished, 1 the spider stopped early (login wall, errors), 3 mentions were spooled.
+    A platform that refuses the crawl (a block, a login wall, missing credentials) stops that source at once: the
+    summary says `blocked` and the platform's signal, `--json` has "outcome": "blocked" and "blocked": SIGNAL.
+
+    Exit status: 0 finished, 1 the spider stopped early (blocked, errors), 3 mentions were spooled.
     """
     from scrapy import signals
     from scrapy.crawler import CrawlerProcess
@@ -71,7 +74,7 @@ def crawl(
         source_keywords = list(source.keywords)
         base_url = base_url or source.base_url
         max_pages = max_pages or source.max_pages
-        if source.selectors is not None:  # the generic reviews spider reads its selectors from the source
+        if source.spider == "reviews":  # the generic reviews spider reads the source (selectors, start page)
             args.setdefault("source", source.name)
     if keyword:
         args["keyword"] = keyword
@@ -130,12 +133,15 @@ def crawl(
     for kw, crawler in crawlers:
         stats: dict[str, Any] = dict(crawler.stats.get_stats()) if crawler.crawling or crawler.spider else {}
         reason = stats.get("finish_reason", "unknown")
+        signal = stats.get("groundswell/blocked")
         if as_json:
             plain = {k: v for k, v in stats.items() if isinstance(v, int | float | str)}
-            emit_json({"spider": spider, "keyword": kw, **plain})
+            outcome = {"outcome": "blocked", "blocked": str(signal)} if signal else {"outcome": reason}
+            emit_json({"spider": spider, "keyword": kw, **plain, **outcome})
         else:
             shown = ", ".join(f"{label} {stats[key]}" for key, label in SUMMARY_KEYS if stats.get(key))
-            click.echo(f"{spider}{f' {kw}' if kw else ''}: {reason}; {shown or 'nothing found'}")
+            said = f"blocked ({signal})" if signal else reason
+            click.echo(f"{spider}{f' {kw}' if kw else ''}: {said}; {shown or 'nothing found'}")
         spooled = spooled or bool(stats.get("groundswell/spooled"))
         failed = failed or reason != "finished"
         failed = failed or bool(stats.get("groundswell/request_failed") and not stats.get("item_scraped_count"))

@@ -1,6 +1,10 @@
-"""Crawler health: sources whose latest run is broken (parse errors, login wall, changed layout) or silent (no
-results after runs that had some), or that have not run for a long time. `query` reads each source's latest runs
-from `<prefix>-crawl-runs`; `judge` diagnoses them."""
+"""Crawler health: sources whose latest run was blocked (the platform refused us: a 432, a refused signature, a
+login wall, missing credentials), broken (parse errors, changed layout) or silent (no results after runs that had
+some), or that have not run for a long time. `query` reads each source's latest runs from `<prefix>-crawl-runs`;
+`judge` diagnoses them.
+
+A block is told apart from a broken source because the fix differs: a cookie, credentials or a slower schedule,
+not new selectors; the alert names the platform's signal."""
 
 from __future__ import annotations
 
@@ -57,6 +61,8 @@ def diagnose(runs: Sequence[CrawlRun]) -> tuple[str | None, int]:
     if not runs:
         return None, 0
     newest = runs[0]
+    if newest.blocked:
+        return "blocked", next((i for i, r in enumerate(runs) if not r.blocked), len(runs))
     if newest.broken:
         n = next((i for i, r in enumerate(runs) if not r.broken), len(runs))
         return "broken", n
@@ -111,6 +117,7 @@ def judge(rule: CrawlerHealthRule, found: Runs, at: datetime) -> list[Match]:
             continue
         newest = runs[0]
         what = {
+            "blocked": f"blocked for {streak} run{'s' if streak > 1 else ''}: {newest.blocked}",
             "broken": f"broken for {streak} run{'s' if streak > 1 else ''} (last: {newest.finish_reason}, "
             f"{newest.parse_errors} parse errors{', login wall' if newest.login_wall else ''})",
             "silent": f"silent for {streak} run{'s' if streak > 1 else ''} after runs that had results",
@@ -132,6 +139,7 @@ def judge(rule: CrawlerHealthRule, found: Runs, at: datetime) -> list[Match]:
                     "minutes_since_last_run": round(since.total_seconds() / 60, 1),
                     "parse_errors": float(newest.parse_errors),
                     "login_wall": 1.0 if newest.login_wall else 0.0,
+                    "blocked": 1.0 if newest.blocked else 0.0,
                     "items": float(newest.items),
                 },
             )
