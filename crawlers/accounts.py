@@ -17,7 +17,8 @@ from typing import Any
 from scrapy import Request
 from scrapy.http import Response
 
-from core import config as gsconfig
+from core.config import Config
+from crawlers.context import CrawlContext
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def _jd_wall(response: Response) -> bool:
 LOGIN_WALLS: dict[str, Callable[[Response], bool]] = {"weibo": _weibo_wall, "bilibili": _bilibili_wall, "jd": _jd_wall}
 
 
-def accounts_for(platform: str, cfg: gsconfig.Config, env: dict[str, str] | None = None) -> list[str]:
+def accounts_for(platform: str, cfg: Config[Any], env: dict[str, str] | None = None) -> list[str]:
     env = dict(os.environ) if env is None else env
     raw = env.get(f"GROUNDSWELL_COOKIES_{platform.upper()}")
     if raw:
@@ -52,7 +53,7 @@ def accounts_for(platform: str, cfg: gsconfig.Config, env: dict[str, str] | None
 class AccountRotation:
     """Downloader middleware: sets each request's Cookie from the platform's live accounts, in turn."""
 
-    def __init__(self, cfg: gsconfig.Config, stats: Any, crawler: Any = None):
+    def __init__(self, cfg: Config[Any], stats: Any, crawler: Any = None):
         self.crawler = crawler
         self.cfg = cfg
         self.stats = stats
@@ -62,7 +63,7 @@ class AccountRotation:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> AccountRotation:
-        return cls(gsconfig.load(crawler.settings.get("GROUNDSWELL_CONFIG_PATH")), crawler.stats, crawler)
+        return cls(CrawlContext.of(crawler).config, crawler.stats, crawler)
 
     def _platform(self, spider: Any) -> str:
         return str(getattr(spider, "platform", "") or getattr(spider, "name", ""))

@@ -20,9 +20,8 @@ _ATTR = "_groundswell_context"
 
 
 class CrawlContext:
-    def __init__(self, config: Config[Any], stats: Any, crawler: Any = None):
+    def __init__(self, config: Config[Any], crawler: Any = None):
         self.config = config
-        self.stats = stats
         self._crawler = crawler
         self._es: Elasticsearch | None = None
 
@@ -34,9 +33,18 @@ class CrawlContext:
             return found
         given = crawler.settings.get("GROUNDSWELL_CONFIG")
         config = given if isinstance(given, Config) else load(crawler.settings.get("GROUNDSWELL_CONFIG_PATH"))
-        context = cls(config, crawler.stats, crawler)
+        context = cls(config, crawler)
         setattr(crawler, _ATTR, context)
+        if getattr(crawler, "signals", None) is not None:  # a real crawl: close the client once the engine stopped
+            from scrapy import signals
+
+            crawler.signals.connect(context.close, signal=signals.engine_stopped)
         return context
+
+    @property
+    def stats(self) -> Any:
+        """The crawl's stats collector (Scrapy sets it when the crawl starts)."""
+        return self._crawler.stats if self._crawler is not None else None
 
     @property
     def prefix(self) -> str:

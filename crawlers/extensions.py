@@ -19,9 +19,9 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 
 from core import clock
-from core import config as gsconfig
+from crawlers.context import CrawlContext
 from store import state
-from store.client import describe_error, make_client
+from store.client import describe_error
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +63,14 @@ class CrawlHealth:
     Connected with bound methods: Scrapy holds signal receivers weakly, so a lambda would be collected.
     """
 
-    def __init__(self, crawler: Crawler, config_path: str | None):
+    def __init__(self, crawler: Crawler, context: CrawlContext):
         self.crawler = crawler
-        self.config_path = config_path
+        self.context = context
         self.started_at: datetime | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        ext = cls(crawler, crawler.settings.get("GROUNDSWELL_CONFIG_PATH"))
+        ext = cls(crawler, CrawlContext.of(crawler))
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         return ext
@@ -81,13 +81,7 @@ class CrawlHealth:
     def spider_closed(self, spider: Spider, reason: str) -> None:
         stats = dict(self.crawler.stats.get_stats()) if self.crawler.stats is not None else {}
         run = run_from_stats(spider, reason, stats, self.started_at, clock.now())
-        try:
-            cfg = gsconfig.load(self.config_path)
-        except gsconfig.ConfigError as exc:
-            log.error("crawl run of %s not recorded: cannot read the configuration: %s", run.source_key, exc)
-            return
-        url, prefix = cfg.elasticsearch.effective_url, cfg.elasticsearch.index_prefix
-        es = make_client(cfg.elasticsearch, retries=0)
+        url, prefix, es = self.context.url, self.context.prefix, self.context.es
         try:
             run.judge(state.recent_runs(es, prefix, run.source_key, state.SILENT_AFTER))
             state.record_run(es, prefix, run)
@@ -97,8 +91,6 @@ class CrawlHealth:
                 describe_error(url, exc),
             )
             return
-        finally:
-            es.close()
         level = logging.WARNING if run.broken or run.silent or run.blocked else logging.INFO
         log.log(
             level, "crawl run of %s: %s, %d pages, %d items%s%s%s%s", run.source_key, reason, run.pages, run.items,

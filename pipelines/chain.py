@@ -14,6 +14,7 @@ from scrapy.utils.misc import load_object
 from scrapy.utils.project import get_project_settings
 
 from core.mention import Mention
+from crawlers.context import CrawlContext
 
 
 @dataclass
@@ -83,6 +84,7 @@ class PipelineChain:
         for s in reversed(self.stages):
             if hasattr(s, "close_spider"):
                 s.close_spider()
+        CrawlContext.of(self.context).close()
 
     def __enter__(self) -> PipelineChain:
         self.open()

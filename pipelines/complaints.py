@@ -23,9 +23,9 @@ import ahocorasick
 import yaml
 
 from core import paths
+from core.brands import find_all
 from core.mention import Mention
 from core.textfold import fold
-from pipelines.brands import find_all
 
 DEFAULT_TAXONOMY = Path(__file__).with_name("complaint_taxonomy.yaml")
 SEVERITIES: tuple[str, ...] = ("notice", "urgent", "crisis")

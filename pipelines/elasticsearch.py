@@ -15,6 +15,7 @@ from elasticsearch import Elasticsearch
 from core import config as gsconfig
 from core import paths
 from core.mention import Mention
+from crawlers.context import CrawlContext
 from pipelines.clusters import ClusterResolver
 from store import mapping
 from store.client import StoreUnavailable, ensure_schema, make_client
@@ -34,6 +35,7 @@ class ElasticsearchPipeline:
         retries: int = 3,
         backoff: float = 0.5,
         refresh: bool = True,
+        es: Elasticsearch | None = None,
     ):
         self.cfg = cfg
         self.stats = stats
@@ -41,7 +43,8 @@ class ElasticsearchPipeline:
         self.refresh = refresh
         self.prefix = cfg.elasticsearch.index_prefix
         self.url = cfg.elasticsearch.effective_url
-        self.es: Elasticsearch = make_client(cfg.elasticsearch, retries=0)
+        self.owns_client = es is None  # the crawl's context closes a client it lent
+        self.es: Elasticsearch = es if es is not None else make_client(cfg.elasticsearch, retries=0)
         self.writer = MentionWriter(self.es, self.prefix, self.url, retries=retries, backoff=backoff)
         self.clusters = ClusterResolver(self.es, self.prefix, self.writer._call)
         self.spool = Spool(paths.spool_dir(), self.prefix)
@@ -55,13 +58,14 @@ class ElasticsearchPipeline:
     @classmethod
     def from_crawler(cls, crawler: Any) -> ElasticsearchPipeline:
         s = crawler.settings
-        cfg = gsconfig.load(s.get("GROUNDSWELL_CONFIG_PATH"))
+        context = CrawlContext.of(crawler)
         return cls(
-            cfg,
+            context.config,
             crawler.stats,
             batch_size=s.getint("GROUNDSWELL_BATCH_SIZE", 500),
             retries=s.getint("GROUNDSWELL_ES_RETRIES", 3),
             backoff=s.getfloat("GROUNDSWELL_ES_BACKOFF", 0.5),
+            es=context.es,
         )
 
     # --- Scrapy hooks ----------------------------------------------------------------------------------
@@ -84,7 +88,8 @@ class ElasticsearchPipeline:
                 )
             except Exception as exc:  # refresh is a courtesy for searches right after; the data is written
                 log.warning("refresh after ingest failed: %s", exc)
-        self.es.close()
+        if self.owns_client:
+            self.es.close()
 
     # --- work ------------------------------------------------------------------------------------------
 

@@ -7,10 +7,11 @@ from types import SimpleNamespace
 import pytest
 from scrapy.exceptions import DropItem
 
+from core.brands import BrandMatch, match
 from core.config import Brand
 from core.mention import Mention
 from core.textfold import fold
-from pipelines.brands import BrandMatch, BrandMatchPipeline, match
+from pipelines.brands import BrandMatchPipeline
 
 XIAOMI = Brand(name="小米", aliases=("Xiaomi", "MI"), products=("Redmi K70", "小米14"), exclusions=("小米粥", "小米椒"))
 APPLE = Brand(name="苹果", aliases=("Apple",), products=("iPhone",), exclusions=("apple pie", "苹果醋"))

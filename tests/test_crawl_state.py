@@ -20,9 +20,9 @@ from elasticsearch import Elasticsearch
 from scrapy.utils.test import get_crawler
 
 from core.mention import Mention
+from crawlers.paging import KEEP_CURSOR, Paging, page_is_stale, resume_by_page_number, revisit_cutoff
 from crawlers.parsers.common import SearchPage
-from crawlers.spiders.base import KEEP_CURSOR, page_is_stale, revisit_cutoff, source_key
-from crawlers.spiders.reddit import RedditSpider
+from crawlers.spiders.base import source_key
 from crawlers.spiders.weibo import WeiboSpider
 from sites.credentials import demo_env
 from sites.server import Simulator
@@ -108,21 +108,27 @@ def test_spider_keeps_paging_inside_the_window_and_tracks_the_newest() -> None:
     crawler = get_crawler(WeiboSpider, {"ROBOTSTXT_OBEY": False})
     spider = WeiboSpider.from_crawler(crawler, keyword="小米", base_url="http://sim", revisit_hours="2")
     assert spider.source_key == "weibo:小米@sim" and spider.revisit == timedelta(hours=2)
-    spider.cursor = state.Cursor(spider.source_key, T0, "0")
-    assert spider.keep_paging(_page(30, -30, -90))
-    assert not spider.keep_paging(_page(-121, -300))
-    assert spider.newest == (T0 + timedelta(minutes=30), "30")
+    paging = spider.paging  # the spider's paging is configured from its arguments
+    assert (paging.source_key, paging.revisit, paging.resume) == (spider.source_key, spider.revisit,
+                                                                  resume_by_page_number)
+    paging.cursor = state.Cursor(spider.source_key, T0, "0")
+    assert paging.keep_paging(_page(30, -30, -90))
+    assert not paging.keep_paging(_page(-121, -300))
+    assert paging.newest == (T0 + timedelta(minutes=30), "30")
     off = WeiboSpider.from_crawler(get_crawler(WeiboSpider), keyword="小米", base_url="http://sim", incremental="0")
-    off.cursor = spider.cursor
-    assert off.keep_paging(_page(-121, -300))  # -a incremental=0: page as far as max_pages
+    off.paging.cursor = paging.cursor
+    assert off.paging.keep_paging(_page(-121, -300))  # -a incremental=0: page as far as max_pages
 
 
-def _reddit(max_pages: int, cursor: state.Cursor | None) -> RedditSpider:
-    crawler = get_crawler(RedditSpider, {"ROBOTSTXT_OBEY": False})
-    spider = RedditSpider.from_crawler(crawler, keyword="k", base_url="http://sim", revisit_hours="0",
-                                       max_pages=str(max_pages))
-    spider.cursor = cursor
-    return spider
+def test_page_numbered_streams_resume_one_page_early_but_never_before_the_next_page() -> None:
+    assert resume_by_page_number("7", 2) == 6  # new posts pushed the gap down: resume a page early
+    assert resume_by_page_number("3", 5) == 5  # never behind the page the new phase reached
+    assert resume_by_page_number("t3_x", 4) == 4  # not a page number: the next page
+
+
+def _reddit(max_pages: int, cursor: state.Cursor | None) -> Paging:
+    """The paging of a Reddit-like stream (`after` tokens), tested alone."""
+    return Paging("reddit:k@sim", max_pages, revisit=timedelta(0), cursor=cursor)
 
 
 def _at(minutes: int) -> tuple[datetime, str]:

@@ -7,40 +7,42 @@ Blocked is its own outcome: a platform that refuses us (risk control, no session
 credentials, a login wall) is not a changed layout. The spider records the platform's signal under
 `groundswell/blocked`, logs one line and closes with reason `blocked`: no retries, no traceback.
 
-Incremental crawls: the newest post seen per spider + keyword (the cursor, store.state) is loaded
-before the first request and saved when the spider finishes normally. Search results come newest first, so a
-spider stops paging once a page holds only posts older than the cursor minus the revisit window; posts inside
-the window are fetched again so that their engagement history keeps growing.
-
-A run that max_pages cuts short before it reaches the old cursor leaves a gap: posts older than the last one it
-fetched and newer than the old cursor. The saved cursor keeps that gap (state.Gap) with the page to resume from, and
-the next run, once it has the new posts, pages on from there down to the gap's floor, within the same max_pages.
-So a resumed crawl misses nothing and fetches nothing twice outside the revisit window.
+Incremental crawls: where paging stops and resumes is crawlers.paging (pure, tested alone); the spider loads the
+source's cursor before the first request and saves the next one when it finishes well. Configuration, the store
+client and stats come from the crawl's one CrawlContext (crawlers.context).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Iterable
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Literal, NoReturn, Self
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, NoReturn, Self
 from urllib.parse import urlparse
 
 import scrapy
-from elasticsearch import Elasticsearch
 from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from core import clock
-from core import config as gsconfig
+from core.brands import match
+from core.config import Brand
 from core.mention import Mention
+from crawlers.context import CrawlContext
+from crawlers.paging import (
+    GAP_PAGES,
+    KEEP_CURSOR,
+    STOPPED_AT_CURSOR,
+    Paging,
+    resume_by_page_number,
+    resume_by_token,
+)
 from crawlers.parsers.common import Blocked, LoginWall, ParseError, SearchPage, load_json, load_jsonp
 from store import state
-from store.client import describe_error, make_client
+from store.client import describe_error
 
 STAT_PARSE_ERRORS = "groundswell/parse_errors"
 STAT_SKIPPED = "groundswell/skipped_posts"
@@ -50,12 +52,11 @@ STAT_OFF_BRAND = "groundswell/dropped/off_brand"  # search hits that do not name
 BLOCKED_REASON = "blocked"
 STAT_REQUEST_FAILED = "groundswell/request_failed"
 STAT_FOUND = "groundswell/mentions_found"
-STAT_STOPPED_AT_CURSOR = "groundswell/stopped_at_cursor"
+STAT_STOPPED_AT_CURSOR = f"groundswell/{STOPPED_AT_CURSOR}"
 STAT_CURSOR_SAVED = "groundswell/cursor_saved"
-STAT_GAP_PAGES = "groundswell/gap_pages"  # search pages fetched to fill the gap an earlier run left
+STAT_GAP_PAGES = f"groundswell/{GAP_PAGES}"  # search pages fetched to fill the gap an earlier run left
 STAT_GAP_LEFT = "groundswell/gap_left"  # 1: this run leaves a gap for the next one
 STAT_PAGES_CLOSED = "groundswell/browser_pages_closed"  # Playwright pages (with their contexts) the spider closed
-KEEP_CURSOR: Literal["keep"] = "keep"
 DEFAULT_MAX_PAGES = 5
 DEFAULT_REVISIT_HOURS = 48.0
 REVISIT_SETTING = "GROUNDSWELL_REVISIT_HOURS"
@@ -74,24 +75,6 @@ def source_key(spider: str, keyword: str, base: str, real_base: str) -> str:
     return key if host == urlparse(real_base).hostname else f"{key}@{host}"
 
 
-def revisit_cutoff(cursor: state.Cursor | None, revisit: timedelta) -> datetime | None:
-    """Posts published before this were seen by an earlier run and are past the revisit window."""
-    return None if cursor is None else cursor.published_at - revisit
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def page_is_stale(published: Iterable[datetime | str | None], cutoff: datetime | None) -> bool:
-    """Whether paging on (newest-first results) can stop: every dated post of the page is older than cutoff.
-
-    A page without a single dated post proves nothing, so it never stops the crawl on its own.
-    """
-    if cutoff is None:
-        return False
-    times = [_aware(p) for p in published if isinstance(p, datetime)]
-    return bool(times) and all(t < cutoff for t in times)
 
 
 def parse_revisit_hours(value: Any) -> float:
@@ -118,6 +101,7 @@ class GroundswellSpider(scrapy.Spider):
     default_base_url: ClassVar[str] = ""
     public_root: ClassVar[str] = ""
     keyword_required: ClassVar[bool] = True
+    page_numbered: ClassVar[bool] = False  # search pages are numbered (a stored gap resumes one page early)
     comments_by_default: ClassVar[bool | None] = None  # spiders that can follow comments: `-a comments=0/1`
 
     def __init__(
@@ -149,8 +133,8 @@ class GroundswellSpider(scrapy.Spider):
         self.site = self.public_root
         self.context_brand: str | None = self.explicit_brand
         # no brands configured: search hits must name the keyword (platform search also returns posts that do
-        # not); the brand pipeline does the same for configured brands
-        self.keyword_brand: gsconfig.Brand | None = None
+        # not), before their comments are followed; the brand stage does the same for configured brands
+        self.keyword_brand: Brand | None = None
         self._on_brand: set[str] = set()
         self._blocked: str | None = None
         self._seen: set[str] = set()
@@ -158,20 +142,16 @@ class GroundswellSpider(scrapy.Spider):
         self._revisit_arg = None if revisit_hours is None else parse_revisit_hours(revisit_hours)
         self.revisit = timedelta(hours=self._revisit_arg if self._revisit_arg is not None else DEFAULT_REVISIT_HOURS)
         self.source_key = source_key(self.name, self.source_name(), self.base, self.default_base_url)
-        self.cursor: state.Cursor | None = None  # as loaded: decides where paging stops
-        self.newest: tuple[datetime, str] | None = None  # newest (published_at, source_id) seen in this run
-        # paging of the search stream (follow): "new" from the top down to the cursor, then "gap" for a stored gap
-        self.phase = "new"
-        self.search_pages = 0
-        self.phase_oldest: tuple[datetime, str] | None = None  # oldest search result of the current phase
-        self.new_oldest: tuple[datetime, str] | None = None  # ... of the "new" phase, once it is over
-        self.phase_done = False  # the phase reached its floor (or the end of the results)
-        self.cut_at: str | None = None  # max_pages stopped the phase here: the token of the next page
-        self.unresumable_cut = False  # a spider without resume tokens stopped short of the old cursor
+        self.paging = self._paging()
         self.started_at = self.now()
-        self._state_es: Elasticsearch | None = None
-        self._prefix = ""
-        self._state_url = ""
+        self.context: CrawlContext | None = None  # set once the crawler is known (from_crawler)
+
+    def _paging(self) -> Paging:
+        return Paging(
+            source_key=self.source_key, max_pages=self.max_pages, incremental=self.incremental, revisit=self.revisit,
+            resume=resume_by_page_number if self.page_numbered else resume_by_token,
+            note=lambda event: self._inc(f"groundswell/{event}"),
+        )
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -180,36 +160,30 @@ class GroundswellSpider(scrapy.Spider):
         return spider
 
     def _configure(self, crawler: Crawler) -> None:
-        """Resolve the base URL and the brand once the settings are known."""
+        """Resolve the base URL and the brand once the settings and the crawl's context are known."""
+        self.context = CrawlContext.of(crawler)
         setting = crawler.settings.get(self.base_url_setting) if self.base_url_setting else None
         self.base = (self._base_arg or setting or self.default_base_url).rstrip("/")
         real_host = urlparse(self.default_base_url).hostname
         self.site = self.public_root if urlparse(self.base).hostname == real_host else self.base
         if self.explicit_brand is None and self.keyword:
-            brands = self._brands(crawler.settings.get("GROUNDSWELL_CONFIG_PATH"))
-            if brands == ():  # no brands configured: the keyword is the brand being monitored
+            brands = self.context.config.brands
+            if not brands:  # no brands configured: the keyword is the brand being monitored
                 self.context_brand = self.keyword
-                self.keyword_brand = gsconfig.Brand(name=self.keyword)
+                self.keyword_brand = Brand(name=self.keyword)
             else:
-                self.context_brand = self._configured_brand(brands or ())
+                self.context_brand = self._configured_brand(brands)
         self.source_key = source_key(self.name, self.source_name(), self.base, self.default_base_url)
         if self._revisit_arg is None:
             hours = crawler.settings.get(REVISIT_SETTING) or os.environ.get(REVISIT_SETTING) or DEFAULT_REVISIT_HOURS
             self.revisit = timedelta(hours=parse_revisit_hours(hours))
+        self.paging = self._paging()
 
     def source_name(self) -> str:
         """What this crawl follows, within the spider: the keyword."""
         return self.keyword
 
-    def _brands(self, config_path: str | None) -> tuple[gsconfig.Brand, ...] | None:
-        """The configured brands; None (logged) when the configuration cannot be read."""
-        try:
-            return gsconfig.load(config_path).brands
-        except gsconfig.ConfigError as exc:
-            self.logger.warning("cannot read the configuration for brand names: %s", exc)
-            return None
-
-    def _configured_brand(self, brands: tuple[gsconfig.Brand, ...]) -> str | None:
+    def _configured_brand(self, brands: tuple[Brand, ...]) -> str | None:
         """The configured brand whose name or alias *is* the keyword, if any.
 
         Only comments and reviews fetched under a matched post get it (their text rarely names the brand);
@@ -223,30 +197,15 @@ class GroundswellSpider(scrapy.Spider):
 
     # -- incremental crawls ---------------------------------------------------------------------------------
 
-    def _state_client(self) -> Elasticsearch | None:
-        """The client for cursors, made once; None (logged) when the configuration cannot be read."""
-        if self._state_es is None:
-            path = self.crawler.settings.get("GROUNDSWELL_CONFIG_PATH") if hasattr(self, "crawler") else None
-            try:
-                cfg = gsconfig.load(path)
-            except gsconfig.ConfigError as exc:
-                self.logger.error("incremental crawl off: cannot read the configuration: %s", exc)
-                return None
-            self._prefix = cfg.elasticsearch.index_prefix
-            self._state_url = cfg.elasticsearch.effective_url
-            self._state_es = make_client(cfg.elasticsearch, retries=0)
-        return self._state_es
-
     def _load_cursor_now(self) -> state.Cursor | None:
-        es = self._state_client()
-        if es is None:
+        if self.context is None:
             return None
         try:
-            return state.load_cursor(es, self._prefix, self.source_key)
+            return state.load_cursor(self.context.es, self.context.prefix, self.source_key)
         except Exception as exc:  # never kill the crawl: without a cursor it is simply a full one
             self.logger.error(
                 "cannot load the crawl cursor of %s (crawling everything up to max_pages): %s",
-                self.source_key, describe_error(self._state_url, exc),
+                self.source_key, describe_error(self.context.url, exc),
             )
             return None
 
@@ -255,140 +214,12 @@ class GroundswellSpider(scrapy.Spider):
         self.started_at = self.now()
         if not self.incremental:
             return
-        self.cursor = await asyncio.to_thread(self._load_cursor_now)
-        if self.cursor is not None:
+        cursor = self.paging.cursor = await asyncio.to_thread(self._load_cursor_now)
+        if cursor is not None:
             self.logger.info(
                 "resuming %s after %s (%s); revisiting %s back",
-                self.source_key, self.cursor.published_at.isoformat(), self.cursor.source_id, self.revisit,
+                self.source_key, cursor.published_at.isoformat(), cursor.source_id, self.revisit,
             )
-
-    def track_newest(self, mentions: Iterable[Mention]) -> None:
-        """Remember the newest search result of this run: it becomes the cursor when the run ends well."""
-        for m in mentions:
-            if isinstance(m.published_at, datetime) and m.source_id:
-                seen = (_aware(m.published_at), m.source_id)
-                if self.newest is None or seen > self.newest:
-                    self.newest = seen
-
-    def keep_paging(self, mentions: Iterable[Mention], last_allowed: bool = False) -> bool:
-        """For spiders that page several streams at once (one per product) and cannot resume a gap: track the
-        newest result and say whether the next (older) page is still worth fetching.
-
-        `last_allowed`: max_pages allows no further page. If the stream still had posts newer than the cursor's
-        window there, the cursor is not moved at the end (nothing is skipped; the next run fetches them again).
-        """
-        mentions = list(mentions)
-        self.track_newest(mentions)
-        if not self.incremental:
-            return True
-        if page_is_stale((m.published_at for m in mentions), revisit_cutoff(self.cursor, self.revisit)):
-            self.logger.info("stopping %s: the page holds only posts older than the revisit window", self.source_key)
-            self._inc(STAT_STOPPED_AT_CURSOR)
-            return False
-        if last_allowed and self.cursor is not None:
-            self.unresumable_cut = True
-        return True
-
-    def resume_token(self, stored: str, next_token: int | str) -> int | str:
-        """Where to continue a stored gap, given the page after the one the "new" phase stopped on. The default
-        (an `after`-style id) is the stored token; page numbers override it, as new posts push pages down."""
-        return stored
-
-    def unseen(self, page: SearchPage) -> SearchPage:
-        """A search page without the posts earlier runs fetched and this one need not fetch again: older than the
-        revisit window and outside the gap (while paging down to the cursor), or outside the gap (while filling
-        it). Originals shown with a repost are kept, whatever their age: the repost brings them back into view."""
-        if not self.incremental or self.cursor is None:
-            return page
-        gap = self._active_gap()
-        cutoff = revisit_cutoff(self.cursor, self.revisit)
-
-        def wanted(m: Mention) -> bool:
-            if not isinstance(m.published_at, datetime) or not m.source_id:
-                return True
-            published = _aware(m.published_at)
-            if gap is not None and gap.holds(published, m.source_id):
-                return True
-            return self.phase == "new" and cutoff is not None and published >= cutoff
-
-        chosen = {id(m) for m in page.mentions if wanted(m)}
-        shown = {m.repost_of for m in page.mentions if m.repost_of and id(m) in chosen}
-        kept = [m for m in page.mentions if id(m) in chosen or m.source_id in shown]
-        return page if len(kept) == len(page.mentions) else replace(page, mentions=kept)
-
-    def _active_gap(self) -> state.Gap | None:
-        """The stored gap, its top lowered to the oldest post the "new" phase of this run already fetched."""
-        gap = self.cursor.gap if self.cursor is not None else None
-        if gap is None or self.new_oldest is None or self.new_oldest >= (gap.top_at, gap.top_id):
-            return gap
-        return state.Gap(gap.floor_at, gap.floor_id, self.new_oldest[0], self.new_oldest[1], gap.resume)
-
-    def follow(self, mentions: Iterable[Mention], next_token: int | str | None) -> int | str | None:
-        """After one page of the search stream (newest first): the token of the page to fetch next, or None.
-
-        Counts the page against max_pages, tracks the newest post (the next cursor) and the oldest of the current
-        phase, stops the "new" phase at the cursor's revisit window and the "gap" phase at the gap's floor, and
-        when max_pages runs out first, remembers where to resume.
-        """
-        mentions = list(mentions)
-        self.search_pages += 1
-        if self.phase == "gap":
-            self._inc(STAT_GAP_PAGES)
-        self.track_newest(mentions)
-        embedded = {m.repost_of for m in mentions if m.repost_of}  # originals shown with a repost: any age
-        for m in mentions:
-            if isinstance(m.published_at, datetime) and m.source_id and m.source_id not in embedded:
-                seen = (_aware(m.published_at), m.source_id)
-                if self.phase_oldest is None or seen < self.phase_oldest:
-                    self.phase_oldest = seen
-        room = self.search_pages < self.max_pages
-        if not self.incremental:
-            return next_token if room else None
-        gap = self._active_gap()
-        cutoff = revisit_cutoff(self.cursor, self.revisit) if self.phase == "new" else gap.floor_at if gap else None
-        stale = page_is_stale((m.published_at for m in mentions), cutoff)
-        if not stale and next_token is not None:
-            if room:
-                return next_token
-            self.cut_at = str(next_token)
-            self.logger.info("%s: max_pages reached before the %s phase was done", self.source_key, self.phase)
-            return None
-        self.phase_done = True
-        if self.phase == "new" and stale:
-            self.logger.info("stopping %s: the page holds only posts older than the revisit window", self.source_key)
-            self._inc(STAT_STOPPED_AT_CURSOR)
-        if self.phase == "new" and gap is not None and next_token is not None:
-            self.phase, self.phase_done, self.new_oldest, self.phase_oldest = "gap", False, self.phase_oldest, None
-            gap = self._active_gap()
-            self.logger.info("%s: filling the gap down to %s", self.source_key, gap.floor_at.isoformat() if gap else "")
-            token = self.resume_token(gap.resume, next_token) if gap else None
-            return token if room else None
-        return None
-
-    def next_gap(self) -> state.Gap | Literal["keep"] | None:
-        """The gap the saved cursor carries after this run, or "keep": leave the old cursor as it is."""
-        cursor = self.cursor
-        if self.unresumable_cut:
-            return KEEP_CURSOR
-        # a first crawl reads max_pages deep and no further, by design; spiders that do not page through
-        # follow() (relevance-ordered search, browser pages) only record the newest post
-        if cursor is None or self.search_pages == 0 or self.phase_done:
-            return None
-        if self.cut_at is not None and self.phase_oldest is not None:
-            if self.phase == "gap":
-                gap = self._active_gap()
-                assert gap is not None
-                floor = (gap.floor_at, gap.floor_id)
-            elif cursor.gap is not None:  # a second gap above the first: one gap from the old floor up
-                floor = (cursor.gap.floor_at, cursor.gap.floor_id)
-            else:
-                floor = (cursor.published_at, cursor.source_id)
-            if self.phase_oldest <= floor:
-                return None  # the cut page already reached below the floor: nothing is left in between
-            return state.Gap(floor[0], floor[1], self.phase_oldest[0], self.phase_oldest[1], self.cut_at)
-        if self.phase == "gap":
-            return self._active_gap()  # max_pages ran out just as the gap was due: it waits for the next run
-        return KEEP_CURSOR  # the run stopped paging for another reason: move nothing
 
     def _stat(self, key: str) -> Any:
         stats = self.crawler.stats if hasattr(self, "crawler") else None
@@ -397,44 +228,34 @@ class GroundswellSpider(scrapy.Spider):
     def closed(self, reason: str) -> None:
         """Save the cursor after a normal finish only: a login wall, a crash, a parse error or a failed
         request may have left posts unseen below the newest one, and the next run must fetch them."""
-        try:
-            if self.incremental and self.newest is not None:
-                clean = reason == "finished" and not any(
-                    self._stat(k) for k in (STAT_BLOCKED, STAT_LOGIN_WALL, STAT_PARSE_ERRORS, STAT_REQUEST_FAILED)
-                )
-                gap = self.next_gap()
-                if clean and gap == KEEP_CURSOR:
-                    self.logger.warning("crawl of %s stopped short of the old cursor: cursor left unchanged",
-                                        self.source_key)
-                elif clean:
-                    self._save_cursor(gap if isinstance(gap, state.Gap) else None)
-                else:
-                    self.logger.warning(
-                        "crawl of %s ended %r or with errors: cursor left unchanged", self.source_key, reason
-                    )
-        finally:
-            if self._state_es is not None:
-                self._state_es.close()
+        if not self.incremental or self.paging.newest is None:
+            return
+        clean = reason == "finished" and not any(
+            self._stat(k) for k in (STAT_BLOCKED, STAT_LOGIN_WALL, STAT_PARSE_ERRORS, STAT_REQUEST_FAILED)
+        )
+        gap = self.paging.next_gap()
+        if clean and gap == KEEP_CURSOR:
+            self.logger.warning("crawl of %s stopped short of the old cursor: cursor left unchanged", self.source_key)
+        elif clean:
+            self._save_cursor(gap if isinstance(gap, state.Gap) else None)
+        else:
+            self.logger.warning("crawl of %s ended %r or with errors: cursor left unchanged", self.source_key, reason)
 
     def _save_cursor(self, gap: state.Gap | None) -> None:
-        es = self._state_client()
-        if es is None or self.newest is None:
+        if self.context is None:
             return
-        published, sid = self.newest
+        es, prefix = self.context.es, self.context.prefix
         try:
             # another machine may have moved it meanwhile: never move a cursor backwards
-            stored = state.load_cursor(es, self._prefix, self.source_key)
-            if stored is not None and not stored.newer(published, sid):
-                published, sid = stored.published_at, stored.source_id
-            cursor = state.Cursor(
-                self.source_key, published, sid, spider=self.name, keyword=self.keyword, updated_at=self.now(),
-                gap=gap,
-            )
-            state.save_cursor(es, self._prefix, cursor)
+            stored = state.load_cursor(es, prefix, self.source_key)
+            cursor = self.paging.cursor_after(self.now(), self.name, self.keyword, gap, stored)
+            if cursor is None:
+                return
+            state.save_cursor(es, prefix, cursor)
         except Exception as exc:
             self.logger.error(
                 "cannot save the crawl cursor of %s (the next run will fetch these posts again): %s",
-                self.source_key, describe_error(self._state_url, exc),
+                self.source_key, describe_error(self.context.url, exc),
             )
             return
         if self.crawler.stats is not None:
@@ -445,7 +266,7 @@ class GroundswellSpider(scrapy.Spider):
     # -- reporting -----------------------------------------------------------------------------------------
 
     def _inc(self, key: str, count: int = 1) -> None:
-        if self.crawler.stats is not None:
+        if getattr(self, "crawler", None) is not None and self.crawler.stats is not None:
             self.crawler.stats.inc_value(key, count)
             self.crawler.stats.inc_value(f"{key}/{self.name}", count)
 
@@ -476,8 +297,6 @@ class GroundswellSpider(scrapy.Spider):
         does); hits that arrive with a brand (comments under a matched post, reviews of its product) pass."""
         if self.keyword_brand is None or mention.brand:
             return True
-        from pipelines.brands import match
-
         parents = {mention.repost_of, mention.reply_to} - {None}
         if match(mention.text, mention.title, (self.keyword_brand,)) is None and not parents & self._on_brand:
             return False

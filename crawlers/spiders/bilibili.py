@@ -39,6 +39,7 @@ class BilibiliSpider(GroundswellSpider):
 
     name = "bilibili"
     platform = parser.PLATFORM
+    page_numbered = True  # search pages are numbered: a stored gap resumes one page early
     base_url_setting = "BILIBILI_BASE_URL"
     default_base_url = parser.API_ROOT
     public_root = parser.PUBLIC_ROOT
@@ -58,9 +59,6 @@ class BilibiliSpider(GroundswellSpider):
         if self.site == self.public_root or self.base.endswith(".bilibili.com"):
             self.site = self.public_root
 
-    def resume_token(self, stored: str, next_token: int | str) -> int | str:
-        """Page numbers: new videos push the gap down; resume one page early (see WeiboSpider.resume_token)."""
-        return max(int(stored) - 1, int(next_token)) if stored.isdigit() else next_token
 
     # -- requests ------------------------------------------------------------------------------------------
 
@@ -160,9 +158,10 @@ class BilibiliSpider(GroundswellSpider):
             yield retry
         if result is None:
             return
-        for video in self.emit(self.unseen(result), response):
+        for video in self.emit(self.paging.unseen(result), response):
             yield from self._video_requests(video)
-        token = self.follow(result.mentions, result.next_page)  # order=pubdate: stops at the cursor (or gap floor)
+        # order=pubdate: stops at the cursor (or gap floor)
+        token = self.paging.follow(result.mentions, result.next_page)
         if token is not None:
             yield self.search_request(int(token))
 

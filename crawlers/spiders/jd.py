@@ -122,6 +122,6 @@ class JdSpider(GroundswellSpider):
         yield from self.emit(result, response)
         # sortType=5 is newest first: older pages hold older reviews
         last = page >= self.max_pages
-        more = self.keep_paging(result.mentions, last_allowed=last and result.next_page is not None)
+        more = self.paging.keep_paging(result.mentions, last_allowed=last and result.next_page is not None)
         if more and result.next_page is not None and not last:
             yield self.reviews_request(product, page + 1)

@@ -15,7 +15,7 @@ from typing import Any
 import scrapy
 from scrapy.http import Response
 
-from core import config as gsconfig
+from crawlers.context import CrawlContext
 from crawlers.parsers import reddit as parser
 from crawlers.parsers.common import ParseError
 from crawlers.platforms import reddit_oauth
@@ -48,10 +48,7 @@ class RedditSpider(GroundswellSpider):
         if self.base.endswith("reddit.com"):
             self.site = self.public_root
         self.token_root = reddit_oauth.TOKEN_ROOT if self.base == reddit_oauth.API_ROOT else self.base
-        try:
-            self.app = reddit_oauth.app_from_config(gsconfig.load(crawler.settings.get("GROUNDSWELL_CONFIG_PATH")))
-        except gsconfig.ConfigError as exc:
-            self.logger.error("cannot read the configuration for the Reddit app: %s", exc)
+        self.app = reddit_oauth.app_from_config(CrawlContext.of(crawler).config)
 
     def _headers(self) -> dict[str, str]:
         assert self.app is not None and self.token is not None
@@ -106,14 +103,15 @@ class RedditSpider(GroundswellSpider):
         )
         if result is None:
             return
-        for post in self.emit(self.unseen(result), response):
+        for post in self.emit(self.paging.unseen(result), response):
             yield post
             if self.with_comments and post.source_id and post.comments:
                 yield scrapy.Request(
                     parser.comments_url(self.base, post.source_id), callback=self.parse_comments,
                     errback=self.request_failed, cb_kwargs={"post_id": post.source_id}, headers=self._headers(),
                 )
-        token = self.follow(result.mentions, result.next_page)  # sort=new: stops at the cursor (or gap floor)
+        # sort=new: stops at the cursor (or gap floor)
+        token = self.paging.follow(result.mentions, result.next_page)
         if token is not None:
             yield self.search_request(str(token), page + 1)
 

@@ -17,8 +17,9 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
 
-from core import config as gsconfig
+from core.config import Config, ReviewSelectors, Source
 from crawlers.browser import BROWSER_SETTINGS, chromium_executable
+from crawlers.context import CrawlContext
 from crawlers.parsers import reviews as parser
 from crawlers.parsers.common import ParseError
 from crawlers.spiders.base import GroundswellSpider, as_flag, source_key
@@ -39,13 +40,13 @@ def load_selectors(path: str) -> dict[str, Any]:
     return data
 
 
-def configured_source(cfg: gsconfig.Config, name: str) -> gsconfig.Source:
+def configured_source(cfg: Config[Any], name: str) -> Source:
     """The `sources:` entry called `name` (its selectors, if any, are the fallback behind schema.org markup);
     ValueError naming what is wrong."""
+    source = cfg.source(name)
+    if source is not None:
+        return source
     where = cfg.path or "the configuration"
-    for source in cfg.sources:
-        if source.name == name:
-            return source
     names = ", ".join(s.name for s in cfg.sources) or "none"
     raise ValueError(f"reviews: no source named {name!r} in {where} (sources: {names})")
 
@@ -96,9 +97,9 @@ class ReviewsSpider(GroundswellSpider):
 
     @staticmethod
     def selector_args() -> tuple[str, ...]:
-        return gsconfig.ReviewSelectors.selector_names()
+        return ReviewSelectors.selector_names()
 
-    def _resolve(self, base: gsconfig.ReviewSelectors) -> None:
+    def _resolve(self, base: ReviewSelectors) -> None:
         """Selectors, start page, browser and time zone: the arguments over the file over `base`."""
         self.selectors = parser.with_overrides(base, {**self.from_file, **self.given})
         self.start_arg = self.start_arg or (self.selectors.start_url or "").strip()
@@ -111,8 +112,7 @@ class ReviewsSpider(GroundswellSpider):
 
     def _configure(self, crawler: Crawler) -> None:
         if self.source is not None:
-            cfg = gsconfig.load(crawler.settings.get("GROUNDSWELL_CONFIG_PATH"))
-            configured = configured_source(cfg, self.source)
+            configured = configured_source(CrawlContext.of(crawler).config, self.source)
             if self._base_arg is None and configured.base_url:
                 self._base_arg = configured.base_url.strip()
             if not self._max_pages_given:

@@ -35,6 +35,7 @@ class WeiboSpider(GroundswellSpider):
 
     name = "weibo"
     platform = parser.PLATFORM
+    page_numbered = True  # search pages are numbered: a stored gap resumes one page early
     base_url_setting = "WEIBO_BASE_URL"
     default_base_url = "https://m.weibo.cn"
     public_root = parser.PUBLIC_ROOT
@@ -112,10 +113,6 @@ class WeiboSpider(GroundswellSpider):
             return None, self._redirect(response)
         return self.read_page(response, lambda: parse(self._payload(response, what))), None
 
-    def resume_token(self, stored: str, next_token: int | str) -> int | str:
-        """Page numbers: new posts push the gap further down, so resume at the stored page or further; one page
-        early, in case posts were deleted meanwhile (posts fetched before are not emitted again)."""
-        return max(int(stored) - 1, int(next_token)) if stored.isdigit() else next_token
 
     def parse_search(self, response: Response, page: int) -> Iterator[Any]:
         """One search page: its posts, their comment pages (if asked) and the next page, up to max_pages."""
@@ -127,7 +124,7 @@ class WeiboSpider(GroundswellSpider):
             yield follow
         if result is None:
             return
-        page_now = self.unseen(result)
+        page_now = self.paging.unseen(result)
         # long posts are read whole first: whether one names the brand may be in the part the search cut off
         long_posts = [m for m in page_now.mentions if m.extra.get("truncated") and m.source_id]
         for post in long_posts:
@@ -141,7 +138,8 @@ class WeiboSpider(GroundswellSpider):
         yield from mentions
         if self.with_comments:
             yield from self._comment_requests(mentions)
-        token = self.follow(result.mentions, result.next_page)  # newest first: stops at the cursor (or gap floor)
+        # newest first: stops at the cursor (or gap floor)
+        token = self.paging.follow(result.mentions, result.next_page)
         if token is not None:
             yield self.search_request(int(token))
 

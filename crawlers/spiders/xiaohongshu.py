@@ -21,9 +21,9 @@ from typing import Any
 import scrapy
 from scrapy.http import Response
 
-from core import config as gsconfig
 from core.mention import Mention
 from crawlers.browser import BROWSER_SETTINGS, chromium_executable
+from crawlers.context import CrawlContext
 from crawlers.parsers import xiaohongshu as parser
 from crawlers.parsers.common import Blocked, ParseError
 from crawlers.spiders.base import GroundswellSpider, as_flag
@@ -62,11 +62,7 @@ class XiaohongshuSpider(GroundswellSpider):
     def _configure(self, crawler: Any) -> None:
         super()._configure(crawler)
         chromium_executable()  # fail now, saying how to install it, rather than on the first page
-        try:
-            cfg = gsconfig.load(crawler.settings.get("GROUNDSWELL_CONFIG_PATH"))
-            self.storage_state = cfg.platforms.xiaohongshu.storage_state
-        except gsconfig.ConfigError as exc:
-            self.logger.error("cannot read the configuration for the Xiaohongshu profile: %s", exc)
+        self.storage_state = CrawlContext.of(crawler).config.platforms.xiaohongshu.storage_state
 
     async def start(self) -> AsyncIterator[Any]:
         await self.load_cursor()
@@ -155,7 +151,7 @@ class XiaohongshuSpider(GroundswellSpider):
             return
         finally:
             await self.close_page(page)
-        self.track_newest(result.mentions)
+        self.paging.track_newest(result.mentions)
         for mention in self.emit(result, response):
             yield mention
 

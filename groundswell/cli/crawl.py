@@ -84,6 +84,7 @@ def crawl(
         args["max_pages"] = max_pages
     settings = get_project_settings()
     settings.set("GROUNDSWELL_CONFIG_PATH", ctx.find_root().params.get("config_path"), priority="cmdline")
+    settings.set("GROUNDSWELL_CONFIG", cfg, priority="cmdline")  # loaded once: every component of the crawl reads it
     settings.set("LOG_LEVEL", "INFO" if ctx.find_root().params.get("verbose") else "WARNING", priority="cmdline")
     settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")  # our -v logging decides
     process = CrawlerProcess(settings)

@@ -54,6 +54,7 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str, batch_size: int
     chain = PipelineChain.from_project(
         {
             "GROUNDSWELL_CONFIG_PATH": ctx.find_root().params.get("config_path"),
+            "GROUNDSWELL_CONFIG": cfg,
             "GROUNDSWELL_BATCH_SIZE": batch_size,
             "GROUNDSWELL_ES_RETRIES": retries,
         }
