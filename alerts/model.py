@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Literal
 
 from core.times import iso, parse_time
@@ -99,6 +99,7 @@ class Notification:
     severity: Severity
     at: datetime
     message_id: str  # the outbox document id
+    to: str | None = None  # the recipient (each gets an email of their own); None in books written before that
 
 
 @dataclass
@@ -169,7 +170,7 @@ class Incident:
             "acknowledged_at": iso(self.acknowledged_at) if self.acknowledged_at else None,
             "acknowledged_by": self.acknowledged_by,
             "notifications": [
-                {"kind": n.kind, "severity": n.severity, "at": iso(n.at), "message_id": n.message_id}
+                {"kind": n.kind, "severity": n.severity, "at": iso(n.at), "message_id": n.message_id, "to": n.to}
                 for n in self.notifications
             ],
             "timeline": [
@@ -211,7 +212,7 @@ class Incident:
             acknowledged_by=src.get("acknowledged_by"),
             notifications=[
                 Notification(n["kind"], n["severity"], t_ if (t_ := parse_time(n["at"])) else t("opened_at"),
-                             n["message_id"])
+                             n["message_id"], n.get("to"))
                 for n in src.get("notifications") or []
             ],
             timeline=[
@@ -254,7 +255,8 @@ INCIDENT_PROPERTIES: dict[str, Any] = {
     "acknowledged_at": {"type": "date"},
     "acknowledged_by": KEYWORD,
     "notifications": {
-        "properties": {"kind": KEYWORD, "severity": KEYWORD, "at": {"type": "date"}, "message_id": KEYWORD},
+        "properties": {"kind": KEYWORD, "severity": KEYWORD, "at": {"type": "date"}, "message_id": KEYWORD,
+                       "to": KEYWORD},
     },
     "timeline": {"type": "object", "enabled": False},
 }
@@ -275,3 +277,4 @@ class IncidentReport:
     platforms: tuple[str, ...]
     kibana_url: str | None  # Discover with the incident's query and time range, when alerting.kibana_url is set
     previous_severity: Severity | None = None  # for an escalation
+    zone: tzinfo = UTC  # the configured `timezone:`: every time the email shows is in it
