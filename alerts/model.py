@@ -110,6 +110,20 @@ class TimelineEntry:
     summary: str
 
 
+ActionKind = Literal["acknowledged", "resolved", "note"]
+
+
+@dataclass(frozen=True)
+class Action:
+    """What a person did to an incident (console or CLI): who, when, and for a note its text."""
+
+    kind: ActionKind
+    by: str
+    at: datetime
+    text: str = ""
+    via: str = ""  # "console", "email link", "cli"
+
+
 @dataclass
 class Incident:
     """Every match about one complaint, from open to resolved. Mutable: the incident book updates it."""
@@ -140,6 +154,8 @@ class Incident:
     acknowledged_by: str | None = None
     notifications: list[Notification] = field(default_factory=list)
     timeline: list[TimelineEntry] = field(default_factory=list)
+    resolved_by: str | None = None  # a person; None when it resolved after quiet_minutes without a match
+    actions: list[Action] = field(default_factory=list)  # acknowledgements, resolutions and notes, oldest first
 
     def to_document(self) -> dict[str, Any]:
         return {
@@ -175,6 +191,10 @@ class Incident:
             ],
             "timeline": [
                 {"at": iso(t.at), "rule": t.rule, "severity": t.severity, "summary": t.summary} for t in self.timeline
+            ],
+            "resolved_by": self.resolved_by,
+            "actions": [
+                {"kind": a.kind, "by": a.by, "at": iso(a.at), "text": a.text, "via": a.via} for a in self.actions
             ],
         }
 
@@ -219,6 +239,12 @@ class Incident:
                 TimelineEntry(parse_time(e["at"]) or t("opened_at"), e["rule"], e["severity"], e["summary"])
                 for e in src.get("timeline") or []
             ],
+            resolved_by=src.get("resolved_by"),
+            actions=[
+                Action(a["kind"], a["by"], parse_time(a["at"]) or t("updated_at"), a.get("text") or "",
+                       a.get("via") or "")
+                for a in src.get("actions") or []
+            ],
         )
 
 
@@ -259,6 +285,8 @@ INCIDENT_PROPERTIES: dict[str, Any] = {
                        "to": KEYWORD},
     },
     "timeline": {"type": "object", "enabled": False},
+    "resolved_by": KEYWORD,
+    "actions": {"type": "object", "enabled": False},
 }
 
 

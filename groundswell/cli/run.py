@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from core.exits import ExitStatus
+from core.timefmt import people_time
 from groundswell.cli import progress
 from groundswell.cli.common import emit_json, fail, load_config
 
@@ -70,7 +71,7 @@ def run(ctx: click.Context, once: bool, duration: float | None, grace: float, ki
             if as_json:
                 emit_json(_run_json(r))
             else:
-                click.echo(f"{datetime.now(UTC):%H:%M:%S} {jobs.describe_run(r)}")
+                click.echo(f"{people_time(datetime.now(UTC), cfg.zone, seconds=True)} {jobs.describe_run(r)}")
 
     rt = jobs.Runtime(cfg, es, Children(kill_grace=kill_grace),
                       config_path=os.path.abspath(config_path) if config_path else None, on_run=on_run)
