@@ -25,6 +25,7 @@ class Console:
         self.host = host
         self.port = int(self.server.effective_port)
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     @property
     def url(self) -> str:
@@ -34,12 +35,26 @@ class Console:
     def serve_forever(self) -> None:
         self.server.run()
 
+    def _loop(self) -> None:
+        """waitress's own loop, a step at a time, so that stop() ends it in its own thread (closing the sockets
+        under a running select would fail there)."""
+        from waitress import wasyncore
+
+        while not self._stopping.is_set():
+            wasyncore.loop(timeout=0.5, map=self.server._map, use_poll=self.server.adj.asyncore_use_poll, count=1)
+        self.server.task_dispatcher.shutdown()
+        wasyncore.close_all(self.server._map)
+
     def start(self) -> Console:
-        self._thread = threading.Thread(target=self.server.run, name="groundswell-web", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name="groundswell-web", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        self.server.close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        if self._thread is None:
+            self.server.task_dispatcher.shutdown()
+            self.server.close()
+            return
+        self._stopping.set()
+        self.server.pull_trigger()  # wake the loop now
+        self._thread.join(timeout=10)
