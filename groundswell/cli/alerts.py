@@ -145,7 +145,7 @@ def list_cmd(ctx: click.Context, status: str, limit: int, as_json: bool) -> None
         if as_json:
             emit_json(i.to_document())
         else:
-            sent = ",".join(n.kind for n in i.notifications) or "-"
+            sent = ",".join(dict.fromkeys(n.kind for n in i.notifications)) or "-"
             click.echo(
                 f"{i.incident_id}  {i.status:<12} {i.severity:<7} opened {people_time(i.opened_at, cfg.zone)}  "
                 f"{i.brand or i.source_key or '-'}  emails:{sent}  {i.summary}"
