@@ -248,3 +248,23 @@ def test_an_acknowledgement_survives_the_engines_save_of_an_older_version(es: El
     assert [a.kind for a in stored.actions] == ["acknowledged", "note"]
     with pytest.raises(LookupError):
         book.act(console_store, "inc-none", "ack", "lin", T0, via="console")
+
+
+def test_console_cookies_are_secure_behind_https(tmp_path: Path) -> None:
+    from groundswell.web.app import ConsoleError, create_app
+
+    with pytest.raises(ConsoleError, match="GROUNDSWELL_SECRET_KEY is not set"):
+        create_app(load(tmp_path, "{}\n"))
+    https = create_app(load(tmp_path, "alerting: {console_url: 'https://gs.example.com'}\n",
+                            env={"GROUNDSWELL_SECRET_KEY": SECRET}))
+    assert https.config["SESSION_COOKIE_SECURE"] and https.config["SESSION_COOKIE_HTTPONLY"]
+    assert https.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    plain = create_app(load(tmp_path, "{}\n", env={"GROUNDSWELL_SECRET_KEY": SECRET}))
+    assert not plain.config["SESSION_COOKIE_SECURE"]
+    # security headers on every answer, even the sign-in page: no script may run, no framing, no referrer
+    response = plain.test_client().get("/login")
+    assert response.status_code == 200
+    assert "script-src" not in response.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Frame-Options"] == "DENY" and response.headers["Referrer-Policy"] == "no-referrer"
+    assert plain.test_client().get("/incidents").status_code == 302

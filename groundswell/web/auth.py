@@ -133,7 +133,8 @@ def login() -> Any:
             error = "Wrong name or password."
     if not web.users:
         error = error or "No one can sign in: add people under web.users (see `groundswell web hash-password`)."
-    return render_template("login.html", error=error, target=target), (401 if error else 200)
+    return render_template("login.html", error=error, target=target), (401 if error and request.method == "POST"
+                                                                      else 200)
 
 
 @bp.route("/logout", methods=["POST"])
