@@ -40,6 +40,8 @@ def timeline(inc: Incident) -> list[Event]:
     for a in inc.actions:
         via = f" ({a.via})" if a.via else ""
         events.append(Event(a.at, a.kind, (a.text if a.kind == "note" else f"{a.kind}{via}"), by=a.by))
+    if inc.acknowledged_at and not any(a.kind == "acknowledged" for a in inc.actions):  # acknowledged before actions
+        events.append(Event(inc.acknowledged_at, "acknowledged", "acknowledged", by=inc.acknowledged_by or ""))
     if inc.status == "resolved" and inc.resolved_at and not inc.resolved_by:
         events.append(Event(inc.resolved_at, "resolved", inc.resolve_reason or "resolved"))
     order = {"opened": 0, "match": 1, "email": 2, "acknowledged": 3, "note": 4, "resolved": 5}
