@@ -20,6 +20,7 @@ from alerts import digest
 from alerts import incidents as book
 from alerts.email.compose import compose, notification_id
 from alerts.email.outbox import Outbox
+from alerts.links import email_links
 from alerts.model import Incident, Match, Notification, Severity
 from alerts.report import build_report, recipients_for
 from alerts.rules.context import context_for
@@ -88,9 +89,10 @@ def _notify(
     es: Elasticsearch, cfg: Config[Any], inc: Incident, kind: Literal["opened", "escalated"], at: datetime,
     previous: Severity | None, report: RunReport,
 ) -> None:
-    message_id = notification_id(inc.incident_id, kind, inc.severity)
+    """One email per recipient routed to the incident (alerts.report.recipients_for): each says why its recipient
+    gets it and carries that person's acknowledge link. Notices wait for the digest when one is configured."""
     digest = cfg.alerting.digest_minutes is not None and inc.severity == "notice" and kind == "opened"
-    to = recipients_for(cfg, "notice" if digest else inc.severity)
+    to = recipients_for(cfg, "notice" if digest else inc.severity, brand=inc.brand, category=inc.category)
     if not to:
         report.errors.append(
             f"incident {inc.incident_id} ({inc.severity}): no recipients configured "
@@ -98,14 +100,18 @@ def _notify(
         )
         return
     facts = build_report(es, cfg, inc, kind, at, previous)
-    message = compose(facts, sender=cfg.smtp.sender, recipients=to, message_id=message_id)
     outbox = Outbox(es, cfg.elasticsearch.index_prefix)
-    queued = outbox.enqueue(
-        message_id, message, incident_id=inc.incident_id, kind="digest-item" if digest else kind,
-        severity=inc.severity, at=at,
-    )
-    report.emails_queued += int(queued)
-    inc.notifications.append(Notification("digest" if digest else kind, inc.severity, at, message_id))
+    for person in to:
+        message_id = notification_id(inc.incident_id, kind, inc.severity, person.address)
+        message = compose(facts, sender=cfg.smtp.sender, recipients=[person.address], message_id=message_id,
+                          reason=person.reason, links=email_links(cfg, inc.incident_id, person.address, at))
+        queued = outbox.enqueue(
+            message_id, message, incident_id=inc.incident_id, kind="digest-item" if digest else kind,
+            severity=inc.severity, at=at,
+        )
+        report.emails_queued += int(queued)
+        inc.notifications.append(
+            Notification("digest" if digest else kind, inc.severity, at, message_id, to=person.address))
 
 
 def run_once(

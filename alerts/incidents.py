@@ -11,16 +11,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from elasticsearch import Elasticsearch, NotFoundError
 
 from alerts.model import (
     INCIDENT_PROPERTIES,
     RANK,
+    Action,
     Incident,
     Match,
     Severity,
@@ -40,6 +41,7 @@ class IncidentStore(Protocol):
     def save(self, incidents: Sequence[Incident]) -> None: ...
     def get(self, incident_id: str) -> Incident | None: ...
     def search(self, status: str | None = None, limit: int = 50) -> list[Incident]: ...
+    def update(self, incident_id: str, change: Callable[[Incident], None]) -> Incident | None: ...
 
 
 class MemoryIncidentStore:
@@ -62,53 +64,137 @@ class MemoryIncidentStore:
         found = [i for i in self._by_id.values() if status is None or i.status == status]
         return sorted(found, key=lambda i: i.opened_at, reverse=True)[:limit]
 
+    def update(self, incident_id: str, change: Callable[[Incident], None]) -> Incident | None:
+        inc = self._by_id.get(incident_id)
+        if inc is not None:
+            change(inc)
+        return inc
+
+
+class IncidentConflict(RuntimeError):
+    """An incident kept changing under us for every retry (should not happen outside a storm of writers)."""
+
+
+def merge_people(ours: Incident, stored: Incident) -> None:
+    """Keep what people did (stored by the console or CLI meanwhile) in the engine's newer version of an incident:
+    its acknowledgement, a resolution by hand and every note. The engine's own fields (matches, severity,
+    notifications) are its to write."""
+    seen = {(a.kind, a.by, a.at, a.text) for a in ours.actions}
+    ours.actions = sorted([*ours.actions, *(a for a in stored.actions if (a.kind, a.by, a.at, a.text) not in seen)],
+                          key=lambda a: a.at)
+    if stored.acknowledged_at and not ours.acknowledged_at:
+        ours.acknowledged_at, ours.acknowledged_by = stored.acknowledged_at, stored.acknowledged_by
+        if ours.status == "open":
+            ours.status = "acknowledged"
+    if stored.status == "resolved" and stored.resolved_by and ours.status != "resolved":
+        ours.status = "resolved"
+        ours.resolved_at, ours.resolved_by, ours.resolve_reason = (
+            stored.resolved_at, stored.resolved_by, stored.resolve_reason)
+    ours.updated_at = max(ours.updated_at, stored.updated_at)
+
 
 class EsIncidentStore:
     """`<prefix>-incidents`: one document per incident, id = incident id, refreshed on write so the next
-    evaluation (maybe another process) sees it."""
+    evaluation (maybe another process) sees it.
+
+    Writes are optimistic (if_seq_no/if_primary_term of the version read): the engine evaluating and a person
+    acknowledging in the console at the same moment cannot overwrite each other. The engine's save keeps what
+    people did meanwhile (merge_people); a person's change is re-applied to the newest version (update)."""
+
+    RETRIES = 8
 
     def __init__(self, es: Elasticsearch, prefix: str) -> None:
         self.es = es
         self.index = incidents_index(prefix)
+        self._versions: dict[str, tuple[int, int]] = {}  # incident id -> (seq_no, primary_term) last read
 
     def _ensure(self) -> None:
         ensure_index(self.es, self.index, INCIDENT_PROPERTIES)
 
+    def _remember(self, hit: Mapping[str, Any]) -> Incident:
+        if "_seq_no" in hit:
+            self._versions[hit["_id"]] = (int(hit["_seq_no"]), int(hit["_primary_term"]))
+        return Incident.from_document(hit["_source"])
+
     def active(self) -> list[Incident]:
         return self._query({"terms": {"status": list(ACTIVE)}}, 10_000)
 
-    def save(self, incidents: Sequence[Incident]) -> None:
-        if not incidents:
-            return
+    def _write(self, incidents: Sequence[Incident]) -> list[Incident]:
+        """One bulk of conditional writes; the incidents whose stored version changed since read (409)."""
         self._ensure()
         ops: list[dict[str, object]] = []
         for i in incidents:
-            ops.append({"index": {"_index": self.index, "_id": i.incident_id}})
+            version = self._versions.get(i.incident_id)
+            if version is None:
+                ops.append({"create": {"_index": self.index, "_id": i.incident_id}})
+            else:
+                ops.append({"index": {"_index": self.index, "_id": i.incident_id, "if_seq_no": version[0],
+                                      "if_primary_term": version[1]}})
             ops.append(i.to_document())
         res = self.es.bulk(operations=ops, refresh="wait_for")
-        if res.get("errors"):
-            failed = [it["index"].get("error") for it in res["items"] if it["index"].get("error")]
+        conflicts: list[Incident] = []
+        failed: list[object] = []
+        for item, inc in zip(res["items"], incidents, strict=True):
+            op = item.get("index") or item.get("create") or {}
+            if op.get("status") == 409:
+                conflicts.append(inc)
+            elif op.get("error"):
+                failed.append(op["error"])
+            else:
+                self._versions[inc.incident_id] = (int(op["_seq_no"]), int(op["_primary_term"]))
+        if failed:
             raise RuntimeError(f"saving incidents to {self.index} failed: {failed[:3]}")
+        return conflicts
+
+    def save(self, incidents: Sequence[Incident]) -> None:
+        pending = list(incidents)
+        for _ in range(self.RETRIES):
+            if not pending:
+                return
+            pending = self._write(pending)
+            for inc in pending:
+                stored = self.get(inc.incident_id)
+                if stored is not None:
+                    merge_people(inc, stored)
+        if pending:
+            raise IncidentConflict(f"incidents kept changing while saving: {[i.incident_id for i in pending]}")
+
+    def update(self, incident_id: str, change: Callable[[Incident], None]) -> Incident | None:
+        """Apply `change` to the newest stored version and save it only if nobody wrote in between (else again);
+        None when there is no such incident. `change` may raise (e.g. already resolved): nothing is written."""
+        for _ in range(self.RETRIES):
+            inc = self.get(incident_id)
+            if inc is None:
+                return None
+            change(inc)
+            if not self._write([inc]):
+                return inc
+        raise IncidentConflict(f"incident {incident_id} kept changing; try again")
 
     def get(self, incident_id: str) -> Incident | None:
         try:
             doc = self.es.get(index=self.index, id=incident_id)
         except NotFoundError:
             return None
-        return Incident.from_document(doc["_source"])
+        return self._remember(doc.body)
 
     def search(self, status: str | None = None, limit: int = 50) -> list[Incident]:
         query: dict[str, object] = {"term": {"status": status}} if status else {"match_all": {}}
         return self._query(query, limit)
 
+    def find(self, query: Mapping[str, Any], limit: int = 500) -> list[Incident]:
+        """Incidents matching an Elasticsearch query (the console's filters), newest first."""
+        return self._query(dict(query), limit)
+
     def _query(self, query: dict[str, object], size: int) -> list[Incident]:
         try:
             res = self.es.search(
-                index=self.index, query=query, size=size, sort=[{"opened_at": {"order": "desc"}}]
+                index=self.index, query=query, size=size, sort=[{"opened_at": {"order": "desc"}}],
+                seq_no_primary_term=True,
             )
         except NotFoundError:
             return []
-        return [Incident.from_document(h["_source"]) for h in res["hits"]["hits"]]
+        return [self._remember(h) for h in res["hits"]["hits"]]
 
 
 @dataclass
@@ -268,19 +354,61 @@ def apply(matches: Sequence[Match], active: Sequence[Incident], at: datetime, qu
     return changes
 
 
-def acknowledge(inc: Incident, by: str, at: datetime) -> None:
+def acknowledge(inc: Incident, by: str, at: datetime, via: str = "cli") -> None:
+    """Someone is on it (it still escalates and updates). Acknowledging twice keeps the first who and when."""
     if inc.status == "resolved":
         raise ValueError(f"incident {inc.incident_id} is already resolved")
+    if inc.acknowledged_at is not None:
+        return
     inc.status = "acknowledged"
     inc.acknowledged_at = at
     inc.acknowledged_by = by
     inc.updated_at = at
+    inc.actions.append(Action("acknowledged", by, at, via=via))
 
 
-def resolve(inc: Incident, by: str, at: datetime) -> None:
+def resolve(inc: Incident, by: str, at: datetime, via: str = "cli") -> None:
     if inc.status == "resolved":
         raise ValueError(f"incident {inc.incident_id} is already resolved")
     inc.status = "resolved"
     inc.resolved_at = at
+    inc.resolved_by = by
     inc.resolve_reason = f"resolved by {by}"
     inc.updated_at = at
+    inc.actions.append(Action("resolved", by, at, via=via))
+
+
+NOTE_MAX = 4000  # characters
+
+
+def add_note(inc: Incident, by: str, at: datetime, text: str, via: str = "console") -> None:
+    """A note on the timeline (what was done, who was called). Notes stay possible after resolving."""
+    body = text.strip()
+    if not body:
+        raise ValueError("the note is empty")
+    if len(body) > NOTE_MAX:
+        raise ValueError(f"the note is longer than {NOTE_MAX} characters")
+    inc.actions.append(Action("note", by, at, text=body, via=via))
+    inc.updated_at = max(inc.updated_at, at)
+
+
+TRANSITIONS: dict[str, Callable[..., None]] = {"ack": acknowledge, "resolve": resolve}
+
+
+def act(store: IncidentStore, incident_id: str, action: str, by: str, at: datetime, *, via: str,
+        text: str = "") -> Incident:
+    """The one way a person changes an incident, for the CLI (`alerts ack/resolve`) and the console alike:
+    applied to the newest stored version and saved only if nobody wrote in between. LookupError for an unknown
+    incident, ValueError for a change that does not apply (already resolved, an empty note)."""
+    def change(inc: Incident) -> None:
+        if action == "note":
+            add_note(inc, by, at, text, via=via)
+        elif action in TRANSITIONS:
+            TRANSITIONS[action](inc, by, at, via=via)
+        else:
+            raise ValueError(f"unknown action {action!r}")
+
+    inc = store.update(incident_id, change)
+    if inc is None:
+        raise LookupError(f"no incident {incident_id!r}")
+    return inc

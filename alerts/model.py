@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Literal
 
 from core.times import iso, parse_time
@@ -99,6 +99,7 @@ class Notification:
     severity: Severity
     at: datetime
     message_id: str  # the outbox document id
+    to: str | None = None  # the recipient (each gets an email of their own); None in books written before that
 
 
 @dataclass
@@ -107,6 +108,20 @@ class TimelineEntry:
     rule: str
     severity: Severity
     summary: str
+
+
+ActionKind = Literal["acknowledged", "resolved", "note"]
+
+
+@dataclass(frozen=True)
+class Action:
+    """What a person did to an incident (console or CLI): who, when, and for a note its text."""
+
+    kind: ActionKind
+    by: str
+    at: datetime
+    text: str = ""
+    via: str = ""  # "console", "email link", "cli"
 
 
 @dataclass
@@ -139,6 +154,8 @@ class Incident:
     acknowledged_by: str | None = None
     notifications: list[Notification] = field(default_factory=list)
     timeline: list[TimelineEntry] = field(default_factory=list)
+    resolved_by: str | None = None  # a person; None when it resolved after quiet_minutes without a match
+    actions: list[Action] = field(default_factory=list)  # acknowledgements, resolutions and notes, oldest first
 
     def to_document(self) -> dict[str, Any]:
         return {
@@ -169,11 +186,15 @@ class Incident:
             "acknowledged_at": iso(self.acknowledged_at) if self.acknowledged_at else None,
             "acknowledged_by": self.acknowledged_by,
             "notifications": [
-                {"kind": n.kind, "severity": n.severity, "at": iso(n.at), "message_id": n.message_id}
+                {"kind": n.kind, "severity": n.severity, "at": iso(n.at), "message_id": n.message_id, "to": n.to}
                 for n in self.notifications
             ],
             "timeline": [
                 {"at": iso(t.at), "rule": t.rule, "severity": t.severity, "summary": t.summary} for t in self.timeline
+            ],
+            "resolved_by": self.resolved_by,
+            "actions": [
+                {"kind": a.kind, "by": a.by, "at": iso(a.at), "text": a.text, "via": a.via} for a in self.actions
             ],
         }
 
@@ -211,12 +232,18 @@ class Incident:
             acknowledged_by=src.get("acknowledged_by"),
             notifications=[
                 Notification(n["kind"], n["severity"], t_ if (t_ := parse_time(n["at"])) else t("opened_at"),
-                             n["message_id"])
+                             n["message_id"], n.get("to"))
                 for n in src.get("notifications") or []
             ],
             timeline=[
                 TimelineEntry(parse_time(e["at"]) or t("opened_at"), e["rule"], e["severity"], e["summary"])
                 for e in src.get("timeline") or []
+            ],
+            resolved_by=src.get("resolved_by"),
+            actions=[
+                Action(a["kind"], a["by"], parse_time(a["at"]) or t("updated_at"), a.get("text") or "",
+                       a.get("via") or "")
+                for a in src.get("actions") or []
             ],
         )
 
@@ -254,9 +281,12 @@ INCIDENT_PROPERTIES: dict[str, Any] = {
     "acknowledged_at": {"type": "date"},
     "acknowledged_by": KEYWORD,
     "notifications": {
-        "properties": {"kind": KEYWORD, "severity": KEYWORD, "at": {"type": "date"}, "message_id": KEYWORD},
+        "properties": {"kind": KEYWORD, "severity": KEYWORD, "at": {"type": "date"}, "message_id": KEYWORD,
+                       "to": KEYWORD},
     },
     "timeline": {"type": "object", "enabled": False},
+    "resolved_by": KEYWORD,
+    "actions": {"type": "object", "enabled": False},
 }
 
 
@@ -275,3 +305,4 @@ class IncidentReport:
     platforms: tuple[str, ...]
     kibana_url: str | None  # Discover with the incident's query and time range, when alerting.kibana_url is set
     previous_severity: Severity | None = None  # for an escalation
+    zone: tzinfo = UTC  # the configured `timezone:`: every time the email shows is in it

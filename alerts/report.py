@@ -1,19 +1,21 @@
 """What an incident email shows and who receives it, for the engine's emails and the digest alike.
 
 `build_report` reads the index as of an instant: the complaint's first post and top posts, the last 24 hours per
-hour, distinct authors and platforms; `recipients_for` picks the addresses for a severity."""
+hour, distinct authors and platforms; `recipients_for` picks who can act on it (by brand, complaint category and
+severity, each level falling back to the next broader one) and says why each of them gets it."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from elasticsearch import Elasticsearch, NotFoundError
 
 from alerts.email.compose import kibana_discover_url
-from alerts.model import Incident, IncidentReport, Post, Severity
-from core.config import Config
+from alerts.model import RANK, SEVERITIES, Incident, IncidentReport, Post, Severity
+from core.config import Config, Route
 from core.times import iso, parse_time
 from store import mapping
 
@@ -120,6 +122,7 @@ def build_report(
         platforms=tuple(b["key"] for b in aggs.get("platforms", {}).get("buckets", [])),
         kibana_url=kibana,
         previous_severity=previous,
+        zone=cfg.zone,
     )
 
 
@@ -129,14 +132,68 @@ def _ids_query(inc: Incident) -> str:
     return " OR ".join(f"mention_id:{m}" for m in inc.mention_ids[:20])
 
 
-def recipients_for(cfg: Config[Any], severity: Severity) -> tuple[str, ...]:
-    """The tier's own list, else the next lower tier's: a crisis always reaches at least the urgent list."""
-    tiers = {"notice": cfg.recipients.notice, "urgent": cfg.recipients.urgent, "crisis": cfg.recipients.crisis}
-    order: list[Severity] = ["crisis", "urgent", "notice"]
-    for s in order[order.index(severity) :]:
-        if tiers[s]:
-            return tiers[s]
-    return ()
+@dataclass(frozen=True)
+class Recipient:
+    """One address an incident email goes to, and why (shown in the email's footer)."""
+
+    address: str
+    reason: str
+
+
+def _route_label(route: Route, tier: str | None = None) -> str:
+    """Why a route's recipients got the email, e.g. "logistics lead for 小米, urgent or above"."""
+    if tier is not None:
+        return f"{tier} recipient (recipients.{tier})"
+    who = route.role.strip() or (f"{route.category} recipient" if route.category else "alert recipient")
+    if route.brand:
+        who += f" for {route.brand}"
+    if route.category and route.role.strip() and route.category not in route.role:
+        who += f", {route.category}"
+    if route.severity:
+        who += f", {route.severity}" + ("" if route.severity == "crisis" else " or above")
+    return who
+
+
+def _specificity(route: Route) -> tuple[int, int, int]:
+    """Category before brand before severity (the people who can act are per category); a higher tier floor
+    before a lower one (a crisis reaches the crisis list when there is one, else the next lower tier's)."""
+    return (int(route.category is not None), int(route.brand is not None),
+            RANK[route.severity] if route.severity else -1)
+
+
+def recipients_for(
+    cfg: Config[Any], severity: Severity, *, brand: str | None = None, category: str | None = None
+) -> tuple[Recipient, ...]:
+    """Who receives an incident of this brand, complaint category and severity, and why.
+
+    Every route that matches (each key it sets equals the incident's, its severity at or below the incident's)
+    competes; the most specific ones win: brand+category+severity, brand+category, category+severity, category,
+    brand+severity, brand, then the severity-only tiers (`recipients: {notice, urgent, crisis}`), then
+    `recipients.default` (GROUNDSWELL_ALERT_TO). A person in several winning routes gets one email with every
+    reason."""
+    rec = cfg.recipients
+    candidates: list[tuple[Route, str]] = [(r, _route_label(r)) for r in rec.routes]
+    for tier in SEVERITIES:
+        addresses = getattr(rec, tier)
+        if addresses:
+            route = Route(to=addresses, severity=tier)
+            candidates.append((route, _route_label(route, tier)))
+    matching = [
+        (route, label) for route, label in candidates
+        if (route.brand is None or route.brand == brand)
+        and (route.category is None or route.category == category)
+        and (route.severity is None or RANK[route.severity] <= RANK[severity])
+    ]
+    if not matching:
+        return tuple(Recipient(a, "default recipient (no more specific route)") for a in dict.fromkeys(rec.default))
+    best = max(_specificity(route) for route, _ in matching)
+    reasons: dict[str, list[str]] = {}
+    for route, label in matching:
+        if _specificity(route) == best:
+            for address in route.to:
+                if label not in reasons.setdefault(address, []):
+                    reasons[address].append(label)
+    return tuple(Recipient(address, "; ".join(labels)) for address, labels in reasons.items())
 
 
 def mentions_for(es: Elasticsearch, cfg: Config[Any], ids: Sequence[str]) -> list[Post]:

@@ -7,16 +7,22 @@ as written, and the application (groundswell.config) loads `Config[RuleSpec]`, w
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from core.timefmt import zone_named
 
 CONFIG_ENV = "GROUNDSWELL_CONFIG"
+SECRET_ENV = "GROUNDSWELL_SECRET_KEY"
 DEFAULT_CONFIG_NAME = "groundswell.yaml"
 PREFIX_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,60}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -117,18 +123,48 @@ class Source(_Frozen):
     selectors: ReviewSelectors | None = None
 
 
+def _check_emails(value: tuple[str, ...]) -> tuple[str, ...]:
+    for address in value:
+        if not EMAIL_RE.match(address):
+            raise ValueError(f"not an email address: {address!r}")
+    return value
+
+
+SeverityName = Literal["notice", "urgent", "crisis"]
+
+
+class Route(_Frozen):
+    """Who can act on incidents of a brand, a complaint category and a severity (every key optional).
+
+    The most specific routes that match an incident receive it: brand+category+severity, then category+severity,
+    and so on down to the severity-only tiers and the default (alerts.report.recipients_for). `severity` means this
+    tier and above; `role` says in the email why its recipients got it ("logistics lead")."""
+
+    to: tuple[str, ...] = Field(min_length=1)
+    brand: str | None = Field(default=None, min_length=1)
+    category: str | None = Field(default=None, min_length=1)  # a top-level category of the complaint taxonomy
+    severity: SeverityName | None = None
+    role: str = ""
+
+    @field_validator("to")
+    @classmethod
+    def _emails(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _check_emails(value)
+
+
 class Recipients(_Frozen):
+    """The severity-only tiers (the original form), the routes by who can act, and the broadest fallback."""
+
     notice: tuple[str, ...] = ()
     urgent: tuple[str, ...] = ()
     crisis: tuple[str, ...] = ()
+    default: tuple[str, ...] = ()  # anyone not routed more specifically (GROUNDSWELL_ALERT_TO)
+    routes: tuple[Route, ...] = ()
 
-    @field_validator("notice", "urgent", "crisis")
+    @field_validator("notice", "urgent", "crisis", "default")
     @classmethod
     def _emails(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for address in value:
-            if not EMAIL_RE.match(address):
-                raise ValueError(f"not an email address: {address!r}")
-        return value
+        return _check_emails(value)
 
 
 class Smtp(_Frozen):
@@ -148,6 +184,94 @@ class Alerting(_Frozen):
     quiet_minutes: int = Field(default=180, gt=0)  # an incident with no new match for this long resolves
     digest_minutes: int | None = Field(default=None, gt=0)  # opt-in: notices go out as one digest per period
     kibana_url: str | None = None  # e.g. http://localhost:5601, for the "open in Kibana" link in emails
+    # the console's address as people reach it (`groundswell web`), for the incident and acknowledge links in emails
+    console_url: str | None = None
+    ack_link_hours: float = Field(default=72.0, gt=0)  # an email's acknowledge link works this long
+
+    @field_validator("console_url", "kibana_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError(f"expected an http(s) address like https://groundswell.example.com, got {value!r}")
+        return value.strip().rstrip("/")
+
+
+class WebUser(_Frozen):
+    """A person who may sign in to the console. `password_hash` comes from `groundswell web hash-password`;
+    without one the person signs in only through the trusted proxy header."""
+
+    name: str = Field(min_length=1, max_length=100)
+    email: str | None = None
+    password_hash: str | None = None
+    role: Literal["responder", "viewer"] = "responder"  # a viewer reads; a responder also acknowledges and resolves
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if any(not c.isprintable() for c in value) or value != value.strip():
+            raise ValueError(f"a user name is printable text without leading or trailing spaces, got {value!r}")
+        return value
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_emails((value,))
+        return value
+
+    @field_validator("password_hash")
+    @classmethod
+    def _hash(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("$argon2"):
+            raise ValueError("not an argon2 hash: make one with `groundswell web hash-password` "
+                             "(the hash is shown, never the password)")
+        return value
+
+
+class Web(_Frozen):
+    """`groundswell web`: the console for service leads and PR teams (also started by `groundswell run` if enabled)."""
+
+    enabled: bool = False  # `groundswell run` serves the console too
+    host: str = "127.0.0.1"
+    port: int = Field(default=8600, gt=0, lt=65536)
+    users: tuple[WebUser, ...] = ()
+    # sign-in by a reverse proxy that already authenticated the person: this header names them (a configured
+    # user's name or email), and it is believed only from these proxy addresses
+    trusted_header: str | None = None
+    trusted_proxies: tuple[str, ...] = ()
+    session_hours: float = Field(default=12.0, gt=0)
+    threads: int = Field(default=8, gt=0, le=64)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"expected an IP address or network like 127.0.0.1 or 10.0.0.0/8, got {item!r}") from None
+        return value
+
+    @field_validator("trusted_header")
+    @classmethod
+    def _header(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9-]+", value):
+            raise ValueError(f"expected a header name like X-Remote-User, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Web:
+        if self.trusted_header and not self.trusted_proxies:
+            raise ValueError("trusted_header needs trusted_proxies: the addresses of the proxies allowed to set it")
+        names = [u.name for u in self.users]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"two users have the same name: {', '.join(dupes)}")
+        return self
 
 
 class Scheduler(_Frozen):
@@ -249,7 +373,29 @@ class Config(_Frozen, Generic[RuleT]):
     alerting: Alerting = Alerting()
     scheduler: Scheduler = Scheduler()
     elasticsearch: Elasticsearch = Elasticsearch()
+    web: Web = Web()
+    timezone: str = "UTC"  # IANA name: the zone of every time a person reads (stored times stay UTC)
+    # signs console sessions and emailed acknowledge links: only from GROUNDSWELL_SECRET_KEY, never from the file
+    secret_key: SecretStr | None = None
     path: str | None = None  # where it was read from, for messages
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        zone_named(value)
+        return value.strip()
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("GROUNDSWELL_SECRET_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The zone people read times in."""
+        return zone_named(self.timezone)
 
     @field_validator("rules", "sources")
     @classmethod
@@ -285,7 +431,7 @@ def _format_validation(where: str, err: ValidationError) -> str:
     lines = []
     for e in err.errors():
         bad = e.get("input")
-        shown = repr(bad)
+        shown = "(hidden)" if e["loc"] and e["loc"][0] == "secret_key" else repr(bad)
         if len(shown) > 80:
             shown = shown[:77] + "..."
         msg = e["msg"].removeprefix("Value error, ")
@@ -293,7 +439,7 @@ def _format_validation(where: str, err: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def _env_overrides(env: Mapping[str, str], where: str) -> dict[str, dict[str, Any]]:
+def _env_overrides(env: Mapping[str, str], where: str) -> dict[str, Any]:
     """Secrets and endpoints from the environment; they win over the file."""
     es: dict[str, Any] = {}
     smtp: dict[str, Any] = {}
@@ -310,6 +456,7 @@ def _env_overrides(env: Mapping[str, str], where: str) -> dict[str, dict[str, An
         "GROUNDSWELL_SMTP_USERNAME": (smtp, "username"),
         "GROUNDSWELL_SMTP_PASSWORD": (smtp, "password"),
         "GROUNDSWELL_KIBANA_URL": (alerting, "kibana_url"),
+        "GROUNDSWELL_CONSOLE_URL": (alerting, "console_url"),
     }
     for var, (target, key) in simple.items():
         if env.get(var):
@@ -326,7 +473,7 @@ def _env_overrides(env: Mapping[str, str], where: str) -> dict[str, dict[str, An
         smtp["port"] = int(raw)
     if env.get("GROUNDSWELL_ALERT_TO"):
         addresses = tuple(a.strip() for a in env["GROUNDSWELL_ALERT_TO"].split(",") if a.strip())
-        rec = {"notice": addresses, "urgent": addresses, "crisis": addresses}
+        rec = {"default": addresses}  # the broadest fallback: routes and tiers in the file still come first
     reddit = {key: env[f"GROUNDSWELL_REDDIT_{key.upper()}"] for key in RedditApp.model_fields
               if env.get(f"GROUNDSWELL_REDDIT_{key.upper()}")}
     xhs = {"storage_state": env["GROUNDSWELL_XHS_STORAGE_STATE"]} if env.get("GROUNDSWELL_XHS_STORAGE_STATE") else {}
@@ -341,7 +488,12 @@ def _env_overrides(env: Mapping[str, str], where: str) -> dict[str, dict[str, An
         local["port"] = int(raw)
     if local:
         es["local"] = local
-    return {"elasticsearch": es, "smtp": smtp, "recipients": rec, "alerting": alerting, "platforms": platforms}
+    out: dict[str, Any] = {
+        "elasticsearch": es, "smtp": smtp, "recipients": rec, "alerting": alerting, "platforms": platforms,
+    }
+    if env.get(SECRET_ENV):
+        out["secret_key"] = env[SECRET_ENV]
+    return out
 
 
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -393,6 +545,9 @@ def load(
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: (top level): expected a mapping of sections (got {type(loaded).__name__})")
         raw = loaded
+        if "secret_key" in raw:
+            raise ConfigError(f"{path}: secret_key: a secret does not belong in the file; "
+                              f"set {SECRET_ENV} in the environment")
     try:
         merged = _merge(raw, _env_overrides(env, where))
     except ConfigError:

@@ -3,12 +3,14 @@
 Starts the source simulator and a mail sink on a shared simulated clock, runs `groundswell run` with the sources of
 demo/groundswell.yaml, makes one complaint go viral after the first simulated hour, then prints what happened:
 mentions per platform and sentiment, the incident, the alert email, a search, and how to open it all in Kibana.
-It stops what it started (Elasticsearch keeps running) and leaves the data under the default index prefix.
-Running it again is safe: every run lives through a new stretch of simulated time.
+It stops what it started (Elasticsearch keeps running; the console too when run at a terminal) and leaves the data
+under the default index prefix. Running it again is safe: every run lives through a new stretch of simulated time.
 
 Environment: DEMO_SPEED (simulated seconds per real second, default 60), DEMO_HOURS (default 2.75),
-DEMO_VIRAL_AFTER_MINUTES (default 60), DEMO_SITES_PORT (8800), DEMO_SMTP_PORT (8025), GS (the groundswell command),
-DEMO_PREFIX (another index prefix than the default, to try this script without touching the default one).
+DEMO_VIRAL_AFTER_MINUTES (default 60), DEMO_SITES_PORT (8800), DEMO_SMTP_PORT (8025), DEMO_WEB_PORT (8600),
+GS (the groundswell command), DEMO_PREFIX (another index prefix than the default, to try this script without
+touching the default one), DEMO_KEEP_CONSOLE (1: keep the console running after the demo so the email's links work;
+the default at a terminal, 0 elsewhere).
 """
 
 from __future__ import annotations
@@ -40,7 +42,11 @@ HOURS = float(os.environ.get("DEMO_HOURS", "2.75"))
 VIRAL_AFTER = float(os.environ.get("DEMO_VIRAL_AFTER_MINUTES", "60"))
 SITES_PORT = int(os.environ.get("DEMO_SITES_PORT", "8800"))
 SMTP_PORT = int(os.environ.get("DEMO_SMTP_PORT", "8025"))
+WEB_PORT = int(os.environ.get("DEMO_WEB_PORT", "8600"))
 BRAND = "小米"
+# a demo's own: never use these for a console others can reach
+DEMO_USER, DEMO_PASSWORD = "demo", "groundswell-demo"
+DEMO_SECRET = "demo-only-secret-key-do-not-use-in-production-0123456789"
 
 
 def say(text: str = "") -> None:
@@ -87,13 +93,17 @@ def has_command(name: str) -> bool:
     return gs(name, "--help").returncode == 0
 
 
-def demo_config(home: Path, sites_url: str) -> Path:
-    """demo/groundswell.yaml itself, or a copy under the demo folder whose sources point at another port."""
+def demo_config(home: Path, sites_url: str, web_port: int) -> Path:
+    """A copy of demo/groundswell.yaml under the demo folder: its sources at the simulator's port, the console at
+    its port, and the demo user (whose password hash is made here, from the password the demo prints)."""
+    from groundswell.web.auth import hash_password
+
     raw = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
-    if all(s.get("base_url") == sites_url for s in raw.get("sources") or []):
-        return CONFIG
     for s in raw.get("sources") or []:
         s["base_url"] = sites_url
+    raw.setdefault("web", {})["port"] = web_port
+    raw["web"]["users"] = [{"name": DEMO_USER, "email": "demo@example.com",
+                            "password_hash": hash_password(DEMO_PASSWORD)}]
     path = home / "groundswell.yaml"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
@@ -225,6 +235,109 @@ def complaint_email(mails: list[Path], env: dict[str, str], cfg_path: Path, star
     return None
 
 
+def stop_earlier_console(home: Path) -> None:
+    """The console an earlier demo run left running (its pid file), so this run can take the port again."""
+    pid_file = home / "console.pid"
+    try:
+        pid = int(pid_file.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        cmdline = b""
+    if b"groundswell" in cmdline and b"web" in cmdline:  # only ours, never a recycled pid
+        os.kill(pid, signal.SIGTERM)
+    pid_file.unlink(missing_ok=True)
+
+
+def email_links(path: Path) -> dict[str, str]:
+    body = text_of(path)
+    out = {}
+    for line in body.splitlines():
+        for label, key in (("Open the incident: ", "incident"), ("Acknowledge: http", "ack")):
+            if line.startswith(label):
+                out[key] = line.split(": ", 1)[1].split(" ")[0]
+    return out
+
+
+def keep_console() -> bool:
+    """A person at a terminal keeps the console to click the email's links; an unattended run (CI, a pipe) leaves
+    nothing behind. DEMO_KEEP_CONSOLE=1 or 0 decides either way."""
+    wanted = os.environ.get("DEMO_KEEP_CONSOLE")
+    return sys.stdout.isatty() if wanted is None else wanted.strip() not in {"", "0", "false", "no"}
+
+
+def show_console(home: Path, env: dict[str, str], cfg_path: Path, console_url: str, mails: list[Path]) -> None:
+    """Start the console (on the real clock: the links stay valid) and check, as a person would, that the email's
+    incident link opens after signing in and its acknowledge link asks before it acknowledges. It keeps running
+    for a person at a terminal (keep_console), else it is stopped once checked."""
+    proc = _serve_console(home, env, cfg_path, console_url)
+    if proc is None:
+        return
+    try:
+        _check_console(console_url, env, cfg_path, mails)
+    finally:
+        if keep_console():
+            say(f"The console keeps running at {console_url} (pid {proc.pid}; stop it with `kill {proc.pid}`; it is "
+                "stopped too when the demo runs again).")
+        else:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+            (home / "console.pid").unlink(missing_ok=True)
+            say("The console was stopped (an unattended run leaves nothing behind; DEMO_KEEP_CONSOLE=1 keeps it).")
+
+
+def _serve_console(home: Path, env: dict[str, str], cfg_path: Path, console_url: str) -> subprocess.Popen[bytes] | None:
+    """The console in its own session (so it can outlive this script), once it answers; None if it did not."""
+    import urllib.parse
+
+    web_env = {k: v for k, v in env.items() if k != "GROUNDSWELL_CLOCK"}
+    log = open(home / "console.log", "w")  # noqa: SIM115 (the console outlives this script)
+    proc = subprocess.Popen([GS, "--config", str(cfg_path), "web", "--port", console_url.rsplit(":", 1)[1]],
+                            env=web_env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    (home / "console.pid").write_text(str(proc.pid), encoding="utf-8")
+    try:
+        wait_for("the console", lambda: urllib.request.urlopen(f"{console_url}/healthz", timeout=1), proc)
+    except SystemExit as exc:
+        say(f"{exc}; its log is {home / 'console.log'}")
+        return None
+    say(f"The console runs at {console_url}.")
+    return proc
+
+
+def _check_console(console_url: str, env: dict[str, str], cfg_path: Path, mails: list[Path]) -> None:
+    import http.cookiejar
+    import re
+    import urllib.parse
+
+    say(f"Sign in as '{DEMO_USER}' with the password '{DEMO_PASSWORD}' (a demo account: the demo's own secret key "
+        "signs its sessions and links).")
+    shown = complaint_email(mails, env, cfg_path, datetime.min.replace(tzinfo=UTC)) if mails else None
+    links = email_links(shown) if shown else {}
+    if not links:
+        say("(no incident email of this run carries console links)")
+        return
+    say(f"The complaint email's links, which open there: incident {links.get('incident')}")
+    say(f"  and Acknowledge {links.get('ack', '(none)')}")
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    login = opener.open(f"{console_url}/login", timeout=10).read().decode()
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', login)
+    form = urllib.parse.urlencode({"csrf_token": csrf.group(1) if csrf else "", "name": DEMO_USER,
+                                   "password": DEMO_PASSWORD, "next": urllib.parse.urlsplit(links["incident"]).path})
+    page = opener.open(f"{console_url}/login", data=form.encode(), timeout=30)
+    title = re.search(r"<h1>(.*?)</h1>", page.read().decode(), re.S)
+    say(f"  checked: signed in as {DEMO_USER}, the incident page answers {page.status}: "
+        f"{(title.group(1).strip() if title else '?')[:100]}")
+    if "ack" in links:
+        ask = urllib.request.urlopen(links["ack"], timeout=30)
+        asked = re.search(r"<h1>(.*?)</h1>", ask.read().decode(), re.S)
+        say(f"  checked: the Acknowledge link answers {ask.status}: {(asked.group(1) if asked else '?').strip()} "
+            "(a GET changes nothing; the button on that page acknowledges)")
+
+
 def text_of(path: Path) -> str:
     msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     assert isinstance(msg, EmailMessage)
@@ -239,15 +352,18 @@ def main() -> int:
     home = paths.home() / "demo"
     mail_dir = home / "mail"
     home.mkdir(parents=True, exist_ok=True)
-    sites_port, smtp_port = free(SITES_PORT), free(SMTP_PORT)
+    stop_earlier_console(home)
+    sites_port, smtp_port, web_port = free(SITES_PORT), free(SMTP_PORT), free(WEB_PORT)
     sites_url = f"http://127.0.0.1:{sites_port}"
-    cfg_path = demo_config(home, sites_url)
+    console_url = f"http://127.0.0.1:{web_port}"
+    cfg_path = demo_config(home, sites_url, web_port)
     from sites.credentials import demo_env
 
     # the simulator enforces what the platforms do: it takes the test credentials a real crawl would need (a Reddit
     # app, a JD login cookie), never real ones
     env = {**os.environ, **demo_env(), "GROUNDSWELL_SMTP_HOST": "127.0.0.1", "GROUNDSWELL_SMTP_PORT": str(smtp_port),
-           "GROUNDSWELL_CONFIG": str(cfg_path)}
+           "GROUNDSWELL_CONFIG": str(cfg_path), "GROUNDSWELL_SECRET_KEY": DEMO_SECRET,
+           "GROUNDSWELL_CONSOLE_URL": console_url}
     # the demo's data goes under the default prefix (DEMO_PREFIX only for trying the demo script itself)
     env.pop("GROUNDSWELL_INDEX_PREFIX", None)
     if os.environ.get("DEMO_PREFIX"):
@@ -335,6 +451,9 @@ def main() -> int:
         say("\n".join((home / "mailsink.log").read_text(encoding="utf-8", errors="replace").splitlines()[:60]))
     else:
         say(f"no email arrived in {mail_dir} during this run")
+
+    heading("the console")
+    show_console(home, env, cfg_path, console_url, since)
 
     heading("searching: groundswell search 黑屏 --since 1d --limit 5")
     found = gs("--config", str(cfg_path), "search", "黑屏", "--since", "1d", "--limit", "5", env=env)

@@ -93,6 +93,18 @@ COMPLAINT_CATEGORIES = Chart(
     metrics=(Metric("count", label="Complaints"),),
 )
 
+REPEAT_COMPLAINTS = Chart(
+    key="repeat-complaints-by-category",
+    title="Repeat complaints by category",
+    description="Complaints from an author who already complained about the same brand in the 30 days before "
+                "(complaint.repeat), by top-level category: where the first answer did not help.",
+    source="mentions",
+    vis="table",
+    query="complaint.repeat:true",
+    buckets=(Buckets("terms", "complaint.categories", size=8, include="[^.]+", label="Category"),),
+    metrics=(Metric("count", label="Repeat complaints"),),
+)
+
 PLATFORMS = Chart(
     key="mentions-by-platform",
     title="Mentions by platform",
@@ -159,7 +171,8 @@ OPEN_INCIDENTS = DocTable(
     sort=(("severity_rank", "desc"), ("opened_at", "desc")),
 )
 
-CHARTS: tuple[Chart, ...] = (VOLUME_BY_SENTIMENT, COMPLAINT_CATEGORIES, PLATFORMS, TOP_AUTHORS, INCIDENTS_BY_SEVERITY)
+CHARTS: tuple[Chart, ...] = (VOLUME_BY_SENTIMENT, COMPLAINT_CATEGORIES, PLATFORMS, TOP_AUTHORS, INCIDENTS_BY_SEVERITY,
+                             REPEAT_COMPLAINTS)
 SEARCHES: tuple[DocTable, ...] = (NEGATIVE_MENTIONS, TOP_NEGATIVE_POSTS, OPEN_INCIDENTS)
 PANELS: tuple[Panel, ...] = CHARTS + SEARCHES
 
@@ -174,4 +187,5 @@ LAYOUT: tuple[tuple[Panel, int, int, int, int], ...] = (
     (TOP_NEGATIVE_POSTS, 0, 27, 48, 15),
     (INCIDENTS_BY_SEVERITY, 0, 42, 16, 13),
     (OPEN_INCIDENTS, 16, 42, 32, 13),
+    (REPEAT_COMPLAINTS, 0, 55, 16, 13),
 )

@@ -17,6 +17,7 @@ from core import paths
 from core.mention import Mention
 from crawlers.context import CrawlContext
 from pipelines.clusters import ClusterResolver
+from pipelines.repeats import RepeatResolver
 from store import mapping
 from store.client import StoreUnavailable, ensure_schema, make_client
 from store.spool import Spool
@@ -47,6 +48,7 @@ class ElasticsearchPipeline:
         self.es: Elasticsearch = es if es is not None else make_client(cfg.elasticsearch, retries=0)
         self.writer = MentionWriter(self.es, self.prefix, self.url, retries=retries, backoff=backoff)
         self.clusters = ClusterResolver(self.es, self.prefix, self.writer._call)
+        self.repeats = RepeatResolver(self.es, self.prefix, self.writer._call)
         self.spool = Spool(paths.spool_dir(), self.prefix)
         self.buffer: list[Pending] = []
         self.result = WriteResult()
@@ -104,6 +106,7 @@ class ElasticsearchPipeline:
             try:
                 self._ensure_schema()
                 self.clusters.resolve([p.doc for p in batch])
+                self.repeats.resolve([p.doc for p in batch])
                 res = self.writer.write(batch)
             except StoreUnavailable as exc:
                 self.unavailable = str(exc)

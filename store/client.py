@@ -44,8 +44,11 @@ def describe_error(url: str, exc: Exception) -> str:
 
 
 def ensure_schema(es: Elasticsearch, prefix: str) -> None:
-    """Install (or upgrade) the mention index template; idempotent and cheap, so every writer calls it."""
+    """Install (or upgrade) the mention index template, and add the fields a newer version knows of to the monthly
+    indices that already exist (their mapping is strict); idempotent and cheap, so every writer calls it."""
     es.indices.put_index_template(name=mapping.template_name(prefix), **mapping.index_template(prefix))
+    es.indices.put_mapping(index=mapping.index_pattern(prefix), properties=mapping.PROPERTIES,
+                           allow_no_indices=True, ignore_unavailable=True)
 
 
 def server_version(es: Elasticsearch) -> str:

@@ -44,6 +44,12 @@ def index_for(prefix: str, published_at: datetime) -> str:
     return f"{prefix}-mentions-{published_at.astimezone(UTC):%Y.%m}"
 
 
+def author_key(platform: str | None, author_id: str | None, author: str | None) -> str | None:
+    """Who wrote a mention, across its posts: the platform's author id, else the author's name, per platform."""
+    who = author_id or author
+    return f"{platform}:{who}" if platform and who else None
+
+
 def doc_id(platform: str, source_id: str) -> str:
     """Stable across crawls and machines: the same post crawled twice is one document."""
     digest = hashlib.sha1(f"{platform}\x1f{source_id}".encode()).hexdigest()[:24]
@@ -94,6 +100,9 @@ PROPERTIES: dict[str, Any] = {
             "phrases": {"type": "keyword"},
             "severity": {"type": "keyword"},
             "is_complaint": {"type": "boolean"},
+            # the same author complained about the same brand within the last 30 days (pipelines.repeats)
+            "repeat": {"type": "boolean"},
+            "previous_id": {"type": "keyword"},
         }
     },
     "cluster_id": {"type": "keyword"},

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from elasticsearch import Elasticsearch
@@ -56,8 +56,9 @@ def quote_cjk_terms(query: str) -> str:
     return _TERM.sub(repl, query)
 
 
-def parse_time(value: str, name: str, now: datetime) -> datetime:
-    """ISO 8601 (date or datetime; no offset means UTC) or relative: 30m, 24h, 7d, 2w ago."""
+def parse_time(value: str, name: str, now: datetime, tz: tzinfo | None = None) -> datetime:
+    """ISO 8601 (date or datetime; no offset means the zone `tz`, the configured `timezone:`, default UTC) or
+    relative: 30m, 24h, 7d, 2w ago."""
     raw = value.strip()
     m = _RELATIVE.match(raw)
     if m:
@@ -70,7 +71,7 @@ def parse_time(value: str, name: str, now: datetime) -> datetime:
         raise QueryError(
             f"{name}: expected an ISO time (2026-11-24, 2026-11-24T10:00+08:00) or 24h/7d, got {value!r}"
         ) from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    return dt if dt.tzinfo else dt.replace(tzinfo=tz or UTC)
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,7 @@ def test_env_overrides_secrets_and_endpoints(tmp_path: Path) -> None:
     assert cfg.elasticsearch.api_key == "secret-key" and cfg.elasticsearch.ca_certs == "/etc/ca.pem"
     assert cfg.elasticsearch.index_prefix == "fromenv"
     assert (cfg.smtp.host, cfg.smtp.port) == ("127.0.0.1", 8025)
-    assert cfg.recipients.crisis == ("a@example.com", "b@example.com")
+    assert cfg.recipients.default == ("a@example.com", "b@example.com")
 
 
 def test_bad_env_value_names_the_variable(tmp_path: Path) -> None:

@@ -20,7 +20,22 @@ from tests.conftest import Gs, delete_prefix, write_jsonl
 
 pytestmark = [pytest.mark.es, pytest.mark.slow]
 
-PORT = 9251
+def _free_port_pair() -> int:
+    """A port free for the node's HTTP and its transport (port + 100): other nodes may hold the usual 92xx."""
+    import socket
+
+    for port in range(9251, 9300):
+        try:
+            for p in (port, port + 100):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port pair in 9251-9299 (+100) for the second node")
+
+
+PORT = _free_port_pair()
 GS = [sys.executable, "-m", "groundswell.cli.main"]
 
 

@@ -97,6 +97,7 @@ def test_saved_searches_and_dashboard_panels() -> None:
         "Top authors by reach",
         "Incidents by severity",
         "Open incidents",
+        "Repeat complaints by category",
     }
     grid = [p["gridData"] for p in json.loads(dash["attributes"]["panelsJSON"])]
     assert all(g["x"] + g["w"] <= 48 for g in grid)

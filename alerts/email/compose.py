@@ -13,7 +13,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from email.message import EmailMessage
 from email.utils import format_datetime
 from functools import cache
@@ -24,7 +24,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from alerts.email.chart import bar_chart
+from alerts.links import EmailLinks
 from alerts.model import RANK, Incident, IncidentReport, Post, Severity
+from core.timefmt import people_time
 from core.times import iso
 
 SUBJECT_MAX = 150  # characters; long subjects are cut with an ellipsis
@@ -107,8 +109,9 @@ def safe_url(url: str | None) -> str | None:
     return candidate
 
 
-def fmt_time(value: datetime) -> str:
-    return f"{value.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+def fmt_time(value: datetime, tz: tzinfo | None = None) -> str:
+    """A time as people read it: in the configured zone, offset shown (core.timefmt)."""
+    return people_time(value, tz)
 
 
 def fmt_number(value: float) -> str:
@@ -136,9 +139,13 @@ def evidence_rows(evidence: Mapping[str, float]) -> list[tuple[str, str]]:
     return rows
 
 
-def notification_id(incident_id: str, kind: str, severity: str) -> str:
-    """The outbox id (and Message-ID local part) of one notification: the same email is queued only once."""
-    return _ID_UNSAFE.sub("_", f"{incident_id}.{kind}.{severity}")
+def notification_id(incident_id: str, kind: str, severity: str, recipient: str | None = None) -> str:
+    """The outbox id (and Message-ID local part) of one notification: the same email is queued only once.
+    Each recipient gets an email of their own (their reason, their acknowledge link): a hash of the address."""
+    base = _ID_UNSAFE.sub("_", f"{incident_id}.{kind}.{severity}")
+    if recipient is None:
+        return base
+    return f"{base}.{hashlib.sha1(recipient.strip().lower().encode()).hexdigest()[:10]}"
 
 
 def digest_id(item_ids: Iterable[str]) -> str:
@@ -251,10 +258,10 @@ def _render(name: str, **context: Any) -> str:
     return _templates().get_template(name).render(**context)
 
 
-def _poster_line(post: Post) -> str:
+def _poster_line(post: Post, tz: tzinfo | None = None) -> str:
     who = clean_text(post.author or "an unknown author")
     reach = f" ({fmt_number(post.author_followers)} followers)" if post.author_followers is not None else ""
-    return f"{who}{reach} on {clean_text(post.platform)}, {fmt_time(post.published_at)}"
+    return f"{who}{reach} on {clean_text(post.platform)}, {fmt_time(post.published_at, tz)}"
 
 
 def _engagement(post: Post) -> str:
@@ -279,13 +286,13 @@ def _spread_rows(report: IncidentReport) -> list[tuple[str, str]]:
     return rows
 
 
-def _hourly_summary(hourly: Sequence[tuple[datetime, int]]) -> str:
+def _hourly_summary(hourly: Sequence[tuple[datetime, int]], tz: tzinfo | None = None) -> str:
     if not hourly:
         return "no hourly counts"
     peak_at, peak = max(hourly, key=lambda h: (h[1], h[0]))
     return (
         f"{fmt_number(sum(c for _, c in hourly))} mentions over {len(hourly)} h; peak {fmt_number(peak)} in the hour "
-        f"from {fmt_time(peak_at)}; latest hour {fmt_number(hourly[-1][1])}"
+        f"from {fmt_time(peak_at, tz)}; latest hour {fmt_number(hourly[-1][1])}"
     )
 
 
@@ -297,8 +304,10 @@ def _sparkline(counts: Sequence[int]) -> str:
     return "".join(blocks[0] if c == 0 else blocks[max(1, round(c * 8 / peak))] for c in counts)
 
 
-def render_text(report: IncidentReport, subject: str) -> str:
+def render_text(report: IncidentReport, subject: str, reason: str | None = None,
+                links: EmailLinks | None = None) -> str:
     inc = report.incident
+    tz = report.zone
     lines = [subject, ""]
     if report.kind == "escalated":
         was = report.previous_severity.upper() if report.previous_severity else "a lower level"
@@ -307,7 +316,7 @@ def render_text(report: IncidentReport, subject: str) -> str:
     if first is not None:
         lines.append("The complaint:")
         lines += ["> " + line for line in _post_text(first, QUOTE_MAX).splitlines() or [""]]
-        lines.append(f"First posted by {_poster_line(first)}")
+        lines.append(f"First posted by {_poster_line(first, tz)}")
         if first.url:
             lines.append(f"Link: {clean_text(first.url)}")
         lines.append("")
@@ -316,39 +325,51 @@ def render_text(report: IncidentReport, subject: str) -> str:
     lines.append("")
     if report.hourly:
         lines.append(f"Last 24 h per hour: {_sparkline([c for _, c in report.hourly])}")
-        lines += [f"  {_hourly_summary(report.hourly)}", ""]
+        lines += [f"  {_hourly_summary(report.hourly, tz)}", ""]
     if report.top_posts:
         lines.append("Top posts:")
         for i, post in enumerate(report.top_posts[:TOP_POSTS], 1):
-            lines.append(f"{i}. {_poster_line(post)}; {_engagement(post)}")
+            lines.append(f"{i}. {_poster_line(post, tz)}; {_engagement(post)}")
             lines += ["   " + line for line in _post_text(post, EXCERPT_MAX).splitlines()]
             if post.url:
                 lines.append(f"   {clean_text(post.url)}")
         lines.append("")
     if report.kibana_url:
         lines += [f"Open in Kibana Discover: {report.kibana_url}", ""]
-    lines += _footer(report)
+    lines += _footer(report, reason, links)
     return "\n".join(lines) + "\n"
 
 
-def _footer(report: IncidentReport) -> list[str]:
+def _footer(report: IncidentReport, reason: str | None = None, links: EmailLinks | None = None) -> list[str]:
     inc = report.incident
-    return [
+    out = [
         "--",
-        f"Incident {inc.incident_id}, opened {fmt_time(inc.opened_at)}; rules: {', '.join(inc.rules) or '-'}",
-        f"Acknowledge: groundswell alerts ack {inc.incident_id}",
+        f"Incident {inc.incident_id}, opened {fmt_time(inc.opened_at, report.zone)}; "
+        f"rules: {', '.join(inc.rules) or '-'}",
     ]
+    if links is None:
+        out.append(f"Acknowledge: groundswell alerts ack {inc.incident_id}")
+    else:
+        out.append(f"Open the incident: {links.incident_url}")
+        if links.ack_url and links.ack_expires_at:
+            out.append(f"Acknowledge: {links.ack_url} (until {fmt_time(links.ack_expires_at, report.zone)})")
+        else:
+            out.append("Acknowledge: on the incident's page, once signed in")
+    if reason:
+        out.append(f"You receive this as: {clean_text(reason)}")
+    return out
 
 
 _SEVERITY_COLOUR = {"notice": "#3a6ea5", "urgent": "#c77700", "crisis": "#b3261e"}
 
 
-def _shown_post(post: Post, limit: int) -> dict[str, Any]:
-    return {"text": _post_text(post, limit), "poster": _poster_line(post), "url": post.url,
+def _shown_post(post: Post, limit: int, tz: tzinfo | None = None) -> dict[str, Any]:
+    return {"text": _post_text(post, limit), "poster": _poster_line(post, tz), "url": post.url,
             "engagement": _engagement(post)}
 
 
-def render_html(report: IncidentReport, subject: str, chart_cid: str | None) -> str:
+def render_html(report: IncidentReport, subject: str, chart_cid: str | None, reason: str | None = None,
+                links: EmailLinks | None = None) -> str:
     inc = report.incident
     what, summary = headline(inc)
     first = report.first_post or (report.top_posts[0] if report.top_posts else None)
@@ -363,13 +384,16 @@ def render_html(report: IncidentReport, subject: str, chart_cid: str | None) -> 
         what=what,
         summary=summary,
         escalated_from=escalated_from,
-        first=_shown_post(first, QUOTE_MAX) if first is not None else None,
+        first=_shown_post(first, QUOTE_MAX, report.zone) if first is not None else None,
         spread=_spread_rows(report),
-        hourly=_hourly_summary(report.hourly) if report.hourly else "",
+        hourly=_hourly_summary(report.hourly, report.zone) if report.hourly else "",
         chart_cid=chart_cid,
-        posts=[_shown_post(p, EXCERPT_MAX) for p in report.top_posts[:TOP_POSTS]],
+        posts=[_shown_post(p, EXCERPT_MAX, report.zone) for p in report.top_posts[:TOP_POSTS]],
         kibana_url=report.kibana_url,
-        footer=_footer(report)[1:],
+        links=links,
+        ack_until=fmt_time(links.ack_expires_at, report.zone) if links and links.ack_expires_at else None,
+        footer=[line for line in _footer(report, reason, links)[1:]
+                if not (links and line.startswith(("Open the incident:", "Acknowledge: http")))],
     )
 
 
@@ -385,10 +409,13 @@ def _headers(msg: EmailMessage, *, subject: str, sender: str, recipients: Sequen
 
 
 def compose(
-    report: IncidentReport, *, sender: str, recipients: Sequence[str], message_id: str | None = None
+    report: IncidentReport, *, sender: str, recipients: Sequence[str], message_id: str | None = None,
+    reason: str | None = None, links: EmailLinks | None = None,
 ) -> EmailMessage:
     """The email for an incident that opened or escalated: multipart/alternative of plain text and HTML, the
-    HTML in multipart/related with the 24 h chart as an inline PNG. `message_id` defaults to notification_id()."""
+    HTML in multipart/related with the 24 h chart as an inline PNG. `message_id` defaults to notification_id().
+    `reason` says why the recipient gets it; `links` (alerts.links.email_links) add the console's incident page
+    and acknowledge link in place of the CLI hint."""
     inc = report.incident
     message_id = message_id or notification_id(inc.incident_id, report.kind, inc.severity)
     subject = subject_of(report)
@@ -396,8 +423,8 @@ def compose(
     _headers(msg, subject=subject, sender=sender, recipients=recipients, at=report.at, message_id=message_id,
              incident_ids=[inc.incident_id], kind=report.kind)
     chart_cid = f"chart.{_ID_UNSAFE.sub('_', message_id)}@{_domain(sender)}" if report.hourly else None
-    msg.set_content(render_text(report, subject))
-    msg.add_alternative(render_html(report, subject, chart_cid), subtype="html")
+    msg.set_content(render_text(report, subject, reason, links))
+    msg.add_alternative(render_html(report, subject, chart_cid, reason, links), subtype="html")
     if chart_cid:
         html_part = msg.get_body(preferencelist=("html",))
         assert isinstance(html_part, EmailMessage)
@@ -416,8 +443,11 @@ def compose_digest(
     recipients: Sequence[str],
     at: datetime,
     message_id: str | None = None,
+    reason: str | None = None,
+    links: Mapping[str, EmailLinks] | None = None,
 ) -> EmailMessage:
-    """One email listing several notices (the opt-in digest mode): plain text and HTML, no images."""
+    """One email listing several notices (the opt-in digest mode): plain text and HTML, no images. `links` by
+    incident id (alerts.links.email_links) add each incident's page and acknowledge link; `reason` says why."""
     if not reports:
         raise ValueError("a digest needs at least one report")
     ordered = sorted(reports, key=lambda r: (-RANK[r.incident.severity], r.incident.opened_at, r.incident.incident_id))
@@ -437,21 +467,30 @@ def compose_digest(
         if r.platforms:
             counts += f", on {', '.join(clean_text(p) for p in r.platforms)}"
         first = r.first_post or (r.top_posts[0] if r.top_posts else None)
-        text += [f"* {what}", f"  {counts}; opened {fmt_time(inc.opened_at)} ({inc.incident_id})"]
+        tz = r.zone
+        text += [f"* {what}", f"  {counts}; opened {fmt_time(inc.opened_at, tz)} ({inc.incident_id})"]
         if first is not None:
             excerpt = _post_text(first, EXCERPT_MAX)
             text += ["  > " + line for line in excerpt.splitlines()]
             link = f": {clean_text(first.url)}" if first.url else ""
-            text.append(f"  First posted by {_poster_line(first)}{link}")
+            text.append(f"  First posted by {_poster_line(first, tz)}{link}")
         if r.kibana_url:
             text.append(f"  Kibana: {r.kibana_url}")
+        own = (links or {}).get(inc.incident_id)
+        if own is not None:
+            text.append(f"  Open the incident: {own.incident_url}")
+            if own.ack_url:
+                text.append(f"  Acknowledge: {own.ack_url}")
         text.append("")
         items.append({
-            "what": what, "counts": counts, "opened": fmt_time(inc.opened_at), "incident_id": inc.incident_id,
-            "first": _shown_post(first, EXCERPT_MAX) if first is not None else None, "kibana_url": r.kibana_url,
+            "what": what, "counts": counts, "opened": fmt_time(inc.opened_at, tz), "incident_id": inc.incident_id,
+            "first": _shown_post(first, EXCERPT_MAX, tz) if first is not None else None, "kibana_url": r.kibana_url,
+            "links": own,
         })
+    if reason:
+        text += ["--", f"You receive this as: {clean_text(reason)}"]
     body = _render("digest.html", subject=subject, heading=f"{len(ordered)} {noun} since the last digest",
-                   items=items)
+                   items=items, reason=clean_text(reason) if reason else None)
 
     msg = EmailMessage()
     _headers(msg, subject=subject, sender=sender, recipients=recipients, at=at, message_id=message_id,

@@ -8,8 +8,11 @@ from datetime import datetime, timedelta
 
 import click
 
+from alerts.handling import timeline
 from core import clock
 from core.exits import ExitStatus
+from core.timefmt import people_time
+from core.times import iso
 from groundswell.cli import progress
 from groundswell.cli.common import emit_json, fail, handles_store_errors, load_config
 
@@ -69,7 +72,7 @@ def run_cmd(ctx: click.Context, at_: str | None, no_send: bool, as_json: bool) -
     if as_json:
         emit_json(report.to_json())
     else:
-        click.echo(f"evaluated at {report.at.isoformat()}: {len(report.matches)} matches")
+        click.echo(f"evaluated at {people_time(report.at, cfg.zone)}: {len(report.matches)} matches")
         for m in report.matches:
             click.echo(f"  match  {m.severity:<7} {m.rule}: {m.summary}")
         for i in report.opened:
@@ -105,15 +108,15 @@ def backtest_cmd(ctx: click.Context, start: str, end: str | None, step: str, as_
         fail("--to is before --from", code=ExitStatus.USAGE)
     with progress.spinner("backtesting", progress.wanted(as_json)) as update:
         events, errors = backtest(cfg, _client(ctx), t0, t1, dt,
-                                  progress=lambda at: update(f"backtesting: evaluated {at.isoformat()}"))
+                                  progress=lambda at: update(f"backtesting: evaluated {people_time(at, cfg.zone)}"))
     for ev in events:
         i = ev.incident
         if as_json:
-            emit_json({"at": ev.at.isoformat(), "event": ev.kind, "severity": ev.severity,
+            emit_json({"at": iso(ev.at), "event": ev.kind, "severity": ev.severity,
                        "incident_id": i.incident_id, "brand": i.brand, "category": i.category,
                        "summary": i.summary})
         else:
-            click.echo(f"{ev.at.isoformat()}  {ev.kind:<9} {ev.severity:<7} {i.brand or '-'}  {i.summary}")
+            click.echo(f"{people_time(ev.at, cfg.zone)}  {ev.kind:<9} {ev.severity:<7} {i.brand or '-'}  {i.summary}")
     if not as_json:
         opened = sum(1 for e in events if e.kind == "opened")
         escalated = sum(1 for e in events if e.kind == "escalated")
@@ -136,14 +139,15 @@ def list_cmd(ctx: click.Context, status: str, limit: int, as_json: bool) -> None
     """Incidents, newest first."""
     from alerts.engine import incident_store
 
-    found = incident_store(load_config(ctx), _client(ctx)).search(None if status == "all" else status, limit)
+    cfg = load_config(ctx)
+    found = incident_store(cfg, _client(ctx)).search(None if status == "all" else status, limit)
     for i in found:
         if as_json:
             emit_json(i.to_document())
         else:
-            sent = ",".join(n.kind for n in i.notifications) or "-"
+            sent = ",".join(dict.fromkeys(n.kind for n in i.notifications)) or "-"
             click.echo(
-                f"{i.incident_id}  {i.status:<12} {i.severity:<7} opened {i.opened_at.isoformat()}  "
+                f"{i.incident_id}  {i.status:<12} {i.severity:<7} opened {people_time(i.opened_at, cfg.zone)}  "
                 f"{i.brand or i.source_key or '-'}  emails:{sent}  {i.summary}"
             )
     if not found and not as_json:
@@ -173,18 +177,21 @@ def show_cmd(ctx: click.Context, incident_id: str, as_json: bool) -> None:
     click.echo(f"  {inc.summary}")
     clusters = ", ".join(inc.cluster_ids) or "-"
     click.echo(f"  brand {inc.brand or '-'}  category {inc.category or '-'}  clusters {clusters}")
-    click.echo(f"  opened {inc.opened_at.isoformat()}  last match {inc.last_match_at.isoformat()}  "
+    tz = cfg.zone
+    click.echo(f"  opened {people_time(inc.opened_at, tz)}  last match {people_time(inc.last_match_at, tz)}  "
                f"matches {inc.matches}  rules {', '.join(inc.rules)}")
     if inc.resolved_at:
-        click.echo(f"  resolved {inc.resolved_at.isoformat()} ({inc.resolve_reason})")
+        click.echo(f"  resolved {people_time(inc.resolved_at, tz)} ({inc.resolve_reason})")
     if inc.acknowledged_at:
-        click.echo(f"  acknowledged {inc.acknowledged_at.isoformat()} by {inc.acknowledged_by}")
+        click.echo(f"  acknowledged {people_time(inc.acknowledged_at, tz)} by {inc.acknowledged_by}")
     if inc.evidence:
         click.echo("  evidence: " + ", ".join(f"{k} {v:g}" for k, v in sorted(inc.evidence.items())))
-    for n in inc.notifications:
-        click.echo(f"  email {n.kind} ({n.severity}) at {n.at.isoformat()}  [{n.message_id}]")
-    for t in inc.timeline[-10:]:
-        click.echo(f"  {t.at.isoformat()}  {t.severity:<7} {t.rule}: {t.summary}")
+    events = timeline(inc)
+    if len(events) > 20:
+        click.echo(f"  timeline (the last 20 of {len(events)}; --json has all):")
+    for e in events[-20:]:
+        by = f" by {e.by}" if e.by else ""
+        click.echo(f"  {people_time(e.at, tz)}  {e.kind:<12} {' '.join(e.text.split())}{by}")
     for p in mentions_for(es, cfg, inc.mention_ids[:5]):
         text = " ".join(p.text.split())[:120]
         click.echo(f"  - [{p.platform}] {p.author or '?'} ({p.author_followers or 0} followers, "
@@ -197,20 +204,18 @@ def _transition(ctx: click.Context, incident_id: str, by: str | None, action: st
 
     cfg = load_config(ctx)
     store = incident_store(cfg, _client(ctx))
-    inc = store.get(incident_id)
-    if inc is None:
-        fail(f"no incident {incident_id!r} under prefix {cfg.elasticsearch.index_prefix!r}")
-    assert inc is not None
     who = by or getpass.getuser()
     try:
-        (book.acknowledge if action == "ack" else book.resolve)(inc, who, clock.now())
+        inc = book.act(store, incident_id, action, who, clock.now(), via="cli")
+    except LookupError:
+        fail(f"no incident {incident_id!r} under prefix {cfg.elasticsearch.index_prefix!r}")
     except ValueError as exc:
         fail(str(exc))
-    store.save([inc])
     if as_json:
         emit_json(inc.to_document())
     else:
-        click.echo(f"{inc.incident_id}: {inc.status} by {who}")
+        done_by = inc.acknowledged_by if action == "ack" else inc.resolved_by
+        click.echo(f"{inc.incident_id}: {inc.status} by {done_by or who}")
 
 
 @alerts.command("ack")

@@ -19,6 +19,7 @@ from groundswell.cli.search import search
 from groundswell.cli.sentiment import sentiment
 from groundswell.cli.sites import sites
 from groundswell.cli.status import status
+from groundswell.cli.web import web
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -37,7 +38,7 @@ def cli(config_path: str | None, verbose: int) -> None:
     Mentions are crawled or ingested, analysed and stored in Elasticsearch, where alert rules watch them
     and PR teams search them. Environment: GROUNDSWELL_ES_URL (an existing cluster; default: the local
     node of `groundswell es start`), GROUNDSWELL_INDEX_PREFIX, GROUNDSWELL_ES_USERNAME/_PASSWORD/_API_KEY/
-    _CA_CERTS, GROUNDSWELL_SMTP_HOST/_PORT, GROUNDSWELL_ALERT_TO.
+    _CA_CERTS, GROUNDSWELL_SMTP_HOST/_PORT, GROUNDSWELL_ALERT_TO, GROUNDSWELL_SECRET_KEY, GROUNDSWELL_CONSOLE_URL.
     """
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
@@ -59,6 +60,7 @@ cli.add_command(search)
 cli.add_command(sentiment)
 cli.add_command(sites)
 cli.add_command(status)
+cli.add_command(web)
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from core.exits import ExitStatus
+from core.timefmt import people_time
 from groundswell.cli import progress
 from groundswell.cli.common import emit_json, fail, load_config
 
@@ -44,6 +45,8 @@ def run(ctx: click.Context, once: bool, duration: float | None, grace: float, ki
     clock. SIGTERM or Ctrl-C stops cleanly: no new job starts, crawls in flight get --grace seconds, then
     SIGTERM (Scrapy flushes what it holds), then SIGKILL.
 
+    With web.enabled, the console (`groundswell web`) is served beside the scheduler on web.host:web.port.
+
     Exit status: 0 all went well (--once: every job ok), 1 a job failed (--once), 2 bad configuration.
     """
     from core import clock
@@ -70,7 +73,7 @@ def run(ctx: click.Context, once: bool, duration: float | None, grace: float, ki
             if as_json:
                 emit_json(_run_json(r))
             else:
-                click.echo(f"{datetime.now(UTC):%H:%M:%S} {jobs.describe_run(r)}")
+                click.echo(f"{people_time(datetime.now(UTC), cfg.zone, seconds=True)} {jobs.describe_run(r)}")
 
     rt = jobs.Runtime(cfg, es, Children(kill_grace=kill_grace),
                       config_path=os.path.abspath(config_path) if config_path else None, on_run=on_run)
@@ -98,6 +101,7 @@ def _serve(cfg: Any, rt: Any, specs: list[Any], duration: float | None, grace: f
 
     svc = service.Service(cfg, rt, grace=grace)
     signals_seen: list[int] = []
+    console = _start_console(cfg, as_json)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         signals_seen.append(signum)
@@ -138,12 +142,36 @@ def _serve(cfg: Any, rt: Any, specs: list[Any], duration: float | None, grace: f
             svc.wait(duration, tick if show else None)
     finally:
         svc.shutdown()
+        if console is not None:
+            console.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if as_json:
         emit_json({"event": "end", "signal": signal.Signals(signals_seen[0]).name if signals_seen else None})
     else:
         click.echo("groundswell run: stopped", err=True)
+
+
+def _start_console(cfg: Any, as_json: bool) -> Any:
+    """The console beside the scheduler when `web.enabled` is set; a missing secret or a taken port stops the start
+    with one clear line (exit 2), before any job runs."""
+    if not cfg.web.enabled:
+        return None
+    from groundswell.web.app import ConsoleError
+    from groundswell.web.server import Console
+
+    try:
+        console = Console(cfg, cfg.web.host, cfg.web.port).start()
+    except ConsoleError as exc:
+        fail(f"web.enabled: {exc}", code=ExitStatus.USAGE)
+    except OSError as exc:
+        fail(f"web.enabled: cannot listen on {cfg.web.host}:{cfg.web.port}: {exc.strerror or exc}",
+             code=ExitStatus.USAGE)
+    if as_json:
+        emit_json({"event": "console", "url": console.url, "public_url": cfg.alerting.console_url})
+    else:
+        click.echo(f"groundswell run: console on {console.url}", err=True)
+    return console
 
 
 def _job_json(job: Any) -> dict[str, Any]:

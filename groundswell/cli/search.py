@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Any
 
 import click
@@ -9,6 +10,8 @@ import click
 from core import clock
 from core.exits import ExitStatus
 from core.textfold import fold_width
+from core.timefmt import people_time
+from core.times import parse_time as parse_stored
 from groundswell.cli.common import emit_json, fail, handles_store_errors, load_config
 from store import search as searching
 from store.client import make_client
@@ -25,8 +28,8 @@ def _snippet(text: str, query: str, width: int = 100) -> str:
     return ("…" if start else "") + out + ("…" if start + width < len(flat) else "")
 
 
-def _line(hit: dict[str, Any], query: str) -> str:
-    when = (hit.get("published_at") or "")[:16].replace("T", " ")
+def _line(hit: dict[str, Any], query: str, tz: tzinfo | None = None) -> str:
+    when = people_time(parse_stored(hit.get("published_at")), tz)
     sentiment = (hit.get("sentiment") or {}).get("label") or "-"
     score = (hit.get("sentiment") or {}).get("score")
     mood = f"{sentiment}({score:.2f})" if isinstance(score, float) else sentiment
@@ -46,7 +49,8 @@ def _line(hit: dict[str, Any], query: str) -> str:
 
 @click.command()
 @click.argument("query", nargs=-1)
-@click.option("--since", help="From this time: ISO 8601 (2026-11-24, 2026-11-24T10:00+08:00) or relative (24h, 7d).")
+@click.option("--since", help="From this time: ISO 8601 (2026-11-24, 2026-11-24T10:00+08:00; without an offset in the "
+              "configured timezone) or relative (24h, 7d).")
 @click.option("--until", help="Before this time (same forms as --since).")
 @click.option("--platform", "platforms", multiple=True, help="Only this platform (repeatable).")
 @click.option("--brand", "brands", multiple=True, help="Only this brand (repeatable).")
@@ -77,14 +81,15 @@ def search(
 ) -> None:
     """Search mentions: a plain phrase (Chinese or English) finds exactly the mentions containing it;
     Lucene syntax works too: AND/OR/NOT, platform:weibo, "quoted phrases", brand:小米. Newest first."""
-    cfg = load_config(ctx).elasticsearch
+    app = load_config(ctx)
+    cfg = app.elasticsearch
     text = " ".join(query)
     now = clock.now()
     try:
         req = searching.SearchRequest(
             query=text,
-            since=searching.parse_time(since, "--since", now) if since else None,
-            until=searching.parse_time(until, "--until", now) if until else None,
+            since=searching.parse_time(since, "--since", now, app.zone) if since else None,
+            until=searching.parse_time(until, "--until", now, app.zone) if until else None,
             platforms=platforms,
             brands=brands,
             sentiment=sentiment,
@@ -108,5 +113,5 @@ def search(
             emit_json(hit)
         return
     for hit in hits:
-        click.echo(_line(hit, text))
+        click.echo(_line(hit, text, app.zone))
     click.echo(f"-- {len(hits)} of {total} matching mentions", err=True)

@@ -10,6 +10,7 @@ import click
 from elasticsearch import Elasticsearch, NotFoundError
 
 from core.config import Config
+from core.timefmt import people_time
 from groundswell.cli.common import emit_json, handles_store_errors, load_config
 
 RUN_FIELDS = ("started_at", "finished_at", "result", "exit_code", "duration_seconds", "items", "indexed", "spooled",
@@ -94,11 +95,11 @@ def _pick(doc: dict[str, Any] | None, keys: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _short(value: Any, tz: tzinfo | None) -> str:
-    """A stored time in the time zone of product time (the simulated clock's, e.g. +08:00), briefly."""
+    """A stored time as people read it (core.timefmt), in the configured `timezone:`."""
     if not value:
         return "-"
     try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(tz).strftime("%m-%d %H:%M:%S")
+        return people_time(datetime.fromisoformat(str(value).replace("Z", "+00:00")), tz, seconds=True)
     except ValueError:
         return str(value)
 
@@ -109,7 +110,7 @@ def _short(value: Any, tz: tzinfo | None) -> str:
 @handles_store_errors
 def status(ctx: click.Context, as_json: bool) -> None:
     """Each job's last run (result, when, what it did), its next run, and the crawler-health flags of each source's
-    latest crawl (zero results, broken, silent). Times are product time (the simulated clock when one is set)."""
+    latest crawl (zero results, broken, silent). Times are in the configured `timezone:` (default UTC)."""
     from store.client import make_client
 
     cfg = load_config(ctx)
@@ -122,19 +123,18 @@ def status(ctx: click.Context, as_json: bool) -> None:
         emit_json(report)
         return
     state = f"running (pid {report['pid']})" if report["running"] else "not running"
-    tz = datetime.fromisoformat(report["now"]).tzinfo
-    click.echo(f"scheduler: {state}; job store {report['job_store']}; now {_short(report['now'], tz)} "
-               f"({datetime.fromisoformat(report['now']):%z})")
+    tz = cfg.zone
+    click.echo(f"scheduler: {state}; job store {report['job_store']}; now {_short(report['now'], tz)}")
     if not report["jobs"]:
         click.echo("no jobs yet: start `groundswell run`")
     else:
-        click.echo(f"{'job':<28} {'last result':<12} {'last finished':<15} {'next run':<15} detail")
+        click.echo(f"{'job':<28} {'last result':<12} {'last finished':<26} {'next run':<26} detail")
         for j in report["jobs"]:
             lr = j["last_run"] or {}
             detail = lr.get("error") or (f"{lr.get('items') or 0} items, {lr.get('indexed') or 0} new"
                                          if j["kind"] in ("crawl", "revisit") and lr else "")
-            click.echo(f"{j['id']:<28} {lr.get('result') or 'never':<12} {_short(lr.get('finished_at'), tz):<15} "
-                       f"{_short(j['next_run'], tz):<15} {detail}")
+            click.echo(f"{j['id']:<28} {lr.get('result') or 'never':<12} {_short(lr.get('finished_at'), tz):<26} "
+                       f"{_short(j['next_run'], tz):<26} {detail}")
     if report["sources"]:
         click.echo("\ncrawler health (latest crawl of each source):")
         for s in report["sources"]:
