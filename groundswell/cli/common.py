@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
+from core import redact
 from core.exits import ExitStatus
 from groundswell import config as gsconfig
 
@@ -31,7 +32,8 @@ def load_config(ctx: click.Context) -> gsconfig.Config:
 
 
 def fail(message: str, code: ExitStatus = ExitStatus.PARTIAL) -> Any:
-    click.echo(f"groundswell: {message}", err=True)
+    """One line (or a few) on stderr, secrets masked, and the exit status."""
+    click.echo(f"groundswell: {redact.scrub(message)}", err=True)
     sys.exit(code)
 
 
@@ -40,20 +42,21 @@ def emit_json(obj: Any) -> None:
 
 
 def handles_store_errors(fn: F) -> F:
-    """Turn an unreachable or refusing Elasticsearch into one clear line and exit code 3."""
+    """Turn a failure to talk to Elasticsearch into one clear line and its own exit status: 3 unreachable, 4
+    credentials refused, 5 a privilege missing, 6 TLS, 7 not Elasticsearch (core.exits)."""
     from elasticsearch import ApiError, TransportError
 
-    from store.client import StoreUnavailable, describe_error
+    from store.client import StoreError, store_error
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except StoreUnavailable as exc:
-            fail(str(exc), code=ExitStatus.STORE_UNAVAILABLE)
+        except StoreError as exc:
+            fail(str(exc), code=exc.status)
         except (ApiError, TransportError) as exc:
             ctx = click.get_current_context()
-            url = load_config(ctx).elasticsearch.effective_url
-            fail(describe_error(url, exc), code=ExitStatus.STORE_UNAVAILABLE)
+            err = store_error(load_config(ctx).elasticsearch.effective_url, exc)
+            fail(str(err), code=err.status)
 
     return wrapper  # type: ignore[return-value]
