@@ -15,7 +15,7 @@ from typing import Any
 
 from scrapy.exceptions import DropItem
 
-from core import clock
+from core import clock, times
 from core.mention import INPUT_FIELDS, Mention
 from core.textfold import fold_width
 
@@ -26,9 +26,6 @@ _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _PLATFORM_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
 MAX_TEXT = 100_000
 MAX_COUNT = 2**63 - 1  # Elasticsearch's long
-# Times outside these are a broken field, not a post: checked before any conversion can overflow
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 
 
 class Rejected(ValueError):
@@ -52,13 +49,13 @@ def clean_text(value: str) -> str:
 
 def parse_time(value: Any, name: str) -> datetime:
     """ISO 8601 with a UTC offset (or Z), or epoch seconds; naive times are refused: whose clock would it be?
-    Only 1970-01-01 up to (not including) 3000-01-01 is a time a post can have; the range is checked before any
-    conversion, so year 9999 at -05:00 or 1e20 seconds is a rejection, not an overflow."""
+    Only core.times' range (1970 to 2999) is a time a post can have; it is checked before any conversion, so year
+    9999 at -05:00 or 1e20 seconds is a rejection, not an overflow."""
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        if not math.isfinite(value) or not EARLIEST.timestamp() <= value < LATEST.timestamp():
-            raise Rejected(f"{name}: epoch seconds out of range (1970 to 2999): {value!r}")
+        if not math.isfinite(value) or not times.EARLIEST.timestamp() <= value < times.LATEST.timestamp():
+            raise Rejected(f"{name}: epoch seconds out of range ({times.RANGE_TEXT}): {value!r}")
         return datetime.fromtimestamp(value, UTC)
     elif isinstance(value, str) and value.strip():
         raw = value.strip()
@@ -70,11 +67,8 @@ def parse_time(value: Any, name: str) -> datetime:
         raise Rejected(f"{name}: expected an ISO 8601 timestamp, got {_shown(value)}")
     if dt.tzinfo is None or dt.utcoffset() is None:
         raise Rejected(f"{name}: timestamp has no UTC offset: {_shown(value)} (write e.g. 2026-11-24T10:00:00+08:00)")
-    offset = dt.utcoffset()
-    assert offset is not None
-    # compare as naive UTC without converting: dt - offset may leave the datetime range
-    if not (EARLIEST.replace(tzinfo=None) + offset <= dt.replace(tzinfo=None) < LATEST.replace(tzinfo=None) + offset):
-        raise Rejected(f"{name}: out of range (1970 to 2999): {_shown(value)}")
+    if not times.in_range(dt):
+        raise Rejected(f"{name}: out of range ({times.RANGE_TEXT}): {_shown(value)}")
     return dt.astimezone(UTC)
 
 

@@ -8,12 +8,15 @@ from datetime import datetime, timedelta
 
 import click
 
-from core import clock
+from core import clock, display, times
 from core.exits import ExitStatus
 from groundswell.cli import progress
 from groundswell.cli.common import emit_json, fail, handles_store_errors, load_config
 
+show = display.line  # every crawled (or rule-made, which quotes crawled) text shown to a person
 _STEP = re.compile(r"^(\d+)\s*([smhd])$")
+MAX_EVALUATIONS = 100_000  # a backtest longer than this is a typo in --step or --from, not a plan
+MAX_STEP = timedelta(days=366)
 
 
 def _when(value: str | None, option: str) -> datetime:
@@ -26,18 +29,24 @@ def _when(value: str | None, option: str) -> datetime:
     if parsed.tzinfo is None:
         fail(f"{option}: give a time zone, e.g. 2026-11-24T12:00:00+08:00 or ...Z (got {value!r})",
              code=ExitStatus.USAGE)
+    if not times.in_range(parsed):
+        fail(f"{option}: {value!r} is outside the years {times.RANGE_TEXT}, where mentions can be",
+             code=ExitStatus.USAGE)
     return parsed
 
 
 def _step(value: str) -> timedelta:
     m = _STEP.match(value.strip())
-    if not m or int(m.group(1)) == 0:
+    if not m or int(m.group(1)) == 0 or len(m.group(1)) > 9:
         fail(f"--step: expected a positive duration like 90s, 5m, 1h (got {value!r})", code=ExitStatus.USAGE)
     assert m is not None
     n, unit = int(m.group(1)), m.group(2)
-    return {"s": timedelta(seconds=n), "m": timedelta(minutes=n), "h": timedelta(hours=n), "d": timedelta(days=n)}[
-        unit
-    ]
+    seconds = n * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+    if seconds > MAX_STEP.total_seconds():
+        fail(f"--step: at most {MAX_STEP.days} days between evaluations (got {value!r})", code=ExitStatus.USAGE)
+    return timedelta(seconds=seconds)
+
+
 
 
 def _client(ctx: click.Context):  # type: ignore[no-untyped-def]
@@ -71,18 +80,18 @@ def run_cmd(ctx: click.Context, at_: str | None, no_send: bool, as_json: bool) -
     else:
         click.echo(f"evaluated at {report.at.isoformat()}: {len(report.matches)} matches")
         for m in report.matches:
-            click.echo(f"  match  {m.severity:<7} {m.rule}: {m.summary}")
+            click.echo(f"  match  {m.severity:<7} {show(m.rule)}: {show(m.summary)}")
         for i in report.opened:
-            click.echo(f"  OPENED {i.severity:<7} {i.incident_id} {i.brand or ''}: {i.summary}")
+            click.echo(f"  OPENED {i.severity:<7} {i.incident_id} {show(i.brand or '')}: {show(i.summary)}")
         for i in report.escalated:
-            click.echo(f"  ESCALATED to {i.severity} {i.incident_id}: {i.summary}")
+            click.echo(f"  ESCALATED to {i.severity} {i.incident_id}: {show(i.summary)}")
         for i in report.resolved:
             click.echo(f"  resolved {i.incident_id} ({i.resolve_reason})")
         click.echo(
             f"emails: {report.emails_queued} queued, {report.emails_sent} sent, {report.emails_pending} pending"
         )
         for e in report.errors:
-            click.echo(f"  error: {e}", err=True)
+            click.echo(f"  error: {show(e)}", err=True)
     if report.errors:
         ctx.exit(ExitStatus.PARTIAL)
 
@@ -103,6 +112,9 @@ def backtest_cmd(ctx: click.Context, start: str, end: str | None, step: str, as_
     t0, t1, dt = _when(start, "--from"), _when(end, "--to"), _step(step)
     if t1 < t0:
         fail("--to is before --from", code=ExitStatus.USAGE)
+    if (t1 - t0) / dt > MAX_EVALUATIONS:
+        fail(f"--from {start} --to {end or 'now'} every {step} is {int((t1 - t0) / dt) + 1:,} evaluations (at most "
+             f"{MAX_EVALUATIONS:,}): use a larger --step or a shorter period", code=ExitStatus.USAGE)
     with progress.spinner("backtesting", progress.wanted(as_json)) as update:
         events, errors = backtest(cfg, _client(ctx), t0, t1, dt,
                                   progress=lambda at: update(f"backtesting: evaluated {at.isoformat()}"))
@@ -113,14 +125,14 @@ def backtest_cmd(ctx: click.Context, start: str, end: str | None, step: str, as_
                        "incident_id": i.incident_id, "brand": i.brand, "category": i.category,
                        "summary": i.summary})
         else:
-            click.echo(f"{ev.at.isoformat()}  {ev.kind:<9} {ev.severity:<7} {i.brand or '-'}  {i.summary}")
+            click.echo(f"{ev.at.isoformat()}  {ev.kind:<9} {ev.severity:<7} {show(i.brand or '-')}  {show(i.summary)}")
     if not as_json:
         opened = sum(1 for e in events if e.kind == "opened")
         escalated = sum(1 for e in events if e.kind == "escalated")
         steps = int((t1 - t0) / dt) + 1
         click.echo(f"{steps} evaluations: {opened} incidents opened, {escalated} escalations (nothing sent)")
     for e in errors:
-        click.echo(f"error: {e}", err=True)
+        click.echo(f"error: {show(e)}", err=True)
     if errors:
         ctx.exit(ExitStatus.PARTIAL)
 
@@ -144,7 +156,7 @@ def list_cmd(ctx: click.Context, status: str, limit: int, as_json: bool) -> None
             sent = ",".join(n.kind for n in i.notifications) or "-"
             click.echo(
                 f"{i.incident_id}  {i.status:<12} {i.severity:<7} opened {i.opened_at.isoformat()}  "
-                f"{i.brand or i.source_key or '-'}  emails:{sent}  {i.summary}"
+                f"{show(i.brand or i.source_key or '-')}  emails:{sent}  {show(i.summary)}"
             )
     if not found and not as_json:
         click.echo("no incidents")
@@ -170,25 +182,24 @@ def show_cmd(ctx: click.Context, incident_id: str, as_json: bool) -> None:
         emit_json(inc.to_document())
         return
     click.echo(f"{inc.incident_id}  {inc.status}  {inc.severity}")
-    click.echo(f"  {inc.summary}")
-    clusters = ", ".join(inc.cluster_ids) or "-"
-    click.echo(f"  brand {inc.brand or '-'}  category {inc.category or '-'}  clusters {clusters}")
+    click.echo(f"  {show(inc.summary)}")
+    clusters = show(", ".join(inc.cluster_ids)) or "-"
+    click.echo(f"  brand {show(inc.brand or '-')}  category {show(inc.category or '-')}  clusters {clusters}")
     click.echo(f"  opened {inc.opened_at.isoformat()}  last match {inc.last_match_at.isoformat()}  "
-               f"matches {inc.matches}  rules {', '.join(inc.rules)}")
+               f"matches {inc.matches}  rules {show(', '.join(inc.rules))}")
     if inc.resolved_at:
         click.echo(f"  resolved {inc.resolved_at.isoformat()} ({inc.resolve_reason})")
     if inc.acknowledged_at:
-        click.echo(f"  acknowledged {inc.acknowledged_at.isoformat()} by {inc.acknowledged_by}")
+        click.echo(f"  acknowledged {inc.acknowledged_at.isoformat()} by {show(inc.acknowledged_by)}")
     if inc.evidence:
         click.echo("  evidence: " + ", ".join(f"{k} {v:g}" for k, v in sorted(inc.evidence.items())))
     for n in inc.notifications:
         click.echo(f"  email {n.kind} ({n.severity}) at {n.at.isoformat()}  [{n.message_id}]")
     for t in inc.timeline[-10:]:
-        click.echo(f"  {t.at.isoformat()}  {t.severity:<7} {t.rule}: {t.summary}")
+        click.echo(f"  {t.at.isoformat()}  {t.severity:<7} {show(t.rule)}: {show(t.summary)}")
     for p in mentions_for(es, cfg, inc.mention_ids[:5]):
-        text = " ".join(p.text.split())[:120]
-        click.echo(f"  - [{p.platform}] {p.author or '?'} ({p.author_followers or 0} followers, "
-                   f"{p.engagement} engagement): {text}  {p.url or ''}")
+        click.echo(f"  - [{show(p.platform)}] {show(p.author or '?', 60)} ({p.author_followers or 0} followers, "
+                   f"{p.engagement} engagement): {show(p.text, 120)}  {show(p.url or '', 300)}")
 
 
 def _transition(ctx: click.Context, incident_id: str, by: str | None, action: str, as_json: bool) -> None:
@@ -210,7 +221,7 @@ def _transition(ctx: click.Context, incident_id: str, by: str | None, action: st
     if as_json:
         emit_json(inc.to_document())
     else:
-        click.echo(f"{inc.incident_id}: {inc.status} by {who}")
+        click.echo(f"{inc.incident_id}: {inc.status} by {show(who)}")
 
 
 @alerts.command("ack")

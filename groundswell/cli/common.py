@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
-from core import redact
+from core import display, redact
 from core.exits import ExitStatus
 from groundswell import config as gsconfig
 
 F = TypeVar("F", bound=Callable[..., Any])
+_TERMINAL_UNSAFE = re.compile("[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def load_config(ctx: click.Context) -> gsconfig.Config:
@@ -33,12 +35,15 @@ def load_config(ctx: click.Context) -> gsconfig.Config:
 
 def fail(message: str, code: ExitStatus = ExitStatus.PARTIAL) -> Any:
     """One line (or a few) on stderr, secrets masked, and the exit status."""
-    click.echo(f"groundswell: {redact.scrub(message)}", err=True)
+    click.echo(f"groundswell: {display.lines(redact.scrub(message))}", err=True)
     sys.exit(code)
 
 
 def emit_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, ensure_ascii=False, default=str))
+    """One JSON line. Characters that could drive a terminal (C1 controls, bidi overrides, line separators) are
+    written as \\u escapes: the data is unchanged for a program, and harmless on a screen."""
+    text = json.dumps(obj, ensure_ascii=False, default=str)
+    click.echo(_TERMINAL_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 def handles_store_errors(fn: F) -> F:

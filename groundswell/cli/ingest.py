@@ -7,6 +7,7 @@ from collections import Counter
 import click
 from scrapy.exceptions import DropItem
 
+from core import display
 from core.exits import ExitStatus
 from groundswell.cli.common import emit_json, fail, load_config
 from groundswell.ingest import Line, read
@@ -72,12 +73,12 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str, batch_size: int
         for line in batch:
             if line.mention is None:
                 rejected += 1
-                click.echo(f"{line.source if line.number == 0 else line.origin}: {line.error}", err=True)
+                click.echo(display.line(f"{line.source if line.number == 0 else line.origin}: {line.error}"), err=True)
                 continue
             outcome = next(outcomes)
             if isinstance(outcome, RejectedItem):
                 rejected += 1
-                click.echo(f"{line.origin}: {outcome}", err=True)
+                click.echo(display.line(f"{line.origin}: {outcome}"), err=True)
             elif isinstance(outcome, DropItem):  # off-topic, not broken: counted by reason
                 dropped[str(outcome)] += 1
         batch.clear()
@@ -98,7 +99,7 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str, batch_size: int
     res = sink.result
     for origin, reason in res.failed:
         rejected += 1
-        click.echo(f"{origin or 'spool'}: {reason}", err=True)
+        click.echo(display.line(f"{origin or 'spool'}: {reason}"), err=True)
     summary = {
         "read": read_count,
         "indexed": res.indexed,
