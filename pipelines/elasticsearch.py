@@ -68,7 +68,7 @@ class ElasticsearchPipeline:
         return cls(
             cfg,
             crawler.stats,
-            crawler=crawler if hasattr(crawler, "engine") else None,
+            crawler=crawler if getattr(type(crawler), "engine", None) is not None else None,  # not ingest's chain
             batch_size=s.getint("GROUNDSWELL_BATCH_SIZE", 500),
             retries=s.getint("GROUNDSWELL_ES_RETRIES", 3),
             backoff=s.getfloat("GROUNDSWELL_ES_BACKOFF", 0.5),
@@ -132,7 +132,10 @@ class ElasticsearchPipeline:
         log.info("%s", exc)  # the command says it once, with its exit status
         self.stats.set_value("groundswell/store_error", str(exc))
         self.stats.set_value("groundswell/store_status", int(exc.status))
-        engine = getattr(self.crawler, "engine", None)
+        try:
+            engine = self.crawler.engine if self.crawler is not None else None
+        except RuntimeError:  # Scrapy's crawler before its crawl started: nothing to close
+            engine = None
         if engine is not None and getattr(engine, "spider", None) is not None:
             from scrapy.utils.defer import deferred_from_coro
 
