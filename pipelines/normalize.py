@@ -172,7 +172,25 @@ def normalize(m: Mention, now: datetime) -> Mention:
     for name in ("author_followers", "likes", "reposts", "comments"):
         setattr(m, name, _as_int(getattr(m, name), name))
     m.rating = _as_float(m.rating, "rating")
+    _analysis_fields(m)
     return m
+
+
+def _analysis_fields(m: Mention) -> None:
+    """Fields the later stages fill may come with the input (a re-ingested export): typed here like the rest."""
+    for name in ("complaint_categories", "complaint_phrases", "lsh_bands"):
+        value = getattr(m, name)
+        if value is None:
+            setattr(m, name, [])
+        elif not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise Rejected(f"{name}: expected a list of text, got {_shown(value)}")
+    for name in ("sentiment_label", "complaint_severity", "cluster_id", "minhash"):
+        setattr(m, name, _as_str(getattr(m, name), name))
+    m.sentiment_score = _as_float(m.sentiment_score, "sentiment_score")
+    if m.is_complaint is not None and not isinstance(m.is_complaint, bool):
+        raise Rejected(f"is_complaint: expected true or false, got {_shown(m.is_complaint)}")
+    if not isinstance(m.extra, dict):
+        raise Rejected(f"extra: expected an object, got {_shown(m.extra)}")
 
 
 class NormalizePipeline:

@@ -14,6 +14,7 @@ from core.mention import Mention
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 _JSONP_RE = re.compile(r"^\s*[\w$.]+\s*\((.*)\)\s*;?\s*$", re.S)
 _COUNT_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([万亿wWkK]?)\+?\s*$")
+MAX_EPOCH = 32503680000  # 3000-01-01T00:00:00Z: later is a broken field
 _UNITS = {"": 1, "万": 10_000, "w": 10_000, "W": 10_000, "亿": 100_000_000, "k": 1_000, "K": 1_000}
 
 
@@ -146,11 +147,12 @@ def text_id(value: Any) -> str | None:
 
 
 def from_epoch(value: Any) -> datetime:
-    """Epoch seconds to an aware UTC datetime; raise Skip for anything else."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        if isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?", value.strip()):
-            return datetime.fromtimestamp(float(value), UTC)
-        raise Skip(f"bad timestamp {value!r}")
+    """Epoch seconds to an aware UTC datetime; raise Skip for anything else, or for a time Python's calendar cannot
+    hold (1e20 seconds would overflow, not be a post)."""
+    if isinstance(value, str) and re.fullmatch(r"\d{1,15}(\.\d+)?", value.strip()):
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < MAX_EPOCH:
+        raise Skip(f"bad timestamp {str(value)[:40]!r}")
     return datetime.fromtimestamp(value, UTC)
 
 

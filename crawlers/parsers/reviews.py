@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from core.config import ReviewSelectors
 from core.mention import Mention
-from crawlers.parsers.common import ParseError, SearchPage, Skip, collect, parse_count, text_id
+from crawlers.parsers.common import ParseError, SearchPage, Skip, collect, from_epoch, parse_count, text_id
 
 PLATFORM = "reviews"
 _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)?")
@@ -94,9 +94,8 @@ def parse_time(value: str, tz: tzinfo) -> datetime:
     text = value.strip()
     if not text:
         raise Skip("time missing")
-    if text.isdigit():
-        seconds = int(text) / (1000 if len(text) > 11 else 1)
-        return datetime.fromtimestamp(seconds, UTC)
+    if re.fullmatch(r"[0-9]+", text):
+        return from_epoch(int(text[:20]) / (1000 if len(text) > 11 else 1))
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

@@ -7,6 +7,7 @@ a browser. Counts are read from data attributes when present, else from the visi
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urljoin
@@ -37,7 +38,7 @@ def _text(node: Selector, css: str) -> str:
 def _published(node: Selector) -> datetime:
     """data-time is epoch milliseconds; <time datetime> is the ISO fallback. Always aware."""
     millis = node.attrib.get("data-time", "").strip()
-    if millis.isdigit():
+    if re.fullmatch(r"[0-9]{1,20}", millis):
         return from_epoch(int(millis) / 1000)
     iso = (node.css("time::attr(datetime)").get() or "").strip()
     if iso:
