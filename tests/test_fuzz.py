@@ -260,3 +260,8 @@ def test_parser_times_out_of_the_calendar_are_skips(value: object) -> None:
     page = xiaohongshu.parse_search(f'<div id="feeds"><section class="note-item" data-note-id="n1" '
                                     f'data-time="{"9" * 5000}"><div class="title">小米</div></section></div>', NOW)
     assert page.mentions == [] and "time" in page.skipped[0]
+
+
+def test_control_characters_in_a_page_are_not_a_crash() -> None:
+    html = '<div id="feeds"><section class="note-item" \x08 data-note-id="n1"><div class="title">小米</div></section>'
+    assert xiaohongshu.parse_search(html, NOW).skipped  # no time: skipped, not a ValueError from lxml

@@ -82,6 +82,15 @@ def collect(
     return page
 
 
+_XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def html_text(html: str) -> str:
+    """A page fit for parsel/lxml: control characters, which lxml refuses in tag and attribute names with a
+    ValueError, are dropped (they are never content)."""
+    return _XML_UNSAFE.sub("", html)
+
+
 def load_json(text: str | bytes, what: str) -> Any:
     """Decode a JSON body; a truncated or HTML body is a ParseError naming the endpoint."""
     if isinstance(text, bytes):

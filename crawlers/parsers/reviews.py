@@ -20,7 +20,16 @@ from pydantic import ValidationError
 
 from core.config import ReviewSelectors
 from core.mention import Mention
-from crawlers.parsers.common import ParseError, SearchPage, Skip, collect, from_epoch, parse_count, text_id
+from crawlers.parsers.common import (
+    ParseError,
+    SearchPage,
+    Skip,
+    collect,
+    from_epoch,
+    html_text,
+    parse_count,
+    text_id,
+)
 
 PLATFORM = "reviews"
 _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)?")
@@ -157,7 +166,7 @@ def parse_page(
     """
     sel = selectors or CLASSIC
     xp = compiled(sel)
-    doc = Selector(text=html)
+    doc = Selector(text=html_text(html))
     nodes = doc.xpath(xp["item"])
     if not nodes:
         raise LayoutChanged(f"reviews at {page_url}: item selector {sel.item!r} matched nothing")

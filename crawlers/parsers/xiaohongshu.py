@@ -15,7 +15,7 @@ from urllib.parse import quote, urljoin
 from parsel import Selector
 
 from core.mention import Mention
-from crawlers.parsers.common import ParseError, SearchPage, Skip, from_epoch, parse_count, text_id
+from crawlers.parsers.common import ParseError, SearchPage, Skip, from_epoch, html_text, parse_count, text_id
 
 PLATFORM = "xiaohongshu"
 PUBLIC_ROOT = "https://www.xiaohongshu.com"
@@ -88,7 +88,7 @@ def parse_search(html: str, now: datetime, site: str = PUBLIC_ROOT, brand: str |
     `next_page` is never set: more notes come from scrolling the same page, which the spider does.
     """
     what = "xiaohongshu search"
-    doc = Selector(text=html)
+    doc = Selector(text=html_text(html))
     nodes = doc.css(NOTE_SELECTOR)
     if not nodes and not doc.css(FEEDS_SELECTOR):
         raise ParseError(f"{what}: neither {NOTE_SELECTOR} nor a feed container in the rendered page")
