@@ -265,3 +265,9 @@ def test_parser_times_out_of_the_calendar_are_skips(value: object) -> None:
 def test_control_characters_in_a_page_are_not_a_crash() -> None:
     html = '<div id="feeds"><section class="note-item" \x08 data-note-id="n1"><div class="title">小米</div></section>'
     assert xiaohongshu.parse_search(html, NOW).skipped  # no time: skipped, not a ValueError from lxml
+
+
+def test_bilibili_nested_replies_that_are_not_a_list_are_ignored() -> None:
+    payload = _fixture("bilibili_replies")
+    payload["data"]["replies"][0]["replies"] = 1
+    assert bilibili.parse_replies(payload, NOW, "BV1").mentions

@@ -140,7 +140,8 @@ def parse_replies(
     build = partial(_reply, now=now, bvid=bvid, site=site, brand=brand)
     for index, row in enumerate(rows):
         if attempt(result, build, row, f"{what} of {bvid} #{index}"):
-            for child in row.get("replies") or []:
+            nested = row.get("replies")
+            for child in nested if isinstance(nested, list) else []:
                 attempt(result, build, child, f"{what} of {bvid} #{index} (nested)")
     next_cursor = cursor.get("next")
     if rows and not cursor.get("is_end") and isinstance(next_cursor, int | str) and str(next_cursor) not in ("", "0"):
