@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from core import redact
 from core.timefmt import zone_named
 
 CONFIG_ENV = "GROUNDSWELL_CONFIG"
@@ -284,6 +285,24 @@ class Scheduler(_Frozen):
     retention_months: int | None = Field(default=None, gt=0)  # monthly mention indices older than this are dropped
     misfire_grace_seconds: int = Field(default=300, gt=0)
 
+    @field_validator("job_store_url")
+    @classmethod
+    def _store_url(cls, value: str | None) -> str | None:
+        """A URL SQLAlchemy can parse, of a dialect it knows, checked now rather than when `run` starts."""
+        if value is None:
+            return None
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        try:
+            make_url(value).get_dialect()
+        except ArgumentError:
+            raise ValueError("expected a SQLAlchemy URL like sqlite:////var/lib/groundswell/jobs.sqlite or "
+                             "postgresql://user@host/db") from None
+        except NoSuchModuleError as exc:
+            raise ValueError(f"unknown database kind ({exc})") from None
+        return value
+
 
 class LocalNode(_Frozen):
     """The node `groundswell es start` manages when no external cluster is configured."""
@@ -328,6 +347,11 @@ class Elasticsearch(_Frozen):
     @property
     def effective_url(self) -> str:
         return self.url or f"http://127.0.0.1:{self.local.port}"
+
+    @property
+    def display_url(self) -> str:
+        """The URL to print or store: its password masked (the client gets `effective_url`)."""
+        return redact.url(self.effective_url)
 
     @property
     def is_local(self) -> bool:
@@ -554,6 +578,31 @@ def load(
         raise
     merged["path"] = str(path) if path else None
     try:
-        return model.model_validate(merged)
+        cfg = model.model_validate(merged)
     except ValidationError as exc:
-        raise ConfigError(_format_validation(where if path else "environment", exc)) from None
+        raise ConfigError(redact.scrub(_format_validation(where if path else "environment", exc))) from None
+    _remember_secrets(cfg, env)
+    return cfg
+
+
+def _remember_secrets(cfg: Config[Any], env: Mapping[str, str]) -> None:
+    """Every secret the configuration holds, so that no message, log line or record shows it."""
+    es, smtp = cfg.elasticsearch, cfg.smtp
+    url_password = None
+    if es.url and "@" in es.url:
+        from urllib.parse import unquote, urlsplit
+
+        try:
+            raw = urlsplit(es.url).password
+        except ValueError:
+            raw = None
+        url_password = unquote(raw) if raw else None
+    jars = [*cfg.accounts.values(),
+            *(v.split("||") for k, v in env.items() if k.startswith("GROUNDSWELL_COOKIES_") and v)]
+    cookies = [c for jar in jars for cookie in jar for c in (cookie.strip(), *_cookie_values(cookie))]
+    redact.remember(es.password, es.api_key, smtp.password, url_password, *cookies)
+
+
+def _cookie_values(cookie: str) -> list[str]:
+    """The values of `SUB=...; SUBP=...`, each a secret on its own (a log may show one cookie of the jar)."""
+    return [part.partition("=")[2].strip() for part in cookie.split(";") if "=" in part]

@@ -8,6 +8,24 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+# The times a mention, a search or an evaluation can be about. Checked before any arithmetic: a year-9999 time at
+# -05:00 or 1e20 epoch seconds overflows Python's datetime, and the years before 1970 hold no posts.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+RANGE_TEXT = "1970 to 2999"
+
+
+def in_range(value: datetime) -> bool:
+    """Whether an aware datetime lies in [EARLIEST, LATEST), decided without converting it (which may overflow)."""
+    offset = value.utcoffset()
+    if offset is None:
+        return False
+    naive = value.replace(tzinfo=None)
+    try:
+        return EARLIEST.replace(tzinfo=None) + offset <= naive < LATEST.replace(tzinfo=None) + offset
+    except OverflowError:
+        return False
+
 
 def iso(value: datetime) -> str:
     """`2026-11-24T02:05:00.000Z` for any aware datetime."""

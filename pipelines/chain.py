@@ -3,6 +3,7 @@ built the same way (from_crawler with the project settings), so ingest and crawl
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,21 @@ from scrapy.utils.project import get_project_settings
 
 from core.mention import Mention
 from crawlers.context import CrawlContext
+from pipelines.normalize import RejectedItem
+
+log = logging.getLogger(__name__)
+
+
+def _one(stage: Any, item: Mention) -> Mention | DropItem:
+    """One stage on one item: its result, the DropItem it raised, or a RejectedItem saying it failed."""
+    try:
+        out: Mention = stage.process_item(item)
+    except DropItem as exc:
+        return exc
+    except Exception as exc:  # reported with the item's line; the other items go on
+        log.debug("%s failed on %s", type(stage).__name__, item.origin, exc_info=True)
+        return RejectedItem(f"{type(stage).__name__} failed on it: {type(exc).__name__}: {exc}"[:300])
+    return out
 
 
 @dataclass
@@ -61,7 +77,8 @@ class PipelineChain:
         """Each item after every stage, or the DropItem that stopped it, in input order.
 
         A stage with `process_batch` (sentiment: both cores) gets the batch's surviving items at once; the
-        others get them one by one, exactly as in a crawl.
+        others get them one by one, exactly as in a crawl. A stage that fails on one item (a bug a strange input
+        found) costs that item only: it comes back as a RejectedItem naming the stage, and the rest go on.
         """
         results: list[Mention | DropItem] = list(items)
         for s in self.stages:
@@ -69,15 +86,18 @@ class PipelineChain:
             if not live:
                 break
             if hasattr(s, "process_batch"):
-                out = s.process_batch([results[i] for i in live])
-                for i, o in zip(live, out, strict=True):
-                    results[i] = o
-            elif hasattr(s, "process_item"):
+                try:
+                    out = s.process_batch([results[i] for i in live])
+                except Exception:  # find the item at fault below, one by one
+                    log.info("%s failed on a batch; retrying its items one by one", type(s).__name__,
+                                exc_info=True)
+                else:
+                    for i, o in zip(live, out, strict=True):
+                        results[i] = o
+                    continue
+            if hasattr(s, "process_item"):
                 for i in live:
-                    try:
-                        results[i] = s.process_item(results[i])
-                    except DropItem as exc:
-                        results[i] = exc
+                    results[i] = _one(s, results[i])  # type: ignore[arg-type]
         return results
 
     def close(self) -> None:

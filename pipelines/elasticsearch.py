@@ -3,6 +3,11 @@
 Items are buffered and written in batches. When Elasticsearch cannot be reached (after the writer's retries
 with backoff), the batch and everything after it in this run go to the local spool, which the next run
 replays before anything else. Documents Elasticsearch itself rejects are reported with their origin.
+
+A refusal no retry can fix (a wrong password, a missing privilege, an untrusted certificate, a URL that is not
+Elasticsearch) is not an outage: nothing new is spooled (the input is still there to run again once fixed), the
+error is kept in `fatal` and a crawl is closed with reason `store_refused`. What came from the spool goes back
+to it.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from crawlers.context import CrawlContext
 from pipelines.clusters import ClusterResolver
 from pipelines.repeats import RepeatResolver
 from store import mapping
-from store.client import StoreUnavailable, ensure_schema, make_client
+from store.client import StoreError, StoreUnavailable, ensure_schema, make_client
 from store.spool import Spool
 from store.writer import MentionWriter, Pending, WriteResult
 
@@ -32,6 +37,7 @@ class ElasticsearchPipeline:
         cfg: gsconfig.Config,
         stats: Any,
         *,
+        crawler: Any = None,
         batch_size: int = 500,
         retries: int = 3,
         backoff: float = 0.5,
@@ -44,6 +50,7 @@ class ElasticsearchPipeline:
         self.refresh = refresh
         self.prefix = cfg.elasticsearch.index_prefix
         self.url = cfg.elasticsearch.effective_url
+        self.crawler = crawler
         self.owns_client = es is None  # the crawl's context closes a client it lent
         self.es: Elasticsearch = es if es is not None else make_client(cfg.elasticsearch, retries=0)
         self.writer = MentionWriter(self.es, self.prefix, self.url, retries=retries, backoff=backoff)
@@ -55,6 +62,8 @@ class ElasticsearchPipeline:
         self.spooled = 0
         self.replayed = 0
         self.unavailable: str | None = None  # set once ES failed in this run: spool the rest without waiting
+        self.fatal: StoreError | None = None  # set once ES refused us: store nothing more, spool nothing new
+        self.not_stored = 0  # mentions neither written nor spooled because of `fatal`
         self.schema_ready = False
 
     @classmethod
@@ -64,6 +73,7 @@ class ElasticsearchPipeline:
         return cls(
             context.config,
             crawler.stats,
+            crawler=crawler if getattr(type(crawler), "engine", None) is not None else None,  # not ingest's chain
             batch_size=s.getint("GROUNDSWELL_BATCH_SIZE", 500),
             retries=s.getint("GROUNDSWELL_ES_RETRIES", 3),
             backoff=s.getfloat("GROUNDSWELL_ES_BACKOFF", 0.5),
@@ -83,7 +93,7 @@ class ElasticsearchPipeline:
 
     def close_spider(self) -> None:
         self.flush()
-        if self.refresh and self.unavailable is None:
+        if self.refresh and self.unavailable is None and self.fatal is None:
             try:
                 self.es.indices.refresh(
                     index=mapping.alias(self.prefix), ignore_unavailable=True, allow_no_indices=True
@@ -100,9 +110,9 @@ class ElasticsearchPipeline:
             self.writer._call(ensure_schema, es=self.es, prefix=self.prefix)
             self.schema_ready = True
 
-    def _write(self, batch: list[Pending]) -> None:
-        """Write or, when Elasticsearch is out of reach, spool; never both, never neither."""
-        if self.unavailable is None:
+    def _write(self, batch: list[Pending], from_spool: bool = False) -> None:
+        """Write or, when Elasticsearch is out of reach, spool; never both, never neither (but see `fatal`)."""
+        if self.unavailable is None and self.fatal is None:
             try:
                 self._ensure_schema()
                 self.clusters.resolve([p.doc for p in batch])
@@ -111,12 +121,33 @@ class ElasticsearchPipeline:
             except StoreUnavailable as exc:
                 self.unavailable = str(exc)
                 log.error("%s; spooling to %s", exc, self.spool.path)
+            except StoreError as exc:
+                self._refused(exc)
             else:
                 self._count(res)
                 return
+        if self.fatal is not None and not from_spool:
+            self.not_stored += len(batch)
+            self.stats.inc_value("groundswell/not_stored", len(batch))
+            return
         self.spool.append([(p.doc, p.origin) for p in batch])
         self.spooled += len(batch)
         self.stats.inc_value("groundswell/spooled", len(batch))
+
+    def _refused(self, exc: StoreError) -> None:
+        """Elasticsearch refused us for good: say it once, and stop a crawl (every later item would fail too)."""
+        self.fatal = exc
+        log.info("%s", exc)  # the command says it once, with its exit status
+        self.stats.set_value("groundswell/store_error", str(exc))
+        self.stats.set_value("groundswell/store_status", int(exc.status))
+        try:
+            engine = self.crawler.engine if self.crawler is not None else None
+        except RuntimeError:  # Scrapy's crawler before its crawl started: nothing to close
+            engine = None
+        if engine is not None and getattr(engine, "spider", None) is not None:
+            from scrapy.utils.defer import deferred_from_coro
+
+            deferred_from_coro(engine.close_spider_async(reason="store_refused"))
 
     def _count(self, res: WriteResult) -> None:
         self.result.add(res)
@@ -147,11 +178,11 @@ class ElasticsearchPipeline:
                 assert doc is not None
                 batch.append(Pending(doc, origin))
                 if len(batch) >= self.batch_size:
-                    self._write(batch)
+                    self._write(batch, from_spool=True)
                     self.replayed += len(batch)
                     batch = []
             if batch:
-                self._write(batch)
+                self._write(batch, from_spool=True)
                 self.replayed += len(batch)
             path.unlink()  # every line is now written or spooled again into the fresh spool file
         if self.replayed:

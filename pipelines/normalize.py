@@ -7,6 +7,7 @@ pipeline is a thin adapter that turns Rejected into Scrapy's DropItem and counts
 from __future__ import annotations
 
 import html
+import math
 import re
 import unicodedata
 from datetime import UTC, datetime
@@ -14,15 +15,17 @@ from typing import Any
 
 from scrapy.exceptions import DropItem
 
-from core import clock
-from core.mention import Mention
+from core import clock, times
+from core.mention import INPUT_FIELDS, Mention
 from core.textfold import fold_width
 
 _TAG_RE = re.compile(r"<[^>]{0,2000}>")
 _BR_RE = re.compile(r"<\s*br\s*/?\s*>", re.I)
 _SPACE_RE = re.compile(r"[ \t\u00a0\u3000]+")
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _PLATFORM_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
 MAX_TEXT = 100_000
+MAX_COUNT = 2**63 - 1  # Elasticsearch's long
 
 
 class Rejected(ValueError):
@@ -45,22 +48,34 @@ def clean_text(value: str) -> str:
 
 
 def parse_time(value: Any, name: str) -> datetime:
-    """ISO 8601 with a UTC offset (or Z), or epoch seconds; naive times are refused: whose clock would it be?"""
+    """ISO 8601 with a UTC offset (or Z), or epoch seconds; naive times are refused: whose clock would it be?
+    Only core.times' range (1970 to 2999) is a time a post can have; it is checked before any conversion, so year
+    9999 at -05:00 or 1e20 seconds is a rejection, not an overflow."""
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value) or not times.EARLIEST.timestamp() <= value < times.LATEST.timestamp():
+            raise Rejected(f"{name}: epoch seconds out of range ({times.RANGE_TEXT}): {value!r}")
         return datetime.fromtimestamp(value, UTC)
     elif isinstance(value, str) and value.strip():
         raw = value.strip()
         try:
             dt = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
-            raise Rejected(f"{name}: not an ISO 8601 timestamp: {raw!r}") from None
+            raise Rejected(f"{name}: not an ISO 8601 timestamp: {_shown(raw)}") from None
     else:
-        raise Rejected(f"{name}: expected an ISO 8601 timestamp, got {value!r}")
+        raise Rejected(f"{name}: expected an ISO 8601 timestamp, got {_shown(value)}")
     if dt.tzinfo is None or dt.utcoffset() is None:
-        raise Rejected(f"{name}: timestamp has no UTC offset: {value!r} (write e.g. 2026-11-24T10:00:00+08:00)")
+        raise Rejected(f"{name}: timestamp has no UTC offset: {_shown(value)} (write e.g. 2026-11-24T10:00:00+08:00)")
+    if not times.in_range(dt):
+        raise Rejected(f"{name}: out of range ({times.RANGE_TEXT}): {_shown(value)}")
     return dt.astimezone(UTC)
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    """A bad value for a message: its repr, cut so that one rejected line stays one line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
 
 
 def _as_int(value: Any, name: str) -> int | None:
@@ -70,14 +85,18 @@ def _as_int(value: Any, name: str) -> int | None:
         raise Rejected(f"{name}: expected a whole number, got {value!r}")
     if isinstance(value, int):
         n = value
-    elif (isinstance(value, float) and value.is_integer()) or (
-        isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value)
-    ):
+    elif isinstance(value, float) and value.is_integer():
+        if abs(value) > MAX_COUNT:
+            raise Rejected(f"{name}: out of range: {value!r}")
+        n = int(value)
+    elif isinstance(value, str) and re.fullmatch(r"\s*\d{1,30}\s*", value):
         n = int(value)
     else:
-        raise Rejected(f"{name}: expected a whole number, got {value!r}")
+        raise Rejected(f"{name}: expected a whole number, got {_shown(value)}")
     if n < 0:
         raise Rejected(f"{name}: must not be negative, got {n}")
+    if n > MAX_COUNT:
+        raise Rejected(f"{name}: out of range (at most {MAX_COUNT}), got {_shown(n)}")
     return n
 
 
@@ -87,9 +106,12 @@ def _as_float(value: Any, name: str) -> float | None:
     if isinstance(value, bool):
         raise Rejected(f"{name}: expected a number, got {value!r}")
     try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise Rejected(f"{name}: expected a number, got {value!r}") from None
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise Rejected(f"{name}: expected a number, got {_shown(value)}") from None
+    if not math.isfinite(number):
+        raise Rejected(f"{name}: expected a finite number, got {_shown(value)}")
+    return number
 
 
 def _as_str(value: Any, name: str) -> str | None:
@@ -103,17 +125,32 @@ def _as_str(value: Any, name: str) -> str | None:
     raise Rejected(f"{name}: expected text, got {type(value).__name__}")
 
 
+def _mend(value: Any) -> Any:
+    """Lone surrogates (a JSON escape like \\ud800 with no partner) become U+FFFD, in strings nested anywhere: no
+    UTF-8 encoder, Elasticsearch's included, can take them, and one would fail a whole bulk request."""
+    if isinstance(value, str):
+        return _SURROGATE_RE.sub("\ufffd", value) if _SURROGATE_RE.search(value) else value
+    if isinstance(value, dict):
+        return {_mend(k): _mend(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mend(v) for v in value]
+    return value
+
+
 def normalize(m: Mention, now: datetime) -> Mention:
     """Check required fields, parse and fold the rest in place; raise Rejected naming the bad field."""
+    for name in INPUT_FIELDS:
+        setattr(m, name, _mend(getattr(m, name)))
+    m.extra = _mend(m.extra)
     platform = _as_str(m.platform, "platform")
     if not platform:
         raise Rejected("missing required field 'platform'")
     platform = platform.lower()
     if not _PLATFORM_RE.match(platform):
-        raise Rejected(f"platform: expected a short lowercase name like 'weibo', got {platform!r}")
+        raise Rejected(f"platform: expected a short lowercase name like 'weibo', got {_shown(platform)}")
     m.platform = platform
     if not isinstance(m.text, str) or not m.text.strip():
-        raise Rejected("missing required field 'text'" if not m.text else f"text: expected text, got {m.text!r}")
+        raise Rejected("missing required field 'text'" if not m.text else f"text: expected text, got {_shown(m.text)}")
     if len(m.text) > MAX_TEXT:
         raise Rejected(f"text: longer than {MAX_TEXT} characters ({len(m.text)})")
     m.text = clean_text(m.text)
@@ -135,7 +172,25 @@ def normalize(m: Mention, now: datetime) -> Mention:
     for name in ("author_followers", "likes", "reposts", "comments"):
         setattr(m, name, _as_int(getattr(m, name), name))
     m.rating = _as_float(m.rating, "rating")
+    _analysis_fields(m)
     return m
+
+
+def _analysis_fields(m: Mention) -> None:
+    """Fields the later stages fill may come with the input (a re-ingested export): typed here like the rest."""
+    for name in ("complaint_categories", "complaint_phrases", "lsh_bands"):
+        value = getattr(m, name)
+        if value is None:
+            setattr(m, name, [])
+        elif not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise Rejected(f"{name}: expected a list of text, got {_shown(value)}")
+    for name in ("sentiment_label", "complaint_severity", "cluster_id", "minhash"):
+        setattr(m, name, _as_str(getattr(m, name), name))
+    m.sentiment_score = _as_float(m.sentiment_score, "sentiment_score")
+    if m.is_complaint is not None and not isinstance(m.is_complaint, bool):
+        raise Rejected(f"is_complaint: expected true or false, got {_shown(m.is_complaint)}")
+    if not isinstance(m.extra, dict):
+        raise Rejected(f"extra: expected an object, got {_shown(m.extra)}")
 
 
 class NormalizePipeline:

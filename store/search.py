@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from elasticsearch import Elasticsearch
+from elasticsearch import BadRequestError, Elasticsearch
 
 from core.textfold import fold_width
 from store import mapping
@@ -58,20 +58,30 @@ def quote_cjk_terms(query: str) -> str:
 
 def parse_time(value: str, name: str, now: datetime, tz: tzinfo | None = None) -> datetime:
     """ISO 8601 (date or datetime; no offset means the zone `tz`, the configured `timezone:`, default UTC) or
-    relative: 30m, 24h, 7d, 2w ago."""
+    relative: 30m, 24h, 7d, 2w ago. A time that leaves the calendar (999999d ago, year 9999 at -05:00) is a
+    QueryError, not an overflow."""
     raw = value.strip()
     m = _RELATIVE.match(raw)
     if m:
-        n, unit = int(m.group(1)), m.group(2)
-        delta = {"m": timedelta(minutes=n), "h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n)}
-        return now - delta[unit]
+        n, unit = int(m.group(1)) if len(m.group(1)) < 12 else 10**12, m.group(2)
+        try:
+            delta = {"m": timedelta(minutes=n), "h": timedelta(hours=n), "d": timedelta(days=n),
+                     "w": timedelta(weeks=n)}[unit]
+            return now - delta
+        except OverflowError:
+            raise QueryError(f"{name}: {value!r} reaches before the year 1; try a shorter span or a date") from None
     try:
         dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise QueryError(
             f"{name}: expected an ISO time (2026-11-24, 2026-11-24T10:00+08:00) or 24h/7d, got {value!r}"
         ) from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=tz or UTC)
+    dt = dt if dt.tzinfo else dt.replace(tzinfo=tz or UTC)
+    try:
+        dt.astimezone(UTC)
+    except OverflowError:
+        raise QueryError(f"{name}: {value!r} is outside the years 1 to 9999 once in UTC") from None
+    return dt
 
 
 @dataclass(frozen=True)
@@ -135,10 +145,84 @@ def build_query(req: SearchRequest) -> dict[str, Any]:
     return {"bool": {"must": must or [{"match_all": {}}], "filter": filters}}
 
 
-def search(es: Elasticsearch, prefix: str, req: SearchRequest) -> tuple[int, list[dict[str, Any]]]:
+@dataclass(frozen=True)
+class Found:
+    """What a search found. `failures` names the shards that failed: then `total` and `hits` are partial, and
+    whoever shows them must say so."""
+
+    total: int
+    hits: list[dict[str, Any]]
+    failures: tuple[str, ...] = ()
+
+
+class ShardsFailed(RuntimeError):
+    """Some shards failed (not because of the query): the answer would be partial."""
+
+
+# shard failures that mean the query itself is wrong (a parse error, a value the field cannot take)
+_QUERY_FAILURES = {"query_shard_exception", "parse_exception", "search_parse_exception", "parsing_exception",
+                   "query_parsing_exception", "number_format_exception", "illegal_argument_exception",
+                   "x_content_parse_exception", "too_many_nested_clauses", "too_many_clauses"}
+
+
+def _causes(reason: Any) -> list[dict[str, Any]]:
+    """A failure's reason and its caused_by chain, outermost first."""
+    chain = []
+    while isinstance(reason, dict):
+        chain.append(reason)
+        reason = reason.get("caused_by")
+    return chain
+
+
+def _query_error(reasons: list[Any]) -> QueryError | None:
+    """The QueryError these shard failure reasons amount to, if the query is what they blame."""
+    for reason in reasons:
+        chain = _causes(reason)
+        if chain and any(c.get("type") in _QUERY_FAILURES for c in chain):
+            texts = [str(c.get("reason") or "").strip() for c in chain]
+            said = next((t for t in reversed(texts) if t.startswith("Cannot parse")), None)
+            said = said or next((t for t in reversed(texts) if t), str(chain[0].get("type")))
+            return QueryError(f"the query is broken: {said.splitlines()[0]}")
+    return None
+
+
+def _failures(resp: Any) -> tuple[str, ...]:
+    """Shard failures of a 200 answer; QueryError when they blame the query."""
+    shards = resp.get("_shards") or {}
+    failed = shards.get("failures") or []
+    if not failed and not shards.get("failed"):
+        return ()
+    err = _query_error([f.get("reason") for f in failed if isinstance(f, dict)])
+    if err is not None:
+        raise err
+    out = []
+    for f in failed:
+        chain = _causes(f.get("reason"))
+        why = chain[-1].get("reason") if chain else None
+        out.append(f"{f.get('index', '?')}[{f.get('shard', '?')}]: {why or (chain[0].get('type') if chain else '?')}")
+    return tuple(out) or (f"{shards.get('failed')} of {shards.get('total')} shards failed",)
+
+
+def _call(fn: Any, **kwargs: Any) -> Any:
+    """A search or count; a 400 that blames the query becomes a QueryError."""
+    try:
+        return fn(**kwargs)
+    except BadRequestError as exc:
+        body: dict[str, Any] = exc.body if isinstance(exc.body, dict) else {}
+        error: dict[str, Any] = body["error"] if isinstance(body.get("error"), dict) else {}
+        reasons = [f.get("reason") for f in error.get("failed_shards") or [] if isinstance(f, dict)]
+        err = _query_error([*reasons, error, *(error.get("root_cause") or [])])
+        if err is not None:
+            raise err from None
+        raise
+
+
+def find(es: Elasticsearch, prefix: str, req: SearchRequest) -> Found:
+    """The matching mentions; QueryError for a query Elasticsearch cannot parse (on any shard)."""
     if req.sort not in SORTS:
         raise QueryError(f"--sort: expected one of {', '.join(SORTS)}, got {req.sort!r}")
-    resp = es.search(
+    resp = _call(
+        es.search,
         index=mapping.alias(prefix),
         query=build_query(req),
         size=req.limit,
@@ -148,13 +232,31 @@ def search(es: Elasticsearch, prefix: str, req: SearchRequest) -> tuple[int, lis
         ignore_unavailable=True,
         allow_no_indices=True,
     )
+    failures = _failures(resp)
     hits = [h["_source"] | {"_id": h["_id"], "_index": h["_index"]} for h in resp["hits"]["hits"]]
     for h in hits:
         h.pop("text_phrase", None)
         h.pop("title_phrase", None)
-    return int(resp["hits"]["total"]["value"]), hits
+    return Found(int(resp["hits"]["total"]["value"]), hits, failures)
+
+
+def tally(es: Elasticsearch, prefix: str, req: SearchRequest) -> Found:
+    """How many mentions match (no hits); QueryError as `find`."""
+    resp = _call(es.count, index=mapping.alias(prefix), query=build_query(req), ignore_unavailable=True,
+                 allow_no_indices=True)
+    return Found(int(resp["count"]), [], _failures(resp))
+
+
+def search(es: Elasticsearch, prefix: str, req: SearchRequest) -> tuple[int, list[dict[str, Any]]]:
+    """`find` for callers that cannot show a partial answer: ShardsFailed instead of one."""
+    found = find(es, prefix, req)
+    if found.failures:
+        raise ShardsFailed("; ".join(found.failures))
+    return found.total, found.hits
 
 
 def count(es: Elasticsearch, prefix: str, req: SearchRequest) -> int:
-    resp = es.count(index=mapping.alias(prefix), query=build_query(req), ignore_unavailable=True, allow_no_indices=True)
-    return int(resp["count"])
+    found = tally(es, prefix, req)
+    if found.failures:
+        raise ShardsFailed("; ".join(found.failures))
+    return found.total

@@ -13,11 +13,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from elasticsearch import ApiError, ConnectionError, ConnectionTimeout, Elasticsearch, TransportError
+from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from core import backoff
 from store import mapping
-from store.client import StoreUnavailable, describe_error
+from store.client import is_transient, store_error
 
 _RETRYABLE_STATUS = {429, 502, 503, 504}
 _CONFLICT_ROUNDS = 8
@@ -57,21 +57,18 @@ class MentionWriter:
         self.backoff = backoff
 
     def _call(self, fn: Any, **kwargs: Any) -> Any:
-        """Retry transient failures with exponential backoff; give up as StoreUnavailable."""
+        """Retry transient failures with exponential backoff and give up as StoreUnavailable; a refusal that no
+        retry can fix (credentials, a privilege, a certificate, not Elasticsearch) is raised at once."""
         for attempt in range(self.retries + 1):
             try:
                 return fn(**kwargs)
-            except (ConnectionError, ConnectionTimeout) as exc:
+            except (ApiError, TransportError) as exc:
+                if not is_transient(exc):
+                    raise store_error(self.url, exc) from exc
                 last: Exception = exc
-            except ApiError as exc:
-                if exc.meta.status not in _RETRYABLE_STATUS:
-                    raise StoreUnavailable(describe_error(self.url, exc)) from exc
-                last = exc
-            except TransportError as exc:
-                last = exc
             if attempt < self.retries:
                 time.sleep(backoff.delay(attempt + 1, self.backoff, BACKOFF_MAX))
-        raise StoreUnavailable(describe_error(self.url, last))
+        raise store_error(self.url, last)
 
     def write(self, batch: list[Pending]) -> WriteResult:
         """Write a batch; each input counts once as indexed, updated, duplicate or failed."""

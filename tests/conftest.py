@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from elasticsearch import Elasticsearch
+from hypothesis import HealthCheck, settings
 
 from core.config import Elasticsearch as EsSettings
 from groundswell import config as gsconfig
@@ -21,6 +22,14 @@ from store import mapping
 from store.client import make_client
 
 DATA = Path(__file__).parent / "data"
+
+# The fuzz suite's budget: a fixed number of examples, generated from a fixed seed (derandomize), no deadline (a
+# loaded CI machine is slow, not wrong). GROUNDSWELL_FUZZ=deep explores more, by hand.
+settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("deep", max_examples=2000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile("deep" if os.environ.get("GROUNDSWELL_FUZZ") == "deep" else "ci")
 
 
 def delete_prefix(es: Elasticsearch, prefix: str) -> None:

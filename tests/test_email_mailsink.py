@@ -83,7 +83,7 @@ def test_mailsink_on_a_taken_port_says_so(tmp_path: Path) -> None:
              str(tmp_path)],
             capture_output=True, text=True, timeout=60,
         )
-        assert proc.returncode == 1
+        assert proc.returncode == 2  # ExitStatus.USAGE: choose another --port
         assert f"cannot listen on 127.0.0.1:{sink.port}" in proc.stderr
         with pytest.raises(OSError):
             start_sink(sink.handler, port=sink.port)

@@ -93,7 +93,7 @@ def test_start_status_stop_lifecycle(node_env: dict[str, str]) -> None:
     assert status["data"].startswith(node_env["GROUNDSWELL_HOME"])
     assert "stopped" in gs(node_env, "es", "stop").stdout
     down = gs(node_env, "es", "status", check=False)
-    assert down.returncode == 1 and "unreachable" in down.stdout
+    assert down.returncode == 3 and "unreachable" in down.stdout
     assert "not running" in gs(node_env, "es", "stop").stdout
 
 

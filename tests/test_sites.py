@@ -500,4 +500,4 @@ def test_cli_help_and_port_in_use() -> None:
     assert result.exit_code == 0 and "--speed" in result.output and "--rate-limit-every" in result.output
     with Simulator() as busy:
         result = CliRunner().invoke(sites, ["--port", str(busy.port)])
-    assert result.exit_code == 1 and "cannot listen" in result.output
+    assert result.exit_code == 2 and "cannot listen" in result.output

@@ -104,7 +104,7 @@ def test_sign_in_search_export_and_hostile_text_stays_inert(setup: Setup, page: 
     assert "product_quality" in body and "cluster" in body and "negative" in body
     # the same query language as `groundswell search`, and a broken query is one clear line, not an error page
     page.goto(f"{setup.url}/search?q=platform:weibo AND (黑屏")
-    assert "could not be parsed" in page.inner_text("p.error")
+    assert "the query is broken" in page.inner_text("p.error")
     page.goto(f"{setup.url}/search?q=黑屏&sort=engagement")
     with page.expect_download() as download:
         page.click("text=Export CSV")

@@ -26,6 +26,7 @@ from markupsafe import Markup, escape
 from alerts.email.chart import bar_chart
 from alerts.links import EmailLinks
 from alerts.model import RANK, Incident, IncidentReport, Post, Severity
+from core import display
 from core.timefmt import people_time
 from core.times import iso
 
@@ -73,8 +74,6 @@ EVIDENCE_LABELS: Mapping[str, str] = {
     "cluster_share": "Share that are copies of one post",
 }
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")  # keeps \t and \n
-_SPACE = re.compile(r"\s+")
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -82,14 +81,13 @@ _ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def clean_text(value: object) -> str:
-    """Crawled text without control characters (terminal escapes, NULs), newlines kept."""
-    return _CONTROL.sub(" ", str(value)).replace("\r", "")
+    """Crawled text without terminal escapes, control or bidi characters (core.display), newlines kept."""
+    return display.lines(value)
 
 
 def header_text(value: object) -> str:
-    """One line fit for a header: CR, LF and every other control or separator character become one space."""
-    text = "".join(" " if unicodedata.category(c) in {"Cc", "Zl", "Zp"} else c for c in str(value))
-    return _SPACE.sub(" ", text).strip()
+    """One line fit for a header: CR, LF, controls, bidi overrides and escapes gone (core.display)."""
+    return display.line(value)
 
 
 def shorten(text: str, limit: int) -> str:
@@ -101,7 +99,7 @@ def safe_url(url: str | None) -> str | None:
     if not url:
         return None
     candidate = url.strip()
-    if any(c.isspace() or unicodedata.category(c) == "Cc" for c in candidate):
+    if any(c.isspace() or unicodedata.category(c) == "Cc" or c in display.BIDI_CONTROLS for c in candidate):
         return None
     parts = urlsplit(candidate)
     if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:

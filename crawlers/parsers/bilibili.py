@@ -74,6 +74,8 @@ def _check_code(payload: Any, what: str) -> bool:
     if not isinstance(payload, dict):
         raise ParseError(f"{what}: response is {type(payload).__name__}, expected an object")
     code = payload.get("code")
+    if isinstance(code, bool) or not isinstance(code, int | str):
+        raise ParseError(f"{what}: API code {code!r} is not a number")
     data = payload.get("data")
     voucher = data.get("v_voucher") if isinstance(data, dict) else None
     if code == 0 and voucher:
@@ -209,7 +211,8 @@ def parse_replies(
     build = partial(_reply, now=now, bvid=bvid, site=site, brand=brand)
     for index, row in enumerate(rows):
         if attempt(result, build, row, f"{what} of {bvid} #{index}"):
-            for child in row.get("replies") or []:
+            nested = row.get("replies")
+            for child in nested if isinstance(nested, list) else []:
                 attempt(result, build, child, f"{what} of {bvid} #{index} (nested)")
     pagination = cursor.get("pagination_reply")
     offset = pagination.get("next_offset") if isinstance(pagination, dict) else None

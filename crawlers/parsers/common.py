@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from core.mention import Mention
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 _JSONP_RE = re.compile(r"^\s*[\w$.]+\s*\((.*)\)\s*;?\s*$", re.S)
 _COUNT_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([万亿wWkK]?)\+?\s*$")
+MAX_EPOCH = 32503680000  # 3000-01-01T00:00:00Z: later is a broken field
 _UNITS = {"": 1, "万": 10_000, "w": 10_000, "W": 10_000, "亿": 100_000_000, "k": 1_000, "K": 1_000}
 
 
@@ -87,6 +89,15 @@ def collect(
     return page
 
 
+_XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def html_text(html: str) -> str:
+    """A page fit for parsel/lxml: control characters, which lxml refuses in tag and attribute names with a
+    ValueError, are dropped (they are never content)."""
+    return _XML_UNSAFE.sub("", html)
+
+
 def load_json(text: str | bytes, what: str) -> Any:
     """Decode a JSON body; a truncated or HTML body is a ParseError naming the endpoint."""
     if isinstance(text, bytes):
@@ -126,19 +137,24 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
     return " or ".join(k.__name__ for k in kinds)
 
 
+MAX_COUNT = 2**63 - 1  # what the index's `long` holds
+
+
 def parse_count(value: Any) -> int | None:
-    """Counts as sites print them: 12, "12", "1.2万", "100万+", "--"; unreadable or negative counts are None."""
+    """Counts as sites print them: 12, "12", "1.2万", "100万+", "--"; unreadable, negative or impossibly large
+    counts are None."""
     if value is None or isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, float):
-        return int(value) if value >= 0 else None
-    if isinstance(value, str):
+    number: float | int | None = None
+    if isinstance(value, int | float):
+        number = value
+    elif isinstance(value, str):
         match = _COUNT_RE.match(value)
         if match:
-            return int(float(match.group(1)) * _UNITS[match.group(2)])
-    return None
+            number = float(match.group(1)) * _UNITS[match.group(2)]
+    if number is None or not math.isfinite(number) or not 0 <= number <= MAX_COUNT:
+        return None
+    return int(number)
 
 
 def text_id(value: Any) -> str | None:
@@ -152,11 +168,12 @@ def text_id(value: Any) -> str | None:
 
 
 def from_epoch(value: Any) -> datetime:
-    """Epoch seconds to an aware UTC datetime; raise Skip for anything else."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        if isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?", value.strip()):
-            return datetime.fromtimestamp(float(value), UTC)
-        raise Skip(f"bad timestamp {value!r}")
+    """Epoch seconds to an aware UTC datetime; raise Skip for anything else, or for a time Python's calendar cannot
+    hold (1e20 seconds would overflow, not be a post)."""
+    if isinstance(value, str) and re.fullmatch(r"\d{1,15}(\.\d+)?", value.strip()):
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < MAX_EPOCH:
+        raise Skip(f"bad timestamp {str(value)[:40]!r}")
     return datetime.fromtimestamp(value, UTC)
 
 

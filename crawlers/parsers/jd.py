@@ -26,6 +26,7 @@ from crawlers.parsers.common import (
     china_time,
     collect,
     essentials,
+    html_text,
     parse_count,
     require,
     str_field,
@@ -68,14 +69,18 @@ def parse_products(html: str) -> tuple[list[Product], list[str]]:
     """Products of a search page (`li.gl-item[data-sku]`, name from `.p-name em`) and why any was skipped.
     A page that has no product list at all is a ParseError (a changed page, or a block page)."""
     what = "jd search"
-    doc = Selector(text=html)
+    doc = Selector(text=html_text(html), type="html")
     items = doc.css("li.gl-item")
     if not items and not doc.css("#J_goodsList"):
         raise ParseError(f"{what}: neither li.gl-item nor #J_goodsList in the page")
     products: list[Product] = []
     skipped: list[str] = []
     for index, item in enumerate(items):
-        sku = text_id(item.attrib.get("data-sku"))
+        try:
+            sku = text_id(item.attrib.get("data-sku"))
+        except ValueError as exc:  # lxml refuses some mangled markup ("Invalid tag name")
+            skipped.append(f"{what} #{index}: unreadable markup ({exc})")
+            continue
         if not sku or not sku.isdigit():
             skipped.append(f"{what} #{index}: data-sku missing")
             continue
@@ -86,7 +91,8 @@ def parse_products(html: str) -> tuple[list[Product], list[str]]:
 
 def _images(row: dict[str, Any]) -> list[str]:
     out = []
-    for image in row.get("images") or []:
+    images = row.get("images")
+    for image in images if isinstance(images, list) else []:
         url = image.get("imgUrl") if isinstance(image, dict) else None
         if isinstance(url, str) and url:
             out.append(("https:" + url) if url.startswith("//") else url)

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from core.config import ReviewSelectors
 from core.mention import Mention
-from crawlers.parsers.common import ParseError, SearchPage, Skip, collect, parse_count, text_id
+from crawlers.parsers.common import ParseError, SearchPage, Skip, collect, html_text, parse_count, text_id
 from crawlers.parsers.dates import printed_date
 from crawlers.parsers.schema_reviews import structured_reviews
 
@@ -154,9 +154,19 @@ def parse_page(
     Raises LayoutChanged when the item selector matches nothing, or matches items none of which can be read (text
     or time lost): a redesign that would otherwise look like a page without reviews.
     """
-    sel = selectors or CLASSIC
+    try:
+        return _parse_page(html, page_url, now, selectors or CLASSIC, tz, brand, product)
+    except (ParseError, Skip):
+        raise
+    except ValueError as exc:  # lxml refuses some mangled markup ("Invalid tag name"): not a page we can read
+        raise ParseError(f"reviews at {page_url}: unreadable markup ({exc})") from None
+
+
+def _parse_page(
+    html: str, page_url: str, now: datetime, sel: ReviewSelectors, tz: tzinfo, brand: str | None, product: str | None
+) -> SearchPage:
     xp = compiled(sel)
-    doc = Selector(text=html)
+    doc = Selector(text=html_text(html), type="html")
     href = field_value(doc, xp.get("next")) or doc.css("link[rel=next]::attr(href), a[rel=next]::attr(href)").get("")
     structured = structured_reviews(html, page_url, now, tz, brand, product)
     if structured.mentions:

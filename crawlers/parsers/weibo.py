@@ -123,10 +123,13 @@ def parse_time(value: Any, now: datetime) -> datetime:
     local_now = now.astimezone(CHINA_TZ)
     if raw == "刚刚":
         return local_now
-    if m := _MINUTES_AGO.match(raw):
-        return local_now - timedelta(minutes=int(m.group(1)))
-    if m := _HOURS_AGO.match(raw):
-        return local_now - timedelta(hours=int(m.group(1)))
+    try:
+        if m := _MINUTES_AGO.match(raw):
+            return local_now - timedelta(minutes=int(m.group(1)))
+        if m := _HOURS_AGO.match(raw):
+            return local_now - timedelta(hours=int(m.group(1)))
+    except OverflowError:  # "99999999999小时前" reaches before the year 1
+        raise Skip(f"bad created_at {value[:40]!r}") from None
     try:
         if m := _DAY_TIME.match(raw):
             day = local_now - timedelta(days=1 if m.group(1) == "昨天" else 0)

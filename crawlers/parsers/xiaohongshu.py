@@ -12,12 +12,23 @@ its 404 page.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from core.mention import Mention
-from crawlers.parsers.common import CHINA_TZ, Blocked, LoginWall, ParseError, SearchPage, Skip, parse_count, text_id
+from crawlers.parsers.common import (
+    CHINA_TZ,
+    Blocked,
+    LoginWall,
+    ParseError,
+    SearchPage,
+    Skip,
+    from_epoch,
+    parse_count,
+    text_id,
+)
 from crawlers.parsers.dates import printed_date
 
 PLATFORM = "xiaohongshu"
@@ -51,10 +62,16 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _checked(payload: Any, what: str) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise ParseError(f"{what}: response is {type(payload).__name__}, expected an object")
     code = payload.get("code")
+    if isinstance(code, bool) or not isinstance(code, int | str | None):
+        raise ParseError(f"{what}: API code {code!r} is not a number")
     if code == NOT_LOGGED_IN:
         raise LoginWall(f"{PLATFORM}: not logged in (code -101) at {what}")
     if code in CAPTCHA_STATUSES:
@@ -65,7 +82,7 @@ def _checked(payload: Any, what: str) -> dict[str, Any]:
 
 
 def _card_time(card: dict[str, Any], now: datetime) -> datetime | None:
-    for tag in card.get("corner_tag_info") or []:
+    for tag in _list(card.get("corner_tag_info")):
         if isinstance(tag, dict) and tag.get("type") == "publish_time" and isinstance(tag.get("text"), str):
             try:
                 return printed_date(tag["text"], now, CHINA_TZ)
@@ -126,7 +143,8 @@ def parse_search(payloads: list[Any], now: datetime, site: str = PUBLIC_ROOT, br
 def apply_detail(mention: Mention, payload: Any) -> None:
     """Complete a note from its page's feed answer: full text, exact time, IP location, counts, topics."""
     what = f"xiaohongshu note {mention.source_id}"
-    items = _checked(payload, what).get("data", {}).get("items")
+    data = _checked(payload, what).get("data")
+    items = data.get("items") if isinstance(data, dict) else None
     card = items[0].get("note_card") if isinstance(items, list) and items and isinstance(items[0], dict) else None
     if not isinstance(card, dict):
         raise ParseError(f"{what}: data.items[0].note_card missing")
@@ -135,7 +153,8 @@ def apply_detail(mention: Mention, payload: Any) -> None:
         mention.text = desc
     millis = card.get("time")
     if isinstance(millis, int) and not isinstance(millis, bool) and millis > 0:
-        mention.published_at = datetime.fromtimestamp(millis / 1000, CHINA_TZ)
+        with contextlib.suppress(Skip):  # a time out of the calendar: keep the one the search answer gave
+            mention.published_at = from_epoch(millis / 1000).astimezone(CHINA_TZ)
     counts = _dict(card.get("interact_info"))
     mention.likes = parse_count(counts.get("liked_count")) if counts.get("liked_count") is not None else mention.likes
     mention.comments = parse_count(counts.get("comment_count"))
@@ -143,7 +162,7 @@ def apply_detail(mention: Mention, payload: Any) -> None:
     extra = {
         "ip_location": text_id(card.get("ip_location")),
         "collected": parse_count(counts.get("collected_count")),
-        "topics": [t["name"] for t in card.get("tag_list") or []
+        "topics": [t["name"] for t in _list(card.get("tag_list"))
                    if isinstance(t, dict) and t.get("type") == "topic" and isinstance(t.get("name"), str)] or None,
     }
     mention.extra.update({k: v for k, v in extra.items() if v is not None})

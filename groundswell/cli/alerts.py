@@ -9,14 +9,17 @@ from datetime import datetime, timedelta
 import click
 
 from alerts.handling import timeline
-from core import clock
+from core import clock, display, times
 from core.exits import ExitStatus
 from core.timefmt import people_time
 from core.times import iso
 from groundswell.cli import progress
 from groundswell.cli.common import emit_json, fail, handles_store_errors, load_config
 
+show = display.line  # every crawled (or rule-made, which quotes crawled) text shown to a person
 _STEP = re.compile(r"^(\d+)\s*([smhd])$")
+MAX_EVALUATIONS = 100_000  # a backtest longer than this is a typo in --step or --from, not a plan
+MAX_STEP = timedelta(days=366)
 
 
 def _when(value: str | None, option: str) -> datetime:
@@ -29,18 +32,24 @@ def _when(value: str | None, option: str) -> datetime:
     if parsed.tzinfo is None:
         fail(f"{option}: give a time zone, e.g. 2026-11-24T12:00:00+08:00 or ...Z (got {value!r})",
              code=ExitStatus.USAGE)
+    if not times.in_range(parsed):
+        fail(f"{option}: {value!r} is outside the years {times.RANGE_TEXT}, where mentions can be",
+             code=ExitStatus.USAGE)
     return parsed
 
 
 def _step(value: str) -> timedelta:
     m = _STEP.match(value.strip())
-    if not m or int(m.group(1)) == 0:
+    if not m or int(m.group(1)) == 0 or len(m.group(1)) > 9:
         fail(f"--step: expected a positive duration like 90s, 5m, 1h (got {value!r})", code=ExitStatus.USAGE)
     assert m is not None
     n, unit = int(m.group(1)), m.group(2)
-    return {"s": timedelta(seconds=n), "m": timedelta(minutes=n), "h": timedelta(hours=n), "d": timedelta(days=n)}[
-        unit
-    ]
+    seconds = n * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+    if seconds > MAX_STEP.total_seconds():
+        fail(f"--step: at most {MAX_STEP.days} days between evaluations (got {value!r})", code=ExitStatus.USAGE)
+    return timedelta(seconds=seconds)
+
+
 
 
 def _client(ctx: click.Context):  # type: ignore[no-untyped-def]
@@ -74,18 +83,18 @@ def run_cmd(ctx: click.Context, at_: str | None, no_send: bool, as_json: bool) -
     else:
         click.echo(f"evaluated at {people_time(report.at, cfg.zone)}: {len(report.matches)} matches")
         for m in report.matches:
-            click.echo(f"  match  {m.severity:<7} {m.rule}: {m.summary}")
+            click.echo(f"  match  {m.severity:<7} {show(m.rule)}: {show(m.summary)}")
         for i in report.opened:
-            click.echo(f"  OPENED {i.severity:<7} {i.incident_id} {i.brand or ''}: {i.summary}")
+            click.echo(f"  OPENED {i.severity:<7} {i.incident_id} {show(i.brand or '')}: {show(i.summary)}")
         for i in report.escalated:
-            click.echo(f"  ESCALATED to {i.severity} {i.incident_id}: {i.summary}")
+            click.echo(f"  ESCALATED to {i.severity} {i.incident_id}: {show(i.summary)}")
         for i in report.resolved:
             click.echo(f"  resolved {i.incident_id} ({i.resolve_reason})")
         click.echo(
             f"emails: {report.emails_queued} queued, {report.emails_sent} sent, {report.emails_pending} pending"
         )
         for e in report.errors:
-            click.echo(f"  error: {e}", err=True)
+            click.echo(f"  error: {show(e)}", err=True)
     if report.errors:
         ctx.exit(ExitStatus.PARTIAL)
 
@@ -106,6 +115,9 @@ def backtest_cmd(ctx: click.Context, start: str, end: str | None, step: str, as_
     t0, t1, dt = _when(start, "--from"), _when(end, "--to"), _step(step)
     if t1 < t0:
         fail("--to is before --from", code=ExitStatus.USAGE)
+    if (t1 - t0) / dt > MAX_EVALUATIONS:
+        fail(f"--from {start} --to {end or 'now'} every {step} is {int((t1 - t0) / dt) + 1:,} evaluations (at most "
+             f"{MAX_EVALUATIONS:,}): use a larger --step or a shorter period", code=ExitStatus.USAGE)
     with progress.spinner("backtesting", progress.wanted(as_json)) as update:
         events, errors = backtest(cfg, _client(ctx), t0, t1, dt,
                                   progress=lambda at: update(f"backtesting: evaluated {people_time(at, cfg.zone)}"))
@@ -116,14 +128,15 @@ def backtest_cmd(ctx: click.Context, start: str, end: str | None, step: str, as_
                        "incident_id": i.incident_id, "brand": i.brand, "category": i.category,
                        "summary": i.summary})
         else:
-            click.echo(f"{people_time(ev.at, cfg.zone)}  {ev.kind:<9} {ev.severity:<7} {i.brand or '-'}  {i.summary}")
+            click.echo(f"{people_time(ev.at, cfg.zone)}  {ev.kind:<9} {ev.severity:<7} {show(i.brand or '-')}  "
+                       f"{show(i.summary)}")
     if not as_json:
         opened = sum(1 for e in events if e.kind == "opened")
         escalated = sum(1 for e in events if e.kind == "escalated")
         steps = int((t1 - t0) / dt) + 1
         click.echo(f"{steps} evaluations: {opened} incidents opened, {escalated} escalations (nothing sent)")
     for e in errors:
-        click.echo(f"error: {e}", err=True)
+        click.echo(f"error: {show(e)}", err=True)
     if errors:
         ctx.exit(ExitStatus.PARTIAL)
 
@@ -148,7 +161,7 @@ def list_cmd(ctx: click.Context, status: str, limit: int, as_json: bool) -> None
             sent = ",".join(dict.fromkeys(n.kind for n in i.notifications)) or "-"
             click.echo(
                 f"{i.incident_id}  {i.status:<12} {i.severity:<7} opened {people_time(i.opened_at, cfg.zone)}  "
-                f"{i.brand or i.source_key or '-'}  emails:{sent}  {i.summary}"
+                f"{show(i.brand or i.source_key or '-')}  emails:{sent}  {show(i.summary)}"
             )
     if not found and not as_json:
         click.echo("no incidents")
@@ -174,28 +187,27 @@ def show_cmd(ctx: click.Context, incident_id: str, as_json: bool) -> None:
         emit_json(inc.to_document())
         return
     click.echo(f"{inc.incident_id}  {inc.status}  {inc.severity}")
-    click.echo(f"  {inc.summary}")
-    clusters = ", ".join(inc.cluster_ids) or "-"
-    click.echo(f"  brand {inc.brand or '-'}  category {inc.category or '-'}  clusters {clusters}")
+    click.echo(f"  {show(inc.summary)}")
+    clusters = show(", ".join(inc.cluster_ids)) or "-"
+    click.echo(f"  brand {show(inc.brand or '-')}  category {show(inc.category or '-')}  clusters {clusters}")
     tz = cfg.zone
     click.echo(f"  opened {people_time(inc.opened_at, tz)}  last match {people_time(inc.last_match_at, tz)}  "
-               f"matches {inc.matches}  rules {', '.join(inc.rules)}")
+               f"matches {inc.matches}  rules {show(', '.join(inc.rules))}")
     if inc.resolved_at:
         click.echo(f"  resolved {people_time(inc.resolved_at, tz)} ({inc.resolve_reason})")
     if inc.acknowledged_at:
-        click.echo(f"  acknowledged {people_time(inc.acknowledged_at, tz)} by {inc.acknowledged_by}")
+        click.echo(f"  acknowledged {people_time(inc.acknowledged_at, tz)} by {show(inc.acknowledged_by)}")
     if inc.evidence:
         click.echo("  evidence: " + ", ".join(f"{k} {v:g}" for k, v in sorted(inc.evidence.items())))
     events = timeline(inc)
     if len(events) > 20:
         click.echo(f"  timeline (the last 20 of {len(events)}; --json has all):")
     for e in events[-20:]:
-        by = f" by {e.by}" if e.by else ""
-        click.echo(f"  {people_time(e.at, tz)}  {e.kind:<12} {' '.join(e.text.split())}{by}")
+        by = f" by {show(e.by)}" if e.by else ""
+        click.echo(f"  {people_time(e.at, tz)}  {e.kind:<12} {show(' '.join(e.text.split()))}{by}")
     for p in mentions_for(es, cfg, inc.mention_ids[:5]):
-        text = " ".join(p.text.split())[:120]
-        click.echo(f"  - [{p.platform}] {p.author or '?'} ({p.author_followers or 0} followers, "
-                   f"{p.engagement} engagement): {text}  {p.url or ''}")
+        click.echo(f"  - [{show(p.platform)}] {show(p.author or '?', 60)} ({p.author_followers or 0} followers, "
+                   f"{p.engagement} engagement): {show(p.text, 120)}  {show(p.url or '', 300)}")
 
 
 def _transition(ctx: click.Context, incident_id: str, by: str | None, action: str, as_json: bool) -> None:
@@ -215,7 +227,7 @@ def _transition(ctx: click.Context, incident_id: str, by: str | None, action: st
         emit_json(inc.to_document())
     else:
         done_by = inc.acknowledged_by if action == "ack" else inc.resolved_by
-        click.echo(f"{inc.incident_id}: {inc.status} by {done_by or who}")
+        click.echo(f"{inc.incident_id}: {inc.status} by {show(done_by or who)}")
 
 
 @alerts.command("ack")

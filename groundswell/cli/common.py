@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
+from core import display, redact
 from core.exits import ExitStatus
 from groundswell import config as gsconfig
 
 F = TypeVar("F", bound=Callable[..., Any])
+_TERMINAL_UNSAFE = re.compile("[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def load_config(ctx: click.Context) -> gsconfig.Config:
@@ -31,29 +34,34 @@ def load_config(ctx: click.Context) -> gsconfig.Config:
 
 
 def fail(message: str, code: ExitStatus = ExitStatus.PARTIAL) -> Any:
-    click.echo(f"groundswell: {message}", err=True)
+    """One line (or a few) on stderr, secrets masked, and the exit status."""
+    click.echo(f"groundswell: {display.lines(redact.scrub(message))}", err=True)
     sys.exit(code)
 
 
 def emit_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, ensure_ascii=False, default=str))
+    """One JSON line. Characters that could drive a terminal (C1 controls, bidi overrides, line separators) are
+    written as \\u escapes: the data is unchanged for a program, and harmless on a screen."""
+    text = json.dumps(obj, ensure_ascii=False, default=str)
+    click.echo(_TERMINAL_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 def handles_store_errors(fn: F) -> F:
-    """Turn an unreachable or refusing Elasticsearch into one clear line and exit code 3."""
+    """Turn a failure to talk to Elasticsearch into one clear line and its own exit status: 3 unreachable, 4
+    credentials refused, 5 a privilege missing, 6 TLS, 7 not Elasticsearch (core.exits)."""
     from elasticsearch import ApiError, TransportError
 
-    from store.client import StoreUnavailable, describe_error
+    from store.client import StoreError, store_error
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except StoreUnavailable as exc:
-            fail(str(exc), code=ExitStatus.STORE_UNAVAILABLE)
+        except StoreError as exc:
+            fail(str(exc), code=exc.status)
         except (ApiError, TransportError) as exc:
             ctx = click.get_current_context()
-            url = load_config(ctx).elasticsearch.effective_url
-            fail(describe_error(url, exc), code=ExitStatus.STORE_UNAVAILABLE)
+            err = store_error(load_config(ctx).elasticsearch.effective_url, exc)
+            fail(str(err), code=err.status)
 
     return wrapper  # type: ignore[return-value]

@@ -54,7 +54,9 @@ def crawl(
     A platform that refuses the crawl (a block, a login wall, missing credentials) stops that source at once: the
     summary says `blocked` and the platform's signal, `--json` has "outcome": "blocked" and "blocked": SIGNAL.
 
-    Exit status: 0 finished, 1 the spider stopped early (blocked, errors), 3 mentions were spooled.
+    Exit status: 0 finished, 1 the spider stopped early (blocked, errors), 2 bad options, 3 Elasticsearch
+    unreachable (mentions were spooled), 4 credentials refused, 5 a privilege missing, 6 TLS failed, 7 not
+    Elasticsearch (4 to 7 stop the crawl without spooling).
     """
     from scrapy import signals
     from scrapy.crawler import CrawlerProcess
@@ -131,6 +133,7 @@ def crawl(
     if refused:
         fail("\n".join(dict.fromkeys(refused)), code=ExitStatus.USAGE)
     spooled = failed = False
+    store_refused: dict[str, int] = {}  # Elasticsearch refused us (credentials, privilege, TLS): message -> status
     for kw, crawler in crawlers:
         stats: dict[str, Any] = dict(crawler.stats.get_stats()) if crawler.crawling or crawler.spider else {}
         reason = stats.get("finish_reason", "unknown")
@@ -144,8 +147,14 @@ def crawl(
             said = f"blocked ({signal})" if signal else reason
             click.echo(f"{spider}{f' {kw}' if kw else ''}: {said}; {shown or 'nothing found'}")
         spooled = spooled or bool(stats.get("groundswell/spooled"))
+        if stats.get("groundswell/store_status"):
+            store_refused[str(stats.get("groundswell/store_error"))] = int(stats["groundswell/store_status"])
         failed = failed or reason != "finished"
         failed = failed or bool(stats.get("groundswell/request_failed") and not stats.get("item_scraped_count"))
+    if store_refused:
+        message, code = next(iter(store_refused.items()))
+        fail(f"{message}\nthe crawl stopped; nothing was spooled (the next crawl fetches it again)",
+             code=ExitStatus(code))
     if spooled:
         ctx.exit(ExitStatus.STORE_UNAVAILABLE)
     if failed:

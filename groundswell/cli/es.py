@@ -19,7 +19,7 @@ def _local_only(ctx: click.Context, action: str) -> None:
     cfg = load_config(ctx)
     if not cfg.elasticsearch.is_local:
         fail(
-            f"elasticsearch.url is set ({cfg.elasticsearch.url}): `es {action}` manages only the local node; "
+            f"elasticsearch.url is set ({cfg.elasticsearch.display_url}): `es {action}` manages only the local node; "
             "unset GROUNDSWELL_ES_URL to use it",
             code=ExitStatus.USAGE,
         )
@@ -63,11 +63,15 @@ def stop(ctx: click.Context, timeout: float, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
-    """Version, health and where things are; exit 1 when the cluster does not answer."""
-    from store.client import describe_error, make_client, server_version
+    """Version, health and where things are (the URL's password masked).
+
+    `running` is whether the cluster answered at all: a node that refuses the credentials (401) or a privilege
+    (403) is running, and `error` says what it refused. Exit status: 0 healthy answer, 3 no answer, 4 credentials
+    refused, 5 a privilege missing (cluster `monitor`), 6 TLS failed, 7 not Elasticsearch."""
+    from store.client import StoreAuthError, StoreForbidden, make_client, server_version, store_error
 
     cfg = load_config(ctx).elasticsearch
-    info: dict[str, object] = {"url": cfg.effective_url, "managed": cfg.is_local, "index_prefix": cfg.index_prefix}
+    info: dict[str, object] = {"url": cfg.display_url, "managed": cfg.is_local, "index_prefix": cfg.index_prefix}
     if cfg.is_local:
         lay = esnode.layout(cfg.local)
         info.update(
@@ -78,11 +82,14 @@ def status(ctx: click.Context, as_json: bool) -> None:
             spool=str(paths.spool_dir()),
         )
     client = make_client(cfg, retries=0)
+    code = ExitStatus.OK
     try:
         h = client.cluster.health()
         info.update(running=True, version=server_version(client), health=h["status"], nodes=h["number_of_nodes"])
-    except Exception as exc:
-        info.update(running=False, error=describe_error(cfg.effective_url, exc))
+    except Exception as exc:  # every failure is reported in the output, classified by store_error
+        err = store_error(cfg.effective_url, exc)
+        info.update(running=isinstance(err, StoreAuthError | StoreForbidden), error=str(err))
+        code = err.status
     finally:
         client.close()
     if as_json:
@@ -91,5 +98,5 @@ def status(ctx: click.Context, as_json: bool) -> None:
         for key, value in info.items():
             if value is not None:
                 click.echo(f"{key:>13}: {value}")
-    if not info["running"]:
-        ctx.exit(ExitStatus.PARTIAL)
+    if code != ExitStatus.OK:
+        ctx.exit(code)

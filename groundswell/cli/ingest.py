@@ -7,6 +7,7 @@ from collections import Counter
 import click
 from scrapy.exceptions import DropItem
 
+from core import display
 from core.exits import ExitStatus
 from groundswell.cli.common import emit_json, fail, load_config
 from groundswell.ingest import Line, read
@@ -45,7 +46,9 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str, batch_size: int
     Each line goes through the same item pipelines as a crawl. A bad line is reported as
     `FILE:line N: reason` on stderr and skipped; the good lines beside it are stored. When Elasticsearch
     is unreachable, what was read is spooled locally and replayed first by the next run (also by an
-    ingest with no PATH). Exit status: 0 all stored, 1 some lines rejected, 3 some mentions spooled.
+    ingest with no PATH); refused credentials, a missing privilege or a certificate stop the ingest without
+    spooling (run it again once fixed). Exit status: 0 all stored, 1 some lines rejected, 2 bad options, 3 some
+    mentions spooled, 4 credentials refused, 5 a privilege missing, 6 TLS failed, 7 not Elasticsearch.
     """
     from pipelines.chain import PipelineChain
     from pipelines.elasticsearch import ElasticsearchPipeline
@@ -71,12 +74,12 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str, batch_size: int
         for line in batch:
             if line.mention is None:
                 rejected += 1
-                click.echo(f"{line.source if line.number == 0 else line.origin}: {line.error}", err=True)
+                click.echo(display.line(f"{line.source if line.number == 0 else line.origin}: {line.error}"), err=True)
                 continue
             outcome = next(outcomes)
             if isinstance(outcome, RejectedItem):
                 rejected += 1
-                click.echo(f"{line.origin}: {outcome}", err=True)
+                click.echo(display.line(f"{line.origin}: {outcome}"), err=True)
             elif isinstance(outcome, DropItem):  # off-topic, not broken: counted by reason
                 dropped[str(outcome)] += 1
         batch.clear()
@@ -88,11 +91,16 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str, batch_size: int
                 pending.append(line)
                 if len(pending) >= batch_size:
                     run(pending)
-        run(pending)
+                if sink.fatal is not None:
+                    break  # Elasticsearch refused us: reading on would store nothing
+            if sink.fatal is not None:
+                break
+        if sink.fatal is None:
+            run(pending)
     res = sink.result
     for origin, reason in res.failed:
         rejected += 1
-        click.echo(f"{origin or 'spool'}: {reason}", err=True)
+        click.echo(display.line(f"{origin or 'spool'}: {reason}"), err=True)
     summary = {
         "read": read_count,
         "indexed": res.indexed,
@@ -104,10 +112,13 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str, batch_size: int
         "spooled": sink.spooled,
         "replayed": sink.replayed,
         "index": f"{cfg.elasticsearch.index_prefix}-mentions",
-        "url": cfg.elasticsearch.effective_url,
+        "url": cfg.elasticsearch.display_url,
     }
     if sink.unavailable:
         summary["error"] = sink.unavailable
+    if sink.fatal is not None:
+        summary["error"] = str(sink.fatal)
+        summary["not_stored"] = sink.not_stored
     if as_json:
         emit_json(summary)
     else:
@@ -117,6 +128,10 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str, batch_size: int
             + (f", dropped {sum(dropped.values())} ({_reasons(dropped)})" if dropped else "")
             + (f", replayed from spool {sink.replayed}" if sink.replayed else "")
         )
+    if sink.fatal is not None:
+        fail(f"{sink.fatal}\nnothing more was stored and nothing spooled ({sink.not_stored} mentions read were not "
+             "stored); fix the cause and run the same ingest again: what is stored already is kept once",
+             code=sink.fatal.status)
     if sink.spooled:
         fail(
             f"{sink.unavailable}\n{sink.spooled} mentions spooled to {sink.spool.path}; "

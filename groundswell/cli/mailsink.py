@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import click
 
 from core import paths
+from core.exits import ExitStatus
+from groundswell.cli.common import fail
 
 if TYPE_CHECKING:
     from alerts.email.sink import Received
@@ -37,7 +39,8 @@ def _line(received: Received, as_json: bool) -> str:
 
 
 @click.command("mailsink")
-@click.option("--port", type=int, default=8025, show_default=True, help="Port on 127.0.0.1 (0 = any free port).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8025, show_default=True,
+              help="Port on 127.0.0.1 (0 = any free port).")
 @click.option(
     "--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
     help="Folder for the received messages, one .eml file each (default: <groundswell home>/mail).",
@@ -61,11 +64,12 @@ def mailsink(port: int, directory: Path | None, as_json: bool) -> None:
     try:
         handler = SinkHandler(folder, on_message=show)
     except OSError as exc:
-        raise click.ClickException(f"cannot create the mail folder {folder}: {exc.strerror or exc}") from exc
+        fail(f"cannot create the mail folder {folder}: {exc.strerror or exc}", code=ExitStatus.USAGE)
     try:
         controller = start_sink(handler, port=port)
     except OSError as exc:
-        raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from exc
+        fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc} (choose another --port)",
+             code=ExitStatus.USAGE)
     click.echo(f"mail sink at smtp://127.0.0.1:{controller.port}, saving to {folder}; Ctrl-C to stop", err=True)
     done = threading.Event()
 

@@ -7,6 +7,7 @@ import os
 
 import click
 
+from core import redact
 from groundswell import __version__
 from groundswell.cli.alerts import alerts
 from groundswell.cli.crawl import crawl
@@ -44,8 +45,13 @@ def cli(config_path: str | None, verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     for handler in logging.root.handlers:  # Scrapy resets the root level; the handler keeps ours
         handler.setLevel(level)
-    for noisy in ("elastic_transport", "elasticsearch", "scrapy"):
+        handler.addFilter(redact.ScrubFilter())  # no secret reaches a log line, whoever logs it
+    for noisy in ("elasticsearch", "scrapy"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING) if verbose < 2 else logging.DEBUG)
+    # the client's transport logs each retry with a traceback; the command says what failed in one line instead
+    for transport in ("elastic_transport", "urllib3"):
+        logging.getLogger(transport).setLevel(logging.ERROR if verbose == 0 else logging.DEBUG if verbose > 1
+                                              else logging.WARNING)
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawlers.settings")
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from core import clock
+from core import clock, display
 from core.exits import ExitStatus
 from core.textfold import fold_width
 from core.timefmt import people_time
@@ -20,7 +20,7 @@ SENTIMENTS = ("positive", "neutral", "negative")
 
 
 def _snippet(text: str, query: str, width: int = 100) -> str:
-    flat = " ".join((text or "").split())
+    flat = display.line(text)
     needle = fold_width(query).strip().strip('"')
     at = flat.lower().find(needle.lower()) if needle and not searching.is_lucene(query) else -1
     start = max(0, at - width // 3) if at >= 0 else 0
@@ -29,21 +29,23 @@ def _snippet(text: str, query: str, width: int = 100) -> str:
 
 
 def _line(hit: dict[str, Any], query: str, tz: tzinfo | None = None) -> str:
+    """Two or three lines for a person: every crawled field through core.display (no escapes, bidi, newlines)."""
+    show = display.line
     when = people_time(parse_stored(hit.get("published_at")), tz)
     sentiment = (hit.get("sentiment") or {}).get("label") or "-"
     score = (hit.get("sentiment") or {}).get("score")
-    mood = f"{sentiment}({score:.2f})" if isinstance(score, float) else sentiment
+    mood = f"{show(sentiment)}({score:.2f})" if isinstance(score, float) else show(sentiment)
     eng = f"♥{hit.get('likes', 0)} ↻{hit.get('reposts', 0)} ✉{hit.get('comments', 0)}"
-    author = hit.get("author") or "?"
-    head = f"{when}  {hit.get('platform', '?'):<10} @{author}  {eng}  {mood}"
+    author = show(hit.get("author"), 60) or "?"
+    head = f"{show(when)}  {show(hit.get('platform', '?'), 20):<10} @{author}  {eng}  {mood}"
     if hit.get("brand"):
-        head += f"  [{hit['brand']}]"
+        head += f"  [{show(hit['brand'], 40)}]"
     complaint = hit.get("complaint") or {}
-    categories = [c for c in complaint.get("categories") or () if "." not in c]
+    categories = [show(c, 40) for c in complaint.get("categories") or () if "." not in str(c)]
     if categories:
         head += f"  {'complaint' if complaint.get('is_complaint') else 'mentions'}: {', '.join(categories)}"
     body = _snippet(hit.get("text") or "", query)
-    url = f"\n    {hit['url']}" if hit.get("url") else ""
+    url = f"\n    {show(hit['url'], 300)}" if hit.get("url") else ""
     return f"{head}\n    {body}{url}"
 
 
@@ -80,7 +82,10 @@ def search(
     only_count: bool,
 ) -> None:
     """Search mentions: a plain phrase (Chinese or English) finds exactly the mentions containing it;
-    Lucene syntax works too: AND/OR/NOT, platform:weibo, "quoted phrases", brand:小米. Newest first."""
+    Lucene syntax works too: AND/OR/NOT, platform:weibo, "quoted phrases", brand:小米. Newest first.
+
+    Exit status: 0 found (or found nothing), 1 some shards failed (the results shown are partial), 2 a bad
+    option or a query that does not parse, 3-7 Elasticsearch unreachable or refusing (see the README)."""
     app = load_config(ctx)
     cfg = app.elasticsearch
     text = " ".join(query)
@@ -102,16 +107,21 @@ def search(
         fail(str(exc), code=ExitStatus.USAGE)
     es = make_client(cfg)
     try:
-        if only_count:
-            click.echo(searching.count(es, cfg.index_prefix, req))
-            return
-        total, hits = searching.search(es, cfg.index_prefix, req)
+        found = (searching.tally if only_count else searching.find)(es, cfg.index_prefix, req)
+    except searching.QueryError as exc:
+        fail(f"{exc}\n(a plain phrase needs no syntax; in Lucene syntax quote it, e.g. '\"a (b\"')",
+             code=ExitStatus.USAGE)
     finally:
         es.close()
-    if as_json:
-        for hit in hits:
+    if only_count:
+        click.echo(found.total)
+    elif as_json:
+        for hit in found.hits:
             emit_json(hit)
-        return
-    for hit in hits:
-        click.echo(_line(hit, text, app.zone))
-    click.echo(f"-- {len(hits)} of {total} matching mentions", err=True)
+    else:
+        for hit in found.hits:
+            click.echo(_line(hit, text, app.zone))
+        click.echo(f"-- {len(found.hits)} of {found.total} matching mentions", err=True)
+    if found.failures:
+        fail(f"{len(found.failures)} shard(s) failed, so these results are partial: "
+             + "; ".join(display.line(f, 300) for f in found.failures[:3]), code=ExitStatus.PARTIAL)

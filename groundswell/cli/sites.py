@@ -14,12 +14,15 @@ import click
 from click.core import ParameterSource
 
 from core import clock
+from core.exits import ExitStatus
+from groundswell.cli.common import fail
 from sites.clock import DEFAULT_START
 from sites.server import Simulator
 
 
 @click.command("sites")
-@click.option("--port", type=int, default=8800, show_default=True, help="Port on 127.0.0.1 (0 = any free port).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8800, show_default=True,
+              help="Port on 127.0.0.1 (0 = any free port).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the generated posts.")
 @click.option("--speed", type=float, default=1.0, show_default=True,
               help="Simulated minutes per real second (0 = frozen; move time with POST /_control/advance).")
@@ -60,7 +63,8 @@ def sites(ctx: click.Context, port: int, seed: int, speed: float, viral_keyword:
     try:
         url = sim.start()
     except OSError as exc:
-        raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from exc
+        fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc} (choose another --port)",
+             code=ExitStatus.USAGE)
     if viral_keyword:
         sim.inject_viral(viral_keyword)
     click.echo(f"simulated sources at {url} (seed {seed}, {speed:g} simulated min/s, now {sim.now().isoformat()}"

@@ -21,13 +21,13 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
-from core import clock
+from core import clock, redact
 from core.config import Config, Source
 from core.exits import ExitStatus
 from groundswell.scheduler import runs
 from groundswell.scheduler.children import Children, ChildResult
 from groundswell.scheduler.plan import expired_indices
-from store.client import describe_error
+from store.client import StoreError, describe_error
 
 log = logging.getLogger("groundswell.scheduler")
 
@@ -70,6 +70,7 @@ class Runtime:
     def finish(self, run: runs.JobRun) -> runs.JobRun:
         """Log and record a run; an unreachable Elasticsearch loses the record (logged), never the job."""
         run.host, run.pid = self.host, self.pid
+        run.error = redact.scrub(run.error) if run.error else run.error  # a child's stderr may quote a URL
         level = logging.INFO if run.result in ("ok", "skipped") else logging.WARNING
         log.log(level, "%s", describe_run(run))
         try:
@@ -193,11 +194,13 @@ def _in_process(job_id: str, kind: str, work: Callable[[Runtime, datetime], tupl
     started, t0 = clock.now(), time.monotonic()
     try:
         stats, error = work(rt, started)
-    except Exception as exc:  # recorded as failed and logged with its traceback; the scheduler goes on
-        log.exception("%s failed", job_id)
-        shown = describe_error(rt._url(), exc) if isinstance(exc, ApiError | TransportError) else str(exc)
-        stats, error = {}, f"{type(exc).__name__}: {shown}"
+    except (ApiError, TransportError, StoreError) as exc:  # the store failed: one line says how, no traceback
+        stats, error = {}, describe_error(rt._url(), exc)
         result: runs.Result = "failed"
+    except Exception as exc:  # a bug: recorded as failed and logged with its traceback; the scheduler goes on
+        log.exception("%s failed", job_id)
+        stats, error = {}, redact.scrub(f"{type(exc).__name__}: {exc}")
+        result = "failed"
     else:
         result = "failed" if error else "ok"
     return rt.finish(runs.JobRun(job_id, kind, started, clock.now(), result,

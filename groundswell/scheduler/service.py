@@ -25,6 +25,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.job import Job
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_STOPPED
 
 from core import clock, paths
 from core.config import Config
@@ -91,8 +92,19 @@ def running_pid(cfg: Config) -> int | None:
     return None
 
 
+class _Scheduler(BackgroundScheduler):
+    """APScheduler 3 runs one last round of due jobs after `shutdown()` has closed the executors, which logs
+    "cannot schedule new futures after shutdown" for every job due by then (a SIGTERM after a pause has many)."""
+
+    def _process_jobs(self) -> float | None:
+        if self.state == STATE_STOPPED:
+            return None
+        wait: float | None = super()._process_jobs()
+        return wait
+
+
 def make_scheduler(cfg: Config) -> BackgroundScheduler:
-    return BackgroundScheduler(
+    return _Scheduler(
         jobstores={"default": SQLAlchemyJobStore(url=job_store_url(cfg))},
         executors={"default": ThreadPoolExecutor(MAX_WORKERS)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": cfg.scheduler.misfire_grace_seconds},

@@ -54,24 +54,20 @@ def _request(args: MultiDict[str, str], limit: int) -> searching.SearchRequest:
 
 
 def _run(limit: int) -> tuple[dict[str, Any], int, list[dict[str, Any]], str | None]:
-    from elasticsearch import BadRequestError
-
     form = {k: (request.args.get(k) or "") for k in ("q", "since", "until", "platform", "brand", "sentiment",
                                                    "category", "complaints", "sort")}
     if not request.args:
         return form, 0, [], None
     try:
         req = _request(request.args, limit)
-        total, hits = searching.search(current_app.config["GS_ES"], _cfg().elasticsearch.index_prefix, req)
-    except searching.QueryError as exc:
+        found = searching.find(current_app.config["GS_ES"], _cfg().elasticsearch.index_prefix, req)
+    except searching.QueryError as exc:  # a bad option, or Lucene syntax Elasticsearch could not parse
         return form, 0, [], str(exc)
-    except BadRequestError as exc:  # Lucene syntax Elasticsearch could not parse
-        reason = (exc.body or {}).get("error", {}).get("root_cause", [{}])[0].get("reason") if isinstance(
-            exc.body, dict) else None
-        return form, 0, [], f"the query could not be parsed: {reason or exc.message}"
-    for h in hits:
+    for h in found.hits:
         h["_published"] = parse_stored(h.get("published_at"))
-    return form, total, hits, None
+    partial = (f"{len(found.failures)} shard(s) failed, so these results are partial: {found.failures[0]}"
+               if found.failures else None)
+    return form, found.total, found.hits, partial
 
 
 @bp.get("/search")
