@@ -98,6 +98,7 @@ def test_sign_in_search_export_and_hostile_text_stays_inert(setup: Setup, page: 
     body = page.inner_text("ol.results")
     assert "<script>alert('pwned')</script>" in body  # shown as text, not run
     assert "<img src=x onerror=alert(1)>" in body
+    assert "gpj.exe" in body and "\u202e" not in page.content()  # a bidi override never reaches the page
     assert page.locator("ol.results script").count() == 0 and page.locator("ol.results img").count() == 0
     assert page.locator("a[href^='javascript']").count() == 0
     assert "javascript:alert(1)" in page.inner_text("span.unsafe-url")

@@ -42,7 +42,8 @@ def mentions(now: datetime) -> list[dict[str, Any]]:
          "published_at": (t + timedelta(minutes=20)).isoformat(), "reposts": 10},
         {**base, "source_id": "evil", "author": "<img src=x onerror=alert(1)>", "author_id": "u3",
          # entity-escaped in the crawled JSON: normalising turns it into a literal tag in the stored text
-         "text": "小米 黑屏 &lt;script&gt;alert('pwned')&lt;/script&gt; 快递也没到", "url": "javascript:alert(1)",
+         "text": "小米 黑屏 &lt;script&gt;alert('pwned')&lt;/script&gt; 快递也没到 \u202egpj.exe",
+         "url": "javascript:alert(1)",
          "published_at": (t + timedelta(minutes=40)).isoformat(), "reposts": 50},
         {**base, "source_id": "formula", "author": "=HYPERLINK(\"http://evil\")", "author_id": "u4",
          "text": "=cmd|' /C calc'!A0 小米 黑屏 又坏了", "url": "https://weibo.example/f",

@@ -13,10 +13,12 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch, TransportError
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from alerts.email.compose import safe_url
+from core import display
 from core.config import Config
 from core.timefmt import people_duration, people_time
 from store.client import StoreUnavailable, describe_error, make_client
@@ -27,6 +29,14 @@ CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'
 
 class ConsoleError(RuntimeError):
     """The console cannot start; the message says what to set."""
+
+
+def _shown(value: Any) -> Any:
+    """What a template prints: plain strings through core.display (a post's U+202E must not reverse the page);
+    markup the console built itself passes as it is. Escaping for HTML follows (autoescape)."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return display.lines(value)
+    return value
 
 
 def _security_headers(response: Response) -> Response:
@@ -64,6 +74,7 @@ def create_app(cfg: Config[Any], es: Elasticsearch | None = None) -> Flask:
         GS_WEB=cfg.web,
         GS_ES=es or make_client(cfg.elasticsearch, retries=1),
     )
+    app.jinja_env.finalize = _shown  # every {{ value }}: crawled text without terminal escapes or bidi controls
     CSRFProtect(app)
     auth.install(app)
     app.register_blueprint(incidents.bp)
