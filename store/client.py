@@ -7,7 +7,7 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from core.config import Elasticsearch as EsConfig
-from store import mapping
+from store import mapping, upgrade
 
 
 class StoreUnavailable(Exception):
@@ -44,8 +44,10 @@ def describe_error(url: str, exc: Exception) -> str:
 
 
 def ensure_schema(es: Elasticsearch, prefix: str) -> None:
-    """Install (or upgrade) the mention index template; idempotent and cheap, so every writer calls it."""
+    """Install (or upgrade) the mention index template and bring indices an older version made up to it
+    (store.upgrade); idempotent and cheap once done, so every writer calls it."""
     es.indices.put_index_template(name=mapping.template_name(prefix), **mapping.index_template(prefix))
+    upgrade.upgrade(es, prefix)
 
 
 def server_version(es: Elasticsearch) -> str:
