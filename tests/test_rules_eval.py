@@ -11,7 +11,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from alerts.rules.base import EvalContext, Tiers
-from alerts.rules.context import context_for
+from alerts.rules.context import brands_in_index, context_for
 from alerts.rules.kinds.health import CrawlerHealthRule
 from alerts.rules.kinds.newterm import NewTermRule
 from alerts.rules.kinds.surge import NegativeSurgeRule
@@ -59,6 +59,7 @@ def post(
     doc["engagement_history"] = [
         {"crawled_at": mapping._iso(t), "likes": li, "reposts": r, "comments": c} for t, li, r, c in obs
     ]
+    doc["first_seen_at"] = mapping._iso(obs[0][0])  # its first crawl
     return doc
 
 
@@ -103,7 +104,8 @@ def test_viral_spread_fires_on_a_spreading_complaint_not_on_praise(es: Elasticse
     assert m.severity in ("urgent", "crisis") and m.brand == "北辰" and m.rule_type == "viral_spread"
     assert m.mention_ids[0] == big["mention_id"]
     assert m.query == f'cluster_id:"{big["mention_id"]}"'
-    assert m.evidence["platforms"] == 3 and m.evidence["authors"] == 40  # 39 copies published by 12:40, and bigv
+    # 34 copies first crawled by 12:40 (each 5 minutes after it was posted), and bigv
+    assert m.evidence["platforms"] == 3 and m.evidence["authors"] == 35
     assert m.evidence["reposts"] == 2100  # the 12:48 observation did not exist yet at 12:40
     hits = es.count(index=mapping.alias(prefix), q=m.query)["count"]
     assert hits == 61  # the query shows the cluster
@@ -117,8 +119,9 @@ def test_viral_spread_is_point_in_time(es: Elasticsearch, prefix: str, store: An
     early = evaluate(rule, ctx(es, prefix, T + timedelta(minutes=10)))
     later = evaluate(rule, ctx(es, prefix, T + timedelta(minutes=50)))
     assert early and later
-    assert early[0].evidence["reposts"] == 200 and early[0].evidence["mentions"] == 10
-    assert later[0].evidence["reposts"] == 3500 and later[0].evidence["mentions"] == 50
+    # a mention counts from its first crawl, 5 minutes after it was posted: 4 copies by 12:10, 44 by 12:50
+    assert early[0].evidence["reposts"] == 200 and early[0].evidence["mentions"] == 5
+    assert later[0].evidence["reposts"] == 3500 and later[0].evidence["mentions"] == 45
     assert early[0].evidence["score"] < later[0].evidence["score"]
 
 
@@ -173,6 +176,18 @@ def test_threshold_counts_a_query_for_a_brand(es: Elasticsearch, prefix: str, st
     assert evaluate(rule, ctx(es, prefix, T + timedelta(minutes=10)))[0].severity == "urgent"
     lucene = ThresholdRule(name="q", query="platform:weibo AND 食品安全", threshold=3)
     assert evaluate(lucene, ctx(es, prefix, T + timedelta(minutes=10)))[0].evidence["mentions"] == 3
+
+
+def test_a_mention_counts_from_its_first_crawl_not_from_its_publication(
+    es: Elasticsearch, prefix: str, store: Any
+) -> None:
+    # published at 11:30 but first crawled at 12:10: at 12:00 nobody knew of it, and no rule may count it then
+    store([post("北辰牛奶有食品安全问题", T - timedelta(minutes=30), history=[(T + timedelta(minutes=10), 0, 0, 0)])])
+    rule = ThresholdRule(name="food", query="食品安全", threshold=1)
+    assert evaluate(rule, ctx(es, prefix, T)) == []
+    assert brands_in_index(es, prefix, T) == []
+    assert evaluate(rule, ctx(es, prefix, T + timedelta(minutes=10)))[0].evidence["mentions"] == 1
+    assert brands_in_index(es, prefix, T + timedelta(minutes=10)) == ["北辰"]
 
 
 def test_new_term_needs_an_unseen_phrase(es: Elasticsearch, prefix: str, store: Any) -> None:

@@ -22,12 +22,19 @@ NEGATIVE: dict[str, Any] = {"term": {"sentiment.label": "negative"}}
 MS = timedelta(milliseconds=1)
 
 
-def published_between(start: datetime | None, end: datetime) -> dict[str, Any]:
-    """start <= published_at <= end: a mention counts from the instant it was published."""
-    rng: dict[str, str] = {"lte": iso(end)}
+def seen_by(at: datetime) -> dict[str, Any]:
+    """Mentions Groundswell had seen by `at`: a mention exists for a rule only from its first crawl
+    (first_seen_at), so a backtest or `alerts run --at` sees what the service saw then, not what was crawled
+    later about that time."""
+    return {"range": {"first_seen_at": {"lte": iso(at)}}}
+
+
+def known_between(start: datetime | None, at: datetime) -> dict[str, Any]:
+    """Mentions published in [start, at] and first seen by `at`."""
+    rng: dict[str, str] = {"lte": iso(at)}
     if start is not None:
         rng["gte"] = iso(start)
-    return {"range": {"published_at": rng}}
+    return {"bool": {"filter": [{"range": {"published_at": rng}}, seen_by(at)]}}
 
 
 def brand_filter(brands: Iterable[str]) -> list[dict[str, Any]]:

@@ -24,9 +24,9 @@ from alerts.rules.common import (
     NEGATIVE,
     brand_filter,
     cluster_and_posts,
+    known_between,
     lucene_and,
     mentions,
-    published_between,
     quote,
     search,
 )
@@ -143,7 +143,7 @@ def query(rule: NegativeSurgeRule, ctx: EvalContext) -> list[Mapping[str, Any]]:
         ctx.es,
         mentions(ctx.prefix),
         size=0,
-        query={"bool": {"filter": [published_between(start, ctx.at), *brand_filter(brands)]}},
+        query={"bool": {"filter": [known_between(start, ctx.at), *brand_filter(brands)]}},
         aggs=_aggs(rule, ctx.at),
     )
     buckets: list[Mapping[str, Any]] = res.get("aggregations", {}).get("brands", {}).get("buckets", [])
@@ -213,7 +213,7 @@ def _match(
     win: timedelta,
 ) -> Match:
     filters: list[dict[str, Any]] = [
-        published_between(at - win, at),
+        known_between(at - win, at),
         NEGATIVE,
         {"term": {"brand": brand}},
     ]

@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 
 from alerts.model import SEVERITIES, Match, Severity
 from alerts.rules.base import EvalContext, RuleBase, RuleKind, Tiers
-from alerts.rules.common import lucene_and, mentions, published_between, quote, search, top_posts
+from alerts.rules.common import known_between, lucene_and, mentions, quote, search, top_posts
 from core.textfold import fold_width
 from store.search import SearchRequest, build_query, is_lucene
 
@@ -67,7 +67,7 @@ def lucene_of(query: str) -> str:
 
 def query(rule: ThresholdRule, ctx: EvalContext) -> Counted:
     start = ctx.at - timedelta(minutes=rule.window_minutes)
-    filters: list[dict[str, Any]] = [published_between(start, ctx.at), _text_query(rule.query)]
+    filters: list[dict[str, Any]] = [known_between(start, ctx.at), _text_query(rule.query)]
     if rule.brand:
         filters.append({"term": {"brand": rule.brand}})
     if rule.sentiment:

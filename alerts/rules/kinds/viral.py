@@ -23,8 +23,8 @@ from alerts.rules.common import (
     brand_filter,
     engagement_at,
     engagement_growth,
+    known_between,
     mentions,
-    published_between,
     quote,
     search,
 )
@@ -74,7 +74,7 @@ def _candidates(rule: ViralSpreadRule, ctx: EvalContext) -> tuple[list[str], lis
     query = {
         "bool": {
             "filter": [
-                published_between(ctx.at - timedelta(minutes=rule.window_minutes), ctx.at),
+                known_between(ctx.at - timedelta(minutes=rule.window_minutes), ctx.at),
                 NEGATIVE,
                 *brand_filter(brands),
             ]
@@ -113,7 +113,7 @@ def _members(rule: ViralSpreadRule, ctx: EvalContext, clusters: list[str], singl
         mentions(ctx.prefix),
         query={
             "bool": {
-                "filter": [published_between(ctx.at - timedelta(minutes=rule.window_minutes), ctx.at)],
+                "filter": [known_between(ctx.at - timedelta(minutes=rule.window_minutes), ctx.at)],
                 "should": should,
                 "minimum_should_match": 1,
             }
