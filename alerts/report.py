@@ -13,6 +13,7 @@ from elasticsearch import Elasticsearch, NotFoundError
 
 from alerts.email.compose import kibana_discover_url
 from alerts.model import Incident, IncidentReport, Post, Severity
+from alerts.rules.common import AUTHORS
 from core.config import Config
 from core.times import iso, parse_time
 from store import mapping
@@ -88,7 +89,7 @@ def build_report(
                     "extended_bounds": {"min": iso(day), "max": iso(at)},
                 }
             },
-            "authors": {"cardinality": {"field": "author_id"}},
+            "authors": AUTHORS,  # counted as the rules count them
             "platforms": {"terms": {"field": "platform", "size": 10}},
         },
         track_total_hits=True,

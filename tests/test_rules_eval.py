@@ -36,6 +36,7 @@ def post(
     label: str = "negative",
     platform: str = "weibo",
     author: str | None = None,
+    named_only: bool = False,
     followers: int = 100,
     cluster: str | None = None,
     repost_of: str | None = None,
@@ -48,7 +49,8 @@ def post(
     last = obs[-1]
     m = Mention(
         platform=platform, text=text, published_at=at, source_id=f"t{n}", author=author or f"user{n}",
-        author_id=author or f"user{n}", author_followers=followers, brand=brand, crawled_at=last[0],
+        author_id=None if named_only else author or f"user{n}", author_followers=followers, brand=brand,
+        crawled_at=last[0],
         likes=last[1], reposts=last[2], comments=last[3], repost_of=repost_of,
         sentiment_score=0.1 if label == "negative" else 0.9, sentiment_label=label,
         complaint_categories=[*tags.categories, *tags.subcategories], complaint_phrases=list(tags.phrases),
@@ -125,12 +127,15 @@ def test_viral_spread_is_point_in_time(es: Elasticsearch, prefix: str, store: An
     assert early[0].evidence["score"] < later[0].evidence["score"]
 
 
-def _hour(day: datetime, n_neg: int, n_pos: int, brand: str = "北辰") -> list[dict[str, Any]]:
+def _hour(day: datetime, n_neg: int, n_pos: int, brand: str = "北辰", named_only: bool = False
+          ) -> list[dict[str, Any]]:
     docs = [
-        post("北辰客服态度差", day + timedelta(minutes=1 + i * 50 / max(n_neg, 1)), brand=brand) for i in range(n_neg)
+        post("北辰客服态度差", day + timedelta(minutes=1 + i * 50 / max(n_neg, 1)), brand=brand, named_only=named_only)
+        for i in range(n_neg)
     ]
     docs += [
-        post("北辰很好用，推荐", day + timedelta(minutes=1 + i * 50 / max(n_pos, 1)), brand=brand, label="positive")
+        post("北辰很好用，推荐", day + timedelta(minutes=1 + i * 50 / max(n_pos, 1)), brand=brand, label="positive",
+             named_only=named_only)
         for i in range(n_pos)
     ]
     return docs
@@ -160,6 +165,25 @@ def test_negative_surge_against_the_same_hour_of_previous_days(es: Elasticsearch
     assert night == []
     # before the surge's mentions were published, nothing
     assert evaluate(rule, ctx(es, prefix, hour)) == []
+
+
+def test_authors_known_only_by_name_count_as_authors(es: Elasticsearch, prefix: str, store: Any) -> None:
+    """An ingest file or a site without author ids gives names only: each name is an author, per platform, for every
+    rule, so a surge of them passes the minimum-authors gate instead of being silently missed."""
+    hour = T - timedelta(hours=1)
+    docs: list[dict[str, Any]] = []
+    for d in range(1, 8):
+        docs += _hour(hour - timedelta(days=d), 6, 20, named_only=True)
+    docs += _hour(hour, 40, 20, named_only=True)
+    docs += [post("北辰净水器漏电了", T - timedelta(minutes=20 + i), named_only=True) for i in range(7)]
+    store(docs)
+    surge = [m for m in evaluate(NegativeSurgeRule(name="surge"), ctx(es, prefix, T)) if m.category is None]
+    assert [(m.brand, m.evidence["mentions"], m.evidence["authors"]) for m in surge] == [("北辰", 47, 47)]
+    assert "47 negative mentions by 47 authors" in surge[0].summary
+    threshold = evaluate(ThresholdRule(name="t", query="漏电", threshold=1), ctx(es, prefix, T))
+    assert threshold[0].evidence["authors"] == 7
+    viral = evaluate(ViralSpreadRule(name="v", tiers=Tiers(notice=0.01)), ctx(es, prefix, T))
+    assert viral and all(m.evidence["authors"] == 1 for m in viral)
 
 
 def test_threshold_counts_a_query_for_a_brand(es: Elasticsearch, prefix: str, store: Any) -> None:

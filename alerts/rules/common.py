@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from alerts.rules.base import EvalContext
 
 NEGATIVE: dict[str, Any] = {"term": {"sentiment.label": "negative"}}
+# distinct authors, the one way every rule and email counts them (store.mapping.author_key)
+AUTHORS: dict[str, Any] = {"cardinality": {"field": "author_key", "precision_threshold": 1000}}
 MS = timedelta(milliseconds=1)
 
 

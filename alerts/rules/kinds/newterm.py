@@ -13,6 +13,7 @@ from pydantic import Field
 from alerts.model import Match
 from alerts.rules.base import EvalContext, RuleBase, RuleKind, Tiers
 from alerts.rules.common import (
+    AUTHORS,
     NEGATIVE,
     brand_filter,
     cluster_category_and_posts,
@@ -95,7 +96,7 @@ def query(rule: NewTermRule, ctx: EvalContext) -> Terms:
                             "size": PHRASES_PER_BRAND,
                             "min_doc_count": rule.min_authors,
                         },
-                        "aggs": {"authors": {"cardinality": {"field": "author_id"}}},
+                        "aggs": {"authors": AUTHORS},
                     }
                 },
             }

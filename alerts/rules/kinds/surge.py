@@ -20,6 +20,7 @@ from pydantic import Field
 from alerts.model import Match
 from alerts.rules.base import EvalContext, RuleBase, RuleKind, Tiers
 from alerts.rules.common import (
+    AUTHORS,
     MS,
     NEGATIVE,
     brand_filter,
@@ -33,7 +34,6 @@ from alerts.rules.common import (
 from core.times import iso, parse_time
 
 DAY = timedelta(days=1)
-AUTHORS = {"cardinality": {"field": "author_id", "precision_threshold": 1000}}
 
 
 class NegativeSurgeRule(RuleBase):

@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 
 from alerts.model import SEVERITIES, Match, Severity
 from alerts.rules.base import EvalContext, RuleBase, RuleKind, Tiers
-from alerts.rules.common import known_between, lucene_and, mentions, quote, search, top_posts
+from alerts.rules.common import AUTHORS, known_between, lucene_and, mentions, quote, search, top_posts
 from core.textfold import fold_width
 from store.search import SearchRequest, build_query, is_lucene
 
@@ -79,7 +79,7 @@ def query(rule: ThresholdRule, ctx: EvalContext) -> Counted:
         size=0,
         track_total_hits=True,
         query=scope,
-        aggs={"authors": {"cardinality": {"field": "author_id"}}},
+        aggs={"authors": AUTHORS},
     )
     count = int(res["hits"]["total"]["value"])
     authors = int(res.get("aggregations", {}).get("authors", {}).get("value", 0))
