@@ -186,6 +186,37 @@ def test_authors_known_only_by_name_count_as_authors(es: Elasticsearch, prefix: 
     assert viral and all(m.evidence["authors"] == 1 for m in viral)
 
 
+@pytest.mark.parametrize(
+    ("ingested", "crawling_since", "fires"),
+    [
+        (None, T - timedelta(hours=3), False),  # a new install: yesterday's hour was never watched
+        (T - timedelta(days=5), T - timedelta(hours=3), False),  # an old sample ingested, but crawling began today
+        (None, T - timedelta(days=2), True),  # watched since before yesterday's hour: it was a quiet hour
+    ],
+)
+def test_a_baseline_hour_counts_only_if_it_was_watched(
+    es: Elasticsearch, prefix: str, store: Any, ingested: datetime | None, crawling_since: datetime, fires: bool
+) -> None:
+    """The soak that paged someone for nothing: "13 negative mentions by 11 authors, 13.0x the usual 1.0 for this
+    hour" on a baseline of one day whose hour lay before anything was crawled: no data is no quiet hour."""
+    first = [(crawling_since, 0, 0, 0)]
+    # what the first crawl found of yesterday's hour (one complaint, some praise) and of the hour before
+    docs = [post("北辰客服态度差", T - timedelta(days=1, minutes=30), history=first)]
+    docs += [post("北辰还行", T - timedelta(days=1, hours=2), label="neutral", history=first)]
+    docs += [post("北辰很好用", T - timedelta(days=1, minutes=40 - i), label="positive", history=first)
+             for i in range(5)]
+    if ingested is not None:  # a sample file ingested long before, with its own crawl times
+        docs += [post("北辰不错", ingested, label="positive", history=[(ingested, 0, 0, 0)])]
+    docs += [post("北辰客服态度差", T - timedelta(minutes=55 - 4 * i), author=f"a{i % 11}") for i in range(13)]
+    store(docs)
+    for key in ("weibo:北辰", "reddit:北辰"):
+        _record(es, prefix, key, (T - crawling_since) / timedelta(hours=1))
+        _record(es, prefix, key, 0.2)
+    rule = NegativeSurgeRule(name="surge", min_count=10, min_authors=8, by_category=False)
+    matches = evaluate(rule, ctx(es, prefix, T, source_keys=("weibo:北辰", "reddit:*")))
+    assert [m.evidence["baseline_days"] for m in matches] == ([1.0] if fires else [])
+
+
 def test_threshold_counts_a_query_for_a_brand(es: Elasticsearch, prefix: str, store: Any) -> None:
     store([
         post("北辰牛奶有食品安全问题", T - timedelta(minutes=30)),

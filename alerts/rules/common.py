@@ -44,6 +44,11 @@ def brand_filter(brands: Iterable[str]) -> list[dict[str, Any]]:
     return [{"terms": {"brand": names}}] if names else []
 
 
+class RuleQueryError(RuntimeError):
+    """The store could not answer a rule's query in full (it refused the query, or some shards failed): the rule
+    cannot judge, which is an error to report, never an answer of "nothing"."""
+
+
 def search(es: Elasticsearch, index: str, **body: Any) -> Mapping[str, Any]:
     """A search that finds nothing (instead of failing) when no mention index exists yet."""
     res: Mapping[str, Any] = es.search(index=index, ignore_unavailable=True, allow_no_indices=True, **body).body
