@@ -293,15 +293,38 @@ def test_crawler_health_reports_broken_silent_and_stale_sources(es: Elasticsearc
     assert evaluate(rule, ctx(es, prefix, T - timedelta(minutes=45), source_keys=("weibo:北辰",))) == []
 
 
-def test_a_failing_rule_is_reported_and_the_others_still_run(es: Elasticsearch, prefix: str, store: Any) -> None:
+def test_a_rule_the_store_refuses_is_an_error_and_an_alert_about_the_rule(
+    es: Elasticsearch, prefix: str, store: Any
+) -> None:
     store([post("北辰食品安全", T - timedelta(minutes=5))])
-    bad = ThresholdRule(name="broken query", query="brand:(北辰 AND", threshold=1)
+    bad = ThresholdRule(name="likes typo", query="likes:lots AND 食品安全", threshold=1)  # parses; likes is a number
     good = ThresholdRule(name="food", query="食品安全", threshold=1)
     off = ThresholdRule(name="off", query="食品安全", threshold=1, enabled=False)
     errors: list[str] = []
     matches = evaluate_all([bad, good, off], ctx(es, prefix, T), errors)
-    assert [m.rule for m in matches] == ["food"]
-    assert len(errors) == 1 and "broken query" in errors[0] and "threshold" in errors[0]
+    assert sorted(m.rule for m in matches) == ["food", "likes typo"]
+    blind = next(m for m in matches if m.rule == "likes typo")
+    assert (blind.rule_type, blind.source_key, blind.severity) == ("rule_error", "rule:likes typo", "urgent")
+    assert "cannot run" in blind.summary and "likes" in blind.summary
+    assert len(errors) == 1 and "likes typo" in errors[0] and "threshold" in errors[0] and "400" in errors[0]
+
+
+def test_partial_shard_failures_are_errors_not_nothing(es: Elasticsearch, prefix: str, store: Any) -> None:
+    store([post("北辰食品安全", T - timedelta(minutes=5))])
+    # another index behind the alias where `likes` is a keyword: the query runs there and fails on the others
+    props = {"likes": {"type": "keyword"}, "published_at": {"type": "date"}, "first_seen_at": {"type": "date"},
+             "text_phrase": {"type": "text"}, "title_phrase": {"type": "text"}, "author_key": {"type": "keyword"},
+             "author_followers": {"type": "long"}, "engagement_history": {"type": "object"},
+             "mention_id": {"type": "keyword"}}
+    es.indices.create(index=f"{prefix}-imported", mappings={"properties": props},
+                      aliases={mapping.alias(prefix): {}})
+    es.index(index=f"{prefix}-imported", document={"mention_id": "x1", "likes": "lots", "published_at": mapping._iso(T),
+                                                  "first_seen_at": mapping._iso(T)}, refresh=True)
+    errors: list[str] = []
+    matches = evaluate_all([ThresholdRule(name="partial", query="likes:lots", threshold=1)], ctx(es, prefix, T),
+                           errors)
+    assert len(errors) == 1 and "shard" in errors[0], errors
+    assert [(m.rule_type, m.severity) for m in matches] == [("rule_error", "urgent")]
 
 
 def test_context_watches_configured_and_indexed_brands(es: Elasticsearch, prefix: str, store: Any) -> None:

@@ -49,10 +49,29 @@ class RuleQueryError(RuntimeError):
     cannot judge, which is an error to report, never an answer of "nothing"."""
 
 
-def search(es: Elasticsearch, index: str, **body: Any) -> Mapping[str, Any]:
-    """A search that finds nothing (instead of failing) when no mention index exists yet."""
-    res: Mapping[str, Any] = es.search(index=index, ignore_unavailable=True, allow_no_indices=True, **body).body
+def complete(res: Mapping[str, Any], what: str = "the search") -> Mapping[str, Any]:
+    """`res` when every shard answered in time; RuleQueryError naming the first failure otherwise (a partial
+    answer would undercount, and an undercount looks like calm)."""
+    shards = res.get("_shards") or {}
+    if shards.get("failed"):
+        failures = shards.get("failures") or [{}]
+        reason = (failures[0].get("reason") or {}) if isinstance(failures[0], Mapping) else {}
+        raise RuleQueryError(
+            f"{what} failed on {shards['failed']} of {shards.get('total', '?')} shards: "
+            f"{reason.get('type', 'error')}: {reason.get('reason', 'no reason given')}"
+        )
+    if res.get("timed_out"):
+        raise RuleQueryError(f"{what} timed out before every shard answered")
     return res
+
+
+def search(es: Elasticsearch, index: str, **body: Any) -> Mapping[str, Any]:
+    """A search that finds nothing (instead of failing) when no mention index exists yet, and fails (instead of
+    answering in part) when a shard cannot run it."""
+    res: Mapping[str, Any] = es.search(
+        index=index, ignore_unavailable=True, allow_no_indices=True, allow_partial_search_results=False, **body
+    ).body
+    return complete(res)
 
 
 def mentions(prefix: str) -> str:

@@ -28,6 +28,7 @@ from alerts.rules.common import (
     RuleQueryError,
     brand_filter,
     cluster_and_posts,
+    complete,
     known_between,
     lucene_and,
     mentions,
@@ -156,7 +157,8 @@ def _first_seen(ctx: EvalContext, brands: list[str]) -> dict[str, datetime | Non
         return {}
     searches: list[dict[str, Any]] = []
     for brand in brands:
-        searches.append({"index": mentions(ctx.prefix), "ignore_unavailable": True, "allow_no_indices": True})
+        searches.append({"index": mentions(ctx.prefix), "ignore_unavailable": True, "allow_no_indices": True,
+                         "allow_partial_search_results": False})
         searches.append({"size": 1, "query": {"bool": {"filter": [{"term": {"brand": brand}}, seen_by(ctx.at)]}},
                          "sort": [{"first_seen_at": "asc"}], "_source": ["first_seen_at"]})
     res = ctx.es.msearch(searches=searches).body
@@ -164,6 +166,7 @@ def _first_seen(ctx: EvalContext, brands: list[str]) -> dict[str, datetime | Non
     for brand, answer in zip(brands, res["responses"], strict=True):
         if "error" in answer:
             raise RuleQueryError(f"the first mention of {brand!r} could not be read: {answer['error']}")
+        complete(answer, f"reading the first mention of {brand!r}")
         hits = answer["hits"]["hits"]
         out[brand] = parse_time(hits[0]["_source"].get("first_seen_at")) if hits else None
     return out
