@@ -79,7 +79,7 @@ class Runtime:
         run = runs.JobRun(job_id, kind, clock.now(), None, "running", source=source)
         self._own(run)
         try:
-            runs.record(self.es, self.prefix, run)
+            runs.record(self.es, self.prefix, run, wait=False)
         except Exception as exc:
             log.error("job run of %s not recorded as running: %s", job_id, describe_error(self._url(), exc))
         return run

@@ -88,10 +88,12 @@ class JobRun:
         return cls(**values)
 
 
-def record(es: Elasticsearch, prefix: str, run: JobRun) -> None:
-    """Store one run, refreshed so that `groundswell status` right after sees it."""
+def record(es: Elasticsearch, prefix: str, run: JobRun, *, wait: bool = True) -> None:
+    """Store one run, refreshed so that `groundswell status` right after sees it (`wait`; a run only starting
+    need not hold its job up for that)."""
     ensure_index(es, runs_index(prefix), JOB_RUN_PROPERTIES)
-    es.index(index=runs_index(prefix), id=run.run_id, document=run.to_document(), refresh="wait_for")
+    es.index(index=runs_index(prefix), id=run.run_id, document=run.to_document(),
+             refresh="wait_for" if wait else False)
 
 
 def unfinished(es: Elasticsearch, prefix: str) -> list[JobRun]:
