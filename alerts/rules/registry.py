@@ -77,7 +77,7 @@ RuleSpec = Annotated[RuleBase, PlainValidator(parse_rule)]
 
 
 def evaluate(rule: RuleBase, ctx: EvalContext) -> list[Match]:
-    """One rule's matches at ctx.at (point in time: nothing published or crawled after it is used)."""
+    """One rule's matches at ctx.at (point in time: nothing published, first seen or crawled after it is used)."""
     kind = kind_of(rule)
     return [kind.explain(m, ctx) for m in kind.judge(rule, kind.query(rule, ctx), ctx.at)]
 
