@@ -244,7 +244,7 @@ def find_incident(match: Match, active: Iterable[Incident]) -> Incident | None:
     return _strongest(brand) if brand else None
 
 
-TELLING = {"viral_spread": 4, "new_term": 3, "negative_surge": 2, "threshold": 1, "crawler_health": 0}
+TELLING = {"viral_spread": 4, "new_term": 3, "negative_surge": 2, "threshold": 1, "crawler_health": 0, "rule_error": 0}
 
 
 def _telling(match: Match) -> tuple[int, int, int]:

@@ -15,6 +15,7 @@ from elasticsearch import Elasticsearch, NotFoundError
 
 from alerts.email.compose import kibana_discover_url
 from alerts.model import RANK, SEVERITIES, Incident, IncidentReport, Post, Severity
+from alerts.rules.common import AUTHORS
 from core.config import Config, Route
 from core.times import iso, parse_time
 from store import mapping
@@ -43,15 +44,21 @@ _POST_FIELDS = [
 ]
 
 
+def _seen_by(at: datetime) -> dict[str, Any]:
+    """As the rules see the index: a mention exists from its first crawl (first_seen_at) on."""
+    return {"range": {"first_seen_at": {"lte": iso(at)}}}
+
+
 def _scope(inc: Incident, since: datetime, at: datetime) -> dict[str, Any]:
-    """The incident's mentions published in [since, at]: its query, else its clusters, else its top posts."""
+    """The incident's mentions published in [since, at] and seen by `at`: its query, else its clusters, else its
+    top posts."""
     if inc.query:
         what: dict[str, Any] = {"query_string": {"query": inc.query, "default_operator": "AND"}}
     elif inc.cluster_ids:
         what = {"terms": {"cluster_id": inc.cluster_ids}}
     else:
         what = {"ids": {"values": inc.mention_ids or ["-"]}}
-    return {"bool": {"filter": [what, {"range": {"published_at": {"gte": iso(since), "lte": iso(at)}}}]}}
+    return {"bool": {"filter": [what, {"range": {"published_at": {"gte": iso(since), "lte": iso(at)}}}, _seen_by(at)]}}
 
 
 def build_report(
@@ -65,7 +72,8 @@ def build_report(
     top: list[Post] = []
     if inc.mention_ids:
         res = es.search(
-            index=alias, query={"ids": {"values": inc.mention_ids[:10]}}, size=10, source_includes=_POST_FIELDS
+            index=alias, query={"bool": {"filter": [{"ids": {"values": inc.mention_ids[:10]}}, _seen_by(at)]}},
+            size=10, source_includes=_POST_FIELDS,
         )
         by_id = {h["_id"]: _post(h["_source"]) for h in res["hits"]["hits"]}
         top = [by_id[i] for i in inc.mention_ids[:10] if i in by_id]
@@ -83,7 +91,7 @@ def build_report(
                     "extended_bounds": {"min": iso(day), "max": iso(at)},
                 }
             },
-            "authors": {"cardinality": {"field": "author_id"}},
+            "authors": AUTHORS,  # counted as the rules count them
             "platforms": {"terms": {"field": "platform", "size": 10}},
         },
         track_total_hits=True,
@@ -96,7 +104,7 @@ def build_report(
         first = es.search(
             index=alias,
             query={"bool": {"filter": [{"terms": {"cluster_id": inc.cluster_ids}},
-                                       {"range": {"published_at": {"lte": iso(at)}}}]}},
+                                       {"range": {"published_at": {"lte": iso(at)}}}, _seen_by(at)]}},
             size=1, sort=[{"published_at": "asc"}], source_includes=_POST_FIELDS,
         )["hits"]["hits"]
         first_post = _post(first[0]["_source"]) if first else first_post

@@ -35,7 +35,8 @@ Key = tuple[str, str]  # (author key, brand)
 
 def _key(doc: Mapping[str, Any]) -> Key | None:
     complaint = doc.get("complaint") or {}
-    who = mapping.author_key(doc.get("platform"), doc.get("author_id"), doc.get("author"))
+    who = doc.get("author_key") or mapping.author_key(str(doc.get("platform") or ""), doc.get("author_id"),
+                                                      doc.get("author"))
     if not complaint.get("is_complaint") or not doc.get("brand") or who is None:
         return None
     return (who, str(doc["brand"]))

@@ -405,6 +405,39 @@ def index(es: Elasticsearch, prefix: str, docs: list[dict[str, Any]], chunk: int
     return ok
 
 
+def observed_by(docs: list[dict[str, Any]], at: datetime) -> list[dict[str, Any]]:
+    """The documents as the crawler had stored them by `at`: only posts first seen by then, each with its
+    engagement history cut at `at` (counts and crawl time of the last observation by then)."""
+    out = []
+    for d in docs:
+        history = [o for o in d["engagement_history"] if _at(o["crawled_at"]) <= at]
+        if not history:
+            continue
+        last = history[-1]
+        out.append({**d, "engagement_history": history, "crawled_at": last["crawled_at"], "likes": last["likes"],
+                    "reposts": last["reposts"], "comments": last["comments"],
+                    "engagement": last["likes"] + last["reposts"] + last["comments"]})
+    return out
+
+
+def crawled_between(docs: list[dict[str, Any]], start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """What crawls in (start, end] brought, in crawl order: one document per observation, as a crawl writes it
+    (the post with that visit's counts and crawl time), for the writer to create or merge."""
+    out = []
+    for d in docs:
+        for o in d["engagement_history"]:
+            if start < _at(o["crawled_at"]) <= end:
+                out.append({**d, "engagement_history": [o], "crawled_at": o["crawled_at"],
+                            "first_seen_at": o["crawled_at"], "likes": o["likes"], "reposts": o["reposts"],
+                            "comments": o["comments"], "engagement": o["likes"] + o["reposts"] + o["comments"]})
+    out.sort(key=lambda x: (x["crawled_at"], x["mention_id"]))
+    return out
+
+
+def _at(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
 def load(es: Elasticsearch, prefix: str, seed: int = SEED, size: int = 30_000, steady_days: int = 5) -> Scenario:
     """Build and index the replay under `prefix`."""
     scenario, docs = build(seed=seed, size=size, steady_days=steady_days)

@@ -18,7 +18,7 @@ from elasticsearch import ApiError, Elasticsearch, SSLError, TransportError, Uns
 from core import redact
 from core.config import Elasticsearch as EsConfig
 from core.exits import ExitStatus
-from store import mapping
+from store import mapping, upgrade
 
 log = logging.getLogger(__name__)
 _BUSY = frozenset({429, 502, 503, 504})  # statuses a retry may cure
@@ -200,11 +200,10 @@ def is_transient(exc: Exception) -> bool:
 
 
 def ensure_schema(es: Elasticsearch, prefix: str) -> None:
-    """Install (or upgrade) the mention index template, and add the fields a newer version knows of to the monthly
-    indices that already exist (their mapping is strict); idempotent and cheap, so every writer calls it."""
+    """Install (or upgrade) the mention index template and bring indices an older version made up to it
+    (store.upgrade); idempotent and cheap once done, so every writer calls it."""
     es.indices.put_index_template(name=mapping.template_name(prefix), **mapping.index_template(prefix))
-    es.indices.put_mapping(index=mapping.index_pattern(prefix), properties=mapping.PROPERTIES,
-                           allow_no_indices=True, ignore_unavailable=True)
+    upgrade.upgrade(es, prefix)
 
 
 def server_version(es: Elasticsearch) -> str:

@@ -10,8 +10,15 @@ Design within the integ-test-zip's core modules:
   character, as an array: array values sit position_increment_gap apart, so a phrase can never span a
   boundary. Latin words stay joined, so "screen went black" still matches across spaces.
 - no ingest pipelines: `@timestamp` and the engagement history are computed here, client-side.
-- monthly indices `<prefix>-mentions-YYYY.MM` (by published_at, so a mention always lands in the same
-  one) behind the alias `<prefix>-mentions`, created by an index template; old months are dropped whole.
+- monthly indices `<prefix>-mentions-YYYY.MM` behind the alias `<prefix>-mentions`, created by an index template;
+  old months are dropped whole. A post's index is decided once, when it is first written: the month it was first
+  seen (first_seen_at, its first crawl). Its times may move later (a relative "1小时前" read at another crawl moves
+  published_at), so a writer never recomputes the index of a stored post: it finds the post by id across the
+  alias (store.writer), and a post is one document whatever its times do.
+- first_seen_at is the post's first crawl (the earliest crawled_at of all its observations), kept on every
+  re-crawl and merge: alert rules see a mention only from then on, in live runs and backtests alike.
+- author_key is who wrote it, one value per author and platform (the platform's author id, else the author
+  name): every distinct-author count (rules, emails) is a cardinality of this one field.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from typing import Any
 from core.mention import Mention
 from store.fields import INDEX_SETTINGS
 
-MAPPING_VERSION = 1
+MAPPING_VERSION = 3  # 2: author_key; indices by first-seen month. 3: complaint.repeat, complaint.previous_id
 HISTORY_LIMIT = 500  # observations kept per mention: the first one and the most recent ones
 
 
@@ -40,20 +47,25 @@ def template_name(prefix: str) -> str:
     return f"{prefix}-mentions"
 
 
-def index_for(prefix: str, published_at: datetime) -> str:
-    return f"{prefix}-mentions-{published_at.astimezone(UTC):%Y.%m}"
-
-
-def author_key(platform: str | None, author_id: str | None, author: str | None) -> str | None:
-    """Who wrote a mention, across its posts: the platform's author id, else the author's name, per platform."""
-    who = author_id or author
-    return f"{platform}:{who}" if platform and who else None
+def index_for(prefix: str, first_seen: datetime) -> str:
+    """The monthly index a post that was never stored goes to: the month it was first seen, in UTC."""
+    return f"{prefix}-mentions-{first_seen.astimezone(UTC):%Y.%m}"
 
 
 def doc_id(platform: str, source_id: str) -> str:
     """Stable across crawls and machines: the same post crawled twice is one document."""
     digest = hashlib.sha1(f"{platform}\x1f{source_id}".encode()).hexdigest()[:24]
     return f"{platform}-{digest}"
+
+
+def author_key(platform: str, author_id: str | None, author: str | None) -> str | None:
+    """One value per author of a platform: the platform's id when the post carries one, else the name (an ingest
+    file, a site without ids). None when the post names nobody: it then counts no author."""
+    if author_id and author_id.strip():
+        return f"{platform}:id:{author_id.strip()}"
+    if author and author.strip():
+        return f"{platform}:name:{author.strip()}"
+    return None
 
 
 _TEXT = {"type": "text", "analyzer": "standard"}
@@ -67,6 +79,7 @@ PROPERTIES: dict[str, Any] = {
     "url": {"type": "keyword", "ignore_above": 2048},
     "author": {"type": "keyword", "ignore_above": 256, "fields": {"text": _TEXT}},
     "author_id": {"type": "keyword"},
+    "author_key": {"type": "keyword", "ignore_above": 512},
     "author_followers": {"type": "long"},
     "title": {**_TEXT, "fields": {"keyword": {"type": "keyword", "ignore_above": 512}}},
     "text": {**_TEXT, "fields": {"keyword": {"type": "keyword", "ignore_above": 512}}},
@@ -146,14 +159,18 @@ def phrase_segments(text: str | None) -> list[str]:
     return segments
 
 
+META: dict[str, Any] = {"managed_by": "groundswell", "mapping_version": MAPPING_VERSION}
+
+
 def index_template(prefix: str) -> dict[str, Any]:
     return {
         "index_patterns": [index_pattern(prefix)],
         "priority": 500,
-        "_meta": {"managed_by": "groundswell", "mapping_version": MAPPING_VERSION},
+        "_meta": META,
         "template": {
             "settings": {**INDEX_SETTINGS, "refresh_interval": "1s"},
-            "mappings": {"dynamic": "strict", "properties": PROPERTIES},
+            # each index carries its version, so an older one is found and upgraded (store.upgrade)
+            "mappings": {"dynamic": "strict", "_meta": META, "properties": PROPERTIES},
             "aliases": {alias(prefix): {}},
         },
     }
@@ -184,6 +201,7 @@ def to_document(m: Mention) -> dict[str, Any]:
         "url": m.url,
         "author": m.author,
         "author_id": m.author_id,
+        "author_key": author_key(m.platform, m.author_id, m.author),
         "author_followers": m.author_followers,
         "title": m.title,
         "text": m.text,
@@ -219,7 +237,9 @@ def to_document(m: Mention) -> dict[str, Any]:
 
 
 def index_of(doc: dict[str, Any], prefix: str) -> str:
-    return index_for(prefix, datetime.fromisoformat(doc["published_at"].replace("Z", "+00:00")))
+    """Where a document goes when its post is not stored yet (a stored post stays where it is: store.writer)."""
+    first = doc.get("first_seen_at") or doc.get("crawled_at") or doc["published_at"]
+    return index_for(prefix, datetime.fromisoformat(str(first).replace("Z", "+00:00")))
 
 
 def _obs_key(o: dict[str, Any]) -> str:

@@ -1,15 +1,24 @@
 """Bulk-writes mention documents: new ones created, known ones merged (engagement history appended), and
 unchanged ones counted as duplicates without a write.
 
-There is no painless on the integ-test-zip, so merging is done here: read the stored copies with one mget,
-merge, and write back with optimistic concurrency (if_seq_no/if_primary_term); a conflict (another writer
-got there first) re-reads and merges again. Connection failures are retried with backoff and then raised
-as StoreUnavailable so that the caller can spool the batch instead of losing it.
+One document per post, whatever its times do. A post's index is decided once, when it is first written (the month
+it was first seen, store.mapping.index_of); later crawls may read another published_at (a relative "1小时前") or
+come in another month, so a stored post is found by id, never by recomputing its index: one `ids` search across
+the alias per batch (only ids and index names come back), plus the places this writer itself wrote to recently
+(a search sees writes only after a refresh). Then, as before, one realtime mget reads the stored copies,
+and the merged documents are written back with optimistic concurrency (create, or if_seq_no/if_primary_term);
+a conflict (another writer got there first) re-reads and merges again. Copies of one post in two indices (left by
+a version that chose the index by published_at, or by two writers creating the same post in the same second
+across a month boundary) are merged into the copy first seen, and the others deleted, on the post's next write.
+
+There is no painless on the integ-test-zip, so merging is done here. Connection failures are retried with backoff
+and then raised as StoreUnavailable so that the caller can spool the batch instead of losing it.
 """
 
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +55,20 @@ class WriteResult:
 
 
 BACKOFF_MAX = 30.0  # seconds between two tries at most
+LOCATIONS_KEPT = 200_000  # where this writer put recent posts (searches see them only after a refresh)
+
+
+@dataclass(frozen=True)
+class Copy:
+    """A stored copy of a post: where it is and the version to write over."""
+
+    index: str
+    source: dict[str, Any]
+    seq_no: int
+    primary_term: int
+
+    def order(self) -> tuple[str, str]:
+        return (str(self.source.get("first_seen_at") or "~"), self.index)
 
 
 class MentionWriter:
@@ -55,6 +78,7 @@ class MentionWriter:
         self.url = url
         self.retries = retries
         self.backoff = backoff
+        self.located: OrderedDict[str, str] = OrderedDict()  # mention id -> index this writer wrote it to
 
     def _call(self, fn: Any, **kwargs: Any) -> Any:
         """Retry transient failures with exponential backoff and give up as StoreUnavailable; a refusal that no
@@ -73,9 +97,9 @@ class MentionWriter:
     def write(self, batch: list[Pending]) -> WriteResult:
         """Write a batch; each input counts once as indexed, updated, duplicate or failed."""
         result = WriteResult()
-        todo: dict[tuple[str, str], list[Pending]] = {}
+        todo: dict[str, list[Pending]] = {}  # by mention id: one post is one document, whatever its times say
         for p in batch:
-            todo.setdefault((mapping.index_of(p.doc, self.prefix), p.doc["mention_id"]), []).append(p)
+            todo.setdefault(p.doc["mention_id"], []).append(p)
         for _ in range(_CONFLICT_ROUNDS):
             if not todo:
                 break
@@ -84,6 +108,50 @@ class MentionWriter:
             for p in group:
                 result.failed.append((p.origin, "kept conflicting with concurrent writers; not written"))
         return result
+
+    # --- where posts are ---------------------------------------------------------------------------------
+
+    def _remember(self, mention_id: str, index: str) -> None:
+        self.located[mention_id] = index
+        self.located.move_to_end(mention_id)
+        if len(self.located) > LOCATIONS_KEPT:
+            self.located.popitem(last=False)
+
+    def _locate(self, ids: list[str]) -> dict[str, set[str]]:
+        """The indices that may hold each post: what one search across the alias finds, and where this writer
+        put it lately (not searchable before the next refresh). The realtime mget then says which really do."""
+        where: dict[str, set[str]] = {i: ({self.located[i]} if i in self.located else set()) for i in ids}
+        size = min(10_000, 2 * len(ids) + 10)
+        while True:
+            resp = self._call(
+                self.es.search, index=mapping.alias(self.prefix), query={"ids": {"values": ids}}, size=size,
+                source=False, track_total_hits=True, ignore_unavailable=True, allow_no_indices=True,
+            )
+            hits = resp["hits"]["hits"]
+            total = int(resp["hits"]["total"]["value"])
+            if total <= len(hits) or size >= 10_000:
+                break
+            size = min(10_000, total)
+        for h in hits:
+            where.setdefault(h["_id"], set()).add(h["_index"])
+        return where
+
+    def _stored(self, ids: list[str]) -> dict[str, list[Copy]]:
+        """Every stored copy of each post, read in real time."""
+        where = self._locate(ids)
+        pairs = [(index, i) for i in ids for index in sorted(where[i])]
+        copies: dict[str, list[Copy]] = {i: [] for i in ids}
+        if not pairs:
+            return copies
+        found = self._call(self.es.mget, docs=[{"_index": index, "_id": i} for index, i in pairs])
+        for (index, i), hit in zip(pairs, found["docs"], strict=True):
+            if hit.get("found"):
+                copies[i].append(Copy(index, hit["_source"], hit["_seq_no"], hit["_primary_term"]))
+            elif self.located.get(i) == index:
+                del self.located[i]  # dropped by retention, or merged into another copy
+        return copies
+
+    # --- merging -------------------------------------------------------------------------------------------
 
     @staticmethod
     def _fold(stored: dict[str, Any] | None, group: list[Pending]) -> tuple[dict[str, Any] | None, dict[str, int]]:
@@ -104,46 +172,86 @@ class MentionWriter:
                 outcome["updated"] += 1
         return (state if changed else None), outcome
 
-    def _write_round(
-        self, todo: dict[tuple[str, str], list[Pending]], result: WriteResult
-    ) -> dict[tuple[str, str], list[Pending]]:
-        keys = list(todo)
-        found = self._call(self.es.mget, docs=[{"_index": i, "_id": d} for i, d in keys])
+    @staticmethod
+    def _one_of(copies: list[Copy]) -> dict[str, Any]:
+        """Copies of one post in several indices as one document: the first seen, with the others merged in in
+        crawl order (their observations join its history; the newest crawl's content wins)."""
+        first, *others = sorted(copies, key=Copy.order)
+        state = dict(first.source)
+        for c in sorted(others, key=lambda c: str(c.source.get("crawled_at") or "")):
+            merged = mapping.merge(state, c.source)
+            if merged is not None:
+                merged["extra"] = c.source.get("extra") or state.get("extra") or {}
+                state = merged
+        return state
+
+    def _consolidate(self, copies: dict[str, list[Copy]]) -> None:
+        """Merge each post stored more than once into its first-seen copy, then delete the others. The write
+        comes first and each delete names the version it read, so a copy that changed meanwhile is kept (and
+        merged on the next round) and nothing is lost if this stops half way."""
+        writes: list[dict[str, Any]] = []
+        keep: list[tuple[str, Copy, list[Copy]]] = []
+        for mention_id, cs in copies.items():
+            first, *others = sorted(cs, key=Copy.order)
+            writes += [{"index": {"_index": first.index, "_id": mention_id, "if_seq_no": first.seq_no,
+                                  "if_primary_term": first.primary_term}}, self._one_of(cs)]
+            keep.append((mention_id, first, others))
+        resp = self._call(self.es.bulk, operations=writes, refresh=False)
+        deletes: list[dict[str, Any]] = []
+        for (mention_id, first, others), item in zip(keep, resp["items"], strict=True):
+            if next(iter(item.values())).get("status") not in (200, 201):
+                continue  # changed meanwhile: the next round reads it again
+            self._remember(mention_id, first.index)
+            deletes += [{"delete": {"_index": c.index, "_id": mention_id, "if_seq_no": c.seq_no,
+                                    "if_primary_term": c.primary_term}} for c in others]
+        if deletes:
+            self._call(self.es.bulk, operations=deletes, refresh=False)
+
+    # --- one round -----------------------------------------------------------------------------------------
+
+    def _write_round(self, todo: dict[str, list[Pending]], result: WriteResult) -> dict[str, list[Pending]]:
+        ids = list(todo)
+        stored = self._stored(ids)
+        twice = {i: cs for i, cs in stored.items() if len(cs) > 1}
+        if twice:
+            self._consolidate(twice)  # then read them again: their pending documents go in the next round
         actions: list[dict[str, Any]] = []
-        sent: list[tuple[tuple[str, str], dict[str, int]]] = []
-        for key, hit in zip(keys, found["docs"], strict=True):
-            index, _id = key
-            stored = hit["_source"] if hit.get("found") else None
-            doc, outcome = self._fold(stored, todo[key])
+        sent: list[tuple[str, str, dict[str, int]]] = []
+        retry: dict[str, list[Pending]] = {i: todo[i] for i in twice}
+        for mention_id in ids:
+            if mention_id in twice:
+                continue
+            copy = stored[mention_id][0] if stored[mention_id] else None
+            doc, outcome = self._fold(copy.source if copy else None, todo[mention_id])
             if doc is None:
                 result.duplicates += outcome["duplicates"]
                 continue
-            if stored is None:
-                actions.append({"create": {"_index": index, "_id": _id}})
+            if copy is None:
+                index = mapping.index_of(doc, self.prefix)  # the month first seen, decided once
+                actions.append({"create": {"_index": index, "_id": mention_id}})
             else:
-                meta = {
-                    "_index": index,
-                    "_id": _id,
-                    "if_seq_no": hit["_seq_no"],
-                    "if_primary_term": hit["_primary_term"],
-                }
-                actions.append({"index": meta})
+                index = copy.index
+                actions.append({"index": {"_index": index, "_id": mention_id, "if_seq_no": copy.seq_no,
+                                          "if_primary_term": copy.primary_term}})
             actions.append(doc)
-            sent.append((key, outcome))
-        retry: dict[tuple[str, str], list[Pending]] = {}
+            sent.append((mention_id, index, outcome))
         if not actions:
             return retry
         resp = self._call(self.es.bulk, operations=actions, refresh=False)
-        for (key, outcome), item in zip(sent, resp["items"], strict=True):
+        for (mention_id, index, outcome), item in zip(sent, resp["items"], strict=True):
             status = next(iter(item.values())).get("status", 500)
             if status in (200, 201):
                 result.indexed += outcome["indexed"]
                 result.updated += outcome["updated"]
                 result.duplicates += outcome["duplicates"]
+                self._remember(mention_id, index)
             elif status == 409 or status in _RETRYABLE_STATUS:
-                retry[key] = todo[key]  # someone wrote it meanwhile, or ES is busy: read again and merge
+                # someone wrote it meanwhile (a create lost: it is there now), or ES is busy: read again and merge
+                if status == 409:
+                    self._remember(mention_id, index)
+                retry[mention_id] = todo[mention_id]
             else:
                 err = next(iter(item.values())).get("error") or {}
                 reason = f"Elasticsearch rejected it: {err.get('type', status)}: {err.get('reason', '')}".strip()
-                result.failed.extend((p.origin, reason) for p in todo[key])
+                result.failed.extend((p.origin, reason) for p in todo[mention_id])
         return retry

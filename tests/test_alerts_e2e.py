@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch
@@ -197,3 +198,21 @@ def test_digest_collects_notices_into_one_email(es: Elasticsearch, prefix: str) 
         assert engine.flush_digest(cfg, es, at + timedelta(hours=2)) == 0
         (mail,) = sink.messages
         assert mail.message["X-Groundswell-Kind"] == "digest" and "2 notices" in mail.subject
+
+
+def test_a_rule_that_cannot_run_is_emailed_as_a_blind_watch(es: Elasticsearch, prefix: str, tmp_path: Any) -> None:
+    at = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)
+    _index(es, prefix, [_mention("小米 食品安全", 1, at - timedelta(minutes=10))])
+    config = tmp_path / "groundswell.yaml"
+    config.write_text("rules:\n  - {name: food safety, type: threshold, query: 'likes:lots OR 食品安全',"
+                      " threshold: 1}\nalerting: {default_rules: false}\n", encoding="utf-8")
+    with running_sink() as sink:
+        cfg = gsconfig.load(str(config), env={"GROUNDSWELL_INDEX_PREFIX": prefix, "GROUNDSWELL_SMTP_HOST": "127.0.0.1",
+                                              "GROUNDSWELL_SMTP_PORT": str(sink.port),
+                                              "GROUNDSWELL_ALERT_TO": "lead@example.com"})
+        report = engine.run_once(cfg, es, at)
+        assert len(report.errors) == 1 and "food safety" in report.errors[0]
+        assert [i.source_key for i in report.opened] == ["rule:food safety"]
+        assert report.emails_sent == 1
+        subject = sink.messages[0].subject
+    assert "URGENT" in subject and "food safety" in subject and "cannot run" in subject

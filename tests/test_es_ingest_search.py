@@ -4,6 +4,7 @@ Chinese phrase search, Lucene syntax and the search options."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -92,14 +93,16 @@ def test_template_alias_and_mapping(loaded: Gs, es: Elasticsearch) -> None:
     tpl = es.indices.get_index_template(name=mapping.template_name(prefix))["index_templates"][0]["index_template"]
     assert tpl["index_patterns"] == [f"{prefix}-mentions-*"]
     indices = sorted(es.indices.get_alias(name=mapping.alias(prefix)).body)
-    assert indices == [f"{prefix}-mentions-2026.10", f"{prefix}-mentions-2026.11"]
-    props = es.indices.get_mapping(index=indices[1])[indices[1]]["mappings"]["properties"]
+    # by the month each post was first seen: w1 was crawled in November 2026, the others now (no crawled_at)
+    months = sorted({"2026.11", f"{datetime.now(UTC):%Y.%m}"})
+    assert indices == [f"{prefix}-mentions-{m}" for m in months]
+    props = es.indices.get_mapping(index=indices[-1])[indices[-1]]["mappings"]["properties"]
     assert props["@timestamp"]["type"] == "date"
     assert props["text"]["type"] == "text" and props["text"]["fields"]["keyword"]["type"] == "keyword"
     assert props["platform"]["type"] == "keyword"
     assert props["engagement_history"]["properties"]["reposts"]["type"] == "long"
     assert props["sentiment"]["properties"]["label"]["type"] == "keyword"
-    tokens = es.indices.analyze(index=indices[1], field="text", text="小米粥")["tokens"]
+    tokens = es.indices.analyze(index=indices[-1], field="text", text="小米粥")["tokens"]
     assert [t["token"] for t in tokens] == ["小", "米", "粥"]
     # every index the project made starts with the prefix
     assert all(name.startswith(prefix) for name in es.indices.get(index=f"{prefix}*").body)

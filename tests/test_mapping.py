@@ -32,9 +32,20 @@ def test_id_depends_on_platform_and_source_only() -> None:
     assert mapping.doc_id("weibo", "42") != mapping.doc_id("reddit", "42")
 
 
-def test_monthly_index_by_published_time_in_utc() -> None:
+def test_a_new_post_goes_to_the_month_it_was_first_seen_in_utc() -> None:
     assert mapping.index_for("gs", datetime(2026, 12, 1, 7, tzinfo=UTC)) == "gs-mentions-2026.12"
     assert mapping.index_of(doc(T0), "gs") == "gs-mentions-2026.11"
+    # published in November, first crawled in December
+    assert mapping.index_of(doc(datetime(2026, 12, 1, 0, 5, tzinfo=UTC)), "gs") == "gs-mentions-2026.12"
+
+
+def test_author_key_is_the_id_else_the_name_per_platform() -> None:
+    assert doc(T0, author_id="1001", author="数码小王")["author_key"] == "weibo:id:1001"
+    assert doc(T0, author="数码小王")["author_key"] == "weibo:name:数码小王"
+    assert doc(T0)["author_key"] is None
+    assert mapping.author_key("jd", "  ", " a***q ") == "jd:name:a***q"
+    assert mapping.author_key("weibo", "x", None) != mapping.author_key("reddit", "x", None)
+    assert mapping.author_key("weibo", "x", None) != mapping.author_key("weibo", None, "x")
 
 
 def test_every_document_field_is_mapped() -> None:

@@ -37,14 +37,14 @@ def test_marks_the_latest_earlier_complaint_in_the_batch_within_30_days() -> Non
 
 
 def test_stored_complaints_count_but_never_the_mention_itself() -> None:
-    key = ("weibo:u1", "小米")
+    key = ("weibo:id:u1", "小米")
     again = doc("x", T0 + timedelta(days=1))
     mark_repeats([again], {key: [Earlier("x", T0), Earlier("old", T0 - timedelta(days=2))]})
     assert again["complaint"]["previous_id"] == "old"
     # the author id identifies, else the name; per platform
     by_name = doc("n", T0 + timedelta(days=1), author_id=None, author="路人")
     other_platform = doc("p", T0 + timedelta(days=1), platform="bilibili")
-    mark_repeats([by_name, other_platform], {("weibo:路人", "小米"): [Earlier("n0", T0)]})
+    mark_repeats([by_name, other_platform], {("weibo:name:路人", "小米"): [Earlier("n0", T0)]})
     assert by_name["complaint"]["previous_id"] == "n0" and other_platform["complaint"]["repeat"] is False
 
 

@@ -11,7 +11,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from alerts.rules.base import EvalContext, Tiers
-from alerts.rules.context import context_for
+from alerts.rules.context import brands_in_index, context_for
 from alerts.rules.kinds.health import CrawlerHealthRule
 from alerts.rules.kinds.newterm import NewTermRule
 from alerts.rules.kinds.surge import NegativeSurgeRule
@@ -36,6 +36,7 @@ def post(
     label: str = "negative",
     platform: str = "weibo",
     author: str | None = None,
+    named_only: bool = False,
     followers: int = 100,
     cluster: str | None = None,
     repost_of: str | None = None,
@@ -48,7 +49,8 @@ def post(
     last = obs[-1]
     m = Mention(
         platform=platform, text=text, published_at=at, source_id=f"t{n}", author=author or f"user{n}",
-        author_id=author or f"user{n}", author_followers=followers, brand=brand, crawled_at=last[0],
+        author_id=None if named_only else author or f"user{n}", author_followers=followers, brand=brand,
+        crawled_at=last[0],
         likes=last[1], reposts=last[2], comments=last[3], repost_of=repost_of,
         sentiment_score=0.1 if label == "negative" else 0.9, sentiment_label=label,
         complaint_categories=[*tags.categories, *tags.subcategories], complaint_phrases=list(tags.phrases),
@@ -59,6 +61,7 @@ def post(
     doc["engagement_history"] = [
         {"crawled_at": mapping._iso(t), "likes": li, "reposts": r, "comments": c} for t, li, r, c in obs
     ]
+    doc["first_seen_at"] = mapping._iso(obs[0][0])  # its first crawl
     return doc
 
 
@@ -103,7 +106,8 @@ def test_viral_spread_fires_on_a_spreading_complaint_not_on_praise(es: Elasticse
     assert m.severity in ("urgent", "crisis") and m.brand == "北辰" and m.rule_type == "viral_spread"
     assert m.mention_ids[0] == big["mention_id"]
     assert m.query == f'cluster_id:"{big["mention_id"]}"'
-    assert m.evidence["platforms"] == 3 and m.evidence["authors"] == 40  # 39 copies published by 12:40, and bigv
+    # 34 copies first crawled by 12:40 (each 5 minutes after it was posted), and bigv
+    assert m.evidence["platforms"] == 3 and m.evidence["authors"] == 35
     assert m.evidence["reposts"] == 2100  # the 12:48 observation did not exist yet at 12:40
     hits = es.count(index=mapping.alias(prefix), q=m.query)["count"]
     assert hits == 61  # the query shows the cluster
@@ -117,17 +121,21 @@ def test_viral_spread_is_point_in_time(es: Elasticsearch, prefix: str, store: An
     early = evaluate(rule, ctx(es, prefix, T + timedelta(minutes=10)))
     later = evaluate(rule, ctx(es, prefix, T + timedelta(minutes=50)))
     assert early and later
-    assert early[0].evidence["reposts"] == 200 and early[0].evidence["mentions"] == 10
-    assert later[0].evidence["reposts"] == 3500 and later[0].evidence["mentions"] == 50
+    # a mention counts from its first crawl, 5 minutes after it was posted: 4 copies by 12:10, 44 by 12:50
+    assert early[0].evidence["reposts"] == 200 and early[0].evidence["mentions"] == 5
+    assert later[0].evidence["reposts"] == 3500 and later[0].evidence["mentions"] == 45
     assert early[0].evidence["score"] < later[0].evidence["score"]
 
 
-def _hour(day: datetime, n_neg: int, n_pos: int, brand: str = "北辰") -> list[dict[str, Any]]:
+def _hour(day: datetime, n_neg: int, n_pos: int, brand: str = "北辰", named_only: bool = False
+          ) -> list[dict[str, Any]]:
     docs = [
-        post("北辰客服态度差", day + timedelta(minutes=1 + i * 50 / max(n_neg, 1)), brand=brand) for i in range(n_neg)
+        post("北辰客服态度差", day + timedelta(minutes=1 + i * 50 / max(n_neg, 1)), brand=brand, named_only=named_only)
+        for i in range(n_neg)
     ]
     docs += [
-        post("北辰很好用，推荐", day + timedelta(minutes=1 + i * 50 / max(n_pos, 1)), brand=brand, label="positive")
+        post("北辰很好用，推荐", day + timedelta(minutes=1 + i * 50 / max(n_pos, 1)), brand=brand, label="positive",
+             named_only=named_only)
         for i in range(n_pos)
     ]
     return docs
@@ -159,6 +167,56 @@ def test_negative_surge_against_the_same_hour_of_previous_days(es: Elasticsearch
     assert evaluate(rule, ctx(es, prefix, hour)) == []
 
 
+def test_authors_known_only_by_name_count_as_authors(es: Elasticsearch, prefix: str, store: Any) -> None:
+    """An ingest file or a site without author ids gives names only: each name is an author, per platform, for every
+    rule, so a surge of them passes the minimum-authors gate instead of being silently missed."""
+    hour = T - timedelta(hours=1)
+    docs: list[dict[str, Any]] = []
+    for d in range(1, 8):
+        docs += _hour(hour - timedelta(days=d), 6, 20, named_only=True)
+    docs += _hour(hour, 40, 20, named_only=True)
+    docs += [post("北辰净水器漏电了", T - timedelta(minutes=20 + i), named_only=True) for i in range(7)]
+    store(docs)
+    surge = [m for m in evaluate(NegativeSurgeRule(name="surge"), ctx(es, prefix, T)) if m.category is None]
+    assert [(m.brand, m.evidence["mentions"], m.evidence["authors"]) for m in surge] == [("北辰", 47, 47)]
+    assert "47 negative mentions by 47 authors" in surge[0].summary
+    threshold = evaluate(ThresholdRule(name="t", query="漏电", threshold=1), ctx(es, prefix, T))
+    assert threshold[0].evidence["authors"] == 7
+    viral = evaluate(ViralSpreadRule(name="v", tiers=Tiers(notice=0.01)), ctx(es, prefix, T))
+    assert viral and all(m.evidence["authors"] == 1 for m in viral)
+
+
+@pytest.mark.parametrize(
+    ("ingested", "crawling_since", "fires"),
+    [
+        (None, T - timedelta(hours=3), False),  # a new install: yesterday's hour was never watched
+        (T - timedelta(days=5), T - timedelta(hours=3), False),  # an old sample ingested, but crawling began today
+        (None, T - timedelta(days=2), True),  # watched since before yesterday's hour: it was a quiet hour
+    ],
+)
+def test_a_baseline_hour_counts_only_if_it_was_watched(
+    es: Elasticsearch, prefix: str, store: Any, ingested: datetime | None, crawling_since: datetime, fires: bool
+) -> None:
+    """The soak that paged someone for nothing: "13 negative mentions by 11 authors, 13.0x the usual 1.0 for this
+    hour" on a baseline of one day whose hour lay before anything was crawled: no data is no quiet hour."""
+    first = [(crawling_since, 0, 0, 0)]
+    # what the first crawl found of yesterday's hour (one complaint, some praise) and of the hour before
+    docs = [post("北辰客服态度差", T - timedelta(days=1, minutes=30), history=first)]
+    docs += [post("北辰还行", T - timedelta(days=1, hours=2), label="neutral", history=first)]
+    docs += [post("北辰很好用", T - timedelta(days=1, minutes=40 - i), label="positive", history=first)
+             for i in range(5)]
+    if ingested is not None:  # a sample file ingested long before, with its own crawl times
+        docs += [post("北辰不错", ingested, label="positive", history=[(ingested, 0, 0, 0)])]
+    docs += [post("北辰客服态度差", T - timedelta(minutes=55 - 4 * i), author=f"a{i % 11}") for i in range(13)]
+    store(docs)
+    for key in ("weibo:北辰", "reddit:北辰"):
+        _record(es, prefix, key, (T - crawling_since) / timedelta(hours=1))
+        _record(es, prefix, key, 0.2)
+    rule = NegativeSurgeRule(name="surge", min_count=10, min_authors=8, by_category=False)
+    matches = evaluate(rule, ctx(es, prefix, T, source_keys=("weibo:北辰", "reddit:*")))
+    assert [m.evidence["baseline_days"] for m in matches] == ([1.0] if fires else [])
+
+
 def test_threshold_counts_a_query_for_a_brand(es: Elasticsearch, prefix: str, store: Any) -> None:
     store([
         post("北辰牛奶有食品安全问题", T - timedelta(minutes=30)),
@@ -173,6 +231,18 @@ def test_threshold_counts_a_query_for_a_brand(es: Elasticsearch, prefix: str, st
     assert evaluate(rule, ctx(es, prefix, T + timedelta(minutes=10)))[0].severity == "urgent"
     lucene = ThresholdRule(name="q", query="platform:weibo AND 食品安全", threshold=3)
     assert evaluate(lucene, ctx(es, prefix, T + timedelta(minutes=10)))[0].evidence["mentions"] == 3
+
+
+def test_a_mention_counts_from_its_first_crawl_not_from_its_publication(
+    es: Elasticsearch, prefix: str, store: Any
+) -> None:
+    # published at 11:30 but first crawled at 12:10: at 12:00 nobody knew of it, and no rule may count it then
+    store([post("北辰牛奶有食品安全问题", T - timedelta(minutes=30), history=[(T + timedelta(minutes=10), 0, 0, 0)])])
+    rule = ThresholdRule(name="food", query="食品安全", threshold=1)
+    assert evaluate(rule, ctx(es, prefix, T)) == []
+    assert brands_in_index(es, prefix, T) == []
+    assert evaluate(rule, ctx(es, prefix, T + timedelta(minutes=10)))[0].evidence["mentions"] == 1
+    assert brands_in_index(es, prefix, T + timedelta(minutes=10)) == ["北辰"]
 
 
 def test_new_term_needs_an_unseen_phrase(es: Elasticsearch, prefix: str, store: Any) -> None:
@@ -228,15 +298,38 @@ def test_crawler_health_reports_broken_silent_and_stale_sources(es: Elasticsearc
     assert evaluate(rule, ctx(es, prefix, T - timedelta(minutes=45), source_keys=("weibo:北辰",))) == []
 
 
-def test_a_failing_rule_is_reported_and_the_others_still_run(es: Elasticsearch, prefix: str, store: Any) -> None:
+def test_a_rule_the_store_refuses_is_an_error_and_an_alert_about_the_rule(
+    es: Elasticsearch, prefix: str, store: Any
+) -> None:
     store([post("北辰食品安全", T - timedelta(minutes=5))])
-    bad = ThresholdRule(name="broken query", query="brand:(北辰 AND", threshold=1)
+    bad = ThresholdRule(name="likes typo", query="likes:lots AND 食品安全", threshold=1)  # parses; likes is a number
     good = ThresholdRule(name="food", query="食品安全", threshold=1)
     off = ThresholdRule(name="off", query="食品安全", threshold=1, enabled=False)
     errors: list[str] = []
     matches = evaluate_all([bad, good, off], ctx(es, prefix, T), errors)
-    assert [m.rule for m in matches] == ["food"]
-    assert len(errors) == 1 and "broken query" in errors[0] and "threshold" in errors[0]
+    assert sorted(m.rule for m in matches) == ["food", "likes typo"]
+    blind = next(m for m in matches if m.rule == "likes typo")
+    assert (blind.rule_type, blind.source_key, blind.severity) == ("rule_error", "rule:likes typo", "urgent")
+    assert "cannot run" in blind.summary and "likes" in blind.summary
+    assert len(errors) == 1 and "likes typo" in errors[0] and "threshold" in errors[0] and "400" in errors[0]
+
+
+def test_partial_shard_failures_are_errors_not_nothing(es: Elasticsearch, prefix: str, store: Any) -> None:
+    store([post("北辰食品安全", T - timedelta(minutes=5))])
+    # another index behind the alias where `likes` is a keyword: the query runs there and fails on the others
+    props = {"likes": {"type": "keyword"}, "published_at": {"type": "date"}, "first_seen_at": {"type": "date"},
+             "text_phrase": {"type": "text"}, "title_phrase": {"type": "text"}, "author_key": {"type": "keyword"},
+             "author_followers": {"type": "long"}, "engagement_history": {"type": "object"},
+             "mention_id": {"type": "keyword"}}
+    es.indices.create(index=f"{prefix}-imported", mappings={"properties": props},
+                      aliases={mapping.alias(prefix): {}})
+    es.index(index=f"{prefix}-imported", document={"mention_id": "x1", "likes": "lots", "published_at": mapping._iso(T),
+                                                  "first_seen_at": mapping._iso(T)}, refresh=True)
+    errors: list[str] = []
+    matches = evaluate_all([ThresholdRule(name="partial", query="likes:lots", threshold=1)], ctx(es, prefix, T),
+                           errors)
+    assert len(errors) == 1 and "shard" in errors[0], errors
+    assert [(m.rule_type, m.severity) for m in matches] == [("rule_error", "urgent")]
 
 
 def test_context_watches_configured_and_indexed_brands(es: Elasticsearch, prefix: str, store: Any) -> None:

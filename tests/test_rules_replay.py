@@ -11,12 +11,16 @@ from datetime import datetime, timedelta
 import pytest
 from elasticsearch import Elasticsearch
 
+from alerts import engine
 from alerts.model import RANK, Match
 from alerts.rules.base import EvalContext
 from alerts.rules.context import brands_in_index
 from alerts.rules.defaults import DEFAULT_RULES
 from alerts.rules.registry import evaluate_all
+from groundswell import config as gsconfig
 from sites import replay
+from store import mapping
+from store.writer import MentionWriter, Pending
 from tests.conftest import delete_prefix
 
 STEP = timedelta(minutes=15)
@@ -94,3 +98,54 @@ def test_the_viral_complaint_is_caught_within_one_step_after_half_an_hour(
         if at <= t <= at + timedelta(hours=2)
     ]
     assert all(later)
+
+
+MINUTE = timedelta(minutes=1)
+
+
+def _viral_opened(events: list[engine.BacktestEvent], scenario: replay.Scenario) -> datetime | None:
+    return next((e.at for e in events if e.kind == "opened" and scenario.viral_mention_id in e.incident.cluster_ids),
+                None)
+
+
+def test_backtest_and_the_crawl_order_replay_open_the_incident_at_the_same_minute(es: Elasticsearch) -> None:
+    """The backtest reads the final index as of each minute; the crawl-order replay writes what each minute's
+    crawls brought (through the writer's merges) and runs the rules then, as the service would have. A mention
+    exists for a rule only from its first crawl, so both must open the viral incident at the same minute."""
+    scenario, docs = replay.build()
+    start, end = scenario.viral_start - 5 * MINUTE, scenario.viral_start + timedelta(minutes=45)
+    final, live = f"gstest-{uuid.uuid4().hex[:10]}", f"gstest-{uuid.uuid4().hex[:10]}"
+    try:
+        replay.index(es, final, docs)
+        back, errors = engine.backtest(_cfg(final), es, start, end, MINUTE)
+        assert errors == []
+
+        replay.index(es, live, replay.observed_by(docs, start - MINUTE))
+        writer = MentionWriter(es, live, "live")
+        fed = [start - MINUTE]
+
+        def crawl_then_evaluate(cfg: gsconfig.Config, es: Elasticsearch, at: datetime
+                                ) -> tuple[list[Match], list[str]]:
+            res = writer.write([Pending(d) for d in replay.crawled_between(docs, fed[-1], at)])
+            assert res.failed == []
+            es.indices.refresh(index=mapping.alias(live))
+            fed.append(at)
+            return engine.evaluate(cfg, es, at)
+
+        crawled, errors = engine.backtest(_cfg(live), es, start, end, MINUTE, matcher=crawl_then_evaluate)
+        assert errors == []
+    finally:
+        delete_prefix(es, final)
+        delete_prefix(es, live)
+    opened_back, opened_crawled = _viral_opened(back, scenario), _viral_opened(crawled, scenario)
+    assert opened_back is not None and opened_crawled is not None
+    assert opened_back == opened_crawled, (
+        f"backtest opened at +{(opened_back - scenario.viral_start) / MINUTE:.0f} min, the crawl-order replay at "
+        f"+{(opened_crawled - scenario.viral_start) / MINUTE:.0f} min"
+    )
+    # and every other evaluation agrees too
+    assert [(e.at, e.kind, e.severity) for e in back] == [(e.at, e.kind, e.severity) for e in crawled]
+
+
+def _cfg(prefix: str) -> gsconfig.Config:
+    return gsconfig.load(None, env={"GROUNDSWELL_INDEX_PREFIX": prefix})

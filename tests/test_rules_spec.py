@@ -60,6 +60,10 @@ rules:
         ("{name: n, type: sometimes}", ["rules[1].type", "viral_spread", "'sometimes'"]),
         ("{name: n}", ["rules[1].type", "None"]),
         ("{name: s, type: negative_surge, window_minutes: 0}", ["rules[1].window_minutes", "greater than 0"]),
+        ("{name: t, type: threshold, query: 'a AND (', threshold: 1}", ["rules[1].query", "Lucene", "'a AND ('"]),
+        ("{name: t, type: threshold, query: 'brand:(北辰 AND', threshold: 1}", ["rules[1].query", "parenthes"]),
+        ("{name: t, type: threshold, query: '\"食品安全', threshold: 1}", ["rules[1].query", "quote"]),
+        ("{name: t, type: threshold, query: 'OR 食品', threshold: 1}", ["rules[1].query", "'OR'"]),
     ],
 )
 def test_rule_errors_name_the_key(tmp_path: Path, rule: str, expected: list[str]) -> None:
@@ -159,3 +163,13 @@ def test_crawler_health_diagnosis() -> None:
     assert watched("weibo:北辰@127.0.0.1", ("weibo:北辰",)) and watched("jd:x", ("jd:*",))
     assert not watched("reddit:北辰", ("weibo:北辰",)) and watched("anything:x", ("*",))
     assert not watched("anything:x", ())  # no source configured: none watched
+
+
+@pytest.mark.parametrize(
+    "query",
+    ['"食品安全" OR 吃坏肚子', "platform:weibo AND 小米 NOT 粥", "likes:>10", "likes:[10 TO *]", "/黑屏+/",
+     "_exists_:title", "a~2", '"a b"~3', "a^2", "+a -b", "a && b", "!a", "title:(a b)", "te?t*", "食品安全",
+     "screen went black"],
+)
+def test_valid_rule_queries_load(query: str) -> None:
+    assert ThresholdRule(name="t", query=query, threshold=1).query == query

@@ -223,3 +223,115 @@ def test_sites_follow_the_shared_clock(tmp_path: Path) -> None:
     assert info["shared_clock"] is True and info["speed_minutes_per_second"] == 2.0
     started = t(info["now"])
     assert t("2026-11-24T11:00:00+08:00") <= started < t("2026-11-24T12:00:00+08:00")
+
+
+def _children_of(pid: int) -> list[int]:
+    """Live processes whose parent is `pid` (from /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie nobody reaped yet is not running)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _wait(predicate: Any, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return bool(predicate())
+
+
+def test_a_service_killed_with_sigkill_leaves_no_orphan_and_its_run_is_recorded_lost(
+    sim: Simulator, prefix: str, tmp_path: Path, es: Elasticsearch
+) -> None:
+    sim.set_faults(slow_seconds=60)  # the crawl hangs on its page, silently
+    config = write_config(tmp_path, [source(sim, interval_minutes=600)])
+    env = env_for(prefix, tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "groundswell.cli.main", "--config", str(config), "run", "--json", "--kill-grace", "3"],
+        env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "run.log", "w"),  # noqa: SIM115
+    )
+    try:
+        assert _wait(lambda: sim.dice.count >= 1 and _children_of(proc.pid), 120)  # the crawl child is fetching
+        found = _children_of(proc.pid)
+        assert len(found) == 1, (found, (tmp_path / "run.log").read_text()[-3000:])
+        child = found[0]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        # the crawl does not go on alone: once its service is gone it gets SIGTERM, and SIGKILL after the grace
+        assert _wait(lambda: not _alive(child), 20), f"crawl child {child} outlived its service"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    started = run_cli(config, env, "--for", "2")
+    assert started.returncode == 0, started.stderr[-3000:]
+    [run] = runs.history(es, prefix, "crawl:wb")
+    assert run["result"] == "lost", run
+    assert f"pid {proc.pid}" in run["error"] and run["finished_at"], run
+    assert any(e.get("event") == "lost" and e["job_id"] == "crawl:wb" for e in events(started.stdout))
+
+
+def test_an_orphaned_crawl_child_is_stopped_at_the_next_start(prefix: str, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A child that outlived a killed service (one that shrugs off SIGTERM, say) is recorded by pid in the
+    service's children folder; the next start stops its whole process group."""
+    from groundswell.scheduler import children, service
+
+    config = write_config(tmp_path, [])
+    env = env_for(prefix, tmp_path)
+    stubborn = subprocess.Popen(
+        [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"],
+        start_new_session=True,
+    )
+    try:
+        from groundswell import config as gsconfig
+
+        monkeypatch.setenv("GROUNDSWELL_HOME", env["GROUNDSWELL_HOME"])
+        folder = service.children_dir(gsconfig.load(str(config), env=env))
+        children.register(folder, stubborn.pid, ["groundswell", "crawl", "wb"])
+        assert list(folder.iterdir())
+        started = run_cli(config, env, "--for", "1", "--kill-grace", "1")
+        assert started.returncode == 0, started.stderr[-3000:]
+        assert stubborn.wait(timeout=30) == -signal.SIGKILL
+        assert [e["pid"] for e in events(started.stdout) if e.get("event") == "orphan_stopped"] == [stubborn.pid]
+        assert not list(folder.iterdir())
+    finally:
+        if stubborn.poll() is None:
+            stubborn.kill()
+
+
+def test_a_run_of_a_dead_process_on_this_host_is_recorded_lost(prefix: str, tmp_path: Path,
+                                                                es: Elasticsearch) -> None:
+    """A killed `run --once` holds no job store; its runs are found by their dead process, on the same host only."""
+    import socket
+    from datetime import UTC
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    at = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+    mine = runs.JobRun("crawl:wb", "crawl", at, None, "running", source="wb", host=socket.gethostname(), pid=dead.pid)
+    elsewhere = runs.JobRun("crawl:rd", "crawl", at, None, "running", source="rd", host="another-host", pid=dead.pid)
+    alive = runs.JobRun("alerts", "alerts", at, None, "running", host=socket.gethostname(), pid=os.getpid())
+    for r in (mine, elsewhere, alive):
+        runs.record(es, prefix, r)
+    config = write_config(tmp_path, [])
+    proc = run_cli(config, env_for(prefix, tmp_path), "--once")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [e["job_id"] for e in events(proc.stdout) if e.get("event") == "lost"] == ["crawl:wb"]
+    results = {r["job_id"]: r["result"] for r in runs.history(es, prefix) if r["job_id"] != "alerts"}
+    assert results["crawl:wb"] == "lost" and results["crawl:rd"] == "running"
+    assert runs.history(es, prefix, "alerts")[0]["result"] == "running"  # this process still runs

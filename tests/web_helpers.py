@@ -114,7 +114,7 @@ def links_in(message: EmailMessage) -> dict[str, str]:
     assert text is not None
     body = text.get_content()
     out = {}
-    if m := re.search(r"^Open the incident: (\S+)$", body, re.M):
+    if m := re.search(r"^Open the incident: (\S+)\r?$", body, re.M):
         out["incident"] = m.group(1)
     if m := re.search(r"^Acknowledge: (https?://\S+)", body, re.M):
         out["ack"] = m.group(1)

@@ -274,13 +274,15 @@ def _post_text(post: Post, limit: int) -> str:
 
 
 def _spread_rows(report: IncidentReport) -> list[tuple[str, str]]:
-    rows = [
+    """The rule's own figures first (the ones the subject's summary quotes, from the same match), then the last
+    24 hours as the index held them at the instant, each labelled with its window: two figures never share a
+    label, so the table cannot contradict the subject."""
+    rows = evidence_rows(report.incident.evidence)
+    rows += [
         ("Mentions in the last 24 h", fmt_number(report.mentions)),
-        ("Distinct authors", fmt_number(report.authors)),
-        ("Platforms", ", ".join(clean_text(p) for p in report.platforms) or "-"),
+        ("Authors in the last 24 h", fmt_number(report.authors)),
+        ("Platforms in the last 24 h", ", ".join(clean_text(p) for p in report.platforms) or "-"),
     ]
-    shown = {label for label, _ in rows}
-    rows += [(label, value) for label, value in evidence_rows(report.incident.evidence) if label not in shown]
     return rows
 
 

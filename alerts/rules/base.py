@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class EvalContext:
-    """`at` is the instant evaluated: rules see only mentions published and observations crawled by then.
+    """`at` is the instant evaluated: rules see only mentions published and first crawled (first_seen_at) by then,
+    and observations crawled by then.
 
     `brands`: the brands to watch (empty: every brand in the index). `source_keys`: configured sources as
     "spider:keyword" or "spider:*" (empty: every source that has run records)."""

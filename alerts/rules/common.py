@@ -19,15 +19,24 @@ if TYPE_CHECKING:
     from alerts.rules.base import EvalContext
 
 NEGATIVE: dict[str, Any] = {"term": {"sentiment.label": "negative"}}
+# distinct authors, the one way every rule and email counts them (store.mapping.author_key)
+AUTHORS: dict[str, Any] = {"cardinality": {"field": "author_key", "precision_threshold": 1000}}
 MS = timedelta(milliseconds=1)
 
 
-def published_between(start: datetime | None, end: datetime) -> dict[str, Any]:
-    """start <= published_at <= end: a mention counts from the instant it was published."""
-    rng: dict[str, str] = {"lte": iso(end)}
+def seen_by(at: datetime) -> dict[str, Any]:
+    """Mentions Groundswell had seen by `at`: a mention exists for a rule only from its first crawl
+    (first_seen_at), so a backtest or `alerts run --at` sees what the service saw then, not what was crawled
+    later about that time."""
+    return {"range": {"first_seen_at": {"lte": iso(at)}}}
+
+
+def known_between(start: datetime | None, at: datetime) -> dict[str, Any]:
+    """Mentions published in [start, at] and first seen by `at`."""
+    rng: dict[str, str] = {"lte": iso(at)}
     if start is not None:
         rng["gte"] = iso(start)
-    return {"range": {"published_at": rng}}
+    return {"bool": {"filter": [{"range": {"published_at": rng}}, seen_by(at)]}}
 
 
 def brand_filter(brands: Iterable[str]) -> list[dict[str, Any]]:
@@ -35,10 +44,34 @@ def brand_filter(brands: Iterable[str]) -> list[dict[str, Any]]:
     return [{"terms": {"brand": names}}] if names else []
 
 
-def search(es: Elasticsearch, index: str, **body: Any) -> Mapping[str, Any]:
-    """A search that finds nothing (instead of failing) when no mention index exists yet."""
-    res: Mapping[str, Any] = es.search(index=index, ignore_unavailable=True, allow_no_indices=True, **body).body
+class RuleQueryError(RuntimeError):
+    """The store could not answer a rule's query in full (it refused the query, or some shards failed): the rule
+    cannot judge, which is an error to report, never an answer of "nothing"."""
+
+
+def complete(res: Mapping[str, Any], what: str = "the search") -> Mapping[str, Any]:
+    """`res` when every shard answered in time; RuleQueryError naming the first failure otherwise (a partial
+    answer would undercount, and an undercount looks like calm)."""
+    shards = res.get("_shards") or {}
+    if shards.get("failed"):
+        failures = shards.get("failures") or [{}]
+        reason = (failures[0].get("reason") or {}) if isinstance(failures[0], Mapping) else {}
+        raise RuleQueryError(
+            f"{what} failed on {shards['failed']} of {shards.get('total', '?')} shards: "
+            f"{reason.get('type', 'error')}: {reason.get('reason', 'no reason given')}"
+        )
+    if res.get("timed_out"):
+        raise RuleQueryError(f"{what} timed out before every shard answered")
     return res
+
+
+def search(es: Elasticsearch, index: str, **body: Any) -> Mapping[str, Any]:
+    """A search that finds nothing (instead of failing) when no mention index exists yet, and fails (instead of
+    answering in part) when a shard cannot run it."""
+    res: Mapping[str, Any] = es.search(
+        index=index, ignore_unavailable=True, allow_no_indices=True, allow_partial_search_results=False, **body
+    ).body
+    return complete(res)
 
 
 def mentions(prefix: str) -> str:

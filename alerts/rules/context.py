@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from alerts.rules.base import EvalContext
-from alerts.rules.common import mentions, published_between, search
+from alerts.rules.common import known_between, mentions, search
 from core.config import Config
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ def brands_in_index(es: Elasticsearch, prefix: str, at: datetime, lookback: time
         es,
         mentions(prefix),
         size=0,
-        query=published_between(at - lookback, at),
+        query=known_between(at - lookback, at),
         aggs={"brands": {"terms": {"field": "brand", "size": 1000}}},
     )
     return sorted(b["key"] for b in res.get("aggregations", {}).get("brands", {}).get("buckets", []))

@@ -10,15 +10,18 @@ import importlib
 import logging
 import pkgutil
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from functools import cache
 from typing import Annotated, Any
 
+from elasticsearch import ApiError, TransportError
 from pydantic import PlainValidator, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from alerts.model import Match
 from alerts.rules import kinds
 from alerts.rules.base import EvalContext, RuleBase, RuleKind
+from alerts.rules.common import RuleQueryError
 
 log = logging.getLogger(__name__)
 
@@ -74,23 +77,61 @@ RuleSpec = Annotated[RuleBase, PlainValidator(parse_rule)]
 
 
 def evaluate(rule: RuleBase, ctx: EvalContext) -> list[Match]:
-    """One rule's matches at ctx.at (point in time: nothing published or crawled after it is used)."""
+    """One rule's matches at ctx.at (point in time: nothing published, first seen or crawled after it is used)."""
     kind = kind_of(rule)
     return [kind.explain(m, ctx) for m in kind.judge(rule, kind.query(rule, ctx), ctx.at)]
 
 
+RULE_ERROR = "rule_error"  # the rule_type of a match about a rule that could not run
+
+
+def failure(exc: Exception) -> tuple[str, bool]:
+    """(what stopped a rule, in one line; whether the store refused the query itself, which no retry heals)."""
+    if isinstance(exc, ApiError):
+        body: dict[str, Any] = exc.body if isinstance(exc.body, dict) else {}
+        found = body.get("error")
+        err: dict[str, Any] = found if isinstance(found, dict) else {}
+        causes = [c for c in (err.get("root_cause") or []) if isinstance(c, dict)]
+        shards = [f.get("reason") for f in (err.get("failed_shards") or []) if isinstance(f, dict)]
+        cause: dict[str, Any] = next((c for c in [*causes, *shards] if isinstance(c, dict) and c.get("reason")), err)
+        what = f"{cause.get('type') or err.get('type') or 'error'}: {cause.get('reason') or exc.message}"
+        return f"Elasticsearch answered {exc.meta.status}: {what}", 400 <= exc.meta.status < 500
+    if isinstance(exc, RuleQueryError):
+        return str(exc), False
+    if isinstance(exc, TransportError):
+        return f"Elasticsearch did not answer: {exc.message}", False
+    return f"{type(exc).__name__}: {exc}", False
+
+
+def blind(rule: RuleBase, at: datetime, reason: str, refused: bool) -> Match:
+    """A match about the rule itself: it could not run, so whatever it watches goes unseen until it can. Like a
+    broken crawler's, it opens its own incident (keyed on the rule), urgent when the store refuses the query."""
+    return Match(
+        rule=rule.name,
+        rule_type=RULE_ERROR,
+        severity="urgent" if refused else "notice",
+        at=at,
+        summary=f"rule:{rule.name}: cannot run, so it watches nothing: {reason}",
+        source_key=f"rule:{rule.name}",
+        window_start=at,
+    )
+
+
 def evaluate_all(rules: Iterable[RuleBase], ctx: EvalContext, errors: list[str] | None = None) -> list[Match]:
-    """Every enabled rule's matches. A rule that fails (a bad query, a store error) is reported in `errors`
-    (and logged) with its name; the others are still evaluated."""
+    """Every enabled rule's matches. A rule that fails (a query the store refuses, shards that fail, a store
+    error) is reported in `errors` (and logged) with its name and yields a match about itself, so someone is told
+    the watch is blind; the others are still evaluated."""
     out: list[Match] = []
     for rule in rules:
         if not rule.enabled:
             continue
         try:
             out.extend(evaluate(rule, ctx))
-        except Exception as exc:
-            message = f"rule {rule.name!r} ({rule.type}) failed: {type(exc).__name__}: {exc}"
+        except Exception as exc:  # any failure is reported and alerted on; the other rules still run
+            reason, refused = failure(exc)
+            message = f"rule {rule.name!r} ({rule.type}) failed: {reason}"
             log.error("%s", message)
             if errors is not None:
                 errors.append(message)
+            out.append(blind(rule, ctx.at, reason, refused))
     return out

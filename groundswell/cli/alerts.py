@@ -70,8 +70,9 @@ def alerts() -> None:
 @click.pass_context
 @handles_store_errors
 def run_cmd(ctx: click.Context, at_: str | None, no_send: bool, as_json: bool) -> None:
-    """Evaluate every rule once (only mentions published and observations crawled by --at), open, update or
-    resolve incidents, send the emails that are due, and print what fired.
+    """Evaluate every rule once (only mentions published and first crawled by --at, and observations crawled by
+    then), open, update or resolve incidents, send the emails that are due, and print what fired. A rule that
+    cannot run is reported and opens an incident about itself (rule:NAME).
 
     Exit status: 0 ok, 1 a rule or an email failed (reported), 3 Elasticsearch unreachable."""
     from alerts.engine import run_once

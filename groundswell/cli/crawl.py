@@ -28,6 +28,21 @@ SUMMARY_KEYS = (
 )
 
 
+def _die_with_parent() -> None:
+    """Started by `groundswell run`: stop when that service is gone, never crawl on alone (scheduler.children)."""
+    import os
+
+    from groundswell.scheduler.children import GRACE_ENV, PARENT_ENV, watch_parent
+
+    parent = os.environ.get(PARENT_ENV, "")
+    if parent.isdigit():
+        try:
+            grace = float(os.environ.get(GRACE_ENV) or 10)
+        except ValueError:
+            grace = 10.0
+        watch_parent(int(parent), grace)
+
+
 @click.command()
 @click.argument("spider", metavar="SOURCE|SPIDER")
 @click.option("--keyword", "-k", help="Search keyword (default: every configured brand, one crawl each).")
@@ -63,6 +78,7 @@ def crawl(
     from scrapy.utils.project import get_project_settings
 
     cfg = load_config(ctx)  # fail early, with the config error, before Scrapy starts
+    _die_with_parent()
     args: dict[str, Any] = {}
     for item in extra:
         name, sep, value = item.partition("=")

@@ -41,9 +41,10 @@ def run(ctx: click.Context, once: bool, duration: float | None, grace: float, ki
     Jobs persist in a SQLAlchemy job store (scheduler.job_store_url; default SQLite under the Groundswell home)
     and are reconciled with the configuration at start. A job never overlaps itself; crawls run as child
     processes killed at the source's time_limit_minutes. Every run is logged and recorded in
-    <prefix>-job-runs (see `groundswell status`). With GROUNDSWELL_CLOCK set, schedules follow the simulated
-    clock. SIGTERM or Ctrl-C stops cleanly: no new job starts, crawls in flight get --grace seconds, then
-    SIGTERM (Scrapy flushes what it holds), then SIGKILL.
+    <prefix>-job-runs (see `groundswell status`), as running from its start: a run a killed or crashed service
+    never finished is recorded lost at the next start, which also stops crawl children it left behind. With
+    GROUNDSWELL_CLOCK set, schedules follow the simulated clock. SIGTERM or Ctrl-C stops cleanly: no new job
+    starts, crawls in flight get --grace seconds, then SIGTERM (Scrapy flushes what it holds), then SIGKILL.
 
     With web.enabled, the console (`groundswell web`) is served beside the scheduler on web.host:web.port.
 
@@ -75,11 +76,13 @@ def run(ctx: click.Context, once: bool, duration: float | None, grace: float, ki
             else:
                 click.echo(f"{people_time(datetime.now(UTC), cfg.zone, seconds=True)} {jobs.describe_run(r)}")
 
-    rt = jobs.Runtime(cfg, es, Children(kill_grace=kill_grace),
-                      config_path=os.path.abspath(config_path) if config_path else None, on_run=on_run)
+    rt = jobs.Runtime(cfg, es, Children(kill_grace=kill_grace, folder=None if once else service.children_dir(cfg)),
+                      config_path=os.path.abspath(config_path) if config_path else None, on_run=on_run,
+                      store_key=None if once else service.store_key(cfg))
     jobs.install(rt)
     try:
         if once:
+            _recover(rt, None, as_json)
             done = service.run_each_once(specs)
             failed = [r for r in done if r.result not in ("ok", "skipped")]
             if as_json:
@@ -87,12 +90,37 @@ def run(ctx: click.Context, once: bool, duration: float | None, grace: float, ki
             ctx.exit(ExitStatus.PARTIAL if failed else ExitStatus.OK)
         try:
             with service.hold_lock(cfg):
+                _recover(rt, service.children_dir(cfg), as_json)
                 _serve(cfg, rt, specs, duration, grace, as_json, show)
         except service.AlreadyRunning as exc:
             fail(str(exc), code=ExitStatus.PARTIAL)
     finally:
         jobs.install(None)
         es.close()
+
+
+def _recover(rt: Any, orphans: Any, as_json: bool) -> None:
+    """What a killed or crashed earlier service left: its children stopped, its unfinished runs recorded lost."""
+    from groundswell.scheduler import service
+    from store.client import describe_error
+
+    try:
+        found = service.recover(rt, orphans)
+    except Exception as exc:  # bookkeeping of the past must not keep the service from starting; it is said
+        click.echo(f"groundswell run: could not check for runs a previous service lost: "
+                   f"{describe_error(rt.cfg.elasticsearch.effective_url, exc)}", err=True)
+        return
+    for note in found.orphans:
+        if as_json:
+            emit_json({"event": "orphan_stopped", "pid": note["pid"], "cmd": note.get("cmd")})
+        else:
+            click.echo(f"groundswell run: stopped child {note['pid']} left running by a previous service", err=True)
+    for run in found.lost:
+        if as_json:
+            emit_json({"event": "lost", **run.to_document()})
+        else:
+            click.echo(f"groundswell run: {run.job_id} (started {run.started_at.isoformat()}) was lost: {run.error}",
+                       err=True)
 
 
 def _serve(cfg: Any, rt: Any, specs: list[Any], duration: float | None, grace: float, as_json: bool,

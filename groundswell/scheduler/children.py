@@ -4,6 +4,12 @@ A child past its time limit gets SIGTERM (Scrapy then stops, closes the spider a
 flushes or spools what it holds), then SIGKILL for its whole process group if it is still there after a grace.
 At shutdown the scheduler lets children finish for a while, then does the same. Each child runs in its own
 session, so a Ctrl-C in the terminal reaches the scheduler only, which decides.
+
+A child never outlives its service by much. It watches its parent (`watch_parent`, started by `groundswell crawl`
+when GROUNDSWELL_PARENT_PID is set): once the service is gone (SIGKILL, a crash), the child stops the same way,
+SIGTERM to itself, then SIGKILL to its process group after the kill grace. And the service keeps one file per
+child in its children folder (`register`), so the next start stops any child still there (`stop_orphans`),
+should one have been unable to stop itself.
 """
 
 from __future__ import annotations
@@ -18,11 +24,14 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 STDERR_TAIL = 4000
+PARENT_ENV = "GROUNDSWELL_PARENT_PID"  # set in a crawl child: the service it belongs to
+GRACE_ENV = "GROUNDSWELL_KILL_GRACE"  # and the seconds between SIGTERM and SIGKILL
 
 
 @dataclass
@@ -58,11 +67,87 @@ def json_lines(text: str) -> list[dict[str, Any]]:
     return out
 
 
-class Children:
-    """The child processes in flight, so that a time limit or the shutdown can reach each one."""
+def proc_start(pid: int) -> int | None:
+    """When a process started (clock ticks since boot, from /proc), to tell it from a later one reusing its pid;
+    None when no such process runs (a zombie does not run)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] == "Z" else int(fields[19])
 
-    def __init__(self, kill_grace: float = 10.0) -> None:
+
+def register(folder: Path, pid: int, cmd: Sequence[str]) -> None:
+    """Note a child in the service's children folder (removed when it ends): what the next start checks."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{pid}.json").write_text(json.dumps({"pid": pid, "start": proc_start(pid), "cmd": list(cmd)}),
+                                        encoding="utf-8")
+
+
+def unregister(folder: Path, pid: int) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        (folder / f"{pid}.json").unlink()
+
+
+def stop_orphans(folder: Path, grace: float) -> list[dict[str, Any]]:
+    """Children a previous service left running: SIGTERM to each one's process group, SIGKILL after `grace`.
+    Only the very process noted (same pid and start time) is touched. Returns the ones stopped."""
+    stopped = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            note = json.loads(path.read_text(encoding="utf-8"))
+            pid, start = int(note["pid"]), note.get("start")
+        except (OSError, ValueError, KeyError, TypeError):
+            log.warning("%s: unreadable child note, removed", path)
+            path.unlink(missing_ok=True)
+            continue
+        if proc_start(pid) is not None and proc_start(pid) == start:
+            log.warning("child %d of a previous service is still running (%s): stopping it", pid,
+                        " ".join(map(str, note.get("cmd") or [])))
+            _stop_group(pid, grace)
+            stopped.append(note)
+        path.unlink(missing_ok=True)
+    return stopped
+
+
+def _stop_group(pid: int, grace: float) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGTERM)  # a child leads its own session: its group is its pid
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and proc_start(pid) is not None:
+        time.sleep(0.1)
+    if proc_start(pid) is not None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and proc_start(pid) is not None:
+            time.sleep(0.1)
+
+
+def watch_parent(parent: int, grace: float, poll: float = 0.5) -> threading.Thread:
+    """In a child: when `parent` is gone, stop as it would have stopped us (SIGTERM: Scrapy closes the spider and
+    the pipelines write or spool what they hold), and SIGKILL the whole process group `grace` seconds later."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll)
+        log.warning("the service (pid %d) that started this crawl is gone: stopping", parent)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(grace)
+        os.killpg(os.getpgid(0), signal.SIGKILL)
+
+    thread = threading.Thread(target=watch, name="parent-watch", daemon=True)
+    thread.start()
+    return thread
+
+
+class Children:
+    """The child processes in flight, so that a time limit or the shutdown can reach each one. With a `folder`,
+    each one is noted there while it runs (see stop_orphans)."""
+
+    def __init__(self, kill_grace: float = 10.0, folder: Path | None = None) -> None:
         self.kill_grace = kill_grace
+        self.folder = folder
         self._lock = threading.Lock()
         self._procs: dict[int, subprocess.Popen[str]] = {}
         self._why: dict[int, str] = {}
@@ -75,10 +160,14 @@ class Children:
     def run(self, cmd: Sequence[str], env: Mapping[str, str] | None, limit: float | None) -> ChildResult:
         """Run `cmd` to its end, or stop it at `limit` real seconds; never raises for what the child does."""
         t0 = time.monotonic()
+        child_env = {**(dict(env) if env is not None else os.environ), PARENT_ENV: str(os.getpid()),
+                     GRACE_ENV: f"{self.kill_grace:g}"}
         proc = subprocess.Popen(
             list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
-            errors="replace", env=dict(env) if env is not None else None, start_new_session=True,
+            errors="replace", env=child_env, start_new_session=True,
         )
+        if self.folder is not None:
+            register(self.folder, proc.pid, cmd)
         with self._lock:
             self._procs[proc.pid] = proc
         out: list[str] = []
@@ -100,6 +189,8 @@ class Children:
                 self._procs.pop(proc.pid, None)
                 why = self._why.pop(proc.pid, None)
                 self._term_at.pop(proc.pid, None)
+            if self.folder is not None:
+                unregister(self.folder, proc.pid)
         stdout = "".join(out)
         return ChildResult(
             exit_code=proc.returncode, seconds=time.monotonic() - t0, signalled=why, stdout=stdout,

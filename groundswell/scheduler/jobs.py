@@ -14,6 +14,7 @@ import socket
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -55,6 +56,8 @@ class Runtime:
     on_run: Callable[[runs.JobRun], None] | None = None  # the CLI prints each run
     host: str = field(default_factory=socket.gethostname)
     pid: int = field(default_factory=os.getpid)
+    store_key: str | None = None  # the job store this service holds (None: `run --once`, no lock)
+    instance: str = field(default_factory=lambda: uuid.uuid4().hex)
     _source_locks: dict[str, threading.Lock] = field(default_factory=dict)
     _guard: threading.Lock = field(default_factory=threading.Lock)
 
@@ -67,9 +70,23 @@ class Runtime:
         with self._guard:
             return self._source_locks.setdefault(name, threading.Lock())
 
+    def _own(self, run: runs.JobRun) -> None:
+        run.host, run.pid, run.store_key, run.instance = self.host, self.pid, self.store_key, self.instance
+
+    def begin(self, job_id: str, kind: str, source: str | None = None) -> runs.JobRun:
+        """Record a run as running before its work starts: if this service dies, the next start finds it and
+        records it lost. finish() overwrites the same record."""
+        run = runs.JobRun(job_id, kind, clock.now(), None, "running", source=source)
+        self._own(run)
+        try:
+            runs.record(self.es, self.prefix, run, wait=False)
+        except Exception as exc:
+            log.error("job run of %s not recorded as running: %s", job_id, describe_error(self._url(), exc))
+        return run
+
     def finish(self, run: runs.JobRun) -> runs.JobRun:
         """Log and record a run; an unreachable Elasticsearch loses the record (logged), never the job."""
-        run.host, run.pid = self.host, self.pid
+        self._own(run)
         run.error = redact.scrub(run.error) if run.error else run.error  # a child's stderr may quote a URL
         level = logging.INFO if run.result in ("ok", "skipped") else logging.WARNING
         log.log(level, "%s", describe_run(run))
@@ -104,7 +121,8 @@ def describe_run(run: runs.JobRun) -> str:
     parts = [f"{run.job_id}: {run.result}"]
     if run.exit_code is not None:
         parts.append(f"exit {run.exit_code}")
-    parts.append(f"{run.duration_seconds:.1f}s")
+    if run.result not in ("running", "lost"):
+        parts.append(f"{run.duration_seconds:.1f}s")
     if run.kind in ("crawl", "revisit") and run.result != "skipped":
         parts.append(f"{run.items} items, {run.indexed} new" + (f", {run.spooled} spooled" if run.spooled else ""))
     elif run.kind == "alerts" and run.stats:
@@ -173,14 +191,19 @@ def crawl_source(source: str, revisit: bool = False) -> runs.JobRun:
         return rt.finish(runs.JobRun(job_id, kind, started, clock.now(), "skipped", source=source,
                                      error="another crawl of this source is running"))
     try:
+        running = rt.begin(job_id, kind, source)
+        started = running.started_at
         cmd = crawl_command(src, rt.config_path, rt.cfg.scheduler.revisit_hours if revisit else None)
         env = {**os.environ, "SCRAPY_SETTINGS_MODULE": os.environ.get("SCRAPY_SETTINGS_MODULE", "crawlers.settings")}
         try:
             child = rt.children.run(cmd, env, src.time_limit_minutes * 60)
         except OSError as exc:
             return rt.finish(runs.JobRun(job_id, kind, started, clock.now(), "failed", source=source,
-                                         duration_seconds=time.monotonic() - t0, error=f"cannot start: {exc}"))
-        return rt.finish(crawl_outcome(job_id, kind, source, child, started))
+                                         duration_seconds=time.monotonic() - t0, error=f"cannot start: {exc}",
+                                         run_id=running.run_id))
+        outcome = crawl_outcome(job_id, kind, source, child, started)
+        outcome.run_id = running.run_id
+        return rt.finish(outcome)
     finally:
         lock.release()
 
@@ -191,7 +214,8 @@ def crawl_source(source: str, revisit: bool = False) -> runs.JobRun:
 def _in_process(job_id: str, kind: str, work: Callable[[Runtime, datetime], tuple[dict[str, Any], str | None]]
                 ) -> runs.JobRun:
     rt = runtime()
-    started, t0 = clock.now(), time.monotonic()
+    running = rt.begin(job_id, kind)
+    started, t0 = running.started_at, time.monotonic()
     try:
         stats, error = work(rt, started)
     except (ApiError, TransportError, StoreError) as exc:  # the store failed: one line says how, no traceback
@@ -204,7 +228,8 @@ def _in_process(job_id: str, kind: str, work: Callable[[Runtime, datetime], tupl
     else:
         result = "failed" if error else "ok"
     return rt.finish(runs.JobRun(job_id, kind, started, clock.now(), result,
-                                 duration_seconds=round(time.monotonic() - t0, 3), error=error, stats=stats))
+                                 duration_seconds=round(time.monotonic() - t0, 3), error=error, stats=stats,
+                                 run_id=running.run_id))
 
 
 def _alerts(rt: Runtime, at: datetime) -> tuple[dict[str, Any], str | None]:

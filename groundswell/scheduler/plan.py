@@ -180,6 +180,8 @@ def _month_index(year: int, month: int) -> int:
 def expired_indices(names: list[str], prefix: str, now: datetime, months: int) -> list[str]:
     """The monthly mention indices whose whole month ended more than `months` months before `now`.
 
+    A post lives in the index of the month it was first seen (store.mapping), whatever its published time says,
+    so this drops the mentions first seen in those months, each post whole (never one copy of it).
     Only exact `<prefix>-mentions-YYYY.MM` names qualify; anything else under the prefix is never touched.
     """
     pattern = re.compile(rf"^{re.escape(prefix)}-mentions-(\d{{4}})\.(\d{{2}})$")

@@ -2,6 +2,10 @@
 
 Strict mapping, created on first use (like the crawl-run records). Times are product time
 (core.clock.now(): the simulated clock in a demo); `duration_seconds` is real time.
+
+A run is recorded as `running` when it starts and overwritten with how it ended, so a run whose service died
+(SIGKILL, a crash, the machine going down) is not missing: the next `groundswell run` on the same job store, or on
+the same host when the dead process was a `run --once`, finds it still `running` and records it `lost`.
 """
 
 from __future__ import annotations
@@ -13,11 +17,11 @@ from typing import Any, Literal
 
 from elasticsearch import Elasticsearch, NotFoundError
 
-from core.times import iso
+from core.times import iso, parse_time
 from store.fields import KEYWORD
 from store.state import ensure_index
 
-Result = Literal["ok", "failed", "killed", "skipped"]
+Result = Literal["running", "ok", "failed", "killed", "skipped", "lost"]
 
 JOB_RUN_PROPERTIES: dict[str, Any] = {
     "run_id": KEYWORD,
@@ -32,6 +36,9 @@ JOB_RUN_PROPERTIES: dict[str, Any] = {
     "error": {"type": "text"},
     "host": KEYWORD,
     "pid": {"type": "integer"},
+    # which service ran it: the job store it held (none for `run --once`) and that process's own id
+    "store_key": KEYWORD,
+    "instance": KEYWORD,
     # the crawl's or evaluation's counters, kept whole but not indexed (their keys vary by job kind)
     "stats": {"type": "object", "enabled": False},
     # the few counters worth aggregating on
@@ -50,7 +57,7 @@ class JobRun:
     job_id: str
     kind: str
     started_at: datetime
-    finished_at: datetime
+    finished_at: datetime | None  # None while running
     result: Result
     duration_seconds: float = 0.0
     source: str | None = None
@@ -63,18 +70,40 @@ class JobRun:
     indexed: int = 0
     spooled: int = 0
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    store_key: str | None = None
+    instance: str | None = None
 
     def to_document(self) -> dict[str, Any]:
         doc = asdict(self)
         doc["started_at"] = iso(self.started_at)
-        doc["finished_at"] = iso(self.finished_at)
+        doc["finished_at"] = iso(self.finished_at) if self.finished_at else None
         return doc
 
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> JobRun:
+        known = {f for f in cls.__dataclass_fields__}
+        values = {k: v for k, v in doc.items() if k in known}
+        values["started_at"] = parse_time(doc.get("started_at"))
+        values["finished_at"] = parse_time(doc.get("finished_at"))
+        return cls(**values)
 
-def record(es: Elasticsearch, prefix: str, run: JobRun) -> None:
-    """Store one run, refreshed so that `groundswell status` right after sees it."""
+
+def record(es: Elasticsearch, prefix: str, run: JobRun, *, wait: bool = True) -> None:
+    """Store one run, refreshed so that `groundswell status` right after sees it (`wait`; a run only starting
+    need not hold its job up for that)."""
     ensure_index(es, runs_index(prefix), JOB_RUN_PROPERTIES)
-    es.index(index=runs_index(prefix), id=run.run_id, document=run.to_document(), refresh="wait_for")
+    es.index(index=runs_index(prefix), id=run.run_id, document=run.to_document(),
+             refresh="wait_for" if wait else False)
+
+
+def unfinished(es: Elasticsearch, prefix: str) -> list[JobRun]:
+    """Every run still recorded as running, by any service (empty before the first run)."""
+    try:
+        res = es.search(index=runs_index(prefix), query={"term": {"result": "running"}}, size=10_000,
+                        sort=[{"started_at": {"order": "asc"}}])
+    except NotFoundError:
+        return []
+    return [JobRun.from_document(h["_source"]) for h in res["hits"]["hits"]]
 
 
 def latest_per_job(es: Elasticsearch, prefix: str) -> dict[str, dict[str, Any]]:

@@ -29,7 +29,7 @@ from apscheduler.schedulers.base import STATE_STOPPED
 
 from core import clock, paths
 from core.config import Config
-from groundswell.scheduler import jobs, runs
+from groundswell.scheduler import children, jobs, runs
 from groundswell.scheduler.plan import JobSpec, trigger_key
 
 log = logging.getLogger("groundswell.scheduler")
@@ -49,9 +49,51 @@ def job_store_url(cfg: Config) -> str:
     return f"sqlite:///{paths.home() / f'jobs-{cfg.elasticsearch.index_prefix}.sqlite'}"
 
 
+def store_key(cfg: Config) -> str:
+    """Names the job store (and so the lock) in run records, without printing its URL (it may hold a password)."""
+    return hashlib.sha1(job_store_url(cfg).encode()).hexdigest()[:12]
+
+
 def lock_path(cfg: Config) -> Path:
-    digest = hashlib.sha1(job_store_url(cfg).encode()).hexdigest()[:12]
-    return paths.home() / f"run-{cfg.elasticsearch.index_prefix}-{digest}.lock"
+    return paths.home() / f"run-{cfg.elasticsearch.index_prefix}-{store_key(cfg)}.lock"
+
+
+def children_dir(cfg: Config) -> Path:
+    """Where the service holding this job store notes its crawl children while they run."""
+    return paths.home() / f"run-{cfg.elasticsearch.index_prefix}-{store_key(cfg)}.children"
+
+
+@dataclass
+class Recovered:
+    """What a previous service left behind, found at start: runs it never finished, children it left running."""
+
+    lost: list[runs.JobRun] = field(default_factory=list)
+    orphans: list[dict[str, Any]] = field(default_factory=list)
+
+
+def recover(rt: jobs.Runtime, orphans: Path | None) -> Recovered:
+    """At start: stop the crawl children noted in `orphans` that are still running, and record as lost every run
+    still marked running that no live process will finish: on this host, those of the service that held this
+    job store before (this one holds its lock now, so that one is gone) and those whose process is dead (a killed
+    `run --once`). Runs of other hosts are left to their own next start."""
+    found = Recovered()
+    if orphans is not None:
+        found.orphans = children.stop_orphans(orphans, rt.children.kill_grace)
+    now = clock.now()
+    for run in runs.unfinished(rt.es, rt.prefix):
+        if run.instance == rt.instance or run.host != rt.host:
+            continue
+        same_store = rt.store_key is not None and run.store_key == rt.store_key
+        if not same_store and children.proc_start(run.pid) is not None:
+            continue  # its process still runs (another service on this host): it will finish the record
+        run.result = "lost"
+        run.finished_at = now
+        run.error = (f"the service (pid {run.pid} on {run.host}) stopped before this run ended (killed or "
+                     "crashed); recorded at the next start")
+        runs.record(rt.es, rt.prefix, run)
+        log.warning("%s: run started %s was lost: %s", run.job_id, run.started_at, run.error)
+        found.lost.append(run)
+    return found
 
 
 @contextmanager

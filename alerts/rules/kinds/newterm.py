@@ -13,14 +13,16 @@ from pydantic import Field
 from alerts.model import Match
 from alerts.rules.base import EvalContext, RuleBase, RuleKind, Tiers
 from alerts.rules.common import (
+    AUTHORS,
     NEGATIVE,
     brand_filter,
     cluster_category_and_posts,
+    known_between,
     lucene_and,
     mentions,
-    published_between,
     quote,
     search,
+    seen_by,
 )
 from core.times import iso, parse_time
 
@@ -43,7 +45,7 @@ class NewTermRule(RuleBase):
 
 @dataclass(frozen=True)
 class Terms:
-    """`oldest`: the first mention in the index (None: empty). `rising`: brand -> phrase -> (mentions, authors)
+    """`oldest`: when the index saw its first mention (None: empty). `rising`: brand -> phrase -> (mentions, authors)
     in the window, for phrases with at least min_authors mentions. `baseline`: (brand, phrase) -> mentions in the
     baseline period, for the rising ones."""
 
@@ -53,16 +55,18 @@ class Terms:
 
 
 def _history_start(ctx: EvalContext) -> datetime | None:
+    """When Groundswell started seeing mentions: the earliest first_seen_at by `at` (posts published before
+    that were found late, not watched)."""
     res = search(
         ctx.es,
         mentions(ctx.prefix),
         size=1,
-        query=published_between(None, ctx.at),
-        sort=[{"published_at": "asc"}],
-        source=["published_at"],
+        query=seen_by(ctx.at),
+        sort=[{"first_seen_at": "asc"}],
+        source=["first_seen_at"],
     )
     hits = res["hits"]["hits"]
-    return parse_time(hits[0]["_source"]["published_at"]) if hits else None
+    return parse_time(hits[0]["_source"]["first_seen_at"]) if hits else None
 
 
 def _young(rule: NewTermRule, oldest: datetime | None, at: datetime) -> bool:
@@ -81,7 +85,7 @@ def query(rule: NewTermRule, ctx: EvalContext) -> Terms:
         ctx.es,
         mentions(ctx.prefix),
         size=0,
-        query={"bool": {"filter": [published_between(ctx.at - win, ctx.at), complaint, *brand_filter(brands)]}},
+        query={"bool": {"filter": [known_between(ctx.at - win, ctx.at), complaint, *brand_filter(brands)]}},
         aggs={
             "brands": {
                 "terms": {"field": "brand", "size": 1000},
@@ -92,7 +96,7 @@ def query(rule: NewTermRule, ctx: EvalContext) -> Terms:
                             "size": PHRASES_PER_BRAND,
                             "min_doc_count": rule.min_authors,
                         },
-                        "aggs": {"authors": {"cardinality": {"field": "author_id"}}},
+                        "aggs": {"authors": AUTHORS},
                     }
                 },
             }
@@ -120,6 +124,7 @@ def query(rule: NewTermRule, ctx: EvalContext) -> Terms:
                             }
                         }
                     },
+                    seen_by(ctx.at),
                     {"terms": {"complaint.phrases": phrases}},
                     {"terms": {"brand": sorted(rising)}},
                 ]
@@ -158,7 +163,7 @@ def judge(rule: NewTermRule, terms: Terms, at: datetime) -> list[Match]:
             if severity is None:
                 continue
             filters: list[dict[str, Any]] = [
-                published_between(at - win, at),
+                known_between(at - win, at),
                 {"term": {"brand": brand}},
                 {"term": {"complaint.phrases": phrase}},
             ]

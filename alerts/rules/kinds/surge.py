@@ -1,10 +1,12 @@
 """Negative surge: negative mentions of a brand (and of each complaint category) in the last window, against the
 same window on each of the previous days (hour of day; same weekday weighs half when two weeks are there).
 
-One request: a date_range aggregation over the window shifted by whole days, per brand, with the negative share
-and author counts. Expected negatives are also at least the usual negative share of the current volume, so a
-promotion that triples the volume with praise (and a proportional handful of complaints) does not fire.
-`query` makes that one request; `judge` reads its buckets."""
+One aggregation: a date_range over the window shifted by whole days, per brand, with the negative share and author
+counts. Expected negatives are also at least the usual negative share of the current volume, so a promotion that
+triples the volume with praise (and a proportional handful of complaints) does not fire. A previous day counts only
+if the brand was watched when its window began (the brand's first first_seen_at, and with sources configured their
+first crawl run): an hour before anything was collected is no quiet hour, so a new install pages nobody. `query`
+makes that aggregation and the two small lookups; `judge` reads them."""
 
 from __future__ import annotations
 
@@ -20,20 +22,25 @@ from pydantic import Field
 from alerts.model import Match
 from alerts.rules.base import EvalContext, RuleBase, RuleKind, Tiers
 from alerts.rules.common import (
+    AUTHORS,
     MS,
     NEGATIVE,
+    RuleQueryError,
     brand_filter,
     cluster_and_posts,
+    complete,
+    known_between,
     lucene_and,
     mentions,
-    published_between,
     quote,
     search,
+    seen_by,
 )
+from alerts.rules.kinds.health import watched
 from core.times import iso, parse_time
+from store.state import runs_index as crawl_runs
 
 DAY = timedelta(days=1)
-AUTHORS = {"cardinality": {"field": "author_id", "precision_threshold": 1000}}
 
 
 class NegativeSurgeRule(RuleBase):
@@ -124,7 +131,6 @@ def _aggs(rule: NegativeSurgeRule, at: datetime) -> dict[str, Any]:
         "brands": {
             "terms": {"field": "brand", "size": 1000},
             "aggs": {
-                "first": {"min": {"field": "published_at"}},
                 "days": {
                     "date_range": {"field": "published_at", "ranges": ranges, "keyed": True},
                     "aggs": {"neg": {"filter": NEGATIVE, "aggs": neg_aggs}},
@@ -134,8 +140,58 @@ def _aggs(rule: NegativeSurgeRule, at: datetime) -> dict[str, Any]:
     }
 
 
-def query(rule: NegativeSurgeRule, ctx: EvalContext) -> list[Mapping[str, Any]]:
-    """One bucket per brand: its first mention, and per day back the window's mentions and negatives."""
+@dataclass(frozen=True)
+class Window:
+    """What `query` read: one bucket per brand (per day back, the window's mentions and negatives), and since when
+    each brand's mentions were being collected (None: not yet). A baseline day counts only if its window began
+    after that: before, no mention is no quiet hour, only an hour nobody watched."""
+
+    buckets: list[Mapping[str, Any]]
+    watched_since: Mapping[str, datetime | None]
+
+
+def _first_seen(ctx: EvalContext, brands: list[str]) -> dict[str, datetime | None]:
+    """Each brand's earliest first_seen_at by `at` (when Groundswell began to see it): one sorted hit per brand,
+    in one msearch (cheap at any index size: a sort on a date field skips what cannot come first)."""
+    if not brands:
+        return {}
+    searches: list[dict[str, Any]] = []
+    for brand in brands:
+        searches.append({"index": mentions(ctx.prefix), "ignore_unavailable": True, "allow_no_indices": True,
+                         "allow_partial_search_results": False})
+        searches.append({"size": 1, "query": {"bool": {"filter": [{"term": {"brand": brand}}, seen_by(ctx.at)]}},
+                         "sort": [{"first_seen_at": "asc"}], "_source": ["first_seen_at"]})
+    res = ctx.es.msearch(searches=searches).body
+    out: dict[str, datetime | None] = {}
+    for brand, answer in zip(brands, res["responses"], strict=True):
+        if "error" in answer:
+            raise RuleQueryError(f"the first mention of {brand!r} could not be read: {answer['error']}")
+        complete(answer, f"reading the first mention of {brand!r}")
+        hits = answer["hits"]["hits"]
+        out[brand] = parse_time(hits[0]["_source"].get("first_seen_at")) if hits else None
+    return out
+
+
+def _crawling_since(ctx: EvalContext) -> tuple[bool, datetime | None]:
+    """(whether crawl runs decide, the first start of a configured source's crawl by `at`). With sources configured,
+    hours before their first crawl were not watched, whatever an earlier ingest left in the index; with none
+    configured (mentions only ingested), first_seen_at alone says when watching began."""
+    if not ctx.source_keys:
+        return False, None
+    res = search(
+        ctx.es, crawl_runs(ctx.prefix), size=0, query={"range": {"finished_at": {"lte": iso(ctx.at)}}},
+        aggs={"sources": {"terms": {"field": "source_key", "size": 1000},
+                          "aggs": {"first": {"min": {"field": "started_at"}}}}},
+    )
+    starts = [
+        t for b in res.get("aggregations", {}).get("sources", {}).get("buckets", [])
+        if watched(b["key"], ctx.source_keys) and (t := parse_time(b["first"].get("value_as_string"))) is not None
+    ]
+    return True, min(starts, default=None)
+
+
+def query(rule: NegativeSurgeRule, ctx: EvalContext) -> Window:
+    """One bucket per brand (per day back, the window's mentions and negatives), and since when each was watched."""
     win = timedelta(minutes=rule.window_minutes)
     brands = [rule.brand] if rule.brand else list(ctx.brands)
     start = ctx.at - rule.baseline_days * DAY - win
@@ -143,25 +199,34 @@ def query(rule: NegativeSurgeRule, ctx: EvalContext) -> list[Mapping[str, Any]]:
         ctx.es,
         mentions(ctx.prefix),
         size=0,
-        query={"bool": {"filter": [published_between(start, ctx.at), *brand_filter(brands)]}},
+        query={"bool": {"filter": [known_between(start, ctx.at), *brand_filter(brands)]}},
         aggs=_aggs(rule, ctx.at),
     )
     buckets: list[Mapping[str, Any]] = res.get("aggregations", {}).get("brands", {}).get("buckets", [])
-    return buckets
+    seen = _first_seen(ctx, [str(b["key"]) for b in buckets])
+    gated, crawling = _crawling_since(ctx)
+    since: dict[str, datetime | None] = {}
+    for brand, first in seen.items():
+        if gated:
+            first = None if first is None or crawling is None else max(first, crawling)
+        since[brand] = first
+    return Window(buckets, since)
 
 
-def judge(rule: NegativeSurgeRule, buckets: list[Mapping[str, Any]], at: datetime) -> list[Match]:
+def judge(rule: NegativeSurgeRule, window: Window, at: datetime) -> list[Match]:
     out: list[Match] = []
-    for bucket in buckets:
-        out.extend(_brand_matches(rule, at, bucket))
+    for bucket in window.buckets:
+        out.extend(_brand_matches(rule, at, bucket, window.watched_since.get(str(bucket["key"]))))
     return out
 
 
-def _brand_matches(rule: NegativeSurgeRule, at: datetime, bucket: Mapping[str, Any]) -> list[Match]:
+def _brand_matches(rule: NegativeSurgeRule, at: datetime, bucket: Mapping[str, Any], watched_since: datetime | None
+                   ) -> list[Match]:
     win = timedelta(minutes=rule.window_minutes)
-    first = parse_time(bucket["first"].get("value_as_string"))
     days: Mapping[str, Any] = bucket["days"]["buckets"]
-    covered = [d for d in range(1, rule.baseline_days + 1) if first is not None and first <= at - d * DAY - win]
+    # only baseline windows that began after watching did: with none, there is no baseline and no verdict
+    covered = [d for d in range(1, rule.baseline_days + 1)
+               if watched_since is not None and watched_since <= at - d * DAY - win]
     now = days["0"]
     out: list[Match] = []
     subjects: list[tuple[str | None, Any]] = []
@@ -213,7 +278,7 @@ def _match(
     win: timedelta,
 ) -> Match:
     filters: list[dict[str, Any]] = [
-        published_between(at - win, at),
+        known_between(at - win, at),
         NEGATIVE,
         {"term": {"brand": brand}},
     ]

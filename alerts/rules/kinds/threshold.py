@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from alerts.model import SEVERITIES, Match, Severity
 from alerts.rules.base import EvalContext, RuleBase, RuleKind, Tiers
-from alerts.rules.common import lucene_and, mentions, published_between, quote, search, top_posts
+from alerts.rules.common import AUTHORS, known_between, lucene_and, mentions, quote, search, top_posts
 from core.textfold import fold_width
-from store.search import SearchRequest, build_query, is_lucene
+from store.lucene import syntax_error
+from store.search import SearchRequest, build_query, is_lucene, quote_cjk_terms
 
 
 class ThresholdRule(RuleBase):
@@ -27,6 +28,18 @@ class ThresholdRule(RuleBase):
     threshold: float | None = Field(default=None, gt=0)
     severity: Severity = "notice"
     tiers: Tiers | None = None
+
+    @field_validator("query")
+    @classmethod
+    def _lucene(cls, value: str) -> str:
+        """Checked when the configuration loads, as it will be sent: a query the store cannot parse would leave
+        the rule blind (it never fires)."""
+        q = fold_width(value).strip()
+        if is_lucene(q) and q != "*":
+            why = syntax_error(q) or syntax_error(quote_cjk_terms(q))  # as written, and as sent
+            if why:
+                raise ValueError(f"not a valid Lucene query: {why}")
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -67,7 +80,7 @@ def lucene_of(query: str) -> str:
 
 def query(rule: ThresholdRule, ctx: EvalContext) -> Counted:
     start = ctx.at - timedelta(minutes=rule.window_minutes)
-    filters: list[dict[str, Any]] = [published_between(start, ctx.at), _text_query(rule.query)]
+    filters: list[dict[str, Any]] = [known_between(start, ctx.at), _text_query(rule.query)]
     if rule.brand:
         filters.append({"term": {"brand": rule.brand}})
     if rule.sentiment:
@@ -79,7 +92,7 @@ def query(rule: ThresholdRule, ctx: EvalContext) -> Counted:
         size=0,
         track_total_hits=True,
         query=scope,
-        aggs={"authors": {"cardinality": {"field": "author_id"}}},
+        aggs={"authors": AUTHORS},
     )
     count = int(res["hits"]["total"]["value"])
     authors = int(res.get("aggregations", {}).get("authors", {}).get("value", 0))

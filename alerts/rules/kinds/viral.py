@@ -23,12 +23,13 @@ from alerts.rules.common import (
     brand_filter,
     engagement_at,
     engagement_growth,
+    known_between,
     mentions,
-    published_between,
     quote,
     search,
 )
 from core.times import parse_time
+from store import mapping
 
 MAX_MEMBERS = 10_000
 FIELDS = [
@@ -38,6 +39,7 @@ FIELDS = [
     "platform",
     "author",
     "author_id",
+    "author_key",
     "author_followers",
     "published_at",
     "repost_of",
@@ -74,7 +76,7 @@ def _candidates(rule: ViralSpreadRule, ctx: EvalContext) -> tuple[list[str], lis
     query = {
         "bool": {
             "filter": [
-                published_between(ctx.at - timedelta(minutes=rule.window_minutes), ctx.at),
+                known_between(ctx.at - timedelta(minutes=rule.window_minutes), ctx.at),
                 NEGATIVE,
                 *brand_filter(brands),
             ]
@@ -113,7 +115,7 @@ def _members(rule: ViralSpreadRule, ctx: EvalContext, clusters: list[str], singl
         mentions(ctx.prefix),
         query={
             "bool": {
-                "filter": [published_between(ctx.at - timedelta(minutes=rule.window_minutes), ctx.at)],
+                "filter": [known_between(ctx.at - timedelta(minutes=rule.window_minutes), ctx.at)],
                 "should": should,
                 "minimum_should_match": 1,
             }
@@ -154,20 +156,24 @@ def _judge_group(rule: ViralSpreadRule, at: datetime, key: str, docs: list[dict[
     span_h = max(min(rule.growth_minutes / 60, age_h), MIN_GROWTH_HOURS)
     since = at - timedelta(hours=span_h)
     reposts_growth = comments_growth = 0
-    followers: dict[str, int] = {}
+    followers: dict[str, int] = {}  # per author (a post naming nobody: its own reach, but no author)
+    authors: set[str] = set()
     for d in docs:
         _, r, c = engagement_growth(d, since, at)
         reposts_growth += max(r, 0)
         comments_growth += max(c, 0)
-        author = str(d.get("author_id") or d.get("author") or d["mention_id"])
-        followers[author] = max(followers.get(author, 0), int(d.get("author_followers") or 0))
+        who = d.get("author_key") or mapping.author_key(str(d.get("platform")), d.get("author_id"), d.get("author"))
+        if who:
+            authors.add(who)
+        poster = who or f"mention:{d['mention_id']}"
+        followers[poster] = max(followers.get(poster, 0), int(d.get("author_followers") or 0))
     platforms = {d.get("platform") for d in docs}
     reach = sum(followers.values())
     reposts_per_hour, comments_per_hour = reposts_growth / span_h, comments_growth / span_h
     reach_points = min(3.0, max(0.0, math.log10(reach / rule.reach_unit))) if reach > 0 else 0.0
     score = (
         (reposts_per_hour + comments_per_hour) / rule.rate_unit
-        + len(followers) / rule.authors_unit
+        + len(authors) / rule.authors_unit
         + (len(platforms) - 1) * rule.platform_points
         + reach_points
     )
@@ -182,7 +188,7 @@ def _judge_group(rule: ViralSpreadRule, at: datetime, key: str, docs: list[dict[
     evidence = {
         "score": round(score, 2),
         "mentions": float(len(docs)),
-        "authors": float(len(followers)),
+        "authors": float(len(authors)),
         "platforms": float(len(platforms)),
         "reposts": float(sum(c[1] for c in now_counts)),
         "comments": float(sum(c[2] for c in now_counts)),
@@ -194,7 +200,7 @@ def _judge_group(rule: ViralSpreadRule, at: datetime, key: str, docs: list[dict[
         "negative_share": round(negative / len(docs), 3),
     }
     summary = (
-        f"{brand_name or 'unknown brand'}: negative post spreading, {len(docs)} mentions by {len(followers)} authors "
+        f"{brand_name or 'unknown brand'}: negative post spreading, {len(docs)} mentions by {len(authors)} authors "
         f"on {len(platforms)} platform{'s' if len(platforms) > 1 else ''}, "
         f"+{reposts_per_hour + comments_per_hour:,.0f} reposts/comments per hour, reach {reach:,}"
     )

@@ -1,0 +1,66 @@
+"""Brings monthly mention indices written by an older Groundswell up to the current document shape.
+
+The index template shapes only the indices created after it, and the mapping is strict, so a field added in a
+newer version (author_key, in mapping version 2) must be put into the existing indices before a merged document
+that carries it can be written there. Documents stored without author_key get it computed from their own
+author_id, author and platform (a partial update: no painless on the integ-test-zip), so distinct-author counts
+cover old mentions as well as new ones. Each index records the version it was brought to in its mapping's _meta,
+so this costs one mapping read once it is done; it is idempotent, and two processes doing it at once only
+repeat work.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from elasticsearch import Elasticsearch, helpers
+
+from store import mapping
+
+log = logging.getLogger(__name__)
+
+_NEEDS_AUTHOR_KEY = {
+    "bool": {
+        "must_not": [{"exists": {"field": "author_key"}}],
+        "should": [{"exists": {"field": "author_id"}}, {"exists": {"field": "author"}}],
+        "minimum_should_match": 1,
+    }
+}
+
+
+def outdated(es: Elasticsearch, prefix: str) -> list[str]:
+    """The mention indices whose mapping predates the current version."""
+    found = es.indices.get_mapping(index=mapping.index_pattern(prefix), allow_no_indices=True,
+                                   ignore_unavailable=True).body
+    return sorted(
+        name for name, body in found.items()
+        if int(((body.get("mappings") or {}).get("_meta") or {}).get("mapping_version") or 1)
+        < mapping.MAPPING_VERSION
+    )
+
+
+def _author_keys(es: Elasticsearch, index: str) -> Iterator[dict[str, Any]]:
+    for hit in helpers.scan(es, index=index, query={"query": _NEEDS_AUTHOR_KEY},
+                            _source=["platform", "author_id", "author"], size=1000):
+        src = hit["_source"]
+        key = mapping.author_key(str(src.get("platform") or ""), src.get("author_id"), src.get("author"))
+        if key is not None:
+            yield {"_op_type": "update", "_index": index, "_id": hit["_id"], "doc": {"author_key": key},
+                   "retry_on_conflict": 3}
+
+
+def upgrade(es: Elasticsearch, prefix: str) -> dict[str, int]:
+    """Bring every outdated mention index of the prefix to the current mapping; {index: documents updated}."""
+    done: dict[str, int] = {}
+    for index in outdated(es, prefix):
+        es.indices.put_mapping(index=index, properties=mapping.PROPERTIES)
+        updated, _ = helpers.bulk(es, _author_keys(es, index), chunk_size=1000, stats_only=True,
+                                  raise_on_error=True, refresh=False)
+        es.indices.put_mapping(index=index, meta=mapping.META)
+        if updated:
+            log.warning("%s: brought to mapping version %d (author_key set on %d mentions)", index,
+                        mapping.MAPPING_VERSION, updated)
+        done[index] = int(updated)
+    return done
