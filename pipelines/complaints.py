@@ -585,6 +585,11 @@ def is_complaint(result: TagResult, sentiment_score: float | None, negative_belo
     return result.severity == "crisis" and sentiment_score < NEUTRAL_BELOW
 
 
+def _setting_bool(settings: Any, key: str, default: bool) -> bool:
+    getbool = getattr(settings, "getbool", None)
+    return bool(getbool(key, default)) if getbool else bool(settings.get(key, default))
+
+
 class ComplaintPipeline:
     """Scrapy adapter: fills the mention's complaint fields from its title and text.
 
@@ -592,22 +597,35 @@ class ComplaintPipeline:
     ("logistics", "logistics.late_delivery"), so a rule can filter on either level with one term.
     """
 
-    def __init__(self, rules: Rules, stats: Any, negative_below: float = NEGATIVE_BELOW):
+    def __init__(self, rules: Rules, stats: Any, negative_below: float = NEGATIVE_BELOW, model: Any = None):
         self.rules = rules
         self.stats = stats
         self.negative_below = negative_below
+        self.model = model  # complaint_model.ComplaintModel, or None for the rules alone
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ComplaintPipeline:
         path = crawler.settings.get("GROUNDSWELL_COMPLAINT_TAXONOMY")
         threshold = crawler.settings.getfloat("GROUNDSWELL_COMPLAINT_NEGATIVE_BELOW", NEGATIVE_BELOW)
         rules = cached_rules(path) if path else default_rules()
-        return cls(rules, crawler.stats, threshold)
+        model = None
+        # the model's categories are the packaged taxonomy's: with a taxonomy of one's own, the rules alone
+        if not path and _setting_bool(crawler.settings, "GROUNDSWELL_COMPLAINT_MODEL", True):
+            from pipelines import complaint_model
+
+            model = complaint_model.load()
+        return cls(rules, crawler.stats, threshold, model)
 
     def process_item(self, item: Mention) -> Mention:
         text = "\n".join(t for t in (item.title, item.text) if t)
         # a mention that names no brand and is no rated review needs commerce words for generic keywords
-        result = tag(text, self.rules, brand=item.brand, require_context=not item.brand and item.rating is None)
+        context = not item.brand and item.rating is None
+        if self.model is not None:
+            from pipelines.complaint_model import tag_with_model
+
+            result = tag_with_model(text, self.rules, self.model, brand=item.brand, require_context=context)
+        else:
+            result = tag(text, self.rules, brand=item.brand, require_context=context)
         item.complaint_categories = [*result.categories, *result.subcategories]
         item.complaint_phrases = list(result.phrases)
         item.complaint_severity = result.severity

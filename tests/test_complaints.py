@@ -344,3 +344,8 @@ def test_demo_viral_complaints_are_tagged_and_flagged() -> None:
     result = tag(world, brand="小米")
     assert {"product_quality", "after_sales"} <= set(result.categories)
     assert is_complaint(result, score(world))
+
+
+def test_pipeline_uses_the_model_unless_told_not_to() -> None:
+    assert ComplaintPipeline.from_crawler(_crawler({})).model is not None
+    assert ComplaintPipeline.from_crawler(_crawler({"GROUNDSWELL_COMPLAINT_MODEL": False})).model is None
