@@ -65,8 +65,9 @@ def load(folder: Path = MODEL_DIR) -> ComplaintModel:
                     raise RuntimeError(f"{folder}/model.json: {meta['bits']}-bit features, code has {features.BITS}")
                 m = _loaded[folder] = ComplaintModel(
                     tuple(meta["categories"]),
-                    np.load(folder / "keys.npy", mmap_mode="r"),
-                    np.load(folder / "weights.npy", mmap_mode="r"),
+                    # memory-mapped, seen as plain arrays: np.memmap's subclass overhead triples the per-text cost
+                    np.asarray(np.load(folder / "keys.npy", mmap_mode="r")),
+                    np.asarray(np.load(folder / "weights.npy", mmap_mode="r")),
                     np.array(meta["bias"], dtype=np.float64),
                     float(meta.get("threshold", THRESHOLD)),
                 )

@@ -59,7 +59,9 @@ class _Model:
         meta: dict[str, Any] = json.loads((folder / "model.json").read_text(encoding="utf-8"))
         if meta["bits"] != features.BITS:
             raise RuntimeError(f"{folder}/model.json: built for {meta['bits']}-bit features, code has {features.BITS}")
-        self.weights: npt.NDArray[np.float32] = np.load(folder / "model.npy", mmap_mode="r")
+        # memory-mapped (shared between processes, loads in microseconds), seen as a plain array: np.memmap's
+        # subclass bookkeeping on every fancy index would cost more than the sum itself
+        self.weights: npt.NDArray[np.float32] = np.asarray(np.load(folder / "model.npy", mmap_mode="r"))
         self.bias = float(meta["bias"])
         self.rules = float(meta["rules"])
         self.normalise = bool(meta["normalise"])
