@@ -135,7 +135,9 @@ def train(out: Path = MODEL_DIR) -> dict[str, Any]:
     stats = {}
     for j, c in enumerate(cats):
         y = np.array([c in r.categories for r in results], dtype=np.int64)
-        lr = LogisticRegression(l1_ratio=1.0, C=C, solver="liblinear", class_weight="balanced", max_iter=200)
+        lr = LogisticRegression(
+            l1_ratio=1.0, C=C, solver="liblinear", class_weight="balanced", max_iter=200, random_state=0
+        )
         lr.fit(x, y)
         w[:, j] = lr.coef_.ravel()
         bias.append(float(lr.intercept_[0]))

@@ -157,7 +157,7 @@ def fit(
         from scipy import sparse
 
         xs = sparse.hstack([xs, sparse.csr_matrix(data.shift[rows][:, None] * _RULE_SCALE)]).tocsr()
-    lr = LogisticRegression(C=c, solver="liblinear", max_iter=200)
+    lr = LogisticRegression(C=c, solver="liblinear", max_iter=200, random_state=0)  # same model every rebuild
     lr.fit(xs, y, sample_weight=sw)
     coef = lr.coef_.ravel()
     w = coef[: x.shape[1]] * r
