@@ -176,6 +176,38 @@ def throughput(tg: dict[str, Tagger]) -> list[str]:
     return out
 
 
+NOTES = [
+    "How to read these tables. P / R = precision / recall; \"gold\" = texts (or category labels) the labeller "
+    "marked. \"before\" = the taxonomy before issue 12, \"rules\" = phrases + near + waits + the context gate, "
+    "\"rules + model\" = what the pipeline ships (the weak-supervision model adds a top-level category at P >= 0.9; "
+    "the threshold was fixed before any evaluation and not tuned).",
+    "",
+    "How the sets were made: each set's header in tests/data/ says how its texts were chosen (by seed, before "
+    "reading) and the labelling rules. One labeller (the developer), no second opinion. Weibo split A was "
+    "labelled before any rule work; after reading its misses (personal posts tagged through generic words such "
+    "as 骗子, 骂我, 坏了, 套路) the commerce-context gate was added, and split B, labelled before that change was "
+    "written, measures it fresh. The self-written set was written and labelled before the near/waits rules, by "
+    "the same person who then wrote them: its figures are optimistic and shown only to say the rules do what "
+    "they were written for.",
+    "",
+    "Targets (issue 12): recall and precision >= 0.80 for logistics, product quality and food safety, >= 0.60 "
+    "for service and after-sales, on domains not used to build the rules.",
+    "- Random Weibo posts hold almost no brand complaints (7 and 10 in 400 each, mostly product quality and "
+    "price), so per-category figures there rest on 0-5 texts and cannot confirm or refute a target; what they "
+    "do show is the flag's precision on the open web, which the context gate raised from 0.31 to 0.60 on the "
+    "fresh split (recall 0.40 -> 0.30: one complaint worded only with a generic word is now missed).",
+    "- No real food-delivery, restaurant or hotel complaints could be had here (the public sets are reserved "
+    "for the independent evaluation). On the self-written ones the new rules reach logistics 0.73 / 0.79, "
+    "product quality 0.86 / 1.00, food safety 0.88 / 0.94, service 0.80 / 0.80, after-sales 1.00 / 1.00 "
+    "(from 0.57 / 0.29, 0.33 / 0.17, 0.71 / 0.31, 0.83 / 0.50): optimistic, see above.",
+    "- The gap that stays: on real shopping reviews recall is low (product quality 0.44, logistics 0.53, "
+    "service 0.30, price 0.15 on the held-out set) at high precision. Reviews list shortcomings in open "
+    "wording (\"拍照效果一般\", \"声音小\", \"太小了\") that neither phrases nor a model trained on the "
+    "phrases' own hits can reach; the weak-supervision model adds 4 points of flag recall there and little "
+    "elsewhere. Closing it needs labelled complaint texts to train on, which the repository does not have.",
+]
+
+
 def write_section(body: list[str]) -> None:
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Bench results\n"
     section = "\n".join([SECTION, "", *body]).rstrip() + "\n"
@@ -195,7 +227,8 @@ def main() -> None:
     body: list[str] = []
     for name, (rows, context) in sets().items():
         body += [f"**{name}**", "", *evaluate(rows, tg, context), ""]
-    body += ["Throughput:", "", *throughput(tg)]
+    body += ["Throughput (one core of the shared 2-core machine):", "", *throughput(tg), ""]
+    body += NOTES
     print("\n".join(body))
     if not args.no_write:
         write_section(body)
