@@ -49,7 +49,7 @@ ITEM_PIPELINES = {
     "pipelines.brands.BrandMatchPipeline": 200,
     "pipelines.near_duplicates.NearDuplicatePipeline": 300,  # cluster ids resolved per batch at 900
     "pipelines.sentiment.SentimentPipeline": 400,
-    "pipelines.complaints.ComplaintPipeline": 500,
+    "pipelines.complaint_stage.ComplaintPipeline": 500,
     "pipelines.elasticsearch.ElasticsearchPipeline": 900,
 }
 

@@ -14,7 +14,7 @@ import itertools
 import os
 import pickle
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -24,8 +24,8 @@ import yaml
 
 from core import paths
 from core.brands import find_all
-from core.mention import Mention
 from core.textfold import fold
+from pipelines.complaint_quantities import durations
 
 DEFAULT_TAXONOMY = Path(__file__).with_name("complaint_taxonomy.yaml")
 SEVERITIES: tuple[str, ...] = ("notice", "urgent", "crisis")
@@ -42,6 +42,29 @@ class TaxonomyError(ValueError):
 
 
 @dataclass(frozen=True)
+class NearRule:
+    """An object near a problem ("送餐" ... "太慢"): both within `window` characters of each other, in one sentence.
+
+    Ordinary wording puts words between the two ("外卖送得也太慢了"), which no fixed phrase list covers."""
+
+    objects: tuple[str, ...]
+    problems: tuple[str, ...]
+    window: int
+
+
+@dataclass(frozen=True)
+class WaitRule:
+    """A long wait: a duration of at least `min_minutes` with a cue ("等了", "才到") within `window` characters and
+    a context word ("外卖", "骑手") within `context_window` characters: "等了两个小时买到演唱会门票" is no complaint."""
+
+    min_minutes: float
+    cues: tuple[str, ...]
+    context: tuple[str, ...]
+    window: int = 6
+    context_window: int = 20
+
+
+@dataclass(frozen=True)
 class SubCategory:
     id: str  # "logistics.late_delivery"
     label: str
@@ -49,6 +72,8 @@ class SubCategory:
     keywords: tuple[str, ...]
     exclusions: tuple[str, ...]
     negatable: bool
+    near: tuple[NearRule, ...] = ()
+    waits: WaitRule | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +91,8 @@ class Taxonomy:
     negation_prefixes: tuple[str, ...] = ()
     negation_suffixes: tuple[str, ...] = ()
     path: str = "<memory>"
+    context: tuple[str, ...] = ()  # commerce words that let short, generic keywords count (see the YAML)
+    short_phrase: int = 4
 
     def subcategory(self, sub_id: str) -> SubCategory | None:
         return next((s for c in self.categories for s in c.subcategories if s.id == sub_id), None)
@@ -94,8 +121,8 @@ class TagResult:
 
 @dataclass(frozen=True)
 class _Hit:
-    kind: Literal["keyword", "exclusion"]
-    scope: str  # a sub-category id, or a category id for category-wide exclusions
+    kind: Literal["keyword", "exclusion", "object", "problem", "cue", "context", "commerce"]
+    scope: str  # a sub-category id, or a category id for category-wide exclusions; "sub#n" for near/wait parts
     phrase: str  # as written in the taxonomy (after {a|b} expansion)
     brand: str | None  # None: for every brand; else only for mentions of this (folded) brand
     negatable: bool = False  # a negation right before (or, for Chinese, right after) cancels this keyword
@@ -115,6 +142,8 @@ class Rules:
     neg_prefix_zh: tuple[str, ...] = ()
     neg_prefix_en: tuple[str, ...] = ()
     neg_suffix_zh: tuple[str, ...] = ()
+    windows: Mapping[str, int] = field(default_factory=dict)  # "sub#i" -> its near rule's window
+    waits: Mapping[str, WaitRule] = field(default_factory=dict)  # "sub#wait" -> the sub-category's wait rule
 
 
 # ---------------------------------------------------------------- loading
@@ -163,6 +192,49 @@ def _mapping(where: str, raw: Any) -> Mapping[str, Any]:
     return raw
 
 
+def _int(where: str, raw: Any, default: int) -> int:
+    if raw is None:
+        return default
+    if not isinstance(raw, int) or isinstance(raw, bool) or raw < 0:
+        raise TaxonomyError(f"{where}: expected a whole number of characters or minutes (got {raw!r})")
+    return raw
+
+
+def _near_rules(where: str, raw: Any) -> tuple[NearRule, ...]:
+    """`near: [{objects: [...], problems: [...], window: 6}, ...]`."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise TaxonomyError(f"{where}: expected a list of {{objects, problems, window}} (got {raw!r})")
+    out: list[NearRule] = []
+    for i, item in enumerate(raw):
+        m = _mapping(f"{where}[{i}]", item)
+        objects = _phrases(f"{where}[{i}].objects", m.get("objects"))
+        problems = _phrases(f"{where}[{i}].problems", m.get("problems"))
+        if not objects or not problems:
+            raise TaxonomyError(f"{where}[{i}]: needs both objects and problems (got {item!r})")
+        out.append(NearRule(objects, problems, _int(f"{where}[{i}].window", m.get("window"), 6)))
+    return tuple(out)
+
+
+def _wait_rule(where: str, raw: Any) -> WaitRule | None:
+    """`waits: {min_minutes: 40, cues: [...], context: [...], window: 6, context_window: 20}`."""
+    if raw is None:
+        return None
+    m = _mapping(where, raw)
+    cues = _phrases(f"{where}.cues", m.get("cues"))
+    context = _phrases(f"{where}.context", m.get("context"))
+    if not cues or not context:
+        raise TaxonomyError(f"{where}: needs cues and context phrases (got {raw!r})")
+    return WaitRule(
+        float(_int(f"{where}.min_minutes", m.get("min_minutes"), 40)),
+        cues,
+        context,
+        _int(f"{where}.window", m.get("window"), 6),
+        _int(f"{where}.context_window", m.get("context_window"), 20),
+    )
+
+
 def parse_taxonomy(data: Any, path: str = "<memory>") -> Taxonomy:
     """Validate the parsed YAML into frozen objects; errors name the file, the key and the bad value."""
     top = _mapping(f"{path}: (top level)", data)
@@ -183,7 +255,9 @@ def parse_taxonomy(data: Any, path: str = "<memory>") -> Taxonomy:
                 raise TaxonomyError(f"{swhere}: sub-category ids are lowercase words (got {sid!r})")
             s = _mapping(swhere, sraw)
             keywords = _phrases(f"{swhere}.keywords", s.get("keywords"))
-            if not keywords:
+            near = _near_rules(f"{swhere}.near", s.get("near"))
+            waits = _wait_rule(f"{swhere}.waits", s.get("waits"))
+            if not keywords and not near and waits is None:
                 raise TaxonomyError(f"{swhere}.keywords: a sub-category needs at least one phrase (got none)")
             negatable = s.get("negatable", True)
             if not isinstance(negatable, bool):
@@ -196,6 +270,8 @@ def parse_taxonomy(data: Any, path: str = "<memory>") -> Taxonomy:
                     keywords=keywords,
                     exclusions=_phrases(f"{swhere}.exclusions", s.get("exclusions")),
                     negatable=negatable,
+                    near=near,
+                    waits=waits,
                 )
             )
         categories.append(
@@ -207,11 +283,14 @@ def parse_taxonomy(data: Any, path: str = "<memory>") -> Taxonomy:
                 subcategories=tuple(subs),
             )
         )
+    ctx = _mapping(f"{path}: context", top.get("context") or {})
     return Taxonomy(
         categories=tuple(categories),
         negation_prefixes=_phrases(f"{path}: negation.prefixes", neg.get("prefixes")),
         negation_suffixes=_phrases(f"{path}: negation.suffixes", neg.get("suffixes")),
         path=path,
+        context=_phrases(f"{path}: context", {k: v for k, v in ctx.items() if k != "short_phrase"}),
+        short_phrase=_int(f"{path}: context.short_phrase", ctx.get("short_phrase"), 4),
     )
 
 
@@ -251,6 +330,8 @@ def compile_rules(taxonomy: Taxonomy | None = None, extra_per_brand: Iterable[Br
     en_pre = [p for p in taxonomy.negation_prefixes if not _is_cjk(p)]
     order: dict[str, int] = {}
     severity: dict[str, str] = {}
+    windows: dict[str, int] = {}
+    waits: dict[str, WaitRule] = {}
 
     def add_sub(sub: SubCategory, keywords: Iterable[str], exclusions: Iterable[str], brand: str | None) -> None:
         for kw in keywords:
@@ -265,6 +346,18 @@ def compile_rules(taxonomy: Taxonomy | None = None, extra_per_brand: Iterable[Br
             order[sub.id] = len(order)
             severity[sub.id] = sub.severity
             add_sub(sub, sub.keywords, sub.exclusions, None)
+            for i, rule in enumerate(sub.near):
+                windows[f"{sub.id}#{i}"] = rule.window
+                for ob in rule.objects:
+                    add(ob, _Hit("object", f"{sub.id}#{i}", ob, None))
+                for pr in rule.problems:
+                    add(pr, _Hit("problem", f"{sub.id}#{i}", pr, None, sub.negatable, _is_cjk(pr)))
+            if sub.waits is not None:
+                waits[f"{sub.id}#wait"] = sub.waits
+                for cue in sub.waits.cues:
+                    add(cue, _Hit("cue", f"{sub.id}#wait", cue, None))
+                for ctx in sub.waits.context:
+                    add(ctx, _Hit("context", f"{sub.id}#wait", ctx, None))
 
     for extra in extra_per_brand:
         brand = fold(extra.brand)
@@ -289,6 +382,8 @@ def compile_rules(taxonomy: Taxonomy | None = None, extra_per_brand: Iterable[Br
                 else:
                     add_sub(sub_or_none, (), expanded, brand)
 
+    for word in taxonomy.context:
+        add(word, _Hit("commerce", "*", word, None))
     automaton = ahocorasick.Automaton()
     for key, hits in table.items():
         automaton.add_word(key, (len(key), tuple(hits)))
@@ -302,6 +397,8 @@ def compile_rules(taxonomy: Taxonomy | None = None, extra_per_brand: Iterable[Br
         neg_prefix_zh=tuple(fold(p) for p in zh_pre),
         neg_prefix_en=tuple(fold(p) for p in en_pre),
         neg_suffix_zh=tuple(fold(p) for p in taxonomy.negation_suffixes),
+        windows=windows,
+        waits=waits,
     )
 
 
@@ -348,8 +445,64 @@ def default_rules() -> Rules:
 # ---------------------------------------------------------------- tagging
 
 
-def tag(text: str | None, rules: Rules | None = None, brand: str | None = None) -> TagResult:
-    """Categories, sub-categories, matched phrases and the highest severity of one text."""
+_BOUNDARY = re.compile(r"[。！？!?;；\n]")
+
+
+def _negated(rules: Rules, folded: str, start: int, end: int, h: _Hit) -> bool:
+    """A negation right before the hit (or, for Chinese, right after it) cancels it: "没有破损", "破损都没有"."""
+    return h.negatable and (
+        folded.endswith(rules.neg_prefix_zh if h.cjk else rules.neg_prefix_en, 0, start)
+        or (h.cjk and folded.startswith(rules.neg_suffix_zh, end))
+    )
+
+
+def _near(folded: str, a: tuple[int, int], b: tuple[int, int], window: int) -> bool:
+    """Two spans that do not overlap, at most `window` characters apart, with no sentence end between them."""
+    lo, hi = (a, b) if a[0] <= b[0] else (b, a)
+    gap = hi[0] - lo[1]
+    return 0 <= gap <= window and not _BOUNDARY.search(folded, lo[1], hi[0])
+
+
+def _waited(rules: Rules, folded: str, parts: dict[str, list[tuple[int, int, _Hit]]]) -> dict[str, str]:
+    """Sub-category -> phrase for every wait rule whose duration, cue and context line up."""
+    out: dict[str, str] = {}
+    found = list(durations(folded)) if any(s.endswith("#wait") for s in parts) else []
+    for d in found:
+        for scope, hits in parts.items():
+            rule = rules.waits.get(scope)
+            if rule is None or d.minutes < rule.min_minutes:
+                continue
+            cues = [h for s, e, h in hits if h.kind == "cue" and _near(folded, (s, e), (d.start, d.end), rule.window)]
+            cue = max(cues, key=lambda h: len(h.phrase), default=None)
+            ctx = any(
+                h.kind == "context" and _near(folded, (s, e), (d.start, d.end), rule.context_window)
+                for s, e, h in hits
+            )
+            if cue is not None and ctx:
+                out.setdefault(scope.split("#", 1)[0], f"{cue.phrase}…{d.text}")
+    return out
+
+
+def has_commerce_context(text: str, rules: Rules | None = None) -> bool:
+    """Whether the text names any of the taxonomy's commerce words (shop, courier, price, ...)."""
+    rules = rules or default_rules()
+    return any(h.kind == "commerce" for _, _, hits in find_all(rules.automaton, fold(text)) for h in hits)
+
+
+def _short(phrase: str, limit: int) -> bool:
+    """A generic keyword: fewer than `limit` characters (Chinese) or a single word (Latin)."""
+    return len(phrase) < limit if _is_cjk(phrase) else " " not in phrase.strip()
+
+
+def tag(
+    text: str | None, rules: Rules | None = None, brand: str | None = None, require_context: bool = False
+) -> TagResult:
+    """Categories, sub-categories, matched phrases and the highest severity of one text.
+
+    Three kinds of evidence, all from the one automaton pass: fixed phrases; an object near a problem
+    (`near`); a long wait next to a delivery word (`waits`). Exclusions and negations cancel phrases and problems.
+    `require_context`: the text names no brand and is no review, so short generic keywords need a commerce word.
+    """
     if not text:
         return TagResult()
     rules = rules or default_rules()
@@ -357,27 +510,57 @@ def tag(text: str | None, rules: Rules | None = None, brand: str | None = None) 
     brand_key = fold(brand) if brand else None
     keywords: list[tuple[int, int, _Hit]] = []
     exclusions: list[tuple[int, int, str]] = []
+    parts: dict[str, list[tuple[int, int, _Hit]]] = {}
+    commerce = False
     for start, end, hits in find_all(rules.automaton, folded):
         for h in hits:
             if h.brand is not None and h.brand != brand_key:
                 continue
-            if h.kind == "keyword":
+            if h.kind == "commerce":
+                commerce = True
+            elif h.kind == "keyword":
                 keywords.append((start, end, h))
-            else:
+            elif h.kind == "exclusion":
                 exclusions.append((start, end, h.scope))
+            else:
+                parts.setdefault(h.scope, []).append((start, end, h))
+
+    def excluded(start: int, end: int, sub_id: str) -> bool:
+        category = sub_id.split(".", 1)[0]
+        return any(s < end and start < t and scope in (sub_id, category) for s, t, scope in exclusions)
+
     subs: dict[str, None] = {}
     phrases: dict[str, None] = {}
+    gate = require_context and not commerce
+    limit = rules.taxonomy.short_phrase
     for start, end, h in keywords:
-        category = h.scope.split(".", 1)[0]
-        if any(s < end and start < t and scope in (h.scope, category) for s, t, scope in exclusions):
+        if excluded(start, end, h.scope) or _negated(rules, folded, start, end, h):
             continue
-        if h.negatable and (
-            folded.endswith(rules.neg_prefix_zh if h.cjk else rules.neg_prefix_en, 0, start)
-            or (h.cjk and folded.startswith(rules.neg_suffix_zh, end))
-        ):
+        if gate and h.brand is None and _short(h.phrase, limit):
             continue
         subs[h.scope] = None
         phrases[h.phrase] = None
+    for scope, hits in parts.items():
+        window = rules.windows.get(scope)
+        if window is None:
+            continue
+        sub_id = scope.split("#", 1)[0]
+        objects = [(s, e, h) for s, e, h in hits if h.kind == "object" and not excluded(s, e, sub_id)]
+        problems = [
+            (s, e, h)
+            for s, e, h in hits
+            if h.kind == "problem" and not excluded(s, e, sub_id) and not _negated(rules, folded, s, e, h)
+        ]
+        pair = next(
+            ((o, p) for o in objects for p in problems if _near(folded, o[:2], p[:2], window)),
+            None,
+        )
+        if pair is not None:
+            subs[sub_id] = None
+            phrases[f"{pair[0][2].phrase}…{pair[1][2].phrase}"] = None
+    for sub_id, phrase in _waited(rules, folded, parts).items():
+        subs[sub_id] = None
+        phrases[phrase] = None
     if not subs:
         return TagResult()
     ordered = sorted(subs, key=rules.order.__getitem__)
@@ -400,42 +583,3 @@ def is_complaint(result: TagResult, sentiment_score: float | None, negative_belo
     if sentiment_score < negative_below:
         return True
     return result.severity == "crisis" and sentiment_score < NEUTRAL_BELOW
-
-
-class ComplaintPipeline:
-    """Scrapy adapter: fills the mention's complaint fields from its title and text.
-
-    complaint_categories holds the category ids followed by the sub-category ids
-    ("logistics", "logistics.late_delivery"), so a rule can filter on either level with one term.
-    """
-
-    def __init__(self, rules: Rules, stats: Any, negative_below: float = NEGATIVE_BELOW):
-        self.rules = rules
-        self.stats = stats
-        self.negative_below = negative_below
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> ComplaintPipeline:
-        path = crawler.settings.get("GROUNDSWELL_COMPLAINT_TAXONOMY")
-        threshold = crawler.settings.getfloat("GROUNDSWELL_COMPLAINT_NEGATIVE_BELOW", NEGATIVE_BELOW)
-        rules = cached_rules(path) if path else default_rules()
-        return cls(rules, crawler.stats, threshold)
-
-    def process_item(self, item: Mention) -> Mention:
-        text = "\n".join(t for t in (item.title, item.text) if t)
-        result = tag(text, self.rules, brand=item.brand)
-        item.complaint_categories = [*result.categories, *result.subcategories]
-        item.complaint_phrases = list(result.phrases)
-        item.complaint_severity = result.severity
-        item.is_complaint = is_complaint(result, item.sentiment_score, self.negative_below)
-        if self.stats is not None and item.is_complaint:
-            self.stats.inc_value("groundswell/complaints")
-            for c in result.categories:
-                self.stats.inc_value(f"groundswell/complaints/{c}")
-        return item
-
-
-def tag_many(texts: Sequence[str], rules: Rules | None = None) -> list[TagResult]:
-    """Tag a batch with one compiled rule set (used by the bench)."""
-    rules = rules or default_rules()
-    return [tag(t, rules) for t in texts]

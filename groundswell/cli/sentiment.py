@@ -26,9 +26,11 @@ def sentiment(as_json: bool) -> None:
     from pipelines.sentiment import Sentiment, analyse_many
 
     if as_json:
-        from pipelines.complaints import default_rules, is_complaint, tag
+        from pipelines.complaint_model import load, tag_with_model
+        from pipelines.complaints import default_rules, is_complaint
 
         rules = default_rules()
+        model = load()
 
     stdin = sys.stdin.buffer
     out = sys.stdout
@@ -41,7 +43,7 @@ def sentiment(as_json: bool) -> None:
                 click.echo(f"warning: line {number}: not valid UTF-8, scored as neutral", err=True)
                 s = Sentiment(0.5, "neutral", ("invalid-utf8",))
             if as_json:
-                tags = tag(text or "", rules)
+                tags = tag_with_model(text or "", rules, model)
                 rec = {
                     "score": round(s.score, 4),
                     "label": s.label,

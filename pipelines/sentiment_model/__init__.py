@@ -1,1 +1,2 @@
-"""The shipped SnowNLP sentiment model (sentiment.marshal.3), the script that rebuilds it, and the split it used."""
+"""The sentiment model: its corpora (data/, corpora.py), features (features.py), trainer (train.py) and the trained
+weights it writes (model.npy, memory-mapped by pipelines/sentiment.py, and model.json)."""

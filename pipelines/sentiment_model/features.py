@@ -1,0 +1,136 @@
+"""Text -> hashed feature buckets, shared by the trainer and the scorer so both see exactly the same features.
+
+Features (each hashed into one of 2**BITS buckets, no vocabulary to load):
+- character 1-, 2- and 3-grams of the cleaned text (NFKC, lower case, digits as 0), computed with numpy;
+- Weibo emoticons ("[怒]", "[允悲]") as whole tokens, taken out of the character stream;
+- reposts ("own comment //@user: quoted text"): the quoted chain's n-grams go to their own buckets (a salt), so
+  the model can tell the reposter's words from the words they quote.
+
+Hashing: a 64-bit multiply-xorshift mix of code points (deterministic across processes, unlike `hash(str)`),
+top BITS bits as the bucket. Collisions cost a little accuracy; in exchange the model is a flat array that
+memory-maps and loads in microseconds.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+BITS = 20
+DIM = 1 << BITS
+_SHIFT = np.uint64(64 - BITS)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_K = np.uint64(0x9E3779B97F4A7C15)
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+SALT_OWN = 1
+SALT_QUOTED = 2
+SALT_TOKEN = 3
+
+_HTML_TAG = re.compile(r"<[^<>]{0,300}>")
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_WEIBO_MARK = re.compile(r"\{%.*?%\}")  # topics, places, videos and links, as the corpus writes them
+_AT = re.compile(r"@[\w\-·]{1,30}[:：]?")
+_REPOST = re.compile(r"//\s*@")
+_EMOTICON = re.compile(r"\[([^\[\]\s]{1,8})\]")
+_DIGITS = re.compile(r"\d+")
+_SPACE = re.compile(r"\s+")
+_DEFAULT_REPOST = re.compile(r"^(转发微博|轉發微博|repost)[\s:：,，.。!！]*", re.I)
+
+
+@dataclass(frozen=True)
+class Parts:
+    """A text split the way the features see it."""
+
+    own: str  # the author's own words, cleaned
+    quoted: str  # what a repost quotes (after the first //@), cleaned; "" when not a repost
+    emoticons: tuple[str, ...]  # "[怒]" -> "怒", in order, from own and quoted text
+
+
+def clean(text: str) -> str:
+    """Markup, links and Weibo's {%...%} markers carry no opinion but would become features."""
+    if "<" in text or "&" in text:
+        text = _HTML_TAG.sub(" ", html.unescape(text))
+    text = _URL.sub(" ", text)
+    if "{%" in text:
+        text = _WEIBO_MARK.sub(" ", text)
+    return text
+
+
+def _normal(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = _DIGITS.sub("0", text)
+    return _SPACE.sub(" ", text).strip()
+
+
+def split_parts(text: str) -> Parts:
+    """Own words vs quoted chain, emoticons pulled out, @names dropped (names are not opinions)."""
+    text = clean(text)
+    m = _REPOST.search(text)
+    own, quoted = (text[: m.start()], text[m.end() - 1 :]) if m else (text, "")  # quoted keeps its "@"
+    own = _DEFAULT_REPOST.sub("", own.strip())
+    emoticons: list[str] = []
+
+    def pull(part: str) -> str:
+        emoticons.extend(_EMOTICON.findall(part))
+        return _normal(_AT.sub(" ", _EMOTICON.sub(" ", part)))
+
+    own_n = pull(own)
+    quoted_n = pull(quoted) if quoted else ""
+    return Parts(own_n, quoted_n, tuple(emoticons))
+
+
+def _mix(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """splitmix64's finaliser: every input bit reaches every output bit."""
+    x = (x ^ (x >> _S30)) * _M1
+    x = (x ^ (x >> _S27)) * _M2
+    return x ^ (x >> _S31)
+
+
+def ngram_hashes(text: str, salt: int) -> npt.NDArray[np.uint64]:
+    """64-bit hashes of the character 1-, 2- and 3-grams of one (normalised) text."""
+    if not text:
+        return np.empty(0, dtype=np.uint64)
+    c = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        uni = _mix(c + np.uint64(salt << 32))
+        out = [uni]
+        if len(c) > 1:
+            bi = _mix(uni[:-1] * _K + c[1:])
+            out.append(bi)
+            if len(c) > 2:
+                out.append(_mix(bi[:-1] * _K + c[2:]))
+    return np.concatenate(out)
+
+
+def token_hashes(tokens: list[str] | tuple[str, ...], salt: int = SALT_TOKEN) -> npt.NDArray[np.uint64]:
+    """64-bit hashes of whole tokens (emoticons, rule names, words)."""
+    if not tokens:
+        return np.empty(0, dtype=np.uint64)
+    raw = np.array([zlib.crc32(t.encode("utf-8")) for t in tokens], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        return _mix(raw + np.uint64(salt << 40))
+
+
+def buckets(hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+    return (hashes >> _SHIFT).astype(np.int64)
+
+
+def text_buckets(text: str, extra_tokens: tuple[str, ...] = ()) -> npt.NDArray[np.int64]:
+    """Distinct feature buckets of one raw text (binary features: presence, not counts)."""
+    p = split_parts(text)
+    hs = [ngram_hashes(p.own, SALT_OWN)]
+    if p.quoted:
+        hs.append(ngram_hashes(p.quoted, SALT_QUOTED))
+    toks = [f"emo:{e}" for e in p.emoticons] + list(extra_tokens)
+    if toks:
+        hs.append(token_hashes(toks))
+    return np.unique(buckets(np.concatenate(hs)))
