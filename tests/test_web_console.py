@@ -141,6 +141,8 @@ def test_open_from_the_email_acknowledge_through_the_signed_link_and_see_the_tim
     assert page.url == links["incident"]
     assert "小米14 用了三天就黑屏" in page.inner_text("blockquote.post")
     assert "大V数码 (880,000 followers)" in page.content()
+    # the chart is a separate request: wait until the browser has it before measuring it
+    page.wait_for_function("() => document.querySelector('img.chart').complete")
     assert page.locator("img.chart").evaluate("img => img.naturalWidth") > 0
 
     # the acknowledge link, opened by the recipient in another browser: a GET only asks
