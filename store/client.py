@@ -8,6 +8,22 @@ from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from core.config import Elasticsearch as EsConfig
 from store import mapping
+from store.fields import index_settings, settings_of
+
+
+class StoreClient(Elasticsearch):
+    """The client, carrying the configured index layout (shards, replicas) to whatever creates an index with it.
+
+    Groundswell's indices are created lazily by whichever component writes first (the crawl-state, job-run,
+    incident and outbox stores, the mention template); they take `settings_of(es)` so that one configuration
+    decides the layout for all of them without threading it through every call."""
+
+    index_settings: dict[str, Any]
+
+    def options(self, *args: Any, **kwargs: Any) -> Any:
+        client = super().options(*args, **kwargs)
+        client.index_settings = self.index_settings
+        return client
 
 
 class StoreUnavailable(Exception):
@@ -15,6 +31,7 @@ class StoreUnavailable(Exception):
 
 
 def make_client(cfg: EsConfig, *, retries: int = 1) -> Elasticsearch:
+    """A client of every configured node (the transport moves on to another node when one dies)."""
     kwargs: dict[str, Any] = {
         "request_timeout": cfg.request_timeout,
         "max_retries": retries,
@@ -24,13 +41,15 @@ def make_client(cfg: EsConfig, *, retries: int = 1) -> Elasticsearch:
         kwargs["api_key"] = cfg.api_key
     elif cfg.username:
         kwargs["basic_auth"] = (cfg.username, cfg.password or "")
-    if cfg.effective_url.startswith("https"):
+    if any(host.startswith("https") for host in cfg.hosts):
         if cfg.ca_certs:
             kwargs["ca_certs"] = cfg.ca_certs
         kwargs["verify_certs"] = cfg.verify_certs
         if not cfg.verify_certs:
             kwargs["ssl_show_warn"] = False
-    return Elasticsearch(cfg.effective_url, **kwargs)
+    client = StoreClient(cfg.hosts, **kwargs)
+    client.index_settings = index_settings(cfg.shards, cfg.replicas)
+    return client
 
 
 def describe_error(url: str, exc: Exception) -> str:
@@ -45,7 +64,8 @@ def describe_error(url: str, exc: Exception) -> str:
 
 def ensure_schema(es: Elasticsearch, prefix: str) -> None:
     """Install (or upgrade) the mention index template; idempotent and cheap, so every writer calls it."""
-    es.indices.put_index_template(name=mapping.template_name(prefix), **mapping.index_template(prefix))
+    template = mapping.index_template(prefix, settings_of(es))
+    es.indices.put_index_template(name=mapping.template_name(prefix), **template)
 
 
 def server_version(es: Elasticsearch) -> str:

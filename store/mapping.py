@@ -137,13 +137,14 @@ def phrase_segments(text: str | None) -> list[str]:
     return segments
 
 
-def index_template(prefix: str) -> dict[str, Any]:
+def index_template(prefix: str, settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The mention template; `settings`: shards and replicas (store.fields.index_settings), default one shard."""
     return {
         "index_patterns": [index_pattern(prefix)],
         "priority": 500,
         "_meta": {"managed_by": "groundswell", "mapping_version": MAPPING_VERSION},
         "template": {
-            "settings": {**INDEX_SETTINGS, "refresh_interval": "1s"},
+            "settings": {**(settings or INDEX_SETTINGS), "refresh_interval": "1s"},
             "mappings": {"dynamic": "strict", "properties": PROPERTIES},
             "aliases": {alias(prefix): {}},
         },
