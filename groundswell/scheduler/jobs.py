@@ -24,7 +24,7 @@ from elasticsearch import ApiError, Elasticsearch, TransportError
 from core import clock
 from core.config import Config, Source
 from core.exits import ExitStatus
-from groundswell.scheduler import runs
+from groundswell.scheduler import claims, runs
 from groundswell.scheduler.children import Children, ChildResult
 from groundswell.scheduler.plan import expired_indices
 from store.client import describe_error
@@ -67,9 +67,27 @@ class Runtime:
         with self._guard:
             return self._source_locks.setdefault(name, threading.Lock())
 
+    def claim(self, job_id: str) -> bool:
+        """Claim this run of the job at the time it was scheduled for (claims.py); False: it ran already. An
+        unreachable Elasticsearch does not stop the job (the lease keeps a second scheduler away meanwhile)."""
+        scheduled = claims.scheduled_at()
+        if scheduled is None:
+            return True
+        try:
+            if claims.claim(self.es, self.prefix, job_id, scheduled, clock.now(), self.host, self.pid):
+                claims.set_run_id(claims.claim_id(job_id, scheduled))
+                return True
+        except Exception as exc:
+            log.warning("%s: run not claimed (%s); running it anyway", job_id, describe_error(self._url(), exc))
+            return True
+        log.info("%s: its run at %s was already claimed by another scheduler; not running it again", job_id,
+                 scheduled.isoformat())
+        return False
+
     def finish(self, run: runs.JobRun) -> runs.JobRun:
         """Log and record a run; an unreachable Elasticsearch loses the record (logged), never the job."""
         run.host, run.pid = self.host, self.pid
+        run.run_id = claims.current_run_id() or run.run_id
         level = logging.INFO if run.result in ("ok", "skipped") else logging.WARNING
         log.log(level, "%s", describe_run(run))
         try:
@@ -163,6 +181,8 @@ def crawl_source(source: str, revisit: bool = False) -> runs.JobRun:
     kind = "revisit" if revisit else "crawl"
     job_id = f"{kind}:{source}"
     started, t0 = clock.now(), time.monotonic()
+    if not rt.claim(job_id):
+        return runs.JobRun(job_id, kind, started, clock.now(), "skipped", source=source, error="already run")
     src = rt.cfg.source(source)
     if src is None:
         return rt.finish(runs.JobRun(job_id, kind, started, clock.now(), "failed", source=source,
@@ -191,6 +211,8 @@ def _in_process(job_id: str, kind: str, work: Callable[[Runtime, datetime], tupl
                 ) -> runs.JobRun:
     rt = runtime()
     started, t0 = clock.now(), time.monotonic()
+    if not rt.claim(job_id):
+        return runs.JobRun(job_id, kind, started, clock.now(), "skipped", error="already run")
     try:
         stats, error = work(rt, started)
     except Exception as exc:  # recorded as failed and logged with its traceback; the scheduler goes on
