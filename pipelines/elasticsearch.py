@@ -16,6 +16,7 @@ from core import config as gsconfig
 from core import paths
 from core.mention import Mention
 from crawlers.context import CrawlContext
+from crawlers.redis_scheduler import checkpoint
 from pipelines.clusters import ClusterResolver
 from store import mapping
 from store.client import StoreUnavailable, ensure_schema, make_client
@@ -59,7 +60,7 @@ class ElasticsearchPipeline:
     def from_crawler(cls, crawler: Any) -> ElasticsearchPipeline:
         s = crawler.settings
         context = CrawlContext.of(crawler)
-        return cls(
+        pipeline = cls(
             context.config,
             crawler.stats,
             batch_size=s.getint("GROUNDSWELL_BATCH_SIZE", 500),
@@ -67,6 +68,9 @@ class ElasticsearchPipeline:
             backoff=s.getfloat("GROUNDSWELL_ES_BACKOFF", 0.5),
             es=context.es,
         )
+        # a shared crawl acknowledges a request only once its mentions are durable: flush when asked
+        crawler.signals.connect(pipeline.flush, signal=checkpoint)
+        return pipeline
 
     # --- Scrapy hooks ----------------------------------------------------------------------------------
 

@@ -192,6 +192,8 @@ def crawl_source(source: str, revisit: bool = False) -> runs.JobRun:
         return rt.finish(runs.JobRun(job_id, kind, started, clock.now(), "skipped", source=source,
                                      error="another crawl of this source is running"))
     try:
+        if rt.cfg.redis.enabled and rt.cfg.redis.workers:  # `groundswell worker`s crawl it
+            return rt.finish(_on_workers(rt, src, job_id, kind, revisit, started))
         cmd = crawl_command(src, rt.config_path, rt.cfg.scheduler.revisit_hours if revisit else None)
         env = {**os.environ, "SCRAPY_SETTINGS_MODULE": os.environ.get("SCRAPY_SETTINGS_MODULE", "crawlers.settings")}
         try:
@@ -202,6 +204,36 @@ def crawl_source(source: str, revisit: bool = False) -> runs.JobRun:
         return rt.finish(crawl_outcome(job_id, kind, source, child, started))
     finally:
         lock.release()
+
+
+def _on_workers(rt: Runtime, src: Source, job_id: str, kind: str, revisit: bool, started: datetime) -> runs.JobRun:
+    """The crawl as units for `groundswell worker`s (groundswell.workers): one job run from their results."""
+    import redis
+
+    from crawlers.redis_conn import describe
+    from groundswell.workers.dispatch import crawl_on_workers
+
+    try:
+        done = crawl_on_workers(rt.cfg, src, job_id, rt.cfg.scheduler.revisit_hours if revisit else None)
+    except redis.RedisError as exc:
+        return runs.JobRun(job_id, kind, started, clock.now(), "failed", source=src.name,
+                           error=f"not enqueued: {describe(rt.cfg.redis, exc)}")
+    totals = done.totals()
+    reasons = sorted({str(r.get("finish_reason") or "unknown") for r in done.results})
+    errors = [str(r["error"]) for r in done.results if r.get("error")]
+    error: str | None = None
+    if done.stopped:
+        result: runs.Result = "killed"
+        error = f"stopped at the time limit after {done.seconds:.0f}s"
+    elif reasons == ["finished"] and not errors:
+        result = "ok"
+    else:
+        result, error = "failed", "; ".join([f"finish reasons {', '.join(reasons)}", *errors])
+    stats: dict[str, Any] = {**totals, "finish_reasons": reasons, "units": len(done.results), "on_workers": True,
+                             "keywords": [r.get("keyword") for r in done.results]}
+    return runs.JobRun(job_id, kind, started, clock.now(), result, duration_seconds=round(done.seconds, 3),
+                       source=src.name, error=error, stats=stats, items=totals["items"], indexed=totals["indexed"],
+                       spooled=totals["spooled"])
 
 
 # -- in-process jobs -----------------------------------------------------------------------------------------
