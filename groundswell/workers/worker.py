@@ -28,6 +28,7 @@ from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 from scrapy.utils.ossignal import install_shutdown_handlers
 from scrapy.utils.project import get_project_settings
+from scrapy.utils.reactor import install_reactor
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
@@ -72,7 +73,9 @@ class Worker:
         self.emit = emit
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.queue = UnitQueue(connect(cfg.redis), key_prefix(cfg), cfg.redis.worker_lease_seconds)
-        self.process = CrawlerProcess(settings, install_root_handler=False)
+        # the reactor the crawls ask for (TWISTED_REACTOR), installed before anything imports the default one
+        install_reactor(settings["TWISTED_REACTOR"])
+        self.process = CrawlerProcess(settings)
         self.running: dict[str, Running] = {}
         self.stopping = False
         self.done = 0
