@@ -99,8 +99,12 @@ class CrawlContext:
 
     @property
     def owner(self) -> bool:
-        """Whether this worker owns the unit: it saves the cursor and the run record (a helper only fetches)."""
-        return self.unit is None or self._setting("GROUNDSWELL_UNIT_ROLE") != "helper"
+        """Whether this worker owns the unit now: it saves the cursor and the run record (a helper only fetches).
+        Asked of Redis: a helper becomes the owner when it takes over the unit of an owner that died."""
+        unit = self.unit
+        if unit is None:
+            return True
+        return unit.owner() == self.worker_id
 
     @property
     def worker_id(self) -> str:

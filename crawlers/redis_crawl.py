@@ -55,6 +55,24 @@ class UnitSpec:
         return cls(**json.loads(text))
 
 
+# KEYS: seen hash (post key -> the entry that emitted it); ARGV: entry, keys. 1 where this entry emits the post.
+_FIRST_SEEN = """
+local out = {}
+for i = 2, #ARGV do
+  local by = redis.call('hget', KEYS[1], ARGV[i])
+  if not by then
+    redis.call('hset', KEYS[1], ARGV[i], ARGV[1])
+    out[#out + 1] = 1
+  elseif by == ARGV[1] and ARGV[1] ~= '' then
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+end
+return out
+"""
+
+
 class CrawlUnit:
     """Keys and state of one unit (see the module docstring)."""
 
@@ -62,6 +80,7 @@ class CrawlUnit:
         self.client = client
         self.unit_id = unit_id
         self.key = f"{key_prefix}:unit:{unit_id}"
+        self._first_seen = client.register_script(_FIRST_SEEN)
 
     # -- keys ------------------------------------------------------------------------------------------------
 
@@ -114,8 +133,16 @@ class CrawlUnit:
 
     # -- seeding, stopping, done -----------------------------------------------------------------------------
 
-    def claim_seeding(self, owner: str) -> bool:
-        return bool(self.client.set(self._k("seeding"), owner, nx=True))
+    def owner(self) -> str | None:
+        raw = self.client.hget(self._k("spec"), "owner")
+        return None if raw is None else text(raw)
+
+    def claim_seeding(self, owner: str, ttl_seconds: int = 300) -> bool:
+        """Whether `owner` sends the first requests. The claim expires: should its worker die before the unit is
+        seeded, the next owner seeds it."""
+        if self.seeded():
+            return False
+        return bool(self.client.set(self._k("seeding"), owner, nx=True, ex=ttl_seconds))
 
     def mark_seeded(self) -> None:
         self.client.set(self._k("seeded"), 1)
@@ -147,14 +174,13 @@ class CrawlUnit:
 
     # -- shared crawl state ----------------------------------------------------------------------------------
 
-    def first_seen(self, keys: list[str]) -> list[bool]:
-        """For each post key, whether this is the first time any worker emits it in this unit."""
+    def first_seen(self, keys: list[str], entry: str = "") -> list[bool]:
+        """For each post key, whether this request (queue entry) is the one that emits it in this unit: the first
+        to see it, or the same request again (its worker died before acknowledging it, so its items may not have
+        been stored: they are emitted again, not lost)."""
         if not keys:
             return []
-        pipe = self.client.pipeline()
-        for k in keys:
-            pipe.sadd(self._k("seen"), k)
-        return [bool(added) for added in pipe.execute()]
+        return [bool(x) for x in self._first_seen(keys=[self._k("seen")], args=[entry, *keys])]
 
     def add_stats(self, delta: dict[str, Any], pipe: Any) -> None:
         """Add one worker's counts (numbers are summed, texts kept) inside the caller's transaction."""

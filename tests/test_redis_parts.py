@@ -92,8 +92,9 @@ def test_unit_state_is_shared_and_added_up(client: redis.Redis, key: str) -> Non
     assert not unit.done()  # not seeded yet
     unit.mark_seeded()
     assert unit.done()
-    assert unit.first_seen(["p1", "p2"]) == [True, True]
-    assert unit.first_seen(["p2", "p3"]) == [False, True]
+    assert unit.first_seen(["p1", "p2"], "e1") == [True, True]
+    assert unit.first_seen(["p2", "p3"], "e2") == [False, True]
+    assert unit.first_seen(["p1", "p2"], "e1") == [True, True]  # e1 again: its worker died before its ack
     for worker in ({"item_scraped_count": 3, "groundswell/blocked": ""}, {"item_scraped_count": 4}):
         pipe = client.pipeline()
         unit.add_stats(worker, pipe)

@@ -331,7 +331,7 @@ class GroundswellSpider(scrapy.Spider):
             self._inc(STAT_SKIPPED, len(page.skipped))
         fresh: list[Mention] = []
         keys = [m.source_id or m.url or "" for m in page.mentions]
-        first = self._first_seen(keys)
+        first = self._first_seen(keys, str(response.meta.get("gs_entry") or ""))
         for mention, new in zip(page.mentions, first, strict=True):
             if not new:
                 continue
@@ -344,15 +344,15 @@ class GroundswellSpider(scrapy.Spider):
             self._inc(STAT_FOUND, len(fresh))
         return fresh
 
-    def _first_seen(self, keys: list[str]) -> list[bool]:
-        """Per post key: not emitted before in this crawl (by any worker of a shared crawl)."""
+    def _first_seen(self, keys: list[str], entry: str = "") -> list[bool]:
+        """Per post key: not emitted before in this crawl (by another request of a shared crawl, on any worker)."""
         out = []
         for key in keys:
             out.append(key not in self._seen)
             self._seen.add(key)
         if self.shared and self.context is not None and self.context.unit is not None:
             wanted = [k for k, new in zip(keys, out, strict=True) if new]
-            shared = iter(self.context.unit.first_seen(wanted))
+            shared = iter(self.context.unit.first_seen(wanted, entry))
             out = [new and next(shared) for new in out]
         return out
 

@@ -139,6 +139,12 @@ class Worker:
                 spec = self.queue.take(self.worker_id)
                 if spec is None:
                     break
+                helping = self.running.get(spec.unit_id)
+                if helping is not None:  # its owner died while we helped: we own it now
+                    helping.role = "owner"
+                    self.queue.unit(spec.unit_id).set_status("running", owner=self.worker_id)
+                    log.warning("%s: took over from its owner", spec.unit_id)
+                    continue
                 self._start(spec, "owner")
             if not self.stopping and len(self.running) < self.max_crawls:
                 self._join_one()
@@ -165,7 +171,6 @@ class Worker:
         settings = self.settings.copy()
         settings.set("GROUNDSWELL_UNIT", spec.unit_id, priority="cmdline")
         settings.set("GROUNDSWELL_UNIT_SHARED", spec.shared, priority="cmdline")
-        settings.set("GROUNDSWELL_UNIT_ROLE", role, priority="cmdline")
         settings.set("GROUNDSWELL_WORKER_ID", self.worker_id, priority="cmdline")
         if spec.shared:
             settings.set("SCHEDULER", SCHEDULER, priority="cmdline")
