@@ -66,7 +66,7 @@ class BilibiliSpider(GroundswellSpider):
 
     def _get(self, path: str, params: dict[str, Any], callback: Callable[..., Any], *, signed: bool,
              errback: Callable[[Failure], Any] | None = None, meta: dict[str, Any] | None = None,
-             **cb_kwargs: Any) -> scrapy.Request:
+             priority: int = 0, **cb_kwargs: Any) -> scrapy.Request:
         """A GET of the API with the browser headers and the visitor cookies; WBI-signed when `signed`."""
         if signed:
             assert self.keys is not None
@@ -82,6 +82,7 @@ class BilibiliSpider(GroundswellSpider):
                      "Origin": parser.PUBLIC_ROOT},
             cookies=self._cookies(),
             meta=meta,
+            priority=priority,
             dont_filter=True,  # a re-signed retry has a new URL anyway; nav is fetched again on purpose
         )
 
@@ -90,8 +91,9 @@ class BilibiliSpider(GroundswellSpider):
         return {k: v for k, v in self.visitor.items()} or None
 
     def search_request(self, page: int, refreshed: bool = False) -> scrapy.Request:
+        # search pages first: each one opens a page of videos to fetch (and says whether paging goes on)
         return self._get(parser.SEARCH_PATH, parser.search_params(self.keyword, page), self.parse_search,
-                         signed=True, meta=self.paging_meta(), page=page, refreshed=refreshed)
+                         signed=True, meta=self.paging_meta(), priority=1, page=page, refreshed=refreshed)
 
     def replies_request(self, aid: str, bvid: str, offset: str, page: int, refreshed: bool = False) -> scrapy.Request:
         return self._get(parser.REPLIES_PATH, parser.replies_params(aid, offset), self.parse_replies, signed=True,

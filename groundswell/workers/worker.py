@@ -174,6 +174,10 @@ class Worker:
         settings.set("GROUNDSWELL_WORKER_ID", self.worker_id, priority="cmdline")
         if spec.shared:
             settings.set("SCHEDULER", SCHEDULER, priority="cmdline")
+            # take from the shared queue no more than this worker can send at once: requests waiting in one
+            # worker's download slot would wait there while other workers idle
+            settings.set("CONCURRENT_REQUESTS", settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"),
+                         priority="cmdline")
         if spec.time_limit_seconds and role == "owner":
             settings.set("CLOSESPIDER_TIMEOUT", spec.time_limit_seconds, priority="cmdline")
         return settings
