@@ -6,7 +6,10 @@ share, per host (`<prefix>:domain:<host>`, a hash):
 - `next`: the earliest time the next request may go. Each request reserves its slot, DOWNLOAD_DELAY after the last
   one reserved by any worker (Reddit's 1 s: 60 requests a minute for the whole deployment, not per worker);
 - `not_before`: a 429/503's `Retry-After`, or an exhausted `X-Ratelimit` window (crawlers.ratelimit), seen by one
-  worker holds every worker back until then.
+  worker holds every worker back until then;
+- `throttle`: the delay AutoThrottle learned for the host (from its latency). A worker that starts crawling the
+  host starts there instead of at AUTOTHROTTLE_START_DELAY, so a worker joining a crawl does not spend its first
+  seconds relearning what the others know (it keeps adapting on its own from then on).
 Times are Redis's own clock (TIME inside the script), so hosts' clocks do not matter. A crawl outside a worker
 (`groundswell crawl`, `groundswell run` without workers) does not use it.
 """
@@ -14,6 +17,7 @@ Times are Redis's own clock (TIME inside the script), so hosts' clocks do not ma
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Self
 
 import redis
@@ -62,9 +66,13 @@ class SharedPoliteness:
         self.crawler = crawler
         self.prefix = prefix
         self.max_wait = max_wait
+        self.client = client
         self._reserve = client.register_script(_RESERVE)
         self._hold = client.register_script(_HOLD)
         self._complained = False
+        self.autothrottle = crawler.settings.getbool("AUTOTHROTTLE_ENABLED")
+        self._started: set[str] = set()  # download slots given the shared delay
+        self._published = 0.0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -82,8 +90,26 @@ class SharedPoliteness:
         delay = getattr(spider, "download_delay", None)
         return float(delay if delay is not None else self.crawler.settings.getfloat("DOWNLOAD_DELAY", 0.0))
 
+    def _slot(self, key: str | None) -> Any:
+        downloader = getattr(self.crawler.engine, "downloader", None)
+        return downloader.slots.get(key) if downloader is not None and key is not None else None
+
+    def _learned_delay(self, request: Request) -> None:
+        """Start this worker's download slot at the delay AutoThrottle learned on any worker."""
+        downloader = self.crawler.engine.downloader
+        key = downloader.get_slot_key(request)
+        slot = self._slot(key)
+        if slot is None or key in self._started:
+            return
+        self._started.add(key)
+        shared = self.client.hget(self._key(request), "throttle")
+        if shared is not None and float(shared) / 1000 < slot.delay:
+            slot.delay = float(shared) / 1000
+
     async def process_request(self, request: Request) -> None:
         try:
+            if self.autothrottle:
+                self._learned_delay(request)
             wait_ms = int(self._reserve(keys=[self._key(request)], args=[int(self._interval() * 1000)]))
         except redis.RedisError as exc:  # pace ourselves only, as a single machine does
             self._complain(exc)
@@ -94,6 +120,13 @@ class SharedPoliteness:
             await _pause(min(wait_ms / 1000, self.max_wait))
 
     def process_response(self, request: Request, response: Response) -> Response:
+        slot = self._slot(request.meta.get("download_slot")) if self.autothrottle else None
+        if slot is not None and time.monotonic() - self._published > 1.0:
+            self._published = time.monotonic()
+            try:  # AutoThrottle has adjusted the slot on this response already (response_downloaded)
+                self.client.hset(self._key(request), "throttle", int(slot.delay * 1000))
+            except redis.RedisError as exc:
+                self._complain(exc)
         pause = 0.0
         if response.status in (429, 503):
             pause = retry_after_seconds(response.headers.get(b"Retry-After")) or 0.0

@@ -5,7 +5,9 @@ the end of the request's work loses it. This queue is Redis's documented reliabl
 beside the pending one: https://redis.io/docs/latest/commands/lmove/#pattern-reliable-queue) with a visibility
 timeout, and keeps scrapy-redis's own request encoding (`scrapy_redis.queue.Base`: `request.to_dict` + pickle):
 
-- pending: a sorted set of entry ids, ordered by Scrapy priority then arrival; the encoded requests are in a hash;
+- pending: a sorted set of entry ids, ordered by Scrapy priority, then newest first (as Scrapy's own memory queue:
+  a crawl goes depth first, so a chain of pages, comments after posts, finishes instead of waiting behind every
+  other request); the encoded requests are in a hash;
 - `pop` moves an entry to the in-flight set, scored with its deadline (Redis's own clock, so hosts' clocks do not
   matter); the worker renews the deadlines of what it holds, and `ack`s an entry once its work is durable;
 - `requeue_expired` puts back in-flight entries past their deadline: their worker died; any worker runs it;
@@ -22,12 +24,12 @@ import redis
 from scrapy import Request, Spider
 from scrapy_redis.queue import Base
 
-# KEYS: pending, data, seq; ARGV: score base (-priority), payload. Returns the entry id.
+# KEYS: pending, data, seq; ARGV: score base (-priority), payload. Returns the entry id. Newest first.
 _PUSH = """
 local n = redis.call('incr', KEYS[3])
 local id = tostring(n)
 redis.call('hset', KEYS[2], id, ARGV[2])
-redis.call('zadd', KEYS[1], tonumber(ARGV[1]) + n / 1e12, id)
+redis.call('zadd', KEYS[1], tonumber(ARGV[1]) - n / 1e12, id)
 return id
 """
 # KEYS: pending, inflight, data; ARGV: visibility ms, owner. Returns {id, payload} or nil.

@@ -68,8 +68,8 @@ class ElasticsearchPipeline:
             backoff=s.getfloat("GROUNDSWELL_ES_BACKOFF", 0.5),
             es=context.es,
         )
-        # a shared crawl acknowledges a request only once its mentions are durable: flush when asked
-        crawler.signals.connect(pipeline.flush, signal=checkpoint)
+        if context.shared:  # a shared crawl acknowledges a request once its mentions are durable: flush when asked
+            crawler.signals.connect(pipeline.flush, signal=checkpoint)
         return pipeline
 
     # --- Scrapy hooks ----------------------------------------------------------------------------------

@@ -49,6 +49,13 @@ def test_reliable_queue_holds_until_acked_and_requeues_a_dead_workers_requests(c
     assert (a.pending_count(), a.inflight_count()) == (1, 1)
     second = b.pop_entry()
     assert second is not None and second[1].url == "http://x.test/1"
+    a.push(Request("http://x.test/3"))
+    a.push(Request("http://x.test/4"))
+    newest = b.pop_entry()
+    assert newest is not None and newest[1].url == "http://x.test/4"  # depth first, as Scrapy's own queue
+    older = b.pop_entry()
+    assert older is not None and older[1].url == "http://x.test/3"
+    b.ack([newest[0], older[0]])
     b.ack([second[0]])
     assert b.pop_entry() is None
     # a dies holding its request: past its deadline any worker puts it back, and b takes it
