@@ -217,8 +217,11 @@ class RedisScheduler:
             return
         pending, _ = self.unit.outstanding()
         slot = getattr(self.crawler.engine, "_slot", None)
-        if pending and slot is not None and not self.crawler.engine.needs_backout():
-            slot.nextcall.schedule()  # the engine polls an empty scheduler only every few seconds
+        # the engine asks an empty scheduler again only every few seconds (its heartbeat): wake it when work is
+        # waiting, and when the unit is done, so that it closes now rather than at its next heartbeat
+        self._done_cache = (0.0, False)
+        if slot is not None and ((pending and not self.crawler.engine.needs_backout()) or self._unit_done()):
+            slot.nextcall.schedule()
 
     def _inc(self, key: str) -> None:
         if self.crawler.stats is not None:
