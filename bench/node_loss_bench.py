@@ -136,6 +136,8 @@ def main() -> None:
         "victim": victim.name if victim else None, "health": health["status"], "nodes": health["number_of_nodes"],
         "evaluations": len(evaluations), "after": len(after), "failed_after": len(failed_after),
         "failed_any": sum(1 for _, e in evaluations if isinstance(e, str) or e.errors),
+        "errors": sorted({(e if isinstance(e, str) else "; ".join(e.errors))[:90] for _, e in evaluations
+                          if isinstance(e, str) or e.errors}),
         "emails": sum(mails.values()), "twice": [k for k, v in mails.items() if v > 1],
     }
     print(json.dumps(result, default=str, ensure_ascii=False))
@@ -189,13 +191,14 @@ def render(r: dict[str, Any], load: tuple[float, float, float], started: datetim
         "| what | result |", "|---|---|",
         f"| mentions stored | {r['stored']} of {r['unique']} (distinct mention ids, counted exactly: "
         f"{r['distinct']}) |",
-        f"| ingest | exit {r['exit']}, indexed {rep.get('indexed')}, duplicates {rep.get('duplicates')} (a bulk cut "
-        f"by the dying node, sent again), spooled {rep.get('spooled')}, rejected {rep.get('rejected')}, "
-        f"{r['seconds']:.0f} s |",
+        f"| ingest | exit {r['exit']}, indexed {rep.get('indexed')}, duplicates {rep.get('duplicates')}"
+        + (" (a bulk cut by the dying node, sent again)" if rep.get("duplicates") else "")
+        + f", spooled {rep.get('spooled')}, rejected {rep.get('rejected')}, {r['seconds']:.0f} s |",
         f"| cluster | after the kill: {' then '.join(r['health_seen'])}; at the end {r['health']} with {r['nodes']} "
         "nodes (the lost replicas rebuilt on the two left) |",
         f"| alert evaluations | {r['evaluations']} in all, {r['after']} after the kill, of which with errors "
-        f"{r['failed_after']} (with errors at any time: {r['failed_any']}) |",
+        f"{r['failed_after']}; with an error at any time: {r['failed_any']} (each reported; the next one went on)"
+        + (f": {' / '.join(r['errors'])}" if r["errors"] else "") + " |",
         f"| emails | {r['emails']} sent, incidents mailed twice: {len(r['twice'])} |",
         "",
         "Verdict: " + ("every mention stored once, alerts ran on the yellow cluster, no duplicate email." if ok
