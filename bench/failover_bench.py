@@ -166,6 +166,9 @@ def render(opts: argparse.Namespace, load: tuple[float, float, float], started: 
         "",
         f"Job runs printed by all processes: {runs}; run ids printed twice (a job run twice): **{len(twice)}**"
         + (f" ({', '.join(twice[:5])})" if twice else "") + f"; job-run records stored (not skipped): {stored}."
+        + (" More records than printed lines: a process killed after recording a run (which waits for the index "
+           "refresh) and before printing it; each record's id is its job and scheduled time, claimed once, so a run "
+           "recorded by a killed process was not run again by its successor." if stored > runs else "")
         + (f" Cycles with no failover within 120 s: {missed}." if missed else ""),
         "",
     ])

@@ -78,6 +78,7 @@ class RedisScheduler:
         self._loop: LoopingCall | None = None
         self._stopping = False
         self._complained = False
+        self._complained_engine = False
         self._closing: asyncio.Future[None] | None = None
 
     @classmethod
@@ -175,10 +176,16 @@ class RedisScheduler:
             self._complain(exc)
 
     def _checkpoint(self, flush: bool) -> None:
-        engine = self.crawler.engine
-        slot = getattr(engine, "_slot", None)
-        # Scrapy's own bookkeeping: a request leaves the engine's in-progress set once its output is processed
-        busy: set[Request] = getattr(slot, "inprogress", set()) if slot is not None else set()
+        """flush=False: at close, when the engine has let every request it started finish."""
+        slot = getattr(self.crawler.engine, "_slot", None)
+        # Scrapy's own bookkeeping: a request leaves the engine's in-progress set once its output is processed.
+        # Should a Scrapy version keep it elsewhere, nothing is acknowledged before the close (safe, only later).
+        busy: set[Request] | None = getattr(slot, "inprogress", None)
+        if busy is None and flush and not self._complained_engine:
+            self._complained_engine = True
+            log.error("this Scrapy keeps no engine in-progress set: requests are acknowledged only at the close")
+        if busy is None:
+            busy = set(self.held.values()) if flush else set()
         settled = [entry for entry, request in self.held.items() if request not in busy]
         if flush:
             self.crawler.signals.send_catch_log(checkpoint)
