@@ -9,12 +9,14 @@ PYTEST_ARGS ?= -q
 .PHONY: setup system-deps demo test lint bench es-start es-stop clean
 
 # System packages: Maven fetches Elasticsearch, a JDK (17+) runs it, Debian's Chromium (with a CJK font) renders
-# the browser spiders' pages (`playwright install` cannot download browsers here). Installed only when missing.
+# the browser spiders' pages (`playwright install` cannot download browsers here), redis-server is what the tests
+# of crawl workers and standby schedulers start (a single machine needs no Redis). Installed only when missing.
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing="$$missing chromium"; \
 	dpkg-query -W -f='$${Status}' fonts-wqy-zenhei 2>/dev/null | grep -q "ok installed" || missing="$$missing fonts-wqy-zenhei"; \
 	command -v mvn >/dev/null || missing="$$missing maven"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v java >/dev/null || ls -d /usr/lib/jvm/*/bin/java >/dev/null 2>&1 || missing="$$missing openjdk-17-jdk-headless"; \
 	command -v $(PYTHON) >/dev/null || missing="$$missing python3.11 python3.11-venv"; \
 	if [ -n "$$missing" ]; then \

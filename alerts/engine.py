@@ -130,13 +130,18 @@ def run_once(
     report.matches, report.errors = matches, list(errors)
     store = book.EsIncidentStore(es, cfg.elasticsearch.index_prefix)
     changes = book.apply(matches, store.active(), at, timedelta(minutes=cfg.alerting.quiet_minutes))
+    # an incident whose email could not be queued (the store failing under us) is not saved as opened or
+    # escalated: the next evaluation finds the same match and tries again, so no email is ever lost
+    unsent: set[str] = set()
     for inc in changes.opened:
-        _safely(report, inc, lambda inc=inc: _notify(es, cfg, inc, "opened", at, None, report))  # type: ignore[misc]
+        if not _safely(report, inc, lambda inc=inc: _notify(es, cfg, inc, "opened", at, None, report)):  # type: ignore[misc]
+            unsent.add(inc.incident_id)
     for inc, before in changes.escalated:
-        _safely(report, inc, lambda inc=inc, b=before: _notify(es, cfg, inc, "escalated", at, b, report))  # type: ignore[misc]
-    store.save(changes.changed)
-    report.opened = changes.opened
-    report.escalated = [i for i, _ in changes.escalated]
+        if not _safely(report, inc, lambda inc=inc, b=before: _notify(es, cfg, inc, "escalated", at, b, report)):  # type: ignore[misc]
+            unsent.add(inc.incident_id)
+    store.save([i for i in changes.changed if i.incident_id not in unsent])
+    report.opened = [i for i in changes.opened if i.incident_id not in unsent]
+    report.escalated = [i for i, _ in changes.escalated if i.incident_id not in unsent]
     report.resolved = changes.resolved
     report.updated = changes.updated
     if send:
@@ -144,13 +149,16 @@ def run_once(
     return report
 
 
-def _safely(report: RunReport, inc: Incident, action: Callable[[], None]) -> None:
-    """A failing email (rendering, outbox) is reported; the incident is still saved, other emails still go."""
+def _safely(report: RunReport, inc: Incident, action: Callable[[], None]) -> bool:
+    """A failing email (rendering, outbox) is reported, other emails still go; False: retried next time."""
     try:
         action()
     except Exception as exc:  # reported with the incident id; evaluation goes on
         log.exception("notifying about %s failed", inc.incident_id)
-        report.errors.append(f"incident {inc.incident_id}: email not queued: {type(exc).__name__}: {exc}")
+        report.errors.append(f"incident {inc.incident_id}: email not queued ({type(exc).__name__}: {exc}); "
+                             "tried again at the next evaluation")
+        return False
+    return True
 
 
 def deliver(cfg: Config[Any], es: Elasticsearch, report: RunReport) -> None:

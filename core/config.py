@@ -305,11 +305,13 @@ class Scheduler(_Frozen):
 
 
 class LocalNode(_Frozen):
-    """The node `groundswell es start` manages when no external cluster is configured."""
+    """The node `groundswell es start` manages when no external cluster is configured; `nodes: 3` (or
+    `es start --nodes 3`) makes it a cluster of that many nodes on consecutive ports from `port`."""
 
     version: str = "8.19.21"
-    port: int = Field(default=9200, gt=0, lt=65536)
+    port: int = Field(default=9200, gt=0, lt=65436)
     heap: str = "1g"
+    nodes: int = Field(default=1, ge=1, le=5)
 
     @field_validator("version")
     @classmethod
@@ -335,6 +337,10 @@ class Elasticsearch(_Frozen):
     verify_certs: bool = True
     index_prefix: str = "groundswell"
     request_timeout: float = Field(default=30.0, gt=0)
+    # shards and replicas of every index Groundswell creates (the mention template and the bookkeeping
+    # indices); None: 1 shard, and a replica as soon as a second node is there (auto_expand_replicas 0-1)
+    shards: int | None = Field(default=None, ge=1, le=64)
+    replicas: int | None = Field(default=None, ge=0, le=8)
     local: LocalNode = LocalNode()
 
     @field_validator("index_prefix")
@@ -344,9 +350,27 @@ class Elasticsearch(_Frozen):
             raise ValueError(f"index prefix must be lowercase letters, digits, '-', '_' or '.', got {value!r}")
         return value
 
+    @field_validator("url")
+    @classmethod
+    def _urls(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        for one in value.split(","):
+            if not re.match(r"^https?://[^\s/]+", one.strip()):
+                raise ValueError(f"expected http(s)://host:port, or several separated by commas; got {one!r}")
+        return value
+
+    @property
+    def hosts(self) -> list[str]:
+        """Every node the client may talk to: the configured URLs (comma-separated), or the local node(s)."""
+        if self.url:
+            return [u.strip() for u in self.url.split(",") if u.strip()]
+        return [f"http://127.0.0.1:{self.local.port + i}" for i in range(self.local.nodes)]
+
     @property
     def effective_url(self) -> str:
-        return self.url or f"http://127.0.0.1:{self.local.port}"
+        """The cluster as messages name it: its node URLs, comma-separated."""
+        return ",".join(self.hosts)
 
     @property
     def display_url(self) -> str:
@@ -356,6 +380,36 @@ class Elasticsearch(_Frozen):
     @property
     def is_local(self) -> bool:
         return self.url is None
+
+
+class Redis(_Frozen):
+    """Beyond one machine: crawl workers, standby schedulers and shared politeness meet in one Redis.
+
+    Without a URL everything runs in one `groundswell run`, as on a single machine. The URL may carry a password
+    (`redis://:secret@host:6379/0`): prefer GROUNDSWELL_REDIS_URL, and it is never printed whole."""
+
+    url: str | None = None
+    workers: bool = False  # `groundswell run` hands crawls to `groundswell worker`s instead of running them
+    key_prefix: str | None = None  # default: groundswell:<index prefix>
+    lease_seconds: float = Field(default=10.0, ge=1, le=300)  # the active scheduler's lease (renewed at a third)
+    visibility_seconds: float = Field(default=60.0, ge=5)  # a request a dead worker held goes back after this
+    worker_lease_seconds: float = Field(default=30.0, ge=5)  # a crawl a dead worker held goes to another after this
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^(redis|rediss|unix)://", value):
+            raise ValueError("expected redis://[:password@]host:port/db, rediss://... or unix://...")
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return self.url is not None
+
+    @property
+    def shown_url(self) -> str:
+        """The URL without its password, for messages."""
+        return re.sub(r"//[^@/]*@", "//***@", self.url or "")
 
 
 class RedditApp(_Frozen):
@@ -401,6 +455,7 @@ class Config(_Frozen, Generic[RuleT]):
     timezone: str = "UTC"  # IANA name: the zone of every time a person reads (stored times stay UTC)
     # signs console sessions and emailed acknowledge links: only from GROUNDSWELL_SECRET_KEY, never from the file
     secret_key: SecretStr | None = None
+    redis: Redis = Redis()
     path: str | None = None  # where it was read from, for messages
 
     @field_validator("timezone")
@@ -469,6 +524,7 @@ def _env_overrides(env: Mapping[str, str], where: str) -> dict[str, Any]:
     smtp: dict[str, Any] = {}
     rec: dict[str, Any] = {}
     alerting: dict[str, Any] = {}
+    redis: dict[str, Any] = {}
     simple = {
         "GROUNDSWELL_ES_URL": (es, "url"),
         "GROUNDSWELL_ES_USERNAME": (es, "username"),
@@ -481,6 +537,7 @@ def _env_overrides(env: Mapping[str, str], where: str) -> dict[str, Any]:
         "GROUNDSWELL_SMTP_PASSWORD": (smtp, "password"),
         "GROUNDSWELL_KIBANA_URL": (alerting, "kibana_url"),
         "GROUNDSWELL_CONSOLE_URL": (alerting, "console_url"),
+        "GROUNDSWELL_REDIS_URL": (redis, "url"),
     }
     for var, (target, key) in simple.items():
         if env.get(var):
@@ -510,10 +567,16 @@ def _env_overrides(env: Mapping[str, str], where: str) -> dict[str, Any]:
         if not raw.isdigit():
             raise ConfigError(f"environment: GROUNDSWELL_ES_PORT: expected a port number (got {raw!r})")
         local["port"] = int(raw)
+    if env.get("GROUNDSWELL_ES_NODES"):
+        raw = env["GROUNDSWELL_ES_NODES"]
+        if not raw.isdigit():
+            raise ConfigError(f"environment: GROUNDSWELL_ES_NODES: expected a number of nodes (got {raw!r})")
+        local["nodes"] = int(raw)
     if local:
         es["local"] = local
     out: dict[str, Any] = {
         "elasticsearch": es, "smtp": smtp, "recipients": rec, "alerting": alerting, "platforms": platforms,
+        "redis": redis,
     }
     if env.get(SECRET_ENV):
         out["secret_key"] = env[SECRET_ENV]

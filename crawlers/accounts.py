@@ -4,6 +4,9 @@ closes the crawl (never a loop).
 
 Cookies come from the environment (`GROUNDSWELL_COOKIES_WEIBO="SUB=...; SUBP=...||SUB=..."`, accounts
 separated by `||`) or from the config's `accounts:` section; they are secrets, so prefer the environment.
+
+In a worker's crawl (`groundswell worker`) each account is leased to one worker at a time and a retired account is
+retired for all workers (crawlers.redis_accounts): a worker uses its one leased account instead of rotating.
 """
 
 from __future__ import annotations
@@ -12,13 +15,16 @@ import itertools
 import logging
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scrapy import Request
 from scrapy.http import Response
 
 from core.config import Config
 from crawlers.context import CrawlContext
+
+if TYPE_CHECKING:
+    from crawlers.redis_accounts import AccountLeases
 
 log = logging.getLogger(__name__)
 
@@ -53,17 +59,48 @@ def accounts_for(platform: str, cfg: Config[Any], env: dict[str, str] | None = N
 class AccountRotation:
     """Downloader middleware: sets each request's Cookie from the platform's live accounts, in turn."""
 
-    def __init__(self, cfg: Config[Any], stats: Any, crawler: Any = None):
+    def __init__(self, cfg: Config[Any], stats: Any, crawler: Any = None, leases: AccountLeases | None = None):
         self.crawler = crawler
         self.cfg = cfg
         self.stats = stats
         self.live: dict[str, list[int]] = {}
         self.cookies: dict[str, list[str]] = {}
         self.turn: dict[str, itertools.count[int]] = {}
+        self.leases = leases  # a worker's crawl: one leased account per platform (crawlers.redis_accounts)
+        self._no_free: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> AccountRotation:
-        return cls(CrawlContext.of(crawler).config, crawler.stats, crawler)
+        context = CrawlContext.of(crawler)
+        leases = None
+        if context.unit is not None:
+            from scrapy import signals
+
+            from crawlers.redis_accounts import AccountLeases
+            from crawlers.redis_conn import key_prefix
+
+            leases = AccountLeases(context.redis, key_prefix(context.config), context.worker_id or "worker")
+        rotation = cls(context.config, crawler.stats, crawler, leases)
+        if leases is not None:
+            crawler.signals.connect(rotation.spider_closed, signal=signals.spider_closed)
+        return rotation
+
+    def spider_closed(self) -> None:
+        if self.leases is not None:
+            try:
+                self.leases.release_all()
+            except Exception as exc:  # Redis gone: the leases expire by themselves
+                log.warning("account leases not released (they expire): %s", exc)
+
+    def _pick(self, platform: str) -> int | None:
+        live = self.live[platform]
+        if self.leases is None:
+            return live[next(self.turn[platform]) % len(live)]
+        index = self.leases.current(platform, [c if i in live else "" for i, c in enumerate(self.cookies[platform])])
+        if index is None and platform not in self._no_free:
+            self._no_free.add(platform)
+            log.warning("%s: every account is leased by another worker or retired; sending without one", platform)
+        return index
 
     def _platform(self, spider: Any) -> str:
         return str(getattr(spider, "platform", "") or getattr(spider, "name", ""))
@@ -79,8 +116,9 @@ class AccountRotation:
         platform = self._platform(spider or self.crawler.spider)
         if not self._accounts(platform) or not self.live[platform]:
             return
-        live = self.live[platform]
-        index = live[next(self.turn[platform]) % len(live)]
+        index = self._pick(platform)
+        if index is None:
+            return
         request.meta["gs_account"] = index
         request.meta["dont_merge_cookies"] = True
         request.headers["Cookie"] = self.cookies[platform][index]
@@ -92,6 +130,8 @@ class AccountRotation:
         if index is None or wall is None or not wall(response):
             return response
         live = self.live.get(platform, [])
+        if self.leases is not None:
+            self.leases.retire(platform, self.cookies[platform][index])  # for every worker
         if index in live:
             live.remove(index)
             self.stats.inc_value("groundswell/accounts_expired")

@@ -14,7 +14,10 @@ from core.config import Brand, Config, load
 from store.client import make_client
 
 if TYPE_CHECKING:
+    import redis
     from elasticsearch import Elasticsearch
+
+    from crawlers.redis_crawl import CrawlUnit
 
 _ATTR = "_groundswell_context"
 
@@ -24,6 +27,8 @@ class CrawlContext:
         self.config = config
         self._crawler = crawler
         self._es: Elasticsearch | None = None
+        self._redis: redis.Redis | None = None
+        self._unit: CrawlUnit | None = None
 
     @classmethod
     def of(cls, crawler: Any) -> CrawlContext:
@@ -61,6 +66,50 @@ class CrawlContext:
             self._es = make_client(self.config.elasticsearch, retries=0)
         return self._es
 
+    @property
+    def redis(self) -> redis.Redis:
+        """The deployment's Redis (crawl workers only; crawlers.redis_conn), connected on first use."""
+        if self._redis is None:
+            from crawlers.redis_conn import connect
+
+            self._redis = connect(self.config.redis)
+        return self._redis
+
+    def _setting(self, name: str) -> Any:
+        settings = getattr(self._crawler, "settings", None)
+        return settings.get(name) if settings is not None else None
+
+    @property
+    def unit(self) -> CrawlUnit | None:
+        """The crawl unit a worker runs this crawl for (the GROUNDSWELL_UNIT setting); None for a plain crawl."""
+        unit_id = self._setting("GROUNDSWELL_UNIT")
+        if not unit_id:
+            return None
+        if self._unit is None:
+            from crawlers.redis_conn import key_prefix
+            from crawlers.redis_crawl import CrawlUnit
+
+            self._unit = CrawlUnit(self.redis, key_prefix(self.config), str(unit_id))
+        return self._unit
+
+    @property
+    def shared(self) -> bool:
+        """Whether several workers share this crawl's pages (its requests are in Redis)."""
+        return self.unit is not None and bool(self._setting("GROUNDSWELL_UNIT_SHARED"))
+
+    @property
+    def owner(self) -> bool:
+        """Whether this worker owns the unit now: it saves the cursor and the run record (a helper only fetches).
+        Asked of Redis: a helper becomes the owner when it takes over the unit of an owner that died."""
+        unit = self.unit
+        if unit is None:
+            return True
+        return unit.owner() == self.worker_id
+
+    @property
+    def worker_id(self) -> str:
+        return str(self._setting("GROUNDSWELL_WORKER_ID") or "")
+
     def brands(self) -> tuple[Brand, ...]:
         """The brands this crawl watches: the configured ones; with none configured, the crawl's keyword is the
         brand being monitored (under `scrapy crawl` as under `groundswell crawl`)."""
@@ -74,3 +123,6 @@ class CrawlContext:
         if self._es is not None:
             self._es.close()
             self._es = None
+        if self._redis is not None:
+            self._redis.close()
+            self._redis = None

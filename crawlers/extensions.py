@@ -80,6 +80,14 @@ class CrawlHealth:
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         stats = dict(self.crawler.stats.get_stats()) if self.crawler.stats is not None else {}
+        unit = self.context.unit if self.context.shared else None
+        if unit is not None:  # a shared crawl has one record, its owner's, of every worker's counts
+            if not self.context.owner:
+                return
+            try:
+                stats = unit.stats()
+            except Exception as exc:  # Redis gone: record this worker's part rather than nothing
+                log.error("crawl run of %s: cannot read the other workers' counts: %s", unit.unit_id, exc)
         run = run_from_stats(spider, reason, stats, self.started_at, clock.now())
         url, prefix, es = self.context.url, self.context.prefix, self.context.es
         try:

@@ -84,6 +84,20 @@ class Paging:
     cut_at: str | None = None  # max_pages stopped the phase here: the token of the next page
     unresumable_cut: bool = False  # a stream without resume tokens stopped short of the old cursor
 
+    # what a search page hands to the next one when several workers share a crawl (crawlers.redis_crawl)
+    STATE = ("cursor", "newest", "phase", "search_pages", "phase_oldest", "new_oldest", "phase_done", "cut_at",
+             "unresumable_cut")
+
+    def snapshot(self) -> dict[str, object]:
+        """Where this search stream is: plain data, to travel with the next search request."""
+        return {name: getattr(self, name) for name in self.STATE}
+
+    def restore(self, state: dict[str, object]) -> None:
+        """Continue the stream another worker (or this one) was paging."""
+        for name in self.STATE:
+            if name in state:
+                setattr(self, name, state[name])
+
     def track_newest(self, mentions: Iterable[Mention]) -> None:
         """Remember the newest search result of this run: it becomes the cursor when the run ends well."""
         for m in mentions:

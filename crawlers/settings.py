@@ -30,6 +30,9 @@ DOWNLOADER_MIDDLEWARES = {
     "crawlers.blocks.BlockDetection": 640,
     # X-Ratelimit-Remaining/Reset (Reddit's API): wait for the window to reset rather than run into 429
     "crawlers.ratelimit.RateLimitHeaders": 645,
+    # a worker's crawl (groundswell worker): per-domain pacing, Retry-After and rate-limit windows shared by all
+    # workers in Redis; it sees a 429's Retry-After before RetryAfterMiddleware (560) re-sends. Off elsewhere.
+    "crawlers.redis_politeness.SharedPoliteness": 570,
 }
 RETRY_AFTER_MAX_WAIT = 120.0
 RETRY_AFTER_TIMES = 3

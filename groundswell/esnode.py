@@ -1,4 +1,10 @@
-"""The local single-node Elasticsearch that `groundswell es start|status|stop` manages.
+"""The local Elasticsearch that `groundswell es start|status|stop` manages: one node, or a cluster of a few.
+
+A cluster (`elasticsearch.local.nodes: 3`, or `es start --nodes 3`) runs the same distribution on consecutive
+loopback ports from `local.port` (HTTP) and `local.port + 100` (transport); the nodes find each other through
+`discovery.seed_hosts`, bootstrap with `cluster.initial_master_nodes`, and each keeps its own data folder, so that
+killing one shows what a replicated cluster does when a machine dies. Its folders are apart from the single
+node's: a single-node cluster cannot become a member of a larger one.
 
 Elastic publishes a runnable node as the integ-test-zip on Maven Central; we fetch it with `mvn
 dependency:copy`, unpack it once into the cache, and run it with a Java found on the machine. That zip has
@@ -21,6 +27,7 @@ import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +55,9 @@ class NodeLayout:
     version: str
     dist: Path
     root: Path
+    name: str = "groundswell-local"
+    http_port: int = 9200
+    transport_port: int = 9300
 
     @property
     def config_dir(self) -> Path:
@@ -70,14 +80,22 @@ class NodeLayout:
         return self.logs_dir / "startup.out"
 
 
-def layout(node: LocalNode) -> NodeLayout:
+def layout(node: LocalNode, index: int = 0) -> NodeLayout:
+    """Where node `index` (0 for a single node) of the local cluster keeps its configuration, data and logs."""
     major = node.version.split(".")[0]
-    return NodeLayout(
-        version=node.version,
-        dist=paths.cache() / f"elasticsearch-{node.version}",
+    dist = paths.cache() / f"elasticsearch-{node.version}"
+    if node.nodes == 1:
         # data is per major: an 8.x node cannot read what a 9.x node wrote
-        root=paths.home() / f"es{major}-{node.port}",
+        return NodeLayout(node.version, dist, paths.home() / f"es{major}-{node.port}", "groundswell-local",
+                          node.port, node.port + 100)
+    return NodeLayout(
+        node.version, dist, paths.home() / f"es{major}-{node.port}-cluster{node.nodes}" / f"node{index}",
+        f"groundswell-local-{index}", node.port + index, node.port + 100 + index,
     )
+
+
+def layouts(node: LocalNode) -> list[NodeLayout]:
+    return [layout(node, i) for i in range(node.nodes)]
 
 
 # --- Java --------------------------------------------------------------------------------------------
@@ -216,6 +234,16 @@ def _ensure_node_user() -> pwd.struct_passwd:
     return pwd.getpwnam(NODE_USER)
 
 
+def _discovery(lay: NodeLayout, node: LocalNode) -> str:
+    if node.nodes == 1:
+        return "discovery.type: single-node\n"
+    peers = [layout(node, i) for i in range(node.nodes)]
+    return (
+        f"discovery.seed_hosts: [{', '.join(f'127.0.0.1:{p.transport_port}' for p in peers)}]\n"
+        f"cluster.initial_master_nodes: [{', '.join(p.name for p in peers)}]\n"
+    )
+
+
 def _write_config(lay: NodeLayout, node: LocalNode) -> None:
     lay.config_dir.mkdir(parents=True, exist_ok=True)
     for name in ("jvm.options", "log4j2.properties"):
@@ -225,11 +253,11 @@ def _write_config(lay: NodeLayout, node: LocalNode) -> None:
     (lay.config_dir / "elasticsearch.yml").write_text(
         "# written by `groundswell es start`; edit groundswell.yaml (elasticsearch.local) instead\n"
         "cluster.name: groundswell-local\n"
-        "node.name: groundswell-local\n"
-        "discovery.type: single-node\n"
-        "network.host: 127.0.0.1\n"
-        f"http.port: {node.port}\n"
-        f"transport.port: {node.port + 100}\n"
+        f"node.name: {lay.name}\n"
+        + _discovery(lay, node)
+        + "network.host: 127.0.0.1\n"
+        f"http.port: {lay.http_port}\n"
+        f"transport.port: {lay.transport_port}\n"
         f"path.data: {lay.data_dir}\n"
         f"path.logs: {lay.logs_dir}\n"
         "xpack.security.enabled: false\n"
@@ -300,58 +328,79 @@ def _log_tail(lay: NodeLayout, lines: int = 15) -> str:
     return "\n".join(chunks)
 
 
+def _launch(lay: NodeLayout, node: LocalNode, java: Java, log: Callable[[str], None]) -> None:
+    """Start one node's process (daemonized, as the node user when we are root)."""
+    dist = ensure_distribution(lay, log)
+    _write_config(lay, node)
+    env = dict(os.environ)
+    env.update(ES_PATH_CONF=str(lay.config_dir), ES_JAVA_HOME=str(java.home), ES_TMPDIR=str(lay.root / "tmp"))
+    env.pop("JAVA_HOME", None)
+    env.pop("ES_JAVA_OPTS", None)
+    (lay.root / "tmp").mkdir(exist_ok=True)
+    cmd = [str(dist / "bin" / "elasticsearch"), "-d", "-p", str(lay.pid_file)]
+    if os.geteuid() == 0:
+        user = _ensure_node_user()
+        _chown_tree(lay.root, user.pw_uid, user.pw_gid)
+        cmd = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups", *cmd]
+    log(f"starting Elasticsearch {node.version} ({lay.name}) on 127.0.0.1:{lay.http_port} with Java {java.major} "
+        f"({java.home})")
+    with open(lay.stdout_file, "w") as out:
+        # its own session: the node outlives whatever started it (a test run, a killed terminal's process group)
+        proc = subprocess.run(
+            cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+    if proc.returncode != 0:
+        raise NodeError(f"Elasticsearch ({lay.name}) exited with code {proc.returncode} while starting\n"
+                        f"{_log_tail(lay)}")
+
+
+def _formed(h: dict[str, object] | None, nodes: int) -> bool:
+    count = h.get("number_of_nodes") if h else None
+    return h is not None and h.get("status") in ("yellow", "green") and isinstance(count, int) and count >= nodes
+
+
 def start(node: LocalNode, timeout: float = 180.0, log: Callable[[str], None] = print) -> str:
-    """Start the node unless it already answers; wait for yellow or green. Returns what was done."""
-    lay = layout(node)
+    """Start the node (or every node of the local cluster) unless it already answers; wait until the cluster has
+    all its nodes and is yellow or green. Returns what was done."""
+    lays = layouts(node)
     h = health(node.port)
-    if h is not None:
-        pid = read_pid(lay)
-        if pid is None:
-            info = node_info(node.port) or {}
-            if info.get("cluster_name") != "groundswell-local":
-                raise NodeError(
-                    f"port {node.port} is taken by another Elasticsearch ({info.get('cluster_name')}); "
-                    "point GROUNDSWELL_ES_URL at it, or set GROUNDSWELL_ES_PORT for a local node"
-                )
-        return "already running"
-    if read_pid(lay) is not None:
-        log("a node process exists but does not answer yet; waiting for it")
-    else:
-        java = pick_java(node.version, find_javas())
-        dist = ensure_distribution(lay, log)
-        _write_config(lay, node)
-        env = dict(os.environ)
-        env.update(ES_PATH_CONF=str(lay.config_dir), ES_JAVA_HOME=str(java.home), ES_TMPDIR=str(lay.root / "tmp"))
-        env.pop("JAVA_HOME", None)
-        env.pop("ES_JAVA_OPTS", None)
-        (lay.root / "tmp").mkdir(exist_ok=True)
-        cmd = [str(dist / "bin" / "elasticsearch"), "-d", "-p", str(lay.pid_file)]
-        if os.geteuid() == 0:
-            user = _ensure_node_user()
-            _chown_tree(lay.root, user.pw_uid, user.pw_gid)
-            cmd = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups", *cmd]
-        log(f"starting Elasticsearch {node.version} on 127.0.0.1:{node.port} with Java {java.major} ({java.home})")
-        with open(lay.stdout_file, "w") as out:
-            # its own session: the node outlives whatever started it (a test run, a killed terminal's process group)
-            proc = subprocess.run(
-                cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+    if h is not None and read_pid(lays[0]) is None:
+        info = node_info(node.port) or {}
+        if info.get("cluster_name") != "groundswell-local":
+            raise NodeError(
+                f"port {node.port} is taken by another Elasticsearch ({info.get('cluster_name')}); "
+                "point GROUNDSWELL_ES_URL at it, or set GROUNDSWELL_ES_PORT for a local node"
             )
-        if proc.returncode != 0:
-            raise NodeError(f"Elasticsearch exited with code {proc.returncode} while starting\n{_log_tail(lay)}")
+    if _formed(h, node.nodes):
+        return "already running"
+    todo = []
+    for lay in lays:
+        if health(lay.http_port) is not None:
+            continue
+        if read_pid(lay) is not None:
+            log(f"{lay.name}: a node process exists but does not answer yet; waiting for it")
+            continue
+        todo.append(lay)
+    if todo:
+        java = pick_java(node.version, find_javas())
+        ensure_distribution(todo[0], log)
+        # together: each start waits for its node to be up, and a cluster's first node waits for its peers
+        with ThreadPoolExecutor(len(todo)) as pool:
+            for done in [pool.submit(_launch, lay, node, java, log) for lay in todo]:
+                done.result()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        h = health(node.port)
-        if h is not None and h.get("status") in ("yellow", "green"):
+        if _formed(health(node.port), node.nodes):
             return "started"
-        if read_pid(lay) is None and not lay.pid_file.exists():
-            raise NodeError(f"Elasticsearch died while starting\n{_log_tail(lay)}")
+        for lay in lays:
+            if read_pid(lay) is None and not lay.pid_file.exists():
+                raise NodeError(f"Elasticsearch ({lay.name}) died while starting\n{_log_tail(lay)}")
         time.sleep(0.5)
-    raise NodeError(f"Elasticsearch did not become healthy within {timeout:.0f}s\n{_log_tail(lay)}")
+    tails = "\n".join(_log_tail(lay) for lay in lays)
+    raise NodeError(f"Elasticsearch did not become healthy with {node.nodes} node(s) within {timeout:.0f}s\n{tails}")
 
 
-def stop(node: LocalNode, timeout: float = 60.0) -> str:
-    """SIGTERM (a clean shutdown flushes and closes shards), then SIGKILL if it hangs."""
-    lay = layout(node)
+def _stop_one(lay: NodeLayout, timeout: float) -> str:
     pid = read_pid(lay)
     if pid is None:
         lay.pid_file.unlink(missing_ok=True)
@@ -368,3 +417,19 @@ def stop(node: LocalNode, timeout: float = 60.0) -> str:
     os.kill(pid, signal.SIGKILL)
     lay.pid_file.unlink(missing_ok=True)
     return f"killed (no clean shutdown within {timeout:.0f}s)"
+
+
+def stop(node: LocalNode, timeout: float = 60.0) -> str:
+    """SIGTERM each node (a clean shutdown flushes and closes shards), then SIGKILL if it hangs."""
+    outcomes = [_stop_one(lay, timeout) for lay in layouts(node)]
+    if len(set(outcomes)) == 1:
+        return outcomes[0]
+    return ", ".join(f"{lay.name} {o}" for lay, o in zip(layouts(node), outcomes, strict=True))
+
+
+def kill(lay: NodeLayout) -> int | None:
+    """SIGKILL one node, as a machine dying would (for failure tests and benchmarks); its pid, or None."""
+    pid = read_pid(lay)
+    if pid is not None:
+        os.kill(pid, signal.SIGKILL)
+    return pid

@@ -21,6 +21,7 @@ from core import config as gsconfig
 from core import paths
 from core.mention import Mention
 from crawlers.context import CrawlContext
+from crawlers.redis_scheduler import checkpoint
 from pipelines.clusters import ClusterResolver
 from pipelines.repeats import RepeatResolver
 from store import mapping
@@ -70,7 +71,7 @@ class ElasticsearchPipeline:
     def from_crawler(cls, crawler: Any) -> ElasticsearchPipeline:
         s = crawler.settings
         context = CrawlContext.of(crawler)
-        return cls(
+        pipeline = cls(
             context.config,
             crawler.stats,
             crawler=crawler if getattr(type(crawler), "engine", None) is not None else None,  # not ingest's chain
@@ -79,6 +80,9 @@ class ElasticsearchPipeline:
             backoff=s.getfloat("GROUNDSWELL_ES_BACKOFF", 0.5),
             es=context.es,
         )
+        if context.shared:  # a shared crawl acknowledges a request once its mentions are durable: flush when asked
+            crawler.signals.connect(pipeline.flush, signal=checkpoint)
+        return pipeline
 
     # --- Scrapy hooks ----------------------------------------------------------------------------------
 

@@ -19,10 +19,26 @@ from core import redact
 from core.config import Elasticsearch as EsConfig
 from core.exits import ExitStatus
 from store import mapping, upgrade
+from store.fields import index_settings, settings_of
 
 log = logging.getLogger(__name__)
 _BUSY = frozenset({429, 502, 503, 504})  # statuses a retry may cure
 _warned_unverified: set[str] = set()
+
+
+class StoreClient(Elasticsearch):
+    """The client, carrying the configured index layout (shards, replicas) to whatever creates an index with it.
+
+    Groundswell's indices are created lazily by whichever component writes first (the crawl-state, job-run,
+    incident and outbox stores, the mention template); they take `settings_of(es)` so that one configuration
+    decides the layout for all of them without threading it through every call."""
+
+    index_settings: dict[str, Any]
+
+    def options(self, *args: Any, **kwargs: Any) -> Any:
+        client = super().options(*args, **kwargs)
+        client.index_settings = self.index_settings
+        return client
 
 
 class StoreError(Exception):
@@ -60,6 +76,7 @@ class NotElasticsearch(StoreError):
 
 
 def make_client(cfg: EsConfig, *, retries: int = 1) -> Elasticsearch:
+    """A client of every configured node (the transport moves on to another node when one dies)."""
     kwargs: dict[str, Any] = {
         "request_timeout": cfg.request_timeout,
         "max_retries": retries,
@@ -69,7 +86,7 @@ def make_client(cfg: EsConfig, *, retries: int = 1) -> Elasticsearch:
         kwargs["api_key"] = cfg.api_key
     elif cfg.username:
         kwargs["basic_auth"] = (cfg.username, cfg.password or "")
-    if cfg.effective_url.startswith("https"):
+    if any(host.startswith("https") for host in cfg.hosts):
         if cfg.ca_certs:
             kwargs["ca_certs"] = cfg.ca_certs
         kwargs["verify_certs"] = cfg.verify_certs
@@ -80,7 +97,9 @@ def make_client(cfg: EsConfig, *, retries: int = 1) -> Elasticsearch:
                 log.warning("TLS certificate verification is off for %s (verify_certs: false): anyone on the way "
                             "can read and change what is sent; give the cluster's CA in GROUNDSWELL_ES_CA_CERTS "
                             "instead", cfg.display_url)
-    return Elasticsearch(cfg.effective_url, **kwargs)
+    client = StoreClient(cfg.hosts, **kwargs)
+    client.index_settings = index_settings(cfg.shards, cfg.replicas)
+    return client
 
 
 # --- what went wrong ------------------------------------------------------------------------------------------
@@ -202,7 +221,8 @@ def is_transient(exc: Exception) -> bool:
 def ensure_schema(es: Elasticsearch, prefix: str) -> None:
     """Install (or upgrade) the mention index template and bring indices an older version made up to it
     (store.upgrade); idempotent and cheap once done, so every writer calls it."""
-    es.indices.put_index_template(name=mapping.template_name(prefix), **mapping.index_template(prefix))
+    template = mapping.index_template(prefix, settings_of(es))
+    es.indices.put_index_template(name=mapping.template_name(prefix), **template)
     upgrade.upgrade(es, prefix)
 
 

@@ -162,13 +162,14 @@ def phrase_segments(text: str | None) -> list[str]:
 META: dict[str, Any] = {"managed_by": "groundswell", "mapping_version": MAPPING_VERSION}
 
 
-def index_template(prefix: str) -> dict[str, Any]:
+def index_template(prefix: str, settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The mention template; `settings`: shards and replicas (store.fields.index_settings), default one shard."""
     return {
         "index_patterns": [index_pattern(prefix)],
         "priority": 500,
         "_meta": META,
         "template": {
-            "settings": {**INDEX_SETTINGS, "refresh_interval": "1s"},
+            "settings": {**(settings or INDEX_SETTINGS), "refresh_interval": "1s"},
             # each index carries its version, so an older one is found and upgraded (store.upgrade)
             "mappings": {"dynamic": "strict", "_meta": META, "properties": PROPERTIES},
             "aliases": {alias(prefix): {}},

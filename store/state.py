@@ -15,7 +15,7 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 
 from core.times import iso, parse_time
-from store.fields import INDEX_SETTINGS, KEYWORD
+from store.fields import KEYWORD, settings_of
 
 STATE_PROPERTIES: dict[str, Any] = {
     "source_key": KEYWORD,
@@ -89,7 +89,7 @@ def ensure_index(es: Elasticsearch, name: str, properties: dict[str, Any]) -> No
     else:
         try:
             es.indices.create(
-                index=name, settings=INDEX_SETTINGS, mappings={"dynamic": "strict", "properties": properties}
+                index=name, settings=settings_of(es), mappings={"dynamic": "strict", "properties": properties}
             )
         except ApiError as exc:
             if exc.error != "resource_already_exists_exception":

@@ -89,3 +89,12 @@ def write_jsonl(path: Path, rows: list[dict[str, Any] | str]) -> Path:
         for r in rows:
             f.write((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n")
     return path
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real Redis (tests/redis_server.py): started for the session, stopped after it."""
+    from tests.redis_server import redis_server
+
+    with redis_server() as url:
+        yield url

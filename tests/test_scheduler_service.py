@@ -179,7 +179,8 @@ def test_status_json_shows_jobs_runs_and_crawler_health(sim: Simulator, prefix: 
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert set(report) == {"now", "index_prefix", "job_store", "running", "pid", "jobs", "sources"}
+    assert set(report) == {"now", "index_prefix", "job_store", "running", "pid", "jobs", "sources", "deployment"}
+    assert report["deployment"] is None  # no Redis: one machine
     assert report["running"] is False and report["index_prefix"] == prefix
     jobs = {j["id"]: j for j in report["jobs"]}
     assert set(jobs) == {"alerts", "crawl:wb", "revisit:wb"}

@@ -103,6 +103,10 @@ class GroundswellSpider(scrapy.Spider):
     keyword_required: ClassVar[bool] = True
     page_numbered: ClassVar[bool] = False  # search pages are numbered (a stored gap resumes one page early)
     comments_by_default: ClassVar[bool | None] = None  # spiders that can follow comments: `-a comments=0/1`
+    # its requests carry all they need (signed, with their cookies) and its search stream hands its paging state
+    # from page to page: several workers may share one crawl of it (crawlers.redis_scheduler)
+    shares_pages: ClassVar[bool] = False
+    session_ready: bool = True  # a worker joining a shared crawl takes requests once its own session is ready
 
     def __init__(
         self,
@@ -145,6 +149,7 @@ class GroundswellSpider(scrapy.Spider):
         self.paging = self._paging()
         self.started_at = self.now()
         self.context: CrawlContext | None = None  # set once the crawler is known (from_crawler)
+        self.seeding = True  # this process sends the first requests (a worker joining a shared crawl does not)
 
     def _paging(self) -> Paging:
         return Paging(
@@ -162,6 +167,8 @@ class GroundswellSpider(scrapy.Spider):
     def _configure(self, crawler: Crawler) -> None:
         """Resolve the base URL and the brand once the settings and the crawl's context are known."""
         self.context = CrawlContext.of(crawler)
+        if self.context.shared and not self.shares_pages:
+            raise ValueError(f"{self.name}: its pages cannot be shared between workers")
         setting = crawler.settings.get(self.base_url_setting) if self.base_url_setting else None
         self.base = (self._base_arg or setting or self.default_base_url).rstrip("/")
         real_host = urlparse(self.default_base_url).hostname
@@ -221,13 +228,58 @@ class GroundswellSpider(scrapy.Spider):
                 self.source_key, cursor.published_at.isoformat(), cursor.source_id, self.revisit,
             )
 
+    @property
+    def shared(self) -> bool:
+        """Several workers share this crawl (crawlers.redis_crawl)."""
+        return self.context is not None and self.context.shared
+
     def _stat(self, key: str) -> Any:
+        if self.shared and self.context is not None and self.context.unit is not None:
+            return self.context.unit.stats().get(key)  # every worker's counts, added up
         stats = self.crawler.stats if hasattr(self, "crawler") else None
         return stats.get_value(key) if stats is not None else None
 
+    # -- shared crawls ---------------------------------------------------------------------------------------
+
+    def claim_seeding(self) -> bool:
+        """Whether this process sends the crawl's first requests: always, unless it joins a shared crawl that
+        another worker seeds (the claim expires, so a new owner re-seeds a crawl whose seeder died first)."""
+        unit = self.context.unit if self.shared and self.context is not None else None
+        self.seeding = unit is None or unit.claim_seeding(self.context.worker_id if self.context else "")
+        return self.seeding
+
+    def seeded(self) -> None:
+        """The first requests are in the shared queue (called after the last one was yielded)."""
+        if self.shared and self.context is not None and self.context.unit is not None:
+            self.context.unit.mark_seeded()
+
+    def paging_meta(self) -> dict[str, Any]:
+        """Meta for the next search request: the stream's paging state, for whichever worker reads it."""
+        return {"gs_paging": self.paging.snapshot()} if self.shared else {}
+
+    def resume_paging(self, response: Response) -> None:
+        """Before reading a search page of a shared crawl: the paging state it was requested with."""
+        given = response.meta.get("gs_paging")
+        if self.shared and isinstance(given, dict):
+            self.paging.restore(given)
+
+    def paging_ended(self) -> None:
+        """The search stream ended on this worker: publish where, for the owner to save the cursor from."""
+        if self.shared and self.context is not None and self.context.unit is not None:
+            self.context.unit.publish_paging(self.paging.snapshot())
+
     def closed(self, reason: str) -> None:
         """Save the cursor after a normal finish only: a login wall, a crash, a parse error or a failed
-        request may have left posts unseen below the newest one, and the next run must fetch them."""
+        request may have left posts unseen below the newest one, and the next run must fetch them.
+
+        A shared crawl's cursor is saved once, by its owner, from the paging state the last search page published
+        and every worker's stats; helpers save nothing."""
+        if self.shared and self.context is not None:
+            if not self.context.owner or self.context.unit is None:
+                return
+            published = self.context.unit.paging()
+            if published is not None:
+                self.paging.restore(published)
         if not self.incremental or self.paging.newest is None:
             return
         clean = reason == "finished" and not any(
@@ -278,11 +330,11 @@ class GroundswellSpider(scrapy.Spider):
         if page.skipped:
             self._inc(STAT_SKIPPED, len(page.skipped))
         fresh: list[Mention] = []
-        for mention in page.mentions:
-            key = mention.source_id or mention.url or ""
-            if key in self._seen:
+        keys = [m.source_id or m.url or "" for m in page.mentions]
+        first = self._first_seen(keys, str(response.meta.get("gs_entry") or ""))
+        for mention, new in zip(page.mentions, first, strict=True):
+            if not new:
                 continue
-            self._seen.add(key)
             if not self._names_brand(mention):
                 self._inc(STAT_OFF_BRAND)
                 continue
@@ -291,6 +343,18 @@ class GroundswellSpider(scrapy.Spider):
         if fresh:
             self._inc(STAT_FOUND, len(fresh))
         return fresh
+
+    def _first_seen(self, keys: list[str], entry: str = "") -> list[bool]:
+        """Per post key: not emitted before in this crawl (by another request of a shared crawl, on any worker)."""
+        out = []
+        for key in keys:
+            out.append(key not in self._seen)
+            self._seen.add(key)
+        if self.shared and self.context is not None and self.context.unit is not None:
+            wanted = [k for k, new in zip(keys, out, strict=True) if new]
+            shared = iter(self.context.unit.first_seen(wanted, entry))
+            out = [new and next(shared) for new in out]
+        return out
 
     def _names_brand(self, mention: Mention) -> bool:
         """With no brands configured, whether a search hit names the keyword (or reposts or answers one that
@@ -347,6 +411,8 @@ class GroundswellSpider(scrapy.Spider):
             self.logger.error("blocked: %s; stopping this source (no retries)", signal)
             if self.crawler.stats is not None:
                 self.crawler.stats.set_value(STAT_BLOCKED, signal)
+            if self.shared and self.context is not None and self.context.unit is not None:
+                self.context.unit.stop(BLOCKED_REASON)  # every worker of the crawl stops
         raise CloseSpider(BLOCKED_REASON)
 
     def refused(self, exc: Blocked) -> NoReturn:

@@ -23,6 +23,7 @@ from crawlers.parsers import bilibili as parser
 from crawlers.parsers.common import Blocked, ParseError, SearchPage
 from crawlers.platforms import bilibili_wbi
 from crawlers.platforms.headers import ACCEPT_JSON, ACCEPT_LANGUAGE, DESKTOP_USER_AGENT
+from crawlers.redis_scheduler import LOCAL
 from crawlers.spiders.base import GroundswellSpider, as_flag
 
 STAT_KEY_REFRESHES = "groundswell/bilibili/wbi_key_refreshes"
@@ -44,6 +45,7 @@ class BilibiliSpider(GroundswellSpider):
     default_base_url = parser.API_ROOT
     public_root = parser.PUBLIC_ROOT
     comments_by_default = True
+    shares_pages = True  # signed requests carry their visitor cookie; the search hands its paging state on
     custom_settings = {"USER_AGENT": DESKTOP_USER_AGENT}  # noqa: RUF012 (Scrapy: instance var)
 
     def __init__(self, details: str | int = 1, **kwargs: Any):
@@ -63,7 +65,8 @@ class BilibiliSpider(GroundswellSpider):
     # -- requests ------------------------------------------------------------------------------------------
 
     def _get(self, path: str, params: dict[str, Any], callback: Callable[..., Any], *, signed: bool,
-             errback: Callable[[Failure], Any] | None = None, **cb_kwargs: Any) -> scrapy.Request:
+             errback: Callable[[Failure], Any] | None = None, meta: dict[str, Any] | None = None,
+             priority: int = 0, **cb_kwargs: Any) -> scrapy.Request:
         """A GET of the API with the browser headers and the visitor cookies; WBI-signed when `signed`."""
         if signed:
             assert self.keys is not None
@@ -78,6 +81,8 @@ class BilibiliSpider(GroundswellSpider):
             headers={"Referer": parser.REFERER, "Accept": ACCEPT_JSON, "Accept-Language": ACCEPT_LANGUAGE,
                      "Origin": parser.PUBLIC_ROOT},
             cookies=self._cookies(),
+            meta=meta,
+            priority=priority,
             dont_filter=True,  # a re-signed retry has a new URL anyway; nav is fetched again on purpose
         )
 
@@ -86,20 +91,29 @@ class BilibiliSpider(GroundswellSpider):
         return {k: v for k, v in self.visitor.items()} or None
 
     def search_request(self, page: int, refreshed: bool = False) -> scrapy.Request:
+        # search pages first: each one opens a page of videos to fetch (and says whether paging goes on)
         return self._get(parser.SEARCH_PATH, parser.search_params(self.keyword, page), self.parse_search,
-                         signed=True, page=page, refreshed=refreshed)
+                         signed=True, meta=self.paging_meta(), priority=1, page=page, refreshed=refreshed)
 
     def replies_request(self, aid: str, bvid: str, offset: str, page: int, refreshed: bool = False) -> scrapy.Request:
         return self._get(parser.REPLIES_PATH, parser.replies_params(aid, offset), self.parse_replies, signed=True,
                          aid=aid, bvid=bvid, offset=offset, page=page, refreshed=refreshed)
 
-    def nav_request(self, then: Callable[[], scrapy.Request]) -> scrapy.Request:
-        """Fetch the WBI keys, then make the request `then` builds (signed with them)."""
-        return self._get(parser.NAV_PATH, {}, self.parse_nav, signed=False, then=then)
+    def nav_request(self, then: Callable[[], scrapy.Request | None]) -> scrapy.Request:
+        """Fetch the WBI keys, then make the request `then` builds (signed with them). The session's requests
+        stay with the worker that makes them (LOCAL): each worker of a shared crawl has its own session."""
+        return self._get(parser.NAV_PATH, {}, self.parse_nav, signed=False, meta={LOCAL: True}, then=then)
 
     async def start(self) -> AsyncIterator[Any]:
-        await self.load_cursor()
-        yield self._get(parser.SPI_PATH, {}, self.parse_spi, signed=False)
+        if self.claim_seeding():
+            await self.load_cursor()
+        self.session_ready = False
+        yield self._get(parser.SPI_PATH, {}, self.parse_spi, signed=False, meta={LOCAL: True})
+
+    def _first_search(self) -> scrapy.Request | None:
+        """Once the session is ready: the first search page, from the worker that seeds the crawl."""
+        self.session_ready = True
+        return self.search_request(1) if self.seeding else None
 
     def blocked_signal(self, response: Response) -> str | None:
         if response.status == 412:
@@ -116,15 +130,19 @@ class BilibiliSpider(GroundswellSpider):
             self.refused(exc)
         except ParseError as exc:
             self.blocked(f"{self.platform}: no visitor cookie (buvid3): {exc}")
-        yield self.nav_request(lambda: self.search_request(1))
+        yield self.nav_request(self._first_search)
 
-    def parse_nav(self, response: Response, then: Callable[[], scrapy.Request]) -> Iterator[Any]:
+    def parse_nav(self, response: Response, then: Callable[[], scrapy.Request | None]) -> Iterator[Any]:
         """Cache the WBI keys (the nav answers code -101 when not logged in: that is expected)."""
         try:
             self.keys = bilibili_wbi.keys_from_nav(self.json_body(response, "bilibili nav"))
         except (ParseError, bilibili_wbi.WbiKeysMissing) as exc:
             self.blocked(f"{self.platform}: no WBI keys: {exc}")
-        yield then()
+        request = then()
+        if request is not None:
+            yield request
+        if then == self._first_search and self.seeding:
+            self.seeded()
 
     def _read(self, response: Response, parse: Callable[[], SearchPage], refreshed: bool,
               retry: Callable[[], scrapy.Request]) -> tuple[SearchPage | None, scrapy.Request | None]:
@@ -147,6 +165,7 @@ class BilibiliSpider(GroundswellSpider):
 
     def parse_search(self, response: Response, page: int, refreshed: bool = False) -> Iterator[Any]:
         """Videos of one search page (with their details and comments) and the next page, up to max_pages."""
+        self.resume_paging(response)
         result, retry = self._read(
             response,
             lambda: parser.parse_search(
@@ -164,6 +183,8 @@ class BilibiliSpider(GroundswellSpider):
         token = self.paging.follow(result.mentions, result.next_page)
         if token is not None:
             yield self.search_request(int(token))
+        else:
+            self.paging_ended()
 
     def _video_requests(self, video: Mention) -> Iterator[Any]:
         aid = video.extra.get("aid")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from core import paths
+from core.config import LocalNode
 from core.exits import ExitStatus
 from groundswell import esnode
 from groundswell.cli.common import emit_json, fail, load_config
@@ -25,34 +26,55 @@ def _local_only(ctx: click.Context, action: str) -> None:
         )
 
 
+def _local_node(ctx: click.Context, nodes: int | None) -> LocalNode:
+    node = load_config(ctx).elasticsearch.local
+    return node if nodes is None else node.model_copy(update={"nodes": nodes})
+
+
+NODES = click.option("--nodes", type=click.IntRange(1, 5), default=None,
+                     help="Nodes of the local cluster (default: elasticsearch.local.nodes, or GROUNDSWELL_ES_NODES).")
+
+
 @es.command()
+@NODES
 @click.option("--timeout", default=180.0, show_default=True, help="Seconds to wait for a healthy cluster.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: the outcome, URL and folders.")
 @click.pass_context
-def start(ctx: click.Context, timeout: float, as_json: bool) -> None:
-    """Fetch (once), start and wait for the local node; a no-op when it already runs."""
+def start(ctx: click.Context, nodes: int | None, timeout: float, as_json: bool) -> None:
+    """Fetch (once), start and wait for the local node, or a local cluster of --nodes nodes on consecutive
+    loopback ports; a no-op when it already runs."""
     _local_only(ctx, "start")
-    node = load_config(ctx).elasticsearch.local
+    node = _local_node(ctx, nodes)
     try:
         outcome = esnode.start(node, timeout=timeout, log=lambda m: None if as_json else click.echo(m, err=True))
     except esnode.NodeError as exc:
         fail(str(exc))
-    lay = esnode.layout(node)
-    url = f"http://127.0.0.1:{node.port}"
+    lays = esnode.layouts(node)
+    urls = [f"http://127.0.0.1:{lay.http_port}" for lay in lays]
     if as_json:
-        emit_json({"outcome": outcome, "url": url, "data": str(lay.data_dir), "logs": str(lay.logs_dir)})
-    else:
-        click.echo(f"elasticsearch {outcome}: {url} (data {lay.data_dir}, logs {lay.logs_dir})")
+        emit_json({"outcome": outcome, "url": urls[0], "urls": urls, "nodes": node.nodes,
+                   "data": [str(lay.data_dir) for lay in lays], "logs": [str(lay.logs_dir) for lay in lays]})
+        return
+    if node.nodes == 1:
+        click.echo(f"elasticsearch {outcome}: {urls[0]} (data {lays[0].data_dir}, logs {lays[0].logs_dir})")
+        return
+    click.echo(f"elasticsearch cluster of {node.nodes} nodes {outcome}: {', '.join(urls)}")
+    for lay in lays:
+        click.echo(f"  {lay.name}: data {lay.data_dir}, logs {lay.logs_dir}")
+    if load_config(ctx).elasticsearch.local.nodes != node.nodes:
+        click.echo(f"set elasticsearch.local.nodes: {node.nodes} (or GROUNDSWELL_ES_NODES={node.nodes}) so that "
+                   "every command knows all the nodes and fails over between them", err=True)
 
 
 @es.command()
+@NODES
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait before killing it.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: the outcome.")
 @click.pass_context
-def stop(ctx: click.Context, timeout: float, as_json: bool) -> None:
-    """Shut the local node down cleanly."""
+def stop(ctx: click.Context, nodes: int | None, timeout: float, as_json: bool) -> None:
+    """Shut the local node (or every node of the local cluster) down cleanly."""
     _local_only(ctx, "stop")
-    outcome = esnode.stop(load_config(ctx).elasticsearch.local, timeout=timeout)
+    outcome = esnode.stop(_local_node(ctx, nodes), timeout=timeout)
     if as_json:
         emit_json({"outcome": outcome})
     else:
@@ -73,19 +95,19 @@ def status(ctx: click.Context, as_json: bool) -> None:
     cfg = load_config(ctx).elasticsearch
     info: dict[str, object] = {"url": cfg.display_url, "managed": cfg.is_local, "index_prefix": cfg.index_prefix}
     if cfg.is_local:
-        lay = esnode.layout(cfg.local)
-        info.update(
-            pid=esnode.read_pid(lay),
-            data=str(lay.data_dir),
-            logs=str(lay.logs_dir),
-            distribution=str(lay.dist),
-            spool=str(paths.spool_dir()),
-        )
+        lays = esnode.layouts(cfg.local)
+        if len(lays) == 1:
+            info.update(pid=esnode.read_pid(lays[0]), data=str(lays[0].data_dir), logs=str(lays[0].logs_dir))
+        else:
+            info.update(pids={lay.name: esnode.read_pid(lay) for lay in lays},
+                        data=", ".join(str(lay.data_dir) for lay in lays))
+        info.update(distribution=str(lays[0].dist), spool=str(paths.spool_dir()))
     client = make_client(cfg, retries=0)
     code = ExitStatus.OK
     try:
         h = client.cluster.health()
-        info.update(running=True, version=server_version(client), health=h["status"], nodes=h["number_of_nodes"])
+        info.update(running=True, version=server_version(client), health=h["status"], nodes=h["number_of_nodes"],
+                    unassigned=h["unassigned_shards"])
     except Exception as exc:  # every failure is reported in the output, classified by store_error
         err = store_error(cfg.effective_url, exc)
         info.update(running=isinstance(err, StoreAuthError | StoreForbidden), error=str(err))

@@ -21,6 +21,7 @@ from groundswell.cli.sentiment import sentiment
 from groundswell.cli.sites import sites
 from groundswell.cli.status import status
 from groundswell.cli.web import web
+from groundswell.cli.worker import worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -67,6 +68,7 @@ cli.add_command(sentiment)
 cli.add_command(sites)
 cli.add_command(status)
 cli.add_command(web)
+cli.add_command(worker)
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from datetime import UTC, datetime
 from types import FrameType
@@ -75,6 +76,7 @@ def run(ctx: click.Context, once: bool, duration: float | None, grace: float, ki
                 emit_json(_run_json(r))
             else:
                 click.echo(f"{people_time(datetime.now(UTC), cfg.zone, seconds=True)} {jobs.describe_run(r)}")
+            sys.stdout.flush()  # a line as it happens, also into a pipe (a supervisor, a test reading events)
 
     rt = jobs.Runtime(cfg, es, Children(kill_grace=kill_grace, folder=None if once else service.children_dir(cfg)),
                       config_path=os.path.abspath(config_path) if config_path else None, on_run=on_run,
@@ -88,6 +90,9 @@ def run(ctx: click.Context, once: bool, duration: float | None, grace: float, ki
             if as_json:
                 emit_json({"event": "end", "runs": len(done), "failed": [r.job_id for r in failed]})
             ctx.exit(ExitStatus.PARTIAL if failed else ExitStatus.OK)
+        if cfg.redis.enabled:  # several schedulers may run: the one holding the lease schedules
+            _serve(cfg, rt, specs, duration, grace, as_json, show, lease=_lease(cfg))
+            return
         try:
             with service.hold_lock(cfg):
                 _recover(rt, service.children_dir(cfg), as_json)
@@ -123,9 +128,16 @@ def _recover(rt: Any, orphans: Any, as_json: bool) -> None:
                        err=True)
 
 
+def _lease(cfg: Any) -> Any:
+    from crawlers.redis_conn import connect, key_prefix
+    from groundswell.scheduler.lease import Lease
+
+    return Lease(connect(cfg.redis), f"{key_prefix(cfg)}:scheduler:lease", cfg.redis.lease_seconds)
+
+
 def _serve(cfg: Any, rt: Any, specs: list[Any], duration: float | None, grace: float, as_json: bool,
-           show: bool) -> None:
-    from groundswell.scheduler import service
+           show: bool, lease: Any = None) -> None:
+    from groundswell.scheduler import service, standby
 
     svc = service.Service(cfg, rt, grace=grace)
     signals_seen: list[int] = []
@@ -144,8 +156,8 @@ def _serve(cfg: Any, rt: Any, specs: list[Any], duration: float | None, grace: f
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, on_signal)
-    try:
-        svc.start(specs)
+
+    def announce() -> None:
         jobs_now = svc.jobs()
         if as_json:
             emit_json({"event": "start", "pid": os.getpid(), "job_store": service.job_store_url(cfg),
@@ -158,6 +170,20 @@ def _serve(cfg: Any, rt: Any, specs: list[Any], duration: float | None, grace: f
                        err=True)
             for j in jobs_now:
                 click.echo(f"  {j.id:<28} {j.trigger}", err=True)
+        sys.stdout.flush()
+
+    def on_event(name: str, fields: dict[str, Any]) -> None:
+        if name == "active":
+            announce()
+        elif as_json:
+            emit_json({"event": name, "pid": os.getpid(), **fields})
+            sys.stdout.flush()
+        elif name == "standby":
+            click.echo(f"groundswell run: standing by; the schedule runs at {fields.get('holder')}", err=True)
+        else:
+            click.echo("groundswell run: lost the scheduler lease; standing by", err=True)
+
+    try:
         with progress.spinner("running", show) as update:
 
             def tick() -> None:
@@ -167,7 +193,12 @@ def _serve(cfg: Any, rt: Any, specs: list[Any], duration: float | None, grace: f
                     wait = (upcoming[0].next_run_time - datetime.now(UTC)).total_seconds()
                     update(f"{busy} crawl(s) running; next: {upcoming[0].id} in {max(wait, 0):.0f}s")
 
-            svc.wait(duration, tick if show else None)
+            if lease is not None:
+                standby.serve(svc, lease, specs, duration, on_event, tick if show else None)
+            else:
+                svc.start(specs)
+                announce()
+                svc.wait(duration, tick if show else None)
     finally:
         svc.shutdown()
         if console is not None:

@@ -87,7 +87,30 @@ def build_status(cfg: Config, es: Elasticsearch) -> dict[str, Any]:
     return {
         "now": clock.now().isoformat(), "index_prefix": prefix, "job_store": job_store_url(cfg),
         "running": pid is not None, "pid": pid, "jobs": jobs_out, "sources": sources,
+        "deployment": deployment(cfg),
     }
+
+
+def deployment(cfg: Config) -> dict[str, Any] | None:
+    """With Redis: who holds the scheduler lease, which workers are alive, how many crawls wait for one."""
+    if not cfg.redis.enabled:
+        return None
+    import redis
+
+    from crawlers.redis_conn import connect, describe, key_prefix
+    from groundswell.workers.queue import UnitQueue
+
+    client = connect(cfg.redis)
+    try:
+        holder = client.get(f"{key_prefix(cfg)}:scheduler:lease")
+        queue = UnitQueue(client, key_prefix(cfg))
+        return {"redis": cfg.redis.shown_url, "scheduler": holder.decode() if isinstance(holder, bytes) else None,
+                "workers": [{"worker": w.worker_id, "running": w.running} for w in queue.workers()],
+                "crawls_waiting": queue.waiting()}
+    except redis.RedisError as exc:
+        return {"redis": cfg.redis.shown_url, "error": describe(cfg.redis, exc)}
+    finally:
+        client.close()
 
 
 def _pick(doc: dict[str, Any] | None, keys: tuple[str, ...]) -> dict[str, Any]:
@@ -123,8 +146,17 @@ def status(ctx: click.Context, as_json: bool) -> None:
         emit_json(report)
         return
     state = f"running (pid {report['pid']})" if report["running"] else "not running"
+    if (report["deployment"] or {}).get("scheduler"):
+        state = f"running at {report['deployment']['scheduler']} (the lease holder)"
     tz = cfg.zone
     click.echo(f"scheduler: {state}; job store {report['job_store']}; now {_short(report['now'], tz)}")
+    dep = report["deployment"]
+    if dep is not None and dep.get("error"):
+        click.echo(f"redis: {dep['error']}")
+    elif dep is not None:
+        workers = ", ".join(f"{w['worker']} ({len(w['running'])} crawls)" for w in dep["workers"]) or "none alive"
+        click.echo(f"redis {dep['redis']}: schedule run by {dep['scheduler'] or 'nobody (no active scheduler)'}; "
+                   f"workers: {workers}; crawls waiting: {dep['crawls_waiting']}")
     if not report["jobs"]:
         click.echo("no jobs yet: start `groundswell run`")
     else:

@@ -25,7 +25,7 @@ from elasticsearch import ApiError, Elasticsearch, TransportError
 from core import clock, redact
 from core.config import Config, Source
 from core.exits import ExitStatus
-from groundswell.scheduler import runs
+from groundswell.scheduler import claims, runs
 from groundswell.scheduler.children import Children, ChildResult
 from groundswell.scheduler.plan import expired_indices
 from store.client import StoreError, describe_error
@@ -72,6 +72,24 @@ class Runtime:
 
     def _own(self, run: runs.JobRun) -> None:
         run.host, run.pid, run.store_key, run.instance = self.host, self.pid, self.store_key, self.instance
+        run.run_id = claims.current_run_id() or run.run_id  # a claimed run is recorded under its claim's id
+
+    def claim(self, job_id: str) -> bool:
+        """Claim this run of the job at the time it was scheduled for (claims.py); False: it ran already. An
+        unreachable Elasticsearch does not stop the job (the lease keeps a second scheduler away meanwhile)."""
+        scheduled = claims.scheduled_at()
+        if scheduled is None:
+            return True
+        try:
+            if claims.claim(self.es, self.prefix, job_id, scheduled, clock.now(), self.host, self.pid):
+                claims.set_run_id(claims.claim_id(job_id, scheduled))
+                return True
+        except Exception as exc:
+            log.warning("%s: run not claimed (%s); running it anyway", job_id, describe_error(self._url(), exc))
+            return True
+        log.info("%s: its run at %s was already claimed by another scheduler; not running it again", job_id,
+                 scheduled.isoformat())
+        return False
 
     def begin(self, job_id: str, kind: str, source: str | None = None) -> runs.JobRun:
         """Record a run as running before its work starts: if this service dies, the next start finds it and
@@ -182,6 +200,8 @@ def crawl_source(source: str, revisit: bool = False) -> runs.JobRun:
     kind = "revisit" if revisit else "crawl"
     job_id = f"{kind}:{source}"
     started, t0 = clock.now(), time.monotonic()
+    if not rt.claim(job_id):
+        return runs.JobRun(job_id, kind, started, clock.now(), "skipped", source=source, error="already run")
     src = rt.cfg.source(source)
     if src is None:
         return rt.finish(runs.JobRun(job_id, kind, started, clock.now(), "failed", source=source,
@@ -193,6 +213,10 @@ def crawl_source(source: str, revisit: bool = False) -> runs.JobRun:
     try:
         running = rt.begin(job_id, kind, source)
         started = running.started_at
+        if rt.cfg.redis.enabled and rt.cfg.redis.workers:  # `groundswell worker`s crawl it
+            on_workers = _on_workers(rt, src, job_id, kind, revisit, started)
+            on_workers.run_id = running.run_id
+            return rt.finish(on_workers)
         cmd = crawl_command(src, rt.config_path, rt.cfg.scheduler.revisit_hours if revisit else None)
         env = {**os.environ, "SCRAPY_SETTINGS_MODULE": os.environ.get("SCRAPY_SETTINGS_MODULE", "crawlers.settings")}
         try:
@@ -208,14 +232,47 @@ def crawl_source(source: str, revisit: bool = False) -> runs.JobRun:
         lock.release()
 
 
+def _on_workers(rt: Runtime, src: Source, job_id: str, kind: str, revisit: bool, started: datetime) -> runs.JobRun:
+    """The crawl as units for `groundswell worker`s (groundswell.workers): one job run from their results."""
+    import redis
+
+    from crawlers.redis_conn import describe
+    from groundswell.workers.dispatch import crawl_on_workers
+
+    try:
+        done = crawl_on_workers(rt.cfg, src, job_id, rt.cfg.scheduler.revisit_hours if revisit else None)
+    except redis.RedisError as exc:
+        return runs.JobRun(job_id, kind, started, clock.now(), "failed", source=src.name,
+                           error=f"not enqueued: {describe(rt.cfg.redis, exc)}")
+    totals = done.totals()
+    reasons = sorted({str(r.get("finish_reason") or "unknown") for r in done.results})
+    errors = [str(r["error"]) for r in done.results if r.get("error")]
+    error: str | None = None
+    if done.stopped:
+        result: runs.Result = "killed"
+        error = f"stopped at the time limit after {done.seconds:.0f}s"
+    elif reasons == ["finished"] and not errors:
+        result = "ok"
+    else:
+        result, error = "failed", "; ".join([f"finish reasons {', '.join(reasons)}", *errors])
+    stats: dict[str, Any] = {**totals, "finish_reasons": reasons, "units": len(done.results), "on_workers": True,
+                             "keywords": [r.get("keyword") for r in done.results]}
+    return runs.JobRun(job_id, kind, started, clock.now(), result, duration_seconds=round(done.seconds, 3),
+                       source=src.name, error=error, stats=stats, items=totals["items"], indexed=totals["indexed"],
+                       spooled=totals["spooled"])
+
+
 # -- in-process jobs -----------------------------------------------------------------------------------------
 
 
 def _in_process(job_id: str, kind: str, work: Callable[[Runtime, datetime], tuple[dict[str, Any], str | None]]
                 ) -> runs.JobRun:
     rt = runtime()
+    t0 = time.monotonic()
+    if not rt.claim(job_id):
+        return runs.JobRun(job_id, kind, clock.now(), clock.now(), "skipped", error="already run")
     running = rt.begin(job_id, kind)
-    started, t0 = running.started_at, time.monotonic()
+    started = running.started_at
     try:
         stats, error = work(rt, started)
     except (ApiError, TransportError, StoreError) as exc:  # the store failed: one line says how, no traceback

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobSubmissionEvent
-from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.job import Job
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -30,6 +29,7 @@ from apscheduler.schedulers.base import STATE_STOPPED
 from core import clock, paths
 from core.config import Config
 from groundswell.scheduler import children, jobs, runs
+from groundswell.scheduler.claims import ScheduledTimeExecutor
 from groundswell.scheduler.plan import JobSpec, trigger_key
 
 log = logging.getLogger("groundswell.scheduler")
@@ -148,7 +148,7 @@ class _Scheduler(BackgroundScheduler):
 def make_scheduler(cfg: Config) -> BackgroundScheduler:
     return _Scheduler(
         jobstores={"default": SQLAlchemyJobStore(url=job_store_url(cfg))},
-        executors={"default": ThreadPoolExecutor(MAX_WORKERS)},
+        executors={"default": ScheduledTimeExecutor(MAX_WORKERS)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": cfg.scheduler.misfire_grace_seconds},
         timezone=UTC,
     )

@@ -1,0 +1,118 @@
+"""Several `groundswell run` against one Redis and one job store: one schedules, the others stand by; killing the
+active one (SIGKILL, as a dying machine) hands the schedule to a standby within seconds, and no job runs twice.
+
+Real processes, a real Redis (tests/redis_server.py) and the real Elasticsearch node. A bounded number of
+kill/restart cycles here; bench/failover_bench.py runs 100 and measures the failover time."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from elasticsearch import Elasticsearch
+
+from groundswell.scheduler import runs
+
+pytestmark = [pytest.mark.es, pytest.mark.slow]
+
+LEASE_SECONDS = 3
+
+
+class Scheduler:
+    """One `groundswell run --json` process and the JSON events it printed, each with the time it was read."""
+
+    def __init__(self, config: Path, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "groundswell.cli.main", "--config", str(config), "run", "--json"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        self.events: list[tuple[float, dict[str, Any]]] = []
+        self.stderr: list[str] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr or []), daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith("{"):
+                with self._lock:
+                    self.events.append((time.monotonic(), json.loads(line)))
+
+    def seen(self, event: str, after: float = 0.0) -> float | None:
+        with self._lock:
+            return next((t for t, e in self.events if e.get("event") == event and t >= after), None)
+
+    def runs(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [e for _, e in self.events if e.get("event") == "job_run"]
+
+
+def wait_for(what: str, check: Any, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_standby_takes_over_and_no_job_runs_twice(tmp_path: Path, prefix: str, redis_url: str,
+                                                  es: Elasticsearch) -> None:
+    config = tmp_path / "groundswell.yaml"
+    config.write_text(yaml.safe_dump({
+        "scheduler": {"job_store_url": f"sqlite:///{tmp_path / 'jobs.sqlite'}", "alerts_every_minutes": 0.05},
+        "redis": {"url": redis_url, "key_prefix": f"gstest:{uuid.uuid4().hex[:8]}", "lease_seconds": LEASE_SECONDS},
+    }), encoding="utf-8")
+    env = {**os.environ, "GROUNDSWELL_INDEX_PREFIX": prefix, "GROUNDSWELL_HOME": str(tmp_path / "home")}
+    env.pop("GROUNDSWELL_CLOCK", None)
+    active = Scheduler(config, env)
+    everyone = [active]
+    try:
+        wait_for("the first scheduler to run a job", lambda: active.runs())
+        standby = Scheduler(config, env)
+        everyone.append(standby)
+        wait_for("the second one to stand by", lambda: standby.seen("standby"))
+        assert not standby.runs()
+        failovers = []
+        for _cycle in range(3):
+            killed_at = time.monotonic()
+            active.proc.send_signal(signal.SIGKILL)
+            active.proc.wait(10)
+            first = wait_for("the standby's first job", lambda s=standby, k=killed_at: next(
+                (t for t, e in s.events if e.get("event") == "job_run" and t > k), None), timeout=45)
+            failovers.append(first - killed_at)
+            active, standby = standby, Scheduler(config, env)
+            everyone.append(standby)
+            wait_for("the new standby", lambda s=standby: s.seen("standby"))
+        print("failover seconds:", [round(f, 1) for f in failovers])
+        assert max(failovers) < 30, failovers
+        assert max(failovers) < LEASE_SECONDS + 10, failovers  # the lease's expiry, a poll, a start
+    finally:
+        for s in everyone:
+            if s.proc.poll() is None:
+                s.proc.send_signal(signal.SIGTERM)
+        for s in everyone:
+            try:
+                s.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                s.proc.kill()
+    done = [r for s in everyone for r in s.runs() if r["result"] != "skipped"]
+    counts = Counter(r["run_id"] for r in done)
+    assert done and all("@" in r["run_id"] for r in done), done[:3]  # claimed: job@scheduled time
+    assert [rid for rid, n in counts.items() if n > 1] == [], "a job ran twice"
+    es.indices.refresh(index=runs.runs_index(prefix))
+    stored = [r for r in runs.history(es, prefix) if r["result"] != "skipped"]
+    assert sorted(r["run_id"] for r in stored) == sorted(counts)
