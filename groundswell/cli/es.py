@@ -7,7 +7,7 @@ import click
 from core import paths
 from core.exits import ExitStatus
 from groundswell import esnode
-from groundswell.cli.common import emit_json, fail, load_config
+from groundswell.cli.common import emit_json, exit_statuses, fail, load_config
 
 
 @click.group()
@@ -25,6 +25,8 @@ def _local_only(ctx: click.Context, action: str) -> None:
         )
 
 
+@exit_statuses(PARTIAL="the node could not be fetched or started (the message says why)",
+               USAGE="GROUNDSWELL_ES_URL is set: there is no local node to start")
 @es.command()
 @click.option("--timeout", default=180.0, show_default=True, help="Seconds to wait for a healthy cluster.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: the outcome, URL and folders.")
@@ -45,6 +47,7 @@ def start(ctx: click.Context, timeout: float, as_json: bool) -> None:
         click.echo(f"elasticsearch {outcome}: {url} (data {lay.data_dir}, logs {lay.logs_dir})")
 
 
+@exit_statuses(USAGE="GROUNDSWELL_ES_URL is set: there is no local node to stop")
 @es.command()
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait before killing it.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: the outcome.")
@@ -59,6 +62,7 @@ def stop(ctx: click.Context, timeout: float, as_json: bool) -> None:
         click.echo(f"elasticsearch {outcome}")
 
 
+@exit_statuses(store=True, OK="the cluster answered, healthy or not")
 @es.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 @click.pass_context
@@ -66,8 +70,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     """Version, health and where things are (the URL's password masked).
 
     `running` is whether the cluster answered at all: a node that refuses the credentials (401) or a privilege
-    (403) is running, and `error` says what it refused. Exit status: 0 healthy answer, 3 no answer, 4 credentials
-    refused, 5 a privilege missing (cluster `monitor`), 6 TLS failed, 7 not Elasticsearch."""
+    (403) is running, and `error` says what it refused (5: the cluster privilege `monitor`)."""
     from store.client import StoreAuthError, StoreForbidden, make_client, server_version, store_error
 
     cfg = load_config(ctx).elasticsearch

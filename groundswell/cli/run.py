@@ -13,8 +13,9 @@ import click
 
 from core.exits import ExitStatus
 from core.timefmt import people_time
+from core.times import iso
 from groundswell.cli import progress
-from groundswell.cli.common import emit_json, fail, load_config
+from groundswell.cli.common import config_path, emit_json, exit_statuses, fail, load_config
 
 
 def _run_json(run: Any) -> dict[str, Any]:
@@ -22,6 +23,9 @@ def _run_json(run: Any) -> dict[str, Any]:
     return {"event": "job_run", **doc}
 
 
+@exit_statuses(OK="stopped cleanly (--once: every job ok)",
+               PARTIAL="a job failed (--once), or another `groundswell run` holds the job store",
+               USAGE="bad configuration or options; the console's secret key missing or its port taken")
 @click.command("run")
 @click.option("--once", is_flag=True,
               help="Run every crawl (in parallel), then retention, alerts and the digest once now, and exit.")
@@ -46,8 +50,6 @@ def run(ctx: click.Context, once: bool, duration: float | None, grace: float, ki
     SIGTERM (Scrapy flushes what it holds), then SIGKILL.
 
     With web.enabled, the console (`groundswell web`) is served beside the scheduler on web.host:web.port.
-
-    Exit status: 0 all went well (--once: every job ok), 1 a job failed (--once), 2 bad configuration.
     """
     from core import clock
     from groundswell.scheduler import jobs, plan, service
@@ -62,7 +64,7 @@ def run(ctx: click.Context, once: bool, duration: float | None, grace: float, ki
         specs = plan.plan_jobs(cfg, sim)
     except (clock.ClockError, plan.PlanError) as exc:
         fail(f"configuration error:\n{exc}", code=ExitStatus.USAGE)
-    config_path = ctx.find_root().params.get("config_path") or cfg.path
+    path = config_path(ctx) or cfg.path
     es = make_client(cfg.elasticsearch, retries=1)
     show = progress.wanted(as_json)
 
@@ -73,10 +75,11 @@ def run(ctx: click.Context, once: bool, duration: float | None, grace: float, ki
             if as_json:
                 emit_json(_run_json(r))
             else:
-                click.echo(f"{people_time(datetime.now(UTC), cfg.zone, seconds=True)} {jobs.describe_run(r)}")
+                # the run's own end, on Groundswell's clock (the simulated one in a demo), as status shows it
+                click.echo(f"{people_time(r.finished_at, cfg.zone, seconds=True)} {jobs.describe_run(r)}")
 
     rt = jobs.Runtime(cfg, es, Children(kill_grace=kill_grace),
-                      config_path=os.path.abspath(config_path) if config_path else None, on_run=on_run)
+                      config_path=os.path.abspath(path) if path else None, on_run=on_run)
     jobs.install(rt)
     try:
         if once:
@@ -179,5 +182,5 @@ def _job_json(job: Any) -> dict[str, Any]:
 
     nxt = job.next_run_time
     return {"id": job.id, "name": job.name, "trigger": str(job.trigger),
-            "next_run": nxt.astimezone(UTC).isoformat() if nxt else None,
-            "next_run_product": (product_time(nxt) or nxt).isoformat() if nxt else None}
+            "next_run": iso(nxt) if nxt else None,
+            "next_run_product": iso(product_time(nxt) or nxt) if nxt else None}
