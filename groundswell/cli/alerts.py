@@ -79,17 +79,22 @@ def run_cmd(ctx: click.Context, at_: str | None, no_send: bool, as_json: bool) -
         emit_json(report.to_json())
     else:
         click.echo(f"evaluated at {people_time(report.at, cfg.zone)}: {len(report.matches)} matches")
-        for m in report.matches:
+        for p in report.placed:
+            m = p.match
             click.echo(f"  match  {m.severity:<7} {show(m.rule)}: {show(m.summary)}")
+            if p.outcome == "joined":
+                opened = people_time(p.incident.opened_at, cfg.zone)
+                click.echo(f"         joined {p.incident.incident_id} (opened {opened}, {p.incident.status}), "
+                           f"no email: {p.why}")
         for i in report.opened:
             click.echo(f"  OPENED {i.severity:<7} {i.incident_id} {show(i.brand or '')}: {show(i.summary)}")
         for i in report.escalated:
             click.echo(f"  ESCALATED to {i.severity} {i.incident_id}: {show(i.summary)}")
         for i in report.resolved:
             click.echo(f"  resolved {i.incident_id} ({i.resolve_reason})")
-        click.echo(
-            f"emails: {report.emails_queued} queued, {report.emails_sent} sent, {report.emails_pending} pending"
-        )
+        held = " (--no-send: nothing delivered now)" if no_send else ""
+        click.echo(f"emails: {report.emails_queued} queued, {report.emails_sent} sent, "
+                   f"{report.emails_pending} waiting in the outbox{held}")
         for e in report.errors:
             click.echo(f"  error: {show(e)}", err=True)
     if report.errors:
