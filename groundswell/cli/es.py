@@ -77,13 +77,11 @@ def status(ctx: click.Context, as_json: bool) -> None:
     info: dict[str, object] = {"url": cfg.display_url, "managed": cfg.is_local, "index_prefix": cfg.index_prefix}
     if cfg.is_local:
         lay = esnode.layout(cfg.local)
-        info.update(
-            pid=esnode.read_pid(lay),
-            data=str(lay.data_dir),
-            logs=str(lay.logs_dir),
-            distribution=str(lay.dist),
-            spool=str(paths.spool_dir()),
-        )
+        pid, data, logs = esnode.read_pid(lay), str(lay.data_dir), str(lay.logs_dir)
+        if pid is None and (other := esnode.answering(cfg.local.port)) is not None:
+            # started with another GROUNDSWELL_HOME: say where that node keeps its data, not where it would be
+            pid, data, logs = other.pid, other.data, other.logs
+        info.update(pid=pid, data=data, logs=logs, distribution=str(lay.dist), spool=str(paths.spool_dir()))
     client = make_client(cfg, retries=0)
     code = ExitStatus.OK
     try:
