@@ -87,8 +87,10 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str, batch_size: int
 
     with chain:
         for path in paths:
+            seen = 0
             for line in read(path, fmt):
                 read_count += line.number > 0
+                seen += 1
                 pending.append(line)
                 if len(pending) >= batch_size:
                     run(pending)
@@ -96,6 +98,9 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str, batch_size: int
                     break  # Elasticsearch refused us: reading on would store nothing
             if sink.fatal is not None:
                 break
+            if not seen:  # not an error, but never a silent empty answer
+                where = "stdin" if path == "-" else display.line(path)
+                click.echo(f"warning: {where}: no records in it (empty, blank lines or a header alone)", err=True)
         if sink.fatal is None:
             run(pending)
     res = sink.result
