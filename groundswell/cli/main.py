@@ -9,6 +9,7 @@ import click
 from groundswell import __version__
 from groundswell.cli.alerts import alerts
 from groundswell.cli.common import CONFIG_HELP, VERBOSE_HELP, configure_logging, shared_options
+from groundswell.cli.config import config
 from groundswell.cli.crawl import crawl
 from groundswell.cli.es import es
 from groundswell.cli.ingest import ingest
@@ -52,6 +53,7 @@ def cli(config_path: str | None, verbose: int) -> None:
 
 
 cli.add_command(alerts)
+cli.add_command(config)
 cli.add_command(crawl)
 cli.add_command(es)
 cli.add_command(ingest)

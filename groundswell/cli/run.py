@@ -61,7 +61,7 @@ def run(ctx: click.Context, once: bool, duration: float | None, grace: float, ki
     cfg = load_config(ctx)
     try:
         sim = clock.freeze()  # children share this origin of simulated time
-        specs = plan.plan_jobs(cfg, sim)
+        specs = plan.plan_jobs(cfg, sim, cfg.zone)  # cron lines are read in the configured timezone
     except (clock.ClockError, plan.PlanError) as exc:
         fail(f"configuration error:\n{exc}", code=ExitStatus.USAGE)
     path = config_path(ctx) or cfg.path
