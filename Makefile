@@ -6,7 +6,7 @@ GS := $(VENV)/bin/groundswell
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?= -q
 
-.PHONY: setup system-deps demo test lint bench es-start es-stop clean
+.PHONY: setup system-deps install uninstall demo test lint bench es-start es-stop clean
 
 # System packages: Maven fetches Elasticsearch, a JDK (17+) runs it, Debian's Chromium (with a CJK font) renders
 # the browser spiders' pages (`playwright install` cannot download browsers here), redis-server is what the tests
@@ -33,6 +33,18 @@ $(STAMP): pyproject.toml | system-deps
 
 setup: system-deps $(STAMP)
 
+# `groundswell` on the PATH without activating the venv: a link in $(BINDIR) to the venv's command.
+BINDIR ?= $(HOME)/.local/bin
+install: setup
+	@mkdir -p $(BINDIR)
+	@ln -sfn $(abspath $(GS)) $(BINDIR)/groundswell
+	@echo "linked $(BINDIR)/groundswell -> $(abspath $(GS))"
+	@case ":$$PATH:" in *":$(BINDIR):"*) ;; \
+	  *) echo "$(BINDIR) is not on your PATH yet: add  export PATH=\"$(BINDIR):\$$PATH\"  to ~/.profile";; esac
+
+uninstall:
+	rm -f $(BINDIR)/groundswell
+
 es-start: setup
 	@if [ -n "$$GROUNDSWELL_ES_URL" ]; then $(GS) es status; else $(GS) es start; fi
 
@@ -43,7 +55,8 @@ es-stop: setup
 # one viral complaint, then what happened. It stops what it started except Elasticsearch.
 demo: es-start
 	@$(VENV)/bin/python demo/run_demo.py
-	@echo; echo "Elasticsearch keeps running for you: try '$(GS) search --help'; stop it with 'make es-stop'."
+	@echo; echo "Elasticsearch keeps running for you: try 'groundswell search --help' (after 'make install'; or"; \
+	  echo "$(GS) search --help); stop it with 'make es-stop'."
 
 # Tests run against a real node: started here if none answers, and stopped again only if started here.
 test: setup

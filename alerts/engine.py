@@ -35,6 +35,30 @@ log = logging.getLogger(__name__)
 Matcher = Callable[[Config[Any], Elasticsearch, datetime], tuple[list[Match], list[str]]]
 
 
+@dataclass(frozen=True)
+class Placement:
+    """What a match did: opened an incident, escalated it, or joined one without an email of its own (an incident
+    emails when it opens and once when its severity first rises; `why` says which of these it was not)."""
+
+    match: Match
+    incident: Incident
+    outcome: Literal["opened", "escalated", "joined"]
+    why: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"incident_id": self.incident.incident_id, "outcome": self.outcome, "why": self.why or None}
+
+
+def _why_joined(inc: Incident, match: Match) -> str:
+    if inc.status == "acknowledged":
+        return f"acknowledged by {inc.acknowledged_by or 'someone'}; it emails again only if its severity first rises"
+    if any(n.kind == "escalated" for n in inc.notifications):
+        return "it emailed when it opened and when it escalated; later matches update it silently"
+    if match.severity == inc.severity:
+        return f"it is {inc.severity} already and emailed when it opened; it emails again only if its severity rises"
+    return f"it is {inc.severity}, above this {match.severity} match; it emails again only if its severity rises"
+
+
 @dataclass
 class RunReport:
     at: datetime
@@ -43,6 +67,7 @@ class RunReport:
     escalated: list[Incident] = field(default_factory=list)
     resolved: list[Incident] = field(default_factory=list)
     updated: list[Incident] = field(default_factory=list)
+    placed: list[Placement] = field(default_factory=list)  # one per match, in `matches` order
     emails_queued: int = 0
     emails_sent: int = 0
     emails_pending: int = 0
@@ -52,6 +77,10 @@ class RunReport:
         return {
             "at": iso(self.at),
             "matches": [
+                {"rule": p.match.rule, "type": p.match.rule_type, "severity": p.match.severity,
+                 "summary": p.match.summary, **p.to_json()}
+                for p in self.placed
+            ] if len(self.placed) == len(self.matches) else [
                 {"rule": m.rule, "type": m.rule_type, "severity": m.severity, "summary": m.summary}
                 for m in self.matches
             ],
@@ -144,9 +173,29 @@ def run_once(
     report.escalated = [i for i, _ in changes.escalated if i.incident_id not in unsent]
     report.resolved = changes.resolved
     report.updated = changes.updated
+    report.placed = _placements(changes, matches)
     if send:
         deliver(cfg, es, report)
+    else:
+        report.emails_pending = Outbox(es, cfg.elasticsearch.index_prefix).unsent()
     return report
+
+
+def _placements(changes: book.Changes, matches: list[Match]) -> list[Placement]:
+    """Each match's incident and outcome, in the order the rules found them."""
+    opened = {i.incident_id for i in changes.opened}
+    escalated = {i.incident_id for i, _ in changes.escalated}
+    where = {id(m): inc for m, inc in changes.placed}
+    out: list[Placement] = []
+    for m in matches:
+        inc = where[id(m)]
+        if inc.incident_id in opened:
+            out.append(Placement(m, inc, "opened"))
+        elif inc.incident_id in escalated and m.severity == inc.severity:
+            out.append(Placement(m, inc, "escalated"))
+        else:
+            out.append(Placement(m, inc, "joined", _why_joined(inc, m)))
+    return out
 
 
 def _safely(report: RunReport, inc: Incident, action: Callable[[], None]) -> bool:

@@ -205,6 +205,9 @@ class Changes:
     escalated: list[tuple[Incident, str]] = field(default_factory=list)  # (incident, previous severity)
     updated: list[Incident] = field(default_factory=list)
     resolved: list[Incident] = field(default_factory=list)
+    # where each match went: (match, the incident it opened or joined), so a person can be told why a match
+    # emailed nobody (it joined an incident that had emailed already)
+    placed: list[tuple[Match, Incident]] = field(default_factory=list)
 
     @property
     def changed(self) -> list[Incident]:
@@ -328,6 +331,7 @@ def apply(matches: Sequence[Match], active: Sequence[Incident], at: datetime, qu
             book.append(inc)
             changes.opened.append(inc)
         joined.setdefault(inc.incident_id, []).append(match)
+        changes.placed.append((match, inc))
     for inc in book:
         # least telling first, so the most telling match of this evaluation is the one the incident shows
         for match in sorted(joined.get(inc.incident_id, ()), key=_telling):

@@ -38,10 +38,12 @@ class _Frozen(BaseModel):
 
 
 class Brand(_Frozen):
-    name: str = Field(min_length=1)
-    aliases: tuple[str, ...] = ()
-    products: tuple[str, ...] = ()
-    exclusions: tuple[str, ...] = ()
+    name: str = Field(min_length=1, description="The brand as mentions are tagged with it (`brand`), e.g. 小米.")
+    aliases: tuple[str, ...] = Field(default=(), description="Other names of the brand (Xiaomi, MI): any of them is "
+        "a mention. Latin names match as whole words only.")
+    products: tuple[str, ...] = Field(default=(), description="Product names and SKUs that mean the brand (小米14).")
+    exclusions: tuple[str, ...] = Field(default=(), description="Phrases containing a name that are not the brand "
+        "(小米粥, apple pie): only that occurrence is cancelled.")
 
 
 _XPATH_START = ("/", "./", "../", "(", "@")
@@ -53,18 +55,22 @@ class ReviewSelectors(_Frozen):
     `::attr(name)` included) or XPath (`xpath:` prefix, or starting with `/`, `./`, `(` or `@`), relative to an
     item. Checked when the file is loaded, so a typo fails then, naming its key, not as an empty crawl later."""
 
-    item: str = Field(min_length=1)  # one review
-    text: str = Field(min_length=1)
-    time: str = Field(min_length=1)
-    author: str = ""
-    rating: str = ""
-    next: str = ""  # the next page's link (an href), on the whole page
-    id: str = ""  # empty: an id hashed from author, time and text
-    likes: str = ""
-    title: str = ""
-    start_url: str | None = None  # the first page, absolute or relative to the source's base_url
-    browser: bool = False  # render each page in Chromium first (for pages built by JavaScript)
-    timezone: str = "UTC"  # the zone of times printed without one: UTC or an offset like +08:00
+    item: str = Field(min_length=1, description="One review on the page.")
+    text: str = Field(min_length=1, description="The review's text, within an item.")
+    time: str = Field(min_length=1, description="When it was written, as the page prints it (localized and relative "
+        "dates are read: 2024年3月5日, 3天前).")
+    author: str = Field(default="", description="Its author.")
+    rating: str = Field(default="", description="Its rating (a number, or stars counted from the text).")
+    next: str = Field(default="", description="The next page's link (an href), on the whole page.")
+    id: str = Field(default="", description="A stable id; empty: one hashed from author, time and text.")
+    likes: str = Field(default="", description="How many found it helpful.")
+    title: str = Field(default="", description="Its title.")
+    start_url: str | None = Field(default=None, description="The first page, absolute or relative to the source's "
+        "base_url.")
+    browser: bool = Field(default=False, description="Render each page in Chromium first (pages built by "
+        "JavaScript).")
+    timezone: str = Field(default="UTC", description="The zone of times printed without one: UTC or an offset like "
+        "+08:00.")
 
     @staticmethod
     def selector_names() -> tuple[str, ...]:
@@ -108,20 +114,26 @@ class ReviewSelectors(_Frozen):
 
 
 class Source(_Frozen):
-    name: str = Field(min_length=1)
-    spider: str = Field(min_length=1)
-    base_url: str | None = None
-    keywords: tuple[str, ...] = ()
-    interval_minutes: int | None = Field(default=None, gt=0)
-    cron: str | None = None
-    max_pages: int = Field(default=5, gt=0)
-    enabled: bool = True
-    # scheduling (`groundswell run`): interval_minutes or cron, spread by up to jitter_seconds; a crawl still
-    # running after time_limit_minutes is killed
-    jitter_seconds: int = Field(default=30, ge=0)
-    time_limit_minutes: float = Field(default=15.0, gt=0)
-    # the generic `reviews` spider's selectors for this site (`groundswell crawl reviews -a source=NAME`)
-    selectors: ReviewSelectors | None = None
+    name: str = Field(min_length=1, description="The source's name: `groundswell crawl NAME`, its jobs in "
+        "`groundswell status`.")
+    spider: str = Field(min_length=1, description="The spider that crawls it: weibo, bilibili, reddit, jd, "
+        "xiaohongshu or reviews.")
+    base_url: str | None = Field(default=None, description="Crawl this host instead of the real site (e.g. the "
+        "simulator of `groundswell sites`); every host the spider uses is pointed at it.")
+    keywords: tuple[str, ...] = Field(default=(), description="What to search for, one crawl each; empty: every "
+        "brand in `brands:`.")
+    interval_minutes: int | None = Field(default=None, gt=0, description="`groundswell run` crawls it this often (or "
+        "on `cron`; with neither it is crawled only by hand).")
+    cron: str | None = Field(default=None, description="A crontab line (`0 */2 * * *`) instead of interval_minutes, "
+        "in the configured `timezone:`.")
+    max_pages: int = Field(default=5, gt=0, description="Search pages per crawl at most.")
+    enabled: bool = Field(default=True, description="false: not scheduled (still crawlable by hand).")
+    jitter_seconds: int = Field(default=30, ge=0, description="Each scheduled crawl starts up to this many seconds "
+        "late, so sources do not all start at once.")
+    time_limit_minutes: float = Field(default=15.0, gt=0, description="A scheduled crawl still running after this "
+        "long gets SIGTERM (then SIGKILL after `run --kill-grace`).")
+    selectors: ReviewSelectors | None = Field(default=None, description="How the generic `reviews` spider reads this "
+        "site, when it has no schema.org markup (below).")
 
 
 def _check_emails(value: tuple[str, ...]) -> tuple[str, ...]:
@@ -141,11 +153,14 @@ class Route(_Frozen):
     and so on down to the severity-only tiers and the default (alerts.report.recipients_for). `severity` means this
     tier and above; `role` says in the email why its recipients got it ("logistics lead")."""
 
-    to: tuple[str, ...] = Field(min_length=1)
-    brand: str | None = Field(default=None, min_length=1)
-    category: str | None = Field(default=None, min_length=1)  # a top-level category of the complaint taxonomy
-    severity: SeverityName | None = None
-    role: str = ""
+    to: tuple[str, ...] = Field(min_length=1, description="Email addresses.")
+    brand: str | None = Field(default=None, min_length=1, description="Only incidents about this brand (one of "
+        "`brands:`).")
+    category: str | None = Field(default=None, min_length=1, description="Only incidents of this top-level complaint "
+        "category (pipelines/complaint_taxonomy.yaml), e.g. logistics.")
+    severity: SeverityName | None = Field(default=None, description="Only incidents of this severity and above.")
+    role: str = Field(default="", description="Why its recipients get the email, said in its footer (\"logistics "
+        "lead\").")
 
     @field_validator("to")
     @classmethod
@@ -156,11 +171,13 @@ class Route(_Frozen):
 class Recipients(_Frozen):
     """The severity-only tiers (the original form), the routes by who can act, and the broadest fallback."""
 
-    notice: tuple[str, ...] = ()
-    urgent: tuple[str, ...] = ()
-    crisis: tuple[str, ...] = ()
-    default: tuple[str, ...] = ()  # anyone not routed more specifically (GROUNDSWELL_ALERT_TO)
-    routes: tuple[Route, ...] = ()
+    notice: tuple[str, ...] = Field(default=(), description="Who gets notice incidents (when no route matches).")
+    urgent: tuple[str, ...] = Field(default=(), description="Who gets urgent incidents (when no route matches).")
+    crisis: tuple[str, ...] = Field(default=(), description="Who gets crisis incidents (when no route matches); an "
+        "empty tier falls back to the next lower one.")
+    default: tuple[str, ...] = Field(default=(), description="Who gets what nothing more specific routes.")
+    routes: tuple[Route, ...] = Field(default=(), description="Routes by brand, category and severity (below); the "
+        "most specific that match an incident win.")
 
     @field_validator("notice", "urgent", "crisis", "default")
     @classmethod
@@ -169,25 +186,30 @@ class Recipients(_Frozen):
 
 
 class Smtp(_Frozen):
-    host: str = "localhost"
-    port: int = Field(default=25, gt=0, lt=65536)
-    security: Literal["none", "starttls", "ssl"] = "none"
-    username: str | None = None
-    password: str | None = None
-    sender: str = "groundswell@localhost"
-    timeout_seconds: float = Field(default=10.0, gt=0)
+    host: str = Field(default="localhost", description="The mail server.")
+    port: int = Field(default=25, gt=0, lt=65536, description="Its port.")
+    security: Literal["none", "starttls", "ssl"] = Field(default="none", description="TLS: none, starttls (587) or "
+        "ssl (465).")
+    username: str | None = Field(default=None, description="Sign-in name (prefer the environment).")
+    password: str | None = Field(default=None, description="Sign-in password (a secret: prefer the environment).")
+    sender: str = Field(default="groundswell@localhost", description="The From address of every email.")
+    timeout_seconds: float = Field(default=10.0, gt=0, description="How long one SMTP conversation may take.")
 
 
 class Alerting(_Frozen):
     """How incidents behave and are mailed; the rules themselves are `rules:`."""
 
-    default_rules: bool = True  # the shipped rule set runs beside (and is overridden by name by) `rules:`
-    quiet_minutes: int = Field(default=180, gt=0)  # an incident with no new match for this long resolves
-    digest_minutes: int | None = Field(default=None, gt=0)  # opt-in: notices go out as one digest per period
-    kibana_url: str | None = None  # e.g. http://localhost:5601, for the "open in Kibana" link in emails
-    # the console's address as people reach it (`groundswell web`), for the incident and acknowledge links in emails
-    console_url: str | None = None
-    ack_link_hours: float = Field(default=72.0, gt=0)  # an email's acknowledge link works this long
+    default_rules: bool = Field(default=True, description="The shipped rules (viral-spread, negative-surge, "
+        "new-complaint-term, crawler-health) run beside `rules:`, which can replace one by its name; false: only "
+        "`rules:`.")
+    quiet_minutes: int = Field(default=180, gt=0, description="An incident with no new match for this long resolves.")
+    digest_minutes: int | None = Field(default=None, gt=0, description="Send notices as one digest per this many "
+        "minutes (urgent and crisis still go at once); unset: each at once.")
+    kibana_url: str | None = Field(default=None, description="Kibana's address (http://localhost:5601), for the "
+        "\"open in Kibana\" link in emails.")
+    console_url: str | None = Field(default=None, description="The console's address as people reach it, for the "
+        "incident and acknowledge links in emails.")
+    ack_link_hours: float = Field(default=72.0, gt=0, description="How long an email's acknowledge link works.")
 
     @field_validator("console_url", "kibana_url")
     @classmethod
@@ -204,10 +226,14 @@ class WebUser(_Frozen):
     """A person who may sign in to the console. `password_hash` comes from `groundswell web hash-password`;
     without one the person signs in only through the trusted proxy header."""
 
-    name: str = Field(min_length=1, max_length=100)
-    email: str | None = None
-    password_hash: str | None = None
-    role: Literal["responder", "viewer"] = "responder"  # a viewer reads; a responder also acknowledges and resolves
+    name: str = Field(min_length=1, max_length=100, description="The name to sign in with, recorded with what the "
+        "person does.")
+    email: str | None = Field(default=None, description="Their address (an acknowledge link sent to it records "
+        "them).")
+    password_hash: str | None = Field(default=None, description="From `groundswell web hash-password` (argon2); "
+        "none: they sign in only through web.trusted_header.")
+    role: Literal["responder", "viewer"] = Field(default="responder", description="A viewer reads; a responder also "
+        "acknowledges, resolves and writes notes.")
 
     @field_validator("name")
     @classmethod
@@ -235,16 +261,16 @@ class WebUser(_Frozen):
 class Web(_Frozen):
     """`groundswell web`: the console for service leads and PR teams (also started by `groundswell run` if enabled)."""
 
-    enabled: bool = False  # `groundswell run` serves the console too
-    host: str = "127.0.0.1"
-    port: int = Field(default=8600, gt=0, lt=65536)
-    users: tuple[WebUser, ...] = ()
-    # sign-in by a reverse proxy that already authenticated the person: this header names them (a configured
-    # user's name or email), and it is believed only from these proxy addresses
-    trusted_header: str | None = None
-    trusted_proxies: tuple[str, ...] = ()
-    session_hours: float = Field(default=12.0, gt=0)
-    threads: int = Field(default=8, gt=0, le=64)
+    enabled: bool = Field(default=False, description="`groundswell run` serves the console too.")
+    host: str = Field(default="127.0.0.1", description="Address the console listens on.")
+    port: int = Field(default=8600, gt=0, lt=65536, description="Its port.")
+    users: tuple[WebUser, ...] = Field(default=(), description="Who may sign in (below).")
+    trusted_header: str | None = Field(default=None, description="A reverse proxy that signed the person in names "
+        "them in this header (X-Remote-User), as a configured user's name or email.")
+    trusted_proxies: tuple[str, ...] = Field(default=(), description="The proxies (addresses or networks) believed "
+        "about trusted_header; needed with it.")
+    session_hours: float = Field(default=12.0, gt=0, description="How long a sign-in lasts.")
+    threads: int = Field(default=8, gt=0, le=64, description="Requests served at once.")
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -278,12 +304,17 @@ class Web(_Frozen):
 class Scheduler(_Frozen):
     """`groundswell run`: the long-running service."""
 
-    job_store_url: str | None = None  # any SQLAlchemy URL; default: SQLite under the Groundswell home
-    alerts_every_minutes: float = Field(default=1.0, gt=0)
-    revisit_every_minutes: float = Field(default=60.0, gt=0)
-    revisit_hours: float = Field(default=48.0, gt=0)  # posts this recent are re-crawled so engagement grows
-    retention_months: int | None = Field(default=None, gt=0)  # monthly mention indices older than this are dropped
-    misfire_grace_seconds: int = Field(default=300, gt=0)
+    job_store_url: str | None = Field(default=None, description="Where jobs persist: any SQLAlchemy URL; default: "
+        "SQLite at <data home>/jobs-<prefix>.sqlite.")
+    alerts_every_minutes: float = Field(default=1.0, gt=0, description="How often the alert rules are evaluated.")
+    revisit_every_minutes: float = Field(default=60.0, gt=0, description="How often each source's recent posts are "
+        "fetched again (engagement history).")
+    revisit_hours: float = Field(default=48.0, gt=0, description="Posts this recent are fetched again by a revisit, "
+        "so their engagement history keeps growing.")
+    retention_months: int | None = Field(default=None, gt=0, description="Drop each monthly mention index whose "
+        "month ended more than this many months ago; unset: keep everything.")
+    misfire_grace_seconds: int = Field(default=300, gt=0, description="Runs missed while the service was down are "
+        "coalesced into one if less than this late, else skipped.")
 
     @field_validator("job_store_url")
     @classmethod
@@ -308,10 +339,12 @@ class LocalNode(_Frozen):
     """The node `groundswell es start` manages when no external cluster is configured; `nodes: 3` (or
     `es start --nodes 3`) makes it a cluster of that many nodes on consecutive ports from `port`."""
 
-    version: str = "8.19.21"
-    port: int = Field(default=9200, gt=0, lt=65436)
-    heap: str = "1g"
-    nodes: int = Field(default=1, ge=1, le=5)
+    version: str = Field(default="8.19.21", description="The Elasticsearch version fetched from Maven Central.")
+    port: int = Field(default=9200, gt=0, lt=65436, description="Its HTTP port (of the first node); the transport "
+        "port is this + 100.")
+    heap: str = Field(default="1g", description="Its Java heap (512m, 1g), per node.")
+    nodes: int = Field(default=1, ge=1, le=5, description="How many nodes `groundswell es start` runs here, on "
+        "consecutive ports from `port` (a local cluster for trying replicas; production clusters are set by `url`).")
 
     @field_validator("version")
     @classmethod
@@ -329,19 +362,21 @@ class LocalNode(_Frozen):
 
 
 class Elasticsearch(_Frozen):
-    url: str | None = None  # None: the local node managed by `groundswell es`
-    username: str | None = None
-    password: str | None = None
-    api_key: str | None = None
-    ca_certs: str | None = None
-    verify_certs: bool = True
-    index_prefix: str = "groundswell"
-    request_timeout: float = Field(default=30.0, gt=0)
-    # shards and replicas of every index Groundswell creates (the mention template and the bookkeeping
-    # indices); None: 1 shard, and a replica as soon as a second node is there (auto_expand_replicas 0-1)
-    shards: int | None = Field(default=None, ge=1, le=64)
-    replicas: int | None = Field(default=None, ge=0, le=8)
-    local: LocalNode = LocalNode()
+    url: str | None = Field(default=None, description="An existing cluster (several node URLs: comma-separated); "
+        "unset: the local node of `groundswell es start`.")
+    username: str | None = Field(default=None, description="Basic authentication (prefer the environment).")
+    password: str | None = Field(default=None, description="Basic authentication (a secret: prefer the environment).")
+    api_key: str | None = Field(default=None, description="An API key instead (a secret: prefer the environment).")
+    ca_certs: str | None = Field(default=None, description="A CA bundle that signed the cluster's certificate.")
+    verify_certs: bool = Field(default=True, description="false: do not check the certificate (warned once per "
+        "process).")
+    index_prefix: str = Field(default="groundswell", description="The start of every index, alias and template name.")
+    request_timeout: float = Field(default=30.0, gt=0, description="Seconds one request may take.")
+    shards: int | None = Field(default=None, ge=1, le=64, description="Primary shards of every index Groundswell "
+        "creates (the mention template and the bookkeeping indices); unset: 1.")
+    replicas: int | None = Field(default=None, ge=0, le=8, description="Replicas of every index Groundswell creates; "
+        "unset: none on one node, one as soon as a second node is there (auto_expand_replicas 0-1).")
+    local: LocalNode = Field(default=LocalNode(), description="The local node (below).")
 
     @field_validator("index_prefix")
     @classmethod
@@ -388,12 +423,18 @@ class Redis(_Frozen):
     Without a URL everything runs in one `groundswell run`, as on a single machine. The URL may carry a password
     (`redis://:secret@host:6379/0`): prefer GROUNDSWELL_REDIS_URL, and it is never printed whole."""
 
-    url: str | None = None
-    workers: bool = False  # `groundswell run` hands crawls to `groundswell worker`s instead of running them
-    key_prefix: str | None = None  # default: groundswell:<index prefix>
-    lease_seconds: float = Field(default=10.0, ge=1, le=300)  # the active scheduler's lease (renewed at a third)
-    visibility_seconds: float = Field(default=60.0, ge=5)  # a request a dead worker held goes back after this
-    worker_lease_seconds: float = Field(default=30.0, ge=5)  # a crawl a dead worker held goes to another after this
+    url: str | None = Field(default=None, description="redis://[:password@]host:port/db (a secret when it carries a "
+        "password: prefer GROUNDSWELL_REDIS_URL); unset: no Redis.")
+    workers: bool = Field(default=False, description="true: `groundswell run` hands crawls to `groundswell worker`s "
+        "instead of running them itself.")
+    key_prefix: str | None = Field(default=None, description="The start of every Redis key; unset: "
+        "groundswell:<index prefix>.")
+    lease_seconds: float = Field(default=10.0, ge=1, le=300, description="The active scheduler's lease (renewed at "
+        "a third of it): how soon a standby takes over from one that died.")
+    visibility_seconds: float = Field(default=60.0, ge=5, description="A request a dead worker held goes back to the "
+        "queue after this.")
+    worker_lease_seconds: float = Field(default=30.0, ge=5, description="A crawl a dead worker held goes to another "
+        "worker after this.")
 
     @field_validator("url")
     @classmethod
@@ -416,47 +457,59 @@ class RedditApp(_Frozen):
     """A Reddit app (reddit.com/prefs/apps): its id and secret get an OAuth2 token; with a username and password (a
     "script" app) the token acts for that account, else it is application-only. Secrets: prefer the environment."""
 
-    client_id: str | None = None
-    client_secret: SecretStr | None = None  # SecretStr: never shown by repr() or a log line
-    username: str | None = None
-    password: SecretStr | None = None
-    user_agent: str | None = None  # default: "<platform>:groundswell:<version> (by /u/<username>)"
+    client_id: str | None = Field(default=None, description="The app's id.")
+    client_secret: SecretStr | None = Field(default=None, description="The app's secret; never printed.")
+    username: str | None = Field(default=None, description="A \"script\" app's owner: the token acts for this "
+        "account; unset: application-only.")
+    password: SecretStr | None = Field(default=None, description="That account's password.")
+    user_agent: str | None = Field(default=None, description="Default: <platform>:groundswell:<version> (by "
+        "/u/<username>).")
 
 
 class XiaohongshuLogin(_Frozen):
     """A logged-in browser profile: a Playwright storage-state file (cookies + local storage) of xiaohongshu.com."""
 
-    storage_state: str | None = None
+    storage_state: str | None = Field(default=None, description="A Playwright storage-state file saved from a "
+        "logged-in xiaohongshu.com session.")
 
 
 class Platforms(_Frozen):
     """Per-platform credentials beyond session cookies (those are `accounts:`)."""
 
-    reddit: RedditApp = RedditApp()
-    xiaohongshu: XiaohongshuLogin = XiaohongshuLogin()
+    reddit: RedditApp = Field(default=RedditApp(), description="The Reddit app the crawls use (below).")
+    xiaohongshu: XiaohongshuLogin = Field(default=XiaohongshuLogin(), description="A logged-in Xiaohongshu browser "
+        "profile (below).")
 
 
 RuleT = TypeVar("RuleT")
 
 
 class Config(_Frozen, Generic[RuleT]):
-    brands: tuple[Brand, ...] = ()
-    # session cookies per platform (prefer GROUNDSWELL_COOKIES_<PLATFORM>: they are secrets)
-    accounts: dict[str, tuple[str, ...]] = Field(default_factory=dict)
-    platforms: Platforms = Platforms()  # app credentials and browser profiles (prefer GROUNDSWELL_REDDIT_*, ...)
-    sources: tuple[Source, ...] = ()
-    rules: tuple[RuleT, ...] = ()  # one model per rule `type` once the application parametrises Config
-    recipients: Recipients = Recipients()
-    smtp: Smtp = Smtp()
-    alerting: Alerting = Alerting()
-    scheduler: Scheduler = Scheduler()
-    elasticsearch: Elasticsearch = Elasticsearch()
-    web: Web = Web()
-    timezone: str = "UTC"  # IANA name: the zone of every time a person reads (stored times stay UTC)
-    # signs console sessions and emailed acknowledge links: only from GROUNDSWELL_SECRET_KEY, never from the file
-    secret_key: SecretStr | None = None
-    redis: Redis = Redis()
-    path: str | None = None  # where it was read from, for messages
+    brands: tuple[Brand, ...] = Field(default=(), description="The brands to watch (below); none: every mention "
+        "passes and a crawl's keyword is its brand.")
+    accounts: dict[str, tuple[str, ...]] = Field(default_factory=dict, description="Session cookies per platform "
+        "(weibo: [\"SUB=...\"], jd: [\"thor=...; pin=...\"]), rotated across requests; prefer "
+        "GROUNDSWELL_COOKIES_<PLATFORM>: they are secrets.")
+    platforms: Platforms = Field(default=Platforms(), description="App credentials and browser profiles per platform "
+        "(below).")
+    sources: tuple[Source, ...] = Field(default=(), description="What to crawl and when (below).")
+    rules: tuple[RuleT, ...] = Field(default=(), description="Alert rules (below, by `type`); they run beside the "
+        "shipped ones unless alerting.default_rules is false.")
+    recipients: Recipients = Field(default=Recipients(), description="Who receives incident emails (below).")
+    smtp: Smtp = Field(default=Smtp(), description="The mail server (below).")
+    alerting: Alerting = Field(default=Alerting(), description="How incidents behave and are mailed (below).")
+    scheduler: Scheduler = Field(default=Scheduler(), description="`groundswell run`, the service (below).")
+    elasticsearch: Elasticsearch = Field(default=Elasticsearch(), description="The cluster (below).")
+    web: Web = Field(default=Web(), description="The console (below).")
+    timezone: str = Field(default="UTC", description="IANA name (Asia/Shanghai): the zone of every time a person "
+        "reads (email, console, command line) and types without an offset, and of `cron` lines; stored times and "
+        "--json stay UTC.")
+    secret_key: SecretStr | None = Field(default=None, description="Signs console sessions and acknowledge links: "
+        "only from GROUNDSWELL_SECRET_KEY, refused in the file.")
+    redis: Redis = Field(default=Redis(), description="More than one machine: crawl workers, standby schedulers "
+        "(below); unset: everything runs in one `groundswell run`.")
+    path: str | None = Field(default=None, description="Where the configuration was read from (set by the loader, "
+        "for messages; not a key of the file).")
 
     @field_validator("timezone")
     @classmethod
@@ -518,68 +571,65 @@ def _format_validation(where: str, err: ValidationError) -> str:
     return "\n".join(lines)
 
 
+# Each environment variable that sets a key of the file, and the key: the environment wins over the file. Secrets
+# and endpoints belong here (docs/configuration.md lists them, with the variables read elsewhere).
+ENV_KEYS: dict[str, str] = {
+    "GROUNDSWELL_ES_URL": "elasticsearch.url",
+    "GROUNDSWELL_ES_USERNAME": "elasticsearch.username",
+    "GROUNDSWELL_ES_PASSWORD": "elasticsearch.password",
+    "GROUNDSWELL_ES_API_KEY": "elasticsearch.api_key",
+    "GROUNDSWELL_ES_CA_CERTS": "elasticsearch.ca_certs",
+    "GROUNDSWELL_ES_VERIFY_CERTS": "elasticsearch.verify_certs",
+    "GROUNDSWELL_INDEX_PREFIX": "elasticsearch.index_prefix",
+    "GROUNDSWELL_ES_VERSION": "elasticsearch.local.version",
+    "GROUNDSWELL_ES_PORT": "elasticsearch.local.port",
+    "GROUNDSWELL_ES_NODES": "elasticsearch.local.nodes",
+    "GROUNDSWELL_SMTP_HOST": "smtp.host",
+    "GROUNDSWELL_SMTP_PORT": "smtp.port",
+    "GROUNDSWELL_SMTP_USERNAME": "smtp.username",
+    "GROUNDSWELL_SMTP_PASSWORD": "smtp.password",
+    "GROUNDSWELL_ALERT_TO": "recipients.default",
+    "GROUNDSWELL_KIBANA_URL": "alerting.kibana_url",
+    "GROUNDSWELL_CONSOLE_URL": "alerting.console_url",
+    **{f"GROUNDSWELL_REDDIT_{key.upper()}": f"platforms.reddit.{key}" for key in RedditApp.model_fields},
+    "GROUNDSWELL_XHS_STORAGE_STATE": "platforms.xiaohongshu.storage_state",
+    "GROUNDSWELL_REDIS_URL": "redis.url",
+    SECRET_ENV: "secret_key",
+}
+_PORTS = {"GROUNDSWELL_SMTP_PORT", "GROUNDSWELL_ES_PORT"}
+
+
+def _env_value(var: str, raw: str) -> Any:
+    """A variable's text as its key's value; ConfigError naming the variable when it cannot be."""
+    if var == "GROUNDSWELL_ES_VERIFY_CERTS":
+        flag = raw.strip().lower()
+        if flag not in {"0", "1", "true", "false", "yes", "no"}:
+            raise ConfigError(f"environment: {var}: expected true or false (got {flag!r})")
+        return flag in {"1", "true", "yes"}
+    if var in _PORTS:
+        if not raw.isdigit():
+            raise ConfigError(f"environment: {var}: expected a port number (got {raw!r})")
+        return int(raw)
+    if var == "GROUNDSWELL_ES_NODES":
+        if not raw.isdigit():
+            raise ConfigError(f"environment: {var}: expected a number of nodes (got {raw!r})")
+        return int(raw)
+    if var == "GROUNDSWELL_ALERT_TO":  # the broadest fallback: routes and tiers in the file still come first
+        return tuple(a.strip() for a in raw.split(",") if a.strip())
+    return raw
+
+
 def _env_overrides(env: Mapping[str, str], where: str) -> dict[str, Any]:
-    """Secrets and endpoints from the environment; they win over the file."""
-    es: dict[str, Any] = {}
-    smtp: dict[str, Any] = {}
-    rec: dict[str, Any] = {}
-    alerting: dict[str, Any] = {}
-    redis: dict[str, Any] = {}
-    simple = {
-        "GROUNDSWELL_ES_URL": (es, "url"),
-        "GROUNDSWELL_ES_USERNAME": (es, "username"),
-        "GROUNDSWELL_ES_PASSWORD": (es, "password"),
-        "GROUNDSWELL_ES_API_KEY": (es, "api_key"),
-        "GROUNDSWELL_ES_CA_CERTS": (es, "ca_certs"),
-        "GROUNDSWELL_INDEX_PREFIX": (es, "index_prefix"),
-        "GROUNDSWELL_SMTP_HOST": (smtp, "host"),
-        "GROUNDSWELL_SMTP_USERNAME": (smtp, "username"),
-        "GROUNDSWELL_SMTP_PASSWORD": (smtp, "password"),
-        "GROUNDSWELL_KIBANA_URL": (alerting, "kibana_url"),
-        "GROUNDSWELL_CONSOLE_URL": (alerting, "console_url"),
-        "GROUNDSWELL_REDIS_URL": (redis, "url"),
-    }
-    for var, (target, key) in simple.items():
-        if env.get(var):
-            target[key] = env[var]
-    if env.get("GROUNDSWELL_ES_VERIFY_CERTS"):
-        raw = env["GROUNDSWELL_ES_VERIFY_CERTS"].strip().lower()
-        if raw not in {"0", "1", "true", "false", "yes", "no"}:
-            raise ConfigError(f"environment: GROUNDSWELL_ES_VERIFY_CERTS: expected true or false (got {raw!r})")
-        es["verify_certs"] = raw in {"1", "true", "yes"}
-    if env.get("GROUNDSWELL_SMTP_PORT"):
-        raw = env["GROUNDSWELL_SMTP_PORT"]
-        if not raw.isdigit():
-            raise ConfigError(f"environment: GROUNDSWELL_SMTP_PORT: expected a port number (got {raw!r})")
-        smtp["port"] = int(raw)
-    if env.get("GROUNDSWELL_ALERT_TO"):
-        addresses = tuple(a.strip() for a in env["GROUNDSWELL_ALERT_TO"].split(",") if a.strip())
-        rec = {"default": addresses}  # the broadest fallback: routes and tiers in the file still come first
-    reddit = {key: env[f"GROUNDSWELL_REDDIT_{key.upper()}"] for key in RedditApp.model_fields
-              if env.get(f"GROUNDSWELL_REDDIT_{key.upper()}")}
-    xhs = {"storage_state": env["GROUNDSWELL_XHS_STORAGE_STATE"]} if env.get("GROUNDSWELL_XHS_STORAGE_STATE") else {}
-    platforms = {k: v for k, v in (("reddit", reddit), ("xiaohongshu", xhs)) if v}
-    local: dict[str, Any] = {}
-    if env.get("GROUNDSWELL_ES_VERSION"):
-        local["version"] = env["GROUNDSWELL_ES_VERSION"]
-    if env.get("GROUNDSWELL_ES_PORT"):
-        raw = env["GROUNDSWELL_ES_PORT"]
-        if not raw.isdigit():
-            raise ConfigError(f"environment: GROUNDSWELL_ES_PORT: expected a port number (got {raw!r})")
-        local["port"] = int(raw)
-    if env.get("GROUNDSWELL_ES_NODES"):
-        raw = env["GROUNDSWELL_ES_NODES"]
-        if not raw.isdigit():
-            raise ConfigError(f"environment: GROUNDSWELL_ES_NODES: expected a number of nodes (got {raw!r})")
-        local["nodes"] = int(raw)
-    if local:
-        es["local"] = local
-    out: dict[str, Any] = {
-        "elasticsearch": es, "smtp": smtp, "recipients": rec, "alerting": alerting, "platforms": platforms,
-        "redis": redis,
-    }
-    if env.get(SECRET_ENV):
-        out["secret_key"] = env[SECRET_ENV]
+    """Secrets and endpoints from the environment (ENV_KEYS), as a nested mapping that wins over the file."""
+    out: dict[str, Any] = {}
+    for var, key in ENV_KEYS.items():
+        if not env.get(var):
+            continue
+        *parents, leaf = key.split(".")
+        target = out
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[leaf] = _env_value(var, env[var])
     return out
 
 

@@ -47,3 +47,31 @@ def line(value: object, limit: int | None = None) -> str:
     if limit is not None and len(text) > limit:
         text = text[: max(limit - 1, 0)].rstrip() + "…"
     return text
+
+
+def width(text: str) -> int:
+    """Columns `text` takes on a terminal: a CJK character two, a combining mark none (wcwidth)."""
+    from wcwidth import wcswidth
+
+    columns = wcswidth(text)
+    return columns if columns >= 0 else len(text)  # a control character left in: count it as one column
+
+
+def pad(text: str, columns: int, *, right: bool = False) -> str:
+    """`text` padded with spaces to `columns` display columns (str.ljust counts characters, not columns)."""
+    gap = " " * max(0, columns - width(text))
+    return gap + text if right else text + gap
+
+
+def table(rows: list[list[str]], *, right: frozenset[int] = frozenset(), gap: str = "  ") -> list[str]:
+    """Rows of cells as lines whose columns line up on a terminal, CJK included; the last column is not padded."""
+    if not rows:
+        return []
+    count = max(len(r) for r in rows)
+    widths = [max((width(r[i]) for r in rows if i < len(r)), default=0) for i in range(count)]
+    out = []
+    for r in rows:
+        cells = [pad(cell, widths[i], right=i in right) if i < len(r) - 1 or i in right else cell
+                 for i, cell in enumerate(r)]
+        out.append(gap.join(cells).rstrip())
+    return out

@@ -33,6 +33,8 @@ from typing import Any
 
 import yaml
 
+from core.timefmt import people_time
+
 ROOT = Path(__file__).resolve().parent.parent
 GS = os.environ.get("GS") or str(ROOT / ".venv" / "bin" / "groundswell")
 CONFIG = ROOT / "demo" / "groundswell.yaml"
@@ -127,7 +129,7 @@ def window_start(home: Path, cfg_path: Path, env: dict[str, str]) -> datetime:
             quiet = gsconfig.load(str(cfg_path), env=env).alerting.quiet_minutes
             after = end + max(timedelta(days=1), timedelta(minutes=quiet + 60))
             if after > start:
-                say(f"(an earlier demo run lived through simulated time up to {end.astimezone(CHINA):%m-%d %H:%M}; "
+                say(f"(an earlier demo run lived through simulated time up to {people_time(end, CHINA)}; "
                     "this one starts a simulated day later, when its incidents are over)")
                 start = after
     return start.astimezone(CHINA).replace(second=0, microsecond=0)
@@ -382,8 +384,8 @@ def main() -> int:
     (home / "last-window.json").write_text(json.dumps(
         {"start": start.isoformat(), "end": (start + timedelta(hours=HOURS)).isoformat()}), encoding="utf-8")
     try:
-        heading(f"starting the simulated sources and a mail sink; simulated time starts at {start:%Y-%m-%d %H:%M} "
-                f"(+08:00) and runs {SPEED:g}x")
+        heading(f"starting the simulated sources and a mail sink; simulated time starts at {people_time(start, CHINA)} "
+                f"and runs {SPEED:g}x (GROUNDSWELL_CLOCK={env['GROUNDSWELL_CLOCK']})")
         mail_dir.mkdir(parents=True, exist_ok=True)
         if has_command("mailsink"):
             sink_cmd = [GS, "mailsink", "--port", str(smtp_port), "--dir", str(mail_dir)]
@@ -468,8 +470,9 @@ def main() -> int:
     say("  (or the Kibana Docker image with ELASTICSEARCH_HOSTS=http://<this host>:9200)")
     say("  then Stack Management > Saved objects > Import: kibana/groundswell-saved-objects.ndjson")
     say("  (or `groundswell kibana export`), or a data view on 'groundswell-mentions' with time field @timestamp.")
-    say(f"  Simulated time of this run: {start:%Y-%m-%d %H:%M} to "
-        f"{start + timedelta(hours=HOURS):%m-%d %H:%M} +08:00: pick that range in Kibana's time picker.")
+    end = start + timedelta(hours=HOURS)
+    say(f"  Simulated time of this run: {people_time(start, CHINA)} to {people_time(end, CHINA)}: pick that range in "
+        "Kibana's time picker.")
     say()
     prefix = env.get("GROUNDSWELL_INDEX_PREFIX", "groundswell")
     say(f"Everything stays in Elasticsearch under the prefix '{prefix}'; logs and mail are in {home}.")

@@ -304,6 +304,47 @@ def node_info(port: int) -> dict[str, object] | None:
     }
 
 
+@dataclass(frozen=True)
+class Running:
+    """The local node that answers on a port, as it describes itself: its process and folders. Found this way
+    when its pid file is elsewhere (it was started with another GROUNDSWELL_HOME)."""
+
+    pid: int
+    data: str
+    logs: str
+
+    @property
+    def root(self) -> Path:
+        return Path(self.data).parent
+
+
+def answering(port: int) -> Running | None:
+    """The Groundswell node answering on 127.0.0.1:port, if it is one (cluster `groundswell-local`) and its
+    process is an Elasticsearch on this machine; None otherwise (another cluster, a node elsewhere)."""
+    data = _get_json(f"http://127.0.0.1:{port}/_nodes/_local/process,settings?filter_path=cluster_name,"
+                     "nodes.*.process.id,nodes.*.settings.path.data,nodes.*.settings.path.logs")
+    if not data or data.get("cluster_name") != "groundswell-local" or not isinstance(data.get("nodes"), dict):
+        return None
+    nodes: dict[str, Any] = data["nodes"]  # type: ignore[assignment]
+    node: dict[str, Any] = next(iter(nodes.values()), {})
+    pid = (node.get("process") or {}).get("id")
+    paths_ = (node.get("settings") or {}).get("path") or {}
+    if not isinstance(pid, int) or not _is_elasticsearch(pid):
+        return None
+    data_path = paths_.get("data")
+    data_dir = data_path[0] if isinstance(data_path, list) and data_path else data_path
+    return Running(pid=pid, data=str(data_dir or ""), logs=str(paths_.get("logs") or ""))
+
+
+def _is_elasticsearch(pid: int) -> bool:
+    """Whether `pid` is an Elasticsearch process here (a pid from another machine's node would name anything)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"org.elasticsearch" in cmdline or b"elasticsearch" in cmdline
+
+
 def read_pid(lay: NodeLayout) -> int | None:
     try:
         pid = int(lay.pid_file.read_text().strip())
@@ -401,22 +442,33 @@ def start(node: LocalNode, timeout: float = 180.0, log: Callable[[str], None] = 
 
 
 def _stop_one(lay: NodeLayout, timeout: float) -> str:
+    """SIGTERM (a clean shutdown flushes and closes shards), then SIGKILL if it hangs. The node is the one of this
+    GROUNDSWELL_HOME, else the Groundswell node that answers on its port (started with another home)."""
     pid = read_pid(lay)
+    pid_files = [lay.pid_file]
+    other = ""
     if pid is None:
-        lay.pid_file.unlink(missing_ok=True)
-        return "not running"
+        found = answering(lay.http_port)
+        if found is None:
+            lay.pid_file.unlink(missing_ok=True)
+            return "not running"
+        pid, other = found.pid, f" (the node of {found.root}, started with another GROUNDSWELL_HOME)"
+        pid_files.append(found.root / lay.pid_file.name)
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
+    outcome = f"killed (no clean shutdown within {timeout:.0f}s)"
     while time.monotonic() < deadline:
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
-            lay.pid_file.unlink(missing_ok=True)
-            return "stopped"
+            outcome = "stopped"
+            break
         time.sleep(0.2)
-    os.kill(pid, signal.SIGKILL)
-    lay.pid_file.unlink(missing_ok=True)
-    return f"killed (no clean shutdown within {timeout:.0f}s)"
+    else:
+        os.kill(pid, signal.SIGKILL)
+    for f in pid_files:
+        f.unlink(missing_ok=True)
+    return outcome + other
 
 
 def stop(node: LocalNode, timeout: float = 60.0) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from core.times import iso
 from kibana import fields, requests
 from kibana.panels import PANELS, Chart, Panel, Source
 from kibana.saved_objects import build, data_view_id, object_id
@@ -51,8 +52,8 @@ class Report:
     def as_dict(self) -> dict[str, Any]:
         return {
             "prefix": self.prefix,
-            "since": self.time_range.start.isoformat(),
-            "until": self.time_range.end.isoformat(),
+            "since": iso(self.time_range.start),
+            "until": iso(self.time_range.end),
             "ok": self.ok,
             "panels": [p.as_dict() for p in self.panels],
             "field_problems": self.field_problems,

@@ -1,4 +1,5 @@
-"""Simulated time: a fixed start instant keeps generated data reproducible, and time moves only when told."""
+"""Simulated time: a fixed start instant keeps generated data reproducible (the tests' default), and time moves only
+when told; `groundswell sites` starts at the real current time unless given --start."""
 
 from __future__ import annotations
 
@@ -15,15 +16,18 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 
 
 class SimClock:
-    """`now()` = start + manual advances + (real seconds since creation x speed) minutes.
+    """`now()` = start + manual advances (minutes) + real seconds since creation x speed.
 
-    Tests use speed 0 and `advance()`, so nothing depends on wall time; the CLI uses speed > 0 (live mode).
+    `speed` is simulated seconds per real second, as in GROUNDSWELL_CLOCK (core.clock): 1 is real time, 60 an hour
+    a minute, 0 frozen. Tests use speed 0 and `advance()`, so nothing depends on wall time.
     """
 
     def __init__(self, start: datetime = DEFAULT_START, speed: float = 0.0,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         if start.tzinfo is None:
             raise ValueError("start must be timezone-aware")
+        if speed < 0:
+            raise ValueError("the simulated clock only moves forward: speed must be 0 or more")
         self._start = start
         self._speed = speed
         self._monotonic = monotonic
@@ -34,7 +38,12 @@ class SimClock:
     def now(self) -> datetime:
         with self._lock:
             live = (self._monotonic() - self._t0) * self._speed
-            return self._start + timedelta(minutes=self._manual + live)
+            return self._start + timedelta(minutes=self._manual, seconds=live)
+
+    @property
+    def speed(self) -> float:
+        """Simulated seconds per real second."""
+        return self._speed
 
     def advance(self, minutes: float) -> datetime:
         """Jump ahead; going backwards is refused because counts and posts only ever grow."""

@@ -40,7 +40,13 @@ class Faults:
         for name, raw in changes.items():
             if name not in known:
                 raise ValueError(f"unknown fault {name!r}; known: {', '.join(known)}")
-            setattr(self, name, _coerce(getattr(Faults(), name), name, raw))
+            default = getattr(Faults(), name)
+            try:
+                setattr(self, name, _coerce(default, name, raw))
+            except (TypeError, ValueError):
+                kind = type(default).__name__ if default is not None else "str"
+                raise ValueError(f"fault {name}: expected {'a number' if kind in ('int', 'float') else kind} "
+                                 f"(got {raw!r})") from None
         if self.login_style not in ("json", "redirect"):
             raise ValueError("login_style must be 'json' or 'redirect'")
 

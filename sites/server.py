@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from core.times import iso
 from sites import bilibili, jd, reddit, reviews, weibo, xiaohongshu
 from sites.clock import DEFAULT_START, SimClock
 from sites.core import Env, Handler, Request, Response, json_response, text_response
@@ -40,7 +41,8 @@ POST_ROUTES = reddit.POST_ROUTES | xiaohongshu.POST_ROUTES
 
 class Simulator:
     """The simulated sources. `with Simulator(seed=1) as sim:` starts it on a free port; `sim.url` is the base URL
-    every spider setting points at. Time stands still unless `advance()` is called or `speed` > 0."""
+    every spider setting points at. Time stands still unless `advance()` is called or `speed` (simulated seconds
+    per real second) is above 0."""
 
     def __init__(self, seed: int = 0, port: int = 0, faults: Faults | Mapping[str, Any] | None = None,
                  speed: float = 0.0, start: datetime = DEFAULT_START, quiet: bool = True) -> None:
@@ -119,8 +121,8 @@ class Simulator:
         return str(self.world.inject_viral(keyword, platform, text).id)
 
     def state(self) -> dict[str, Any]:
-        return {"now": self.now().isoformat(), "seed": self.seed, "url": self.url, "requests": self.dice.count,
-                "faults": self.faults.as_dict()}
+        return {"now": iso(self.now()), "speed": self.clock.speed, "seed": self.seed, "url": self.url,
+                "requests": self.dice.count, "faults": self.faults.as_dict()}
 
     # --- dispatch --------------------------------------------------------------------------------------------
 

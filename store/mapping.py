@@ -124,6 +124,11 @@ PROPERTIES: dict[str, Any] = {
     "extra": {"type": "object", "enabled": False},
 }
 
+# fields that exist for the index alone: phrase segments (search), the near-duplicate fingerprint and its LSH band
+# keys (cluster lookups), Kibana's copy of published_at. A reader (search --json, the console) never gets them:
+# fingerprints stay in the index.
+INDEX_ONLY = ("text_phrase", "title_phrase", "lsh_bands", "minhash", "@timestamp")
+
 # fields compared to decide whether a mention seen again changed (history and crawl time aside)
 _CONTENT_KEYS = tuple(k for k in PROPERTIES if k not in {"crawled_at", "first_seen_at", "engagement_history", "extra"})
 

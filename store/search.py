@@ -228,15 +228,12 @@ def find(es: Elasticsearch, prefix: str, req: SearchRequest) -> Found:
         size=req.limit,
         sort=SORTS[req.sort],
         track_total_hits=True,
-        source_excludes=["engagement_history", "extra", "text_phrase", "title_phrase"],
+        source_excludes=["engagement_history", "extra", *mapping.INDEX_ONLY],
         ignore_unavailable=True,
         allow_no_indices=True,
     )
     failures = _failures(resp)
     hits = [h["_source"] | {"_id": h["_id"], "_index": h["_index"]} for h in resp["hits"]["hits"]]
-    for h in hits:
-        h.pop("text_phrase", None)
-        h.pop("title_phrase", None)
     return Found(int(resp["hits"]["total"]["value"]), hits, failures)
 
 

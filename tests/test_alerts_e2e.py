@@ -4,9 +4,11 @@ and hostile crawled text arrives inert."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -216,3 +218,29 @@ def test_a_rule_that_cannot_run_is_emailed_as_a_blind_watch(es: Elasticsearch, p
         assert report.emails_sent == 1
         subject = sink.messages[0].subject
     assert "URGENT" in subject and "food safety" in subject and "cannot run" in subject
+
+
+def test_alerts_run_says_why_a_match_emails_nobody_and_counts_the_outbox(
+    es: Elasticsearch, prefix: str, tmp_path: Path
+) -> None:
+    """Issue 17: `--no-send` counts what waits in the outbox (not "0 pending"), and a match that joins an incident
+    which emailed already says so instead of nothing."""
+    at = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)
+    _index(es, prefix, [_mention(f"食品安全 问题 {n}", n, at - timedelta(minutes=10 + n)) for n in range(1, 4)])
+    config = tmp_path / "g.yaml"
+    config.write_text("alerting: {default_rules: false}\nrules:\n"
+                      "  - {name: food, type: threshold, query: 食品安全, threshold: 1, severity: urgent}\n",
+                      encoding="utf-8")
+    gs = Gs(prefix, {"GROUNDSWELL_ALERT_TO": "lead@example.com", "GROUNDSWELL_SMTP_HOST": "127.0.0.1",
+                     "GROUNDSWELL_SMTP_PORT": str(free_port())})
+    first = gs("alerts", "run", "--config", str(config), "--at", at.isoformat(), "--no-send")
+    assert first.exit_code == 0, first.output
+    assert "OPENED urgent" in first.output
+    assert "emails: 1 queued, 0 sent, 1 waiting in the outbox (--no-send" in first.output
+    again = gs("alerts", "run", "--config", str(config), "--at", (at + timedelta(minutes=5)).isoformat(),
+               "--no-send", "--json")
+    [match] = json.loads(again.output)["matches"]
+    assert match["outcome"] == "joined" and match["incident_id"] and "emailed when it opened" in match["why"]
+    said = gs("alerts", "run", "--config", str(config), "--at", (at + timedelta(minutes=10)).isoformat(), "--no-send")
+    assert "joined" in said.output and "no email: it is urgent already" in said.output, said.output
+    assert "emails: 0 queued, 0 sent, 1 waiting in the outbox" in said.output

@@ -83,7 +83,7 @@ def test_alerts_list_and_show_are_safe(gs: Gs, es: object) -> None:
     listed = gs("alerts", "list")
     assert listed.exit_code == 0 and "inc-hostile" in listed.output
     assert_safe(listed.output)
-    assert len(listed.output.strip().splitlines()) == 1
+    assert len(listed.output.strip().splitlines()) == 2  # the header and one line: no line break from crawled text
     shown = gs("alerts", "show", "inc-hostile")
     assert shown.exit_code == 0
     assert_safe(shown.output)

@@ -71,7 +71,8 @@ def test_mailsink_saves_eml_files_and_prints_a_line_each(
     files = sorted(folder.glob("*.eml"))
     assert [str(f) for f in files] == sorted(line["file"] for line in lines)
     for f in files:
-        assert re.fullmatch(r"\d{8}T\d{6}-\d+\.eml", f.name)
+        assert re.fullmatch(r"\d{8}T\d{6}Z-\d+\.eml", f.name)  # UTC, sorting in time order
+    assert all(line["received_at"].endswith("Z") for line in lines)  # RFC 3339 UTC, as every --json
     saved = message_from_bytes(Path(lines[1]["file"]).read_bytes(), policy=policy.default)
     assert saved["Subject"] == "[Groundswell URGENT] 小米: complaint 2"
 

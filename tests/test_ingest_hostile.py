@@ -202,3 +202,14 @@ def test_csv_format_on_a_json_file_says_so(gs: Gs, tmp_path: Path) -> None:
     result = gs("ingest", "--format", "csv", str(p))
     assert result.exit_code == 1
     assert "this looks like JSON, not CSV: use --format jsonl" in result.output
+
+
+@pytest.mark.es
+def test_a_file_without_records_is_a_warning_not_silence(gs: Gs, tmp_path: Path) -> None:
+    empty, header = tmp_path / "empty.jsonl", tmp_path / "header.csv"
+    empty.write_text("\n\n", encoding="utf-8")
+    header.write_text(HEADER, encoding="utf-8")
+    result = gs("ingest", str(empty), str(header))
+    assert result.exit_code == 0
+    assert f"warning: {empty}: no records in it" in result.output
+    assert f"warning: {header}: no records in it" in result.output

@@ -406,7 +406,7 @@ def test_same_seed_same_answers_and_advance_over_http() -> None:
     with Simulator(seed=3) as a, Simulator(seed=3) as b:
         assert fetch(a, weibo_path(KW, 2))[2] == fetch(b, weibo_path(KW, 2))[2]
         state = get_control(a, "advance", {"minutes": 30})[2]
-        assert json.loads(state)["now"].startswith("2026-11-24T10:30")
+        assert json.loads(state)["now"].startswith("2026-11-24T02:30")
         assert fetch(a, weibo_path(KW, 1))[2] != fetch(b, weibo_path(KW, 1))[2]
 
 
@@ -501,3 +501,76 @@ def test_cli_help_and_port_in_use() -> None:
     with Simulator() as busy:
         result = CliRunner().invoke(sites, ["--port", str(busy.port)])
     assert result.exit_code == 2 and "cannot listen" in result.output
+
+
+def _run_sites(*args: str, env: dict[str, str] | None = None) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """`groundswell sites ARGS --json` as its own process: (its JSON line, /_control/state, its stderr)."""
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "groundswell.cli.main", "sites", "--port", "0", "--quiet",
+                             "--json", *args], env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line, proc.stderr.read() if proc.stderr else ""
+        info = json.loads(line)
+        with urllib.request.urlopen(f"{info['url']}/_control/state", timeout=10) as resp:
+            state = json.loads(resp.read())
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    return info, state, err
+
+
+def _t(text: str) -> Any:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_the_command_starts_now_in_real_time() -> None:
+    """Issue 17: not a fixed 2026-11-24, so `search --since 24h` after a crawl finds what it brought."""
+    from datetime import UTC, datetime, timedelta
+
+    before = datetime.now(UTC)
+    info, state, err = _run_sites()
+    assert before - timedelta(seconds=1) <= _t(info["now"]) <= datetime.now(UTC) + timedelta(seconds=1)
+    assert info["now"].endswith("Z") and state["now"].endswith("Z")  # RFC 3339 UTC for programs
+    assert info["speed"] == 1 and state["speed"] == 1 and info["shared_clock"] is False
+    assert re.search(r"simulated time \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+00:00", err), err  # for people: zone shown
+
+
+def test_start_speed_and_faults_by_their_control_api_names() -> None:
+    info, state, err = _run_sites("--start", "2026-11-24T10:00+08:00", "--speed", "60", "--fault", "xhs_captcha=1",
+                                  "--fault", "slow_seconds=0.5", "--rate-limit-every", "7", "--slow", "0.25")
+    assert _t(info["now"]) >= _t("2026-11-24T02:00:00Z") and _t(info["now"]) < _t("2026-11-24T02:10:00Z")
+    assert state["speed"] == 60
+    faults = state["faults"]
+    assert faults["xhs_captcha"] is True and faults["rate_limit_every"] == 7
+    assert faults["slow_seconds"] == 0.5  # --fault comes after the flags and the deprecated --slow
+    assert err.count("--slow is deprecated; use --slow-seconds") == 1
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["--fault", "nope=1"], "unknown fault 'nope'"),
+    (["--fault", "slow_seconds=soon"], "fault slow_seconds: expected a number"),
+    (["--fault", "slow_seconds"], "--fault: expected NAME=VALUE"),
+    (["--start", "yesterday-ish"], "--start: expected an ISO time"),
+    (["--speed", "-1"], "--speed"),
+])
+def test_bad_sites_options_are_one_line(args: list[str], said: str) -> None:
+    from groundswell.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["sites", "--port", "0", *args])
+    assert result.exit_code == 2 and said in result.output and "Traceback" not in result.output, result.output
+
+
+def test_with_a_shared_clock_start_and_speed_are_refused() -> None:
+    from groundswell.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["sites", "--port", "0", "--start", "now"],
+                                env={"GROUNDSWELL_CLOCK": "2026-11-24T10:00:00+08:00@60"})
+    assert result.exit_code == 2 and "--start conflicts with GROUNDSWELL_CLOCK" in result.output

@@ -281,6 +281,13 @@ class Outbox:
 
     # -- inspection --------------------------------------------------------------------------------------
 
+    def unsent(self) -> int:
+        """How many messages the SMTP server has not accepted yet (pending or being sent)."""
+        if not self.es.indices.exists(index=self.index):
+            return 0
+        self.es.indices.refresh(index=self.index)
+        return int(self.es.count(index=self.index, query=_UNSENT)["count"])
+
     def pending(self) -> builtins.list[OutboxItem]:
         """Messages not yet accepted by the SMTP server (pending or being sent), next due first."""
         hits = self._search(_UNSENT,

@@ -1,7 +1,7 @@
 """A local SMTP server that keeps what it receives: the demo's mail sink (`groundswell mailsink`) and the tests'.
 
-aiosmtpd on 127.0.0.1 in a background thread. Every message is kept in memory and, given a folder, written
-there as `<timestamp>-<n>.eml`. Port 0 picks a free port (read it back from `controller.port`).
+aiosmtpd on 127.0.0.1 in a background thread. Every message is kept in memory and, given a folder, written there
+as `<UTC timestamp>-<n>.eml` (20261124T020500Z-1.eml). Port 0 picks a free port (read it back from `controller.port`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import itertools
 import ssl
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -30,6 +31,7 @@ class Received:
     rcpt_tos: tuple[str, ...]
     data: bytes
     path: Path | None = None
+    at: datetime = field(default_factory=clock.now)  # on Groundswell's clock, the simulated one in a demo
 
     @property
     def message(self) -> EmailMessage:
@@ -52,9 +54,9 @@ class SinkHandler:
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
 
-    def _save(self, data: bytes) -> Path:
+    def _save(self, data: bytes, at: datetime) -> Path:
         assert self.directory is not None
-        stamp = f"{clock.now():%Y%m%dT%H%M%S}"
+        stamp = f"{at.astimezone(UTC):%Y%m%dT%H%M%SZ}"  # UTC: names sort in time order whatever the zone
         while True:
             path = self.directory / f"{stamp}-{next(self._counter)}.eml"
             try:
@@ -68,8 +70,9 @@ class SinkHandler:
         raw = envelope.original_content or envelope.content or b""
         data = raw if isinstance(raw, bytes) else raw.encode("utf-8")
         with self._lock:
-            path = self._save(data) if self.directory is not None else None
-            received = Received(str(envelope.mail_from or ""), tuple(envelope.rcpt_tos), data, path)
+            at = clock.now()
+            path = self._save(data, at) if self.directory is not None else None
+            received = Received(str(envelope.mail_from or ""), tuple(envelope.rcpt_tos), data, path, at)
             self.messages.append(received)
         if self.on_message is not None:
             self.on_message(received)

@@ -44,9 +44,9 @@ class Frozen(BaseModel):
 class Tiers(Frozen):
     """Score thresholds per severity; a level left out is never reached. Higher levels need higher scores."""
 
-    notice: float | None = None
-    urgent: float | None = None
-    crisis: float | None = None
+    notice: float | None = Field(default=None, description="The score that makes a notice (unset: never notice).")
+    urgent: float | None = Field(default=None, description="The score that makes it urgent (at least notice's).")
+    crisis: float | None = Field(default=None, description="The score that makes it a crisis (at least urgent's).")
 
     @field_validator("urgent", "crisis")
     @classmethod
@@ -81,10 +81,14 @@ class Tiers(Frozen):
 class RuleBase(Frozen):
     """The fields every rule has; each type adds `type: Literal[...]` and its own knobs."""
 
-    type: str
-    name: str = Field(min_length=1)
-    enabled: bool = True
-    description: str | None = None
+    type: str = Field(description="The rule type: threshold, negative_surge, viral_spread, new_term or "
+        "crawler_health.")
+    name: str = Field(min_length=1, description="Its name in incidents and emails; a shipped rule's name replaces "
+        "that rule.")
+    enabled: bool = Field(default=True, description="false: the rule is off (under a shipped rule's name: that rule "
+        "is off).")
+    description: str | None = Field(default=None, description="What it watches, in words, for the people who read "
+        "it.")
 
 
 SpecT = TypeVar("SpecT", bound=RuleBase)

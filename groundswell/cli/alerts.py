@@ -9,12 +9,20 @@ from datetime import datetime, timedelta
 import click
 
 from alerts.handling import timeline
-from core import clock, display, times
+from core import clock, display
 from core.exits import ExitStatus
 from core.timefmt import people_time
 from core.times import iso
 from groundswell.cli import progress
-from groundswell.cli.common import emit_json, fail, handles_store_errors, load_config
+from groundswell.cli.common import (
+    TIME_FORMS,
+    emit_json,
+    exit_statuses,
+    fail,
+    handles_store_errors,
+    load_config,
+    parse_when,
+)
 
 show = display.line  # every crawled (or rule-made, which quotes crawled) text shown to a person
 _STEP = re.compile(r"^(\d+)\s*([smhd])$")
@@ -22,20 +30,9 @@ MAX_EVALUATIONS = 100_000  # a backtest longer than this is a typo in --step or 
 MAX_STEP = timedelta(days=366)
 
 
-def _when(value: str | None, option: str) -> datetime:
-    if not value:
-        return clock.now()
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        fail(f"{option}: expected an ISO time like 2026-11-24T12:00:00+08:00 (got {value!r})", code=ExitStatus.USAGE)
-    if parsed.tzinfo is None:
-        fail(f"{option}: give a time zone, e.g. 2026-11-24T12:00:00+08:00 or ...Z (got {value!r})",
-             code=ExitStatus.USAGE)
-    if not times.in_range(parsed):
-        fail(f"{option}: {value!r} is outside the years {times.RANGE_TEXT}, where mentions can be",
-             code=ExitStatus.USAGE)
-    return parsed
+def _when(ctx: click.Context, value: str | None, option: str) -> datetime:
+    """--at/--from/--to: the forms `search --since` takes (ISO, `now`, 24h back); default now."""
+    return parse_when(value, option, load_config(ctx).zone) if value else clock.now()
 
 
 def _step(value: str) -> timedelta:
@@ -63,8 +60,10 @@ def alerts() -> None:
     """Alert rules and the incidents they open (see `alerts run --help`)."""
 
 
+@exit_statuses(store=True, PARTIAL="a rule or an email failed (reported)")
 @alerts.command("run")
-@click.option("--at", "at_", metavar="ISO-TIME", help="Evaluate as if it were this instant (default: now).")
+@click.option("--at", "at_", metavar="TIME", help="Evaluate as if it were this instant (default: now). "
+              f"TIME is {TIME_FORMS}.")
 @click.option("--no-send", is_flag=True, help="Queue emails in the outbox but do not deliver them now.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @click.pass_context
@@ -72,37 +71,42 @@ def alerts() -> None:
 def run_cmd(ctx: click.Context, at_: str | None, no_send: bool, as_json: bool) -> None:
     """Evaluate every rule once (only mentions published and first crawled by --at, and observations crawled by
     then), open, update or resolve incidents, send the emails that are due, and print what fired. A rule that
-    cannot run is reported and opens an incident about itself (rule:NAME).
-
-    Exit status: 0 ok, 1 a rule or an email failed (reported), 3 Elasticsearch unreachable."""
+    cannot run is reported and opens an incident about itself (rule:NAME)."""
     from alerts.engine import run_once
 
     cfg = load_config(ctx)
-    report = run_once(cfg, _client(ctx), _when(at_, "--at"), send=not no_send)
+    report = run_once(cfg, _client(ctx), _when(ctx, at_, "--at"), send=not no_send)
     if as_json:
         emit_json(report.to_json())
     else:
         click.echo(f"evaluated at {people_time(report.at, cfg.zone)}: {len(report.matches)} matches")
-        for m in report.matches:
+        for p in report.placed:
+            m = p.match
             click.echo(f"  match  {m.severity:<7} {show(m.rule)}: {show(m.summary)}")
+            if p.outcome == "joined":
+                opened = people_time(p.incident.opened_at, cfg.zone)
+                click.echo(f"         joined {p.incident.incident_id} (opened {opened}, {p.incident.status}), "
+                           f"no email: {p.why}")
         for i in report.opened:
             click.echo(f"  OPENED {i.severity:<7} {i.incident_id} {show(i.brand or '')}: {show(i.summary)}")
         for i in report.escalated:
             click.echo(f"  ESCALATED to {i.severity} {i.incident_id}: {show(i.summary)}")
         for i in report.resolved:
             click.echo(f"  resolved {i.incident_id} ({i.resolve_reason})")
-        click.echo(
-            f"emails: {report.emails_queued} queued, {report.emails_sent} sent, {report.emails_pending} pending"
-        )
+        held = " (--no-send: nothing delivered now)" if no_send else ""
+        click.echo(f"emails: {report.emails_queued} queued, {report.emails_sent} sent, "
+                   f"{report.emails_pending} waiting in the outbox{held}")
         for e in report.errors:
             click.echo(f"  error: {show(e)}", err=True)
     if report.errors:
         ctx.exit(ExitStatus.PARTIAL)
 
 
+@exit_statuses(store=True, PARTIAL="a rule failed at some instant (reported)")
 @alerts.command("backtest")
-@click.option("--from", "start", required=True, metavar="ISO-TIME")
-@click.option("--to", "end", metavar="ISO-TIME", help="Default: now.")
+@click.option("--from", "start", required=True, metavar="TIME",
+              help="First instant evaluated: ISO (without an offset in the configured timezone) or a span back (7d).")
+@click.option("--to", "end", metavar="TIME", help="Last instant evaluated, in the same forms (default: now).")
 @click.option("--step", default="5m", show_default=True, help="Time between evaluations (s, m, h, d).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per event.")
 @click.pass_context
@@ -113,7 +117,7 @@ def backtest_cmd(ctx: click.Context, start: str, end: str | None, step: str, as_
     from alerts.engine import backtest
 
     cfg = load_config(ctx)
-    t0, t1, dt = _when(start, "--from"), _when(end, "--to"), _step(step)
+    t0, t1, dt = _when(ctx, start, "--from"), _when(ctx, end, "--to"), _step(step)
     if t1 < t0:
         fail("--to is before --from", code=ExitStatus.USAGE)
     if (t1 - t0) / dt > MAX_EVALUATIONS:
@@ -142,10 +146,12 @@ def backtest_cmd(ctx: click.Context, start: str, end: str | None, step: str, as_
         ctx.exit(ExitStatus.PARTIAL)
 
 
+@exit_statuses(store=True)
 @alerts.command("list")
 @click.option("--status", type=click.Choice(["open", "acknowledged", "resolved", "all"]), default="all",
-              show_default=True)
-@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
+              show_default=True, help="Only incidents in this state.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True,
+              help="Most incidents shown.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per incident.")
 @click.pass_context
 @handles_store_errors
@@ -155,22 +161,23 @@ def list_cmd(ctx: click.Context, status: str, limit: int, as_json: bool) -> None
 
     cfg = load_config(ctx)
     found = incident_store(cfg, _client(ctx)).search(None if status == "all" else status, limit)
-    for i in found:
-        if as_json:
+    if as_json:
+        for i in found:
             emit_json(i.to_document())
-        else:
-            sent = ",".join(dict.fromkeys(n.kind for n in i.notifications)) or "-"
-            click.echo(
-                f"{i.incident_id}  {i.status:<12} {i.severity:<7} opened {people_time(i.opened_at, cfg.zone)}  "
-                f"{show(i.brand or i.source_key or '-')}  emails:{sent}  {show(i.summary)}"
-            )
-    if not found and not as_json:
-        click.echo("no incidents")
+        return
+    rows = [["incident", "status", "severity", "opened", "about", "emails", "summary"]]
+    for i in found:
+        sent = ",".join(dict.fromkeys(n.kind for n in i.notifications)) or "-"
+        rows.append([i.incident_id, i.status, i.severity, people_time(i.opened_at, cfg.zone),
+                     show(i.brand or i.source_key or "-", 40), sent, show(i.summary)])
+    for line in display.table(rows) if found else ["no incidents"]:
+        click.echo(line)
 
 
+@exit_statuses(store=True, PARTIAL="no such incident")
 @alerts.command("show")
 @click.argument("incident_id")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the incident as one JSON object (the whole timeline).")
 @click.pass_context
 @handles_store_errors
 def show_cmd(ctx: click.Context, incident_id: str, as_json: bool) -> None:
@@ -231,6 +238,7 @@ def _transition(ctx: click.Context, incident_id: str, by: str | None, action: st
         click.echo(f"{inc.incident_id}: {inc.status} by {show(done_by or who)}")
 
 
+@exit_statuses(store=True, PARTIAL="no such incident, or it is resolved already")
 @alerts.command("ack")
 @click.argument("incident_id")
 @click.option("--by", help="Who takes it (default: your user name).")
@@ -242,6 +250,7 @@ def ack_cmd(ctx: click.Context, incident_id: str, by: str | None, as_json: bool)
     _transition(ctx, incident_id, by, "ack", as_json)
 
 
+@exit_statuses(store=True, PARTIAL="no such incident, or it is resolved already")
 @alerts.command("resolve")
 @click.argument("incident_id")
 @click.option("--by", help="Who resolved it (default: your user name).")

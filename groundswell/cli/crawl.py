@@ -9,7 +9,7 @@ import click
 
 from core.exits import ExitStatus
 from groundswell.cli import progress
-from groundswell.cli.common import emit_json, fail, load_config
+from groundswell.cli.common import config_path, emit_json, exit_statuses, fail, load_config, verbosity
 
 SUMMARY_KEYS = (
     ("item_scraped_count", "scraped"),
@@ -43,6 +43,20 @@ def _die_with_parent() -> None:
         watch_parent(int(parent), grace)
 
 
+# a spider's own words are for `scrapy crawl -a NAME=VALUE`; here the same arguments have options of their own
+_SPIDER_ARGUMENTS = {"-a keyword=...": "-k KEYWORD", "-a keyword=K": "-k KEYWORD", "-a base_url=URL": "--base-url URL",
+                     "-a max_pages": "--max-pages"}
+
+
+def in_our_words(message: str) -> str:
+    """A spider's complaint about its arguments, naming this command's options where it has them."""
+    for spider_words, ours in _SPIDER_ARGUMENTS.items():
+        message = message.replace(spider_words, ours)
+    return message
+
+
+@exit_statuses(store=True, PARTIAL="the crawl stopped early (blocked, errors)",
+               STORE_UNAVAILABLE="Elasticsearch did not answer: mentions were spooled for the next run")
 @click.command()
 @click.argument("spider", metavar="SOURCE|SPIDER")
 @click.option("--keyword", "-k", help="Search keyword (default: every configured brand, one crawl each).")
@@ -68,10 +82,8 @@ def crawl(
 
     A platform that refuses the crawl (a block, a login wall, missing credentials) stops that source at once: the
     summary says `blocked` and the platform's signal, `--json` has "outcome": "blocked" and "blocked": SIGNAL.
-
-    Exit status: 0 finished, 1 the spider stopped early (blocked, errors), 2 bad options, 3 Elasticsearch
-    unreachable (mentions were spooled), 4 credentials refused, 5 a privilege missing, 6 TLS failed, 7 not
-    Elasticsearch (4 to 7 stop the crawl without spooling).
+    Refused credentials, a missing privilege, TLS or a URL that is not Elasticsearch (4 to 7) stop the crawl
+    without spooling.
     """
     from scrapy import signals
     from scrapy.crawler import CrawlerProcess
@@ -101,9 +113,9 @@ def crawl(
     if max_pages:
         args["max_pages"] = max_pages
     settings = get_project_settings()
-    settings.set("GROUNDSWELL_CONFIG_PATH", ctx.find_root().params.get("config_path"), priority="cmdline")
+    settings.set("GROUNDSWELL_CONFIG_PATH", config_path(ctx), priority="cmdline")
     settings.set("GROUNDSWELL_CONFIG", cfg, priority="cmdline")  # loaded once: every component of the crawl reads it
-    settings.set("LOG_LEVEL", "INFO" if ctx.find_root().params.get("verbose") else "WARNING", priority="cmdline")
+    settings.set("LOG_LEVEL", "INFO" if verbosity(ctx) else "WARNING", priority="cmdline")
     settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")  # our -v logging decides
     process = CrawlerProcess(settings)
     if spider not in process.spider_loader.list():
@@ -118,12 +130,15 @@ def crawl(
         [args.pop("keyword")] if "keyword" in args else list(source_keywords) or [b.name for b in cfg.brands]
     )
     keywords = keywords or [None]
+    if keywords == [None] and getattr(process.spider_loader.load(spider), "keyword_required", False):
+        fail(f"crawl {spider}: give a keyword with -k KEYWORD (or configure brands:, each crawled in turn, or a "
+             "source with keywords:)", code=ExitStatus.USAGE)
     crawlers = []
     refused: list[str] = []  # spiders that refused their arguments (e.g. -a source=NAME not configured)
 
     def refuse(failure: Any) -> None:
         if failure.check(ValueError):
-            refused.append(str(failure.value))
+            refused.append(in_our_words(str(failure.value)))
         else:
             refused.append(f"{type(failure.value).__name__}: {failure.value}")
 

@@ -8,7 +8,7 @@ from core import paths
 from core.config import LocalNode
 from core.exits import ExitStatus
 from groundswell import esnode
-from groundswell.cli.common import emit_json, fail, load_config
+from groundswell.cli.common import emit_json, exit_statuses, fail, load_config
 
 
 @click.group()
@@ -35,6 +35,8 @@ NODES = click.option("--nodes", type=click.IntRange(1, 5), default=None,
                      help="Nodes of the local cluster (default: elasticsearch.local.nodes, or GROUNDSWELL_ES_NODES).")
 
 
+@exit_statuses(PARTIAL="the node could not be fetched or started (the message says why)",
+               USAGE="GROUNDSWELL_ES_URL is set: there is no local node to start")
 @es.command()
 @NODES
 @click.option("--timeout", default=180.0, show_default=True, help="Seconds to wait for a healthy cluster.")
@@ -66,6 +68,7 @@ def start(ctx: click.Context, nodes: int | None, timeout: float, as_json: bool) 
                    "every command knows all the nodes and fails over between them", err=True)
 
 
+@exit_statuses(USAGE="GROUNDSWELL_ES_URL is set: there is no local node to stop")
 @es.command()
 @NODES
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait before killing it.")
@@ -81,6 +84,7 @@ def stop(ctx: click.Context, nodes: int | None, timeout: float, as_json: bool) -
         click.echo(f"elasticsearch {outcome}")
 
 
+@exit_statuses(store=True, OK="the cluster answered, healthy or not")
 @es.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 @click.pass_context
@@ -88,8 +92,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     """Version, health and where things are (the URL's password masked).
 
     `running` is whether the cluster answered at all: a node that refuses the credentials (401) or a privilege
-    (403) is running, and `error` says what it refused. Exit status: 0 healthy answer, 3 no answer, 4 credentials
-    refused, 5 a privilege missing (cluster `monitor`), 6 TLS failed, 7 not Elasticsearch."""
+    (403) is running, and `error` says what it refused (5: the cluster privilege `monitor`)."""
     from store.client import StoreAuthError, StoreForbidden, make_client, server_version, store_error
 
     cfg = load_config(ctx).elasticsearch
@@ -97,7 +100,12 @@ def status(ctx: click.Context, as_json: bool) -> None:
     if cfg.is_local:
         lays = esnode.layouts(cfg.local)
         if len(lays) == 1:
-            info.update(pid=esnode.read_pid(lays[0]), data=str(lays[0].data_dir), logs=str(lays[0].logs_dir))
+            lay = lays[0]
+            pid, data, logs = esnode.read_pid(lay), str(lay.data_dir), str(lay.logs_dir)
+            if pid is None and (other := esnode.answering(cfg.local.port)) is not None:
+                # started with another GROUNDSWELL_HOME: say where that node keeps its data, not where it would be
+                pid, data, logs = other.pid, other.data, other.logs
+            info.update(pid=pid, data=data, logs=logs)
         else:
             info.update(pids={lay.name: esnode.read_pid(lay) for lay in lays},
                         data=", ".join(str(lay.data_dir) for lay in lays))

@@ -9,7 +9,7 @@ from scrapy.exceptions import DropItem
 
 from core import display
 from core.exits import ExitStatus
-from groundswell.cli.common import emit_json, fail, load_config
+from groundswell.cli.common import config_path, emit_json, exit_statuses, fail, load_config
 from groundswell.ingest import Line, read
 from pipelines.normalize import RejectedItem
 
@@ -18,6 +18,8 @@ def _reasons(counts: Counter[str]) -> str:
     return ", ".join(f"{reason}: {n}" for reason, n in counts.most_common())
 
 
+@exit_statuses(store=True, OK="all stored", PARTIAL="some lines rejected",
+               STORE_UNAVAILABLE="Elasticsearch did not answer: some mentions were spooled")
 @click.command()
 @click.argument("paths", nargs=-1, required=False)
 @click.option(
@@ -47,8 +49,7 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str, batch_size: int
     `FILE:line N: reason` on stderr and skipped; the good lines beside it are stored. When Elasticsearch
     is unreachable, what was read is spooled locally and replayed first by the next run (also by an
     ingest with no PATH); refused credentials, a missing privilege or a certificate stop the ingest without
-    spooling (run it again once fixed). Exit status: 0 all stored, 1 some lines rejected, 2 bad options, 3 some
-    mentions spooled, 4 credentials refused, 5 a privilege missing, 6 TLS failed, 7 not Elasticsearch.
+    spooling (run it again once fixed).
     """
     from pipelines.chain import PipelineChain
     from pipelines.elasticsearch import ElasticsearchPipeline
@@ -56,7 +57,7 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str, batch_size: int
     cfg = load_config(ctx)
     chain = PipelineChain.from_project(
         {
-            "GROUNDSWELL_CONFIG_PATH": ctx.find_root().params.get("config_path"),
+            "GROUNDSWELL_CONFIG_PATH": config_path(ctx),
             "GROUNDSWELL_CONFIG": cfg,
             "GROUNDSWELL_BATCH_SIZE": batch_size,
             "GROUNDSWELL_ES_RETRIES": retries,
@@ -86,8 +87,10 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str, batch_size: int
 
     with chain:
         for path in paths:
+            seen = 0
             for line in read(path, fmt):
                 read_count += line.number > 0
+                seen += 1
                 pending.append(line)
                 if len(pending) >= batch_size:
                     run(pending)
@@ -95,6 +98,9 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str, batch_size: int
                     break  # Elasticsearch refused us: reading on would store nothing
             if sink.fatal is not None:
                 break
+            if not seen:  # not an error, but never a silent empty answer
+                where = "stdin" if path == "-" else display.line(path)
+                click.echo(f"warning: {where}: no records in it (empty, blank lines or a header alone)", err=True)
         if sink.fatal is None:
             run(pending)
     res = sink.result

@@ -14,7 +14,8 @@ import click
 
 from core import clock
 from core.exits import ExitStatus
-from groundswell.cli.common import emit_json, fail, handles_store_errors, load_config
+from core.timefmt import people_time
+from groundswell.cli.common import emit_json, exit_statuses, fail, handles_store_errors, load_config, parse_when
 
 
 @click.group()
@@ -26,6 +27,7 @@ def _prefix(ctx: click.Context, prefix: str | None) -> str:
     return prefix or load_config(ctx).elasticsearch.index_prefix
 
 
+@exit_statuses(USAGE="bad options, or --out cannot be written")
 @kibana.command()
 @click.option("--prefix", help="Index prefix the objects point at (default: the configured one).")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write the NDJSON here (default: stdout).")
@@ -60,33 +62,33 @@ def export(ctx: click.Context, prefix: str | None, out: str | None, as_json: boo
     click.echo(line, err=not out)
 
 
+@exit_statuses(store=True, PARTIAL="a panel shows nothing, or a field does not fit its use")
 @kibana.command()
 @click.option("--prefix", help="Index prefix to check (default: the configured one).")
 @click.option(
     "--since",
     default="30d",
     show_default=True,
-    help="Time range start, as the dashboard's time picker: ISO 8601 or relative (24h, 7d).",
+    help="Time range start, as the dashboard's time picker and `search --since`: ISO 8601 (without an offset in the "
+    "configured timezone) or a span back from now (24h, 7d).",
 )
-@click.option("--until", help="Time range end (default: now, on the Groundswell clock).")
+@click.option("--until", help="Time range end, in the same forms (default: now, on the Groundswell clock).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.pass_context
 @handles_store_errors
 def check(ctx: click.Context, prefix: str | None, since: str, until: str | None, as_json: bool) -> None:
     """Check the dashboard against the cluster without Kibana: every field a saved object names must be mapped
-    with a type that fits its use, and every panel's search must show something. Exit 1 otherwise."""
+    with a type that fits its use, and every panel's search must show something."""
     from kibana import check as checking
     from kibana.requests import TimeRange
-    from store import search as searching
     from store.client import make_client
 
-    cfg = load_config(ctx).elasticsearch
+    app = load_config(ctx)
+    cfg = app.elasticsearch
     name = _prefix(ctx, prefix)
-    now = clock.now()
     try:
-        time_range = TimeRange(
-            searching.parse_time(since, "--since", now), searching.parse_time(until, "--until", now) if until else now
-        )
+        time_range = TimeRange(parse_when(since, "--since", app.zone),
+                               parse_when(until, "--until", app.zone) if until else clock.now())
     except ValueError as exc:
         fail(str(exc), code=ExitStatus.USAGE)
     es = make_client(cfg)
@@ -104,7 +106,7 @@ def check(ctx: click.Context, prefix: str | None, since: str, until: str | None,
         for problem in report.field_problems:
             click.echo(f"FIELD {problem}")
         click.echo(
-            f"-- {name}, {time_range.start.isoformat()} .. {time_range.end.isoformat()}: "
+            f"-- {name}, {people_time(time_range.start, app.zone)} .. {people_time(time_range.end, app.zone)}: "
             + ("dashboard has data and every field fits" if report.ok else "problems above"),
             err=True,
         )

@@ -1,15 +1,15 @@
-"""Entry point: `groundswell [--config FILE] COMMAND ...`."""
+"""Entry point: `groundswell [--config FILE] [-v] COMMAND ... [--config FILE] [-v]`."""
 
 from __future__ import annotations
 
-import logging
 import os
 
 import click
 
-from core import redact
 from groundswell import __version__
 from groundswell.cli.alerts import alerts
+from groundswell.cli.common import CONFIG_HELP, VERBOSE_HELP, configure_logging, shared_options
+from groundswell.cli.config import config
 from groundswell.cli.crawl import crawl
 from groundswell.cli.es import es
 from groundswell.cli.ingest import ingest
@@ -30,33 +30,31 @@ from groundswell.cli.worker import worker
     "config_path",
     type=click.Path(dir_okay=False),
     envvar="GROUNDSWELL_CONFIG",
-    help="YAML configuration (default: ./groundswell.yaml if present, else built-in defaults).",
+    help=CONFIG_HELP,
 )
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-v", "--verbose", count=True, help=VERBOSE_HELP)
 @click.version_option(__version__, prog_name="groundswell")
 def cli(config_path: str | None, verbose: int) -> None:
     """Groundswell: hear complaints about your brand while they are still small.
 
-    Mentions are crawled or ingested, analysed and stored in Elasticsearch, where alert rules watch them
-    and PR teams search them. Environment: GROUNDSWELL_ES_URL (an existing cluster; default: the local
-    node of `groundswell es start`), GROUNDSWELL_INDEX_PREFIX, GROUNDSWELL_ES_USERNAME/_PASSWORD/_API_KEY/
-    _CA_CERTS, GROUNDSWELL_SMTP_HOST/_PORT, GROUNDSWELL_ALERT_TO, GROUNDSWELL_SECRET_KEY, GROUNDSWELL_CONSOLE_URL.
+    Mentions are crawled or ingested, analysed and stored in Elasticsearch, where alert rules watch them and PR
+    teams search them. Every command takes --config and -v before or after its name.
+
+    The configuration is a YAML file (--config, else $GROUNDSWELL_CONFIG, else ./groundswell.yaml); secrets and
+    endpoints come from the environment: GROUNDSWELL_ES_URL (an existing cluster; default: the local node of
+    `groundswell es start`), GROUNDSWELL_INDEX_PREFIX, GROUNDSWELL_ES_USERNAME, _PASSWORD, _API_KEY, _CA_CERTS,
+    GROUNDSWELL_SMTP_HOST, _PORT, GROUNDSWELL_ALERT_TO, GROUNDSWELL_SECRET_KEY, GROUNDSWELL_CONSOLE_URL;
+    GROUNDSWELL_HOME and GROUNDSWELL_CACHE move the data and download folders; GROUNDSWELL_CLOCK runs every
+    process on one simulated clock. Every key and variable: docs/configuration.md, or `groundswell config docs`.
+
+    Times people read are in the configured `timezone:` (2026-11-24 10:05 +08:00); --json output is RFC 3339 UTC.
     """
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    for handler in logging.root.handlers:  # Scrapy resets the root level; the handler keeps ours
-        handler.setLevel(level)
-        handler.addFilter(redact.ScrubFilter())  # no secret reaches a log line, whoever logs it
-    for noisy in ("elasticsearch", "scrapy"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING) if verbose < 2 else logging.DEBUG)
-    # the client's transport logs each retry with a traceback; the command says what failed in one line instead
-    for transport in ("elastic_transport", "urllib3"):
-        logging.getLogger(transport).setLevel(logging.ERROR if verbose == 0 else logging.DEBUG if verbose > 1
-                                              else logging.WARNING)
+    configure_logging(verbose)
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawlers.settings")
 
 
 cli.add_command(alerts)
+cli.add_command(config)
 cli.add_command(crawl)
 cli.add_command(es)
 cli.add_command(ingest)
@@ -69,6 +67,8 @@ cli.add_command(sites)
 cli.add_command(status)
 cli.add_command(web)
 cli.add_command(worker)
+for _command in cli.commands.values():
+    shared_options(_command)
 
 
 def main() -> None:

@@ -14,8 +14,9 @@ import click
 
 from core.exits import ExitStatus
 from core.timefmt import people_time
+from core.times import iso
 from groundswell.cli import progress
-from groundswell.cli.common import emit_json, fail, load_config
+from groundswell.cli.common import config_path, emit_json, exit_statuses, fail, load_config
 
 
 def _run_json(run: Any) -> dict[str, Any]:
@@ -23,6 +24,9 @@ def _run_json(run: Any) -> dict[str, Any]:
     return {"event": "job_run", **doc}
 
 
+@exit_statuses(OK="stopped cleanly (--once: every job ok)",
+               PARTIAL="a job failed (--once), or another `groundswell run` holds the job store",
+               USAGE="bad configuration or options; the console's secret key missing or its port taken")
 @click.command("run")
 @click.option("--once", is_flag=True,
               help="Run every crawl (in parallel), then retention, alerts and the digest once now, and exit.")
@@ -48,8 +52,6 @@ def run(ctx: click.Context, once: bool, duration: float | None, grace: float, ki
     starts, crawls in flight get --grace seconds, then SIGTERM (Scrapy flushes what it holds), then SIGKILL.
 
     With web.enabled, the console (`groundswell web`) is served beside the scheduler on web.host:web.port.
-
-    Exit status: 0 all went well (--once: every job ok), 1 a job failed (--once), 2 bad configuration.
     """
     from core import clock
     from groundswell.scheduler import jobs, plan, service
@@ -61,10 +63,10 @@ def run(ctx: click.Context, once: bool, duration: float | None, grace: float, ki
     cfg = load_config(ctx)
     try:
         sim = clock.freeze()  # children share this origin of simulated time
-        specs = plan.plan_jobs(cfg, sim)
+        specs = plan.plan_jobs(cfg, sim, cfg.zone)  # cron lines are read in the configured timezone
     except (clock.ClockError, plan.PlanError) as exc:
         fail(f"configuration error:\n{exc}", code=ExitStatus.USAGE)
-    config_path = ctx.find_root().params.get("config_path") or cfg.path
+    path = config_path(ctx) or cfg.path
     es = make_client(cfg.elasticsearch, retries=1)
     show = progress.wanted(as_json)
 
@@ -75,11 +77,12 @@ def run(ctx: click.Context, once: bool, duration: float | None, grace: float, ki
             if as_json:
                 emit_json(_run_json(r))
             else:
-                click.echo(f"{people_time(datetime.now(UTC), cfg.zone, seconds=True)} {jobs.describe_run(r)}")
+                # the run's own end, on Groundswell's clock (the simulated one in a demo), as status shows it
+                click.echo(f"{people_time(r.finished_at, cfg.zone, seconds=True)} {jobs.describe_run(r)}")
             sys.stdout.flush()  # a line as it happens, also into a pipe (a supervisor, a test reading events)
 
     rt = jobs.Runtime(cfg, es, Children(kill_grace=kill_grace, folder=None if once else service.children_dir(cfg)),
-                      config_path=os.path.abspath(config_path) if config_path else None, on_run=on_run,
+                      config_path=os.path.abspath(path) if path else None, on_run=on_run,
                       store_key=None if once else service.store_key(cfg))
     jobs.install(rt)
     try:
@@ -238,5 +241,5 @@ def _job_json(job: Any) -> dict[str, Any]:
 
     nxt = job.next_run_time
     return {"id": job.id, "name": job.name, "trigger": str(job.trigger),
-            "next_run": nxt.astimezone(UTC).isoformat() if nxt else None,
-            "next_run_product": (product_time(nxt) or nxt).isoformat() if nxt else None}
+            "next_run": iso(nxt) if nxt else None,
+            "next_run_product": iso(product_time(nxt) or nxt) if nxt else None}

@@ -7,9 +7,12 @@ import sys
 
 import click
 
+from groundswell.cli.common import exit_statuses
+
 _CHUNK = 20_000  # lines scored per batch: bounded memory on endless input, still big enough for both cores
 
 
+@exit_statuses(OK="every line scored (a line that is not UTF-8 too, with a warning)")
 @click.command()
 @click.option(
     "--json",

@@ -9,14 +9,16 @@ from typing import Any
 import click
 from elasticsearch import Elasticsearch, NotFoundError
 
+from core import display
 from core.config import Config
 from core.timefmt import people_time
-from groundswell.cli.common import emit_json, handles_store_errors, load_config
+from core.times import iso
+from groundswell.cli.common import emit_json, exit_statuses, handles_store_errors, load_config
 
 RUN_FIELDS = ("started_at", "finished_at", "result", "exit_code", "duration_seconds", "items", "indexed", "spooled",
               "error")
 HEALTH_FIELDS = ("finished_at", "finish_reason", "items", "indexed", "pages", "parse_errors", "request_failures",
-                 "login_wall", "zero_results", "broken", "silent")
+                 "login_wall", "zero_results", "broken", "silent", "blocked")
 
 
 def stored_jobs(cfg: Config) -> list[Any]:
@@ -72,7 +74,7 @@ def build_status(cfg: Config, es: Elasticsearch) -> dict[str, Any]:
         kind, _, source = job.id.partition(":")
         jobs_out.append({
             "id": job.id, "kind": kind, "source": source or None, "name": job.name, "trigger": str(job.trigger),
-            "next_run": (product_time(nxt) or nxt).isoformat() if nxt else None,
+            "next_run": iso(product_time(nxt) or nxt) if nxt else None,
             "last_run": _pick(last.pop(job.id, None), RUN_FIELDS),
         })
     for job_id, doc in sorted(last.items()):  # runs of jobs no longer (or never) in the store: --once, removed
@@ -85,7 +87,7 @@ def build_status(cfg: Config, es: Elasticsearch) -> dict[str, Any]:
     sources.sort(key=lambda s: str(s["source_key"]))
     pid = running_pid(cfg)
     return {
-        "now": clock.now().isoformat(), "index_prefix": prefix, "job_store": job_store_url(cfg),
+        "now": iso(clock.now()), "index_prefix": prefix, "job_store": job_store_url(cfg),
         "running": pid is not None, "pid": pid, "jobs": jobs_out, "sources": sources,
         "deployment": deployment(cfg),
     }
@@ -113,6 +115,9 @@ def deployment(cfg: Config) -> dict[str, Any] | None:
         client.close()
 
 
+show = display.line  # source keys and job ids carry keywords people typed or crawled
+
+
 def _pick(doc: dict[str, Any] | None, keys: tuple[str, ...]) -> dict[str, Any]:
     return {k: doc.get(k) for k in keys} if doc else {}
 
@@ -127,6 +132,7 @@ def _short(value: Any, tz: tzinfo | None) -> str:
         return str(value)
 
 
+@exit_statuses(store=True)
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: jobs, their runs, and source health.")
 @click.pass_context
@@ -160,16 +166,21 @@ def status(ctx: click.Context, as_json: bool) -> None:
     if not report["jobs"]:
         click.echo("no jobs yet: start `groundswell run`")
     else:
-        click.echo(f"{'job':<28} {'last result':<12} {'last finished':<26} {'next run':<26} detail")
+        rows = [["job", "last result", "last finished", "next run", "detail"]]
         for j in report["jobs"]:
             lr = j["last_run"] or {}
             detail = lr.get("error") or (f"{lr.get('items') or 0} items, {lr.get('indexed') or 0} new"
                                          if j["kind"] in ("crawl", "revisit") and lr else "")
-            click.echo(f"{j['id']:<28} {lr.get('result') or 'never':<12} {_short(lr.get('finished_at'), tz):<26} "
-                       f"{_short(j['next_run'], tz):<26} {detail}")
+            rows.append([show(j["id"]), str(lr.get("result") or "never"), _short(lr.get("finished_at"), tz),
+                         _short(j["next_run"], tz), show(detail)])
+        for line in display.table(rows):
+            click.echo(line)
     if report["sources"]:
         click.echo("\ncrawler health (latest crawl of each source):")
+        rows = []
         for s in report["sources"]:
-            flags = [f for f in ("broken", "silent", "zero_results") if s.get(f)]
-            click.echo(f"  {s['source_key']:<40} {s.get('finish_reason') or '?':<10} {s.get('items') or 0:>5} items  "
-                       f"{', '.join(flags).upper() or 'healthy'}" + (f"  ({s['source']})" if s["source"] else ""))
+            flags = [f for f in ("blocked", "broken", "silent", "zero_results") if s.get(f)]
+            rows.append([show(s["source_key"]), show(s.get("finish_reason") or "?"), f"{s.get('items') or 0} items",
+                         ", ".join(flags).upper() or "healthy", f"({show(s['source'])})" if s["source"] else ""])
+        for line in display.table(rows, right=frozenset({2})):
+            click.echo(f"  {line}")

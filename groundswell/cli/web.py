@@ -7,9 +7,10 @@ import sys
 import click
 
 from core.exits import ExitStatus
-from groundswell.cli.common import fail, load_config
+from groundswell.cli.common import exit_statuses, fail, load_config
 
 
+@exit_statuses(OK="stopped cleanly", USAGE="bad configuration: the secret key missing, a port in use")
 @click.group("web", invoke_without_command=True)
 @click.option("--host", help="Address to listen on (default: web.host, 127.0.0.1).")
 @click.option("--port", type=click.IntRange(0, 65535), help="Port (default: web.port, 8600; 0: any free port).")
@@ -18,9 +19,7 @@ def web(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Serve the console: incidents (acknowledge, resolve, notes, handling times), mention search with CSV export,
     and the acknowledge links of incident emails. People sign in as configured under web.users (or through
     web.trusted_header from web.trusted_proxies). Needs GROUNDSWELL_SECRET_KEY; set alerting.console_url (or
-    GROUNDSWELL_CONSOLE_URL) to the address people reach it at, so emails link here.
-
-    Exit status: 0 stopped cleanly, 2 bad configuration (a missing secret key, a port in use)."""
+    GROUNDSWELL_CONSOLE_URL) to the address people reach it at, so emails link here."""
     if ctx.invoked_subcommand is not None:
         return
     from groundswell.web.app import ConsoleError
@@ -48,6 +47,7 @@ def web(ctx: click.Context, host: str | None, port: int | None) -> None:
         console.stop()
 
 
+@exit_statuses(USAGE="the password is shorter than 8 characters")
 @web.command("hash-password")
 def hash_password_cmd() -> None:
     """Read a password (prompted twice on a terminal, else one line of stdin) and print its argon2 hash for

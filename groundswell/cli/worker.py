@@ -7,9 +7,10 @@ from typing import Any
 import click
 
 from core.exits import ExitStatus
-from groundswell.cli.common import emit_json, fail, load_config
+from groundswell.cli.common import config_path, emit_json, exit_statuses, fail, load_config, verbosity
 
 
+@exit_statuses(USAGE="no Redis configured, or it does not answer (the message says which)")
 @click.command("worker")
 @click.option("--crawls", type=click.IntRange(1, 64), default=4, show_default=True,
               help="Crawls this worker runs at once (units it owns and shared units it helps with).")
@@ -23,8 +24,6 @@ def worker(ctx: click.Context, crawls: int, as_json: bool) -> None:
     domain rate limits, Retry-After and platform accounts are shared there too. A stopped worker hands its crawls
     back; a killed one loses nothing either: what it held goes back to the queue after redis.visibility_seconds
     (requests) and redis.worker_lease_seconds (crawls).
-
-    Exit status: 0 stopped cleanly, 2 bad configuration or no Redis configured.
     """
     import sys
 
@@ -39,8 +38,7 @@ def worker(ctx: click.Context, crawls: int, as_json: bool) -> None:
         connect(cfg.redis).ping()
     except Exception as exc:
         fail(describe(cfg.redis, exc), code=ExitStatus.USAGE)
-    root = ctx.find_root().params
-    settings = worker_settings(cfg, root.get("config_path"), root.get("verbose") or 0)
+    settings = worker_settings(cfg, config_path(ctx), verbosity(ctx))
 
     def emit(event: dict[str, Any]) -> None:
         if as_json:

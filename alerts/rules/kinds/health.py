@@ -28,10 +28,13 @@ class CrawlerHealthRule(RuleBase):
     """Sources whose latest run is broken or silent, or that stopped running: score = consecutive bad runs, or
     how many `stale_minutes` periods passed since the last run."""
 
-    type: Literal["crawler_health"] = "crawler_health"
-    sources: tuple[str, ...] = ()  # source keys ("weibo:小米", "weibo:*", "*" for all); empty: the configured ones
-    stale_minutes: int = Field(default=360, gt=0)
-    tiers: Tiers = Tiers(notice=1, urgent=3)
+    type: Literal["crawler_health"] = Field(default="crawler_health", description="crawler_health")
+    sources: tuple[str, ...] = Field(default=(), description="Source keys to watch (\"weibo:小米\", \"weibo:*\", \"*\" "
+        "for every crawl); empty: the configured sources.")
+    stale_minutes: int = Field(default=360, gt=0, description="A source whose latest crawl is older than this is "
+        "stale (one point per period).")
+    tiers: Tiers = Field(default=Tiers(notice=1, urgent=3), description="Consecutive bad runs (or stale periods) per "
+        "severity.")
 
 
 @dataclass(frozen=True)

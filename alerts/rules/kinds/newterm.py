@@ -33,14 +33,16 @@ class NewTermRule(RuleBase):
     """A complaint phrase never (or rarely) seen in the baseline period that many authors use now:
     score = distinct authors using it in the window."""
 
-    type: Literal["new_term"] = "new_term"
-    brand: str | None = None
-    window_minutes: int = Field(default=120, gt=0)
-    baseline_days: int = Field(default=7, ge=1, le=60)
-    min_history_hours: float = Field(default=48.0, ge=0)  # judge nothing new before the index holds this much
-    max_baseline: int = Field(default=2, ge=0)  # mentions of the phrase allowed in the baseline period
-    min_authors: int = Field(default=5, ge=1)
-    tiers: Tiers = Tiers(notice=5, urgent=15, crisis=40)
+    type: Literal["new_term"] = Field(default="new_term", description="new_term")
+    brand: str | None = Field(default=None, description="Only this brand (unset: every brand).")
+    window_minutes: int = Field(default=120, gt=0, description="Complaint phrases used this recently are looked at.")
+    baseline_days: int = Field(default=7, ge=1, le=60, description="The period before the window in which the phrase "
+        "must have been (almost) unused.")
+    min_history_hours: float = Field(default=48.0, ge=0, description="Judge nothing until the index holds this much "
+        "history (in a young index everything looks new).")
+    max_baseline: int = Field(default=2, ge=0, description="Mentions of the phrase allowed in the baseline period.")
+    min_authors: int = Field(default=5, ge=1, description="Distinct authors using it in the window, at least.")
+    tiers: Tiers = Field(default=Tiers(notice=5, urgent=15, crisis=40), description="Distinct authors per severity.")
 
 
 @dataclass(frozen=True)

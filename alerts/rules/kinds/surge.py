@@ -47,16 +47,19 @@ class NegativeSurgeRule(RuleBase):
     """Negative mentions of a brand (and of each complaint category) in the last window against the same window
     of previous days: score = z-score against a seasonal (hour-of-day, day-of-week) baseline."""
 
-    type: Literal["negative_surge"] = "negative_surge"
-    brand: str | None = None
-    category: str | None = None  # only this top-level complaint category
-    by_category: bool = True  # also judge each top-level complaint category on its own
-    window_minutes: int = Field(default=60, gt=0)
-    baseline_days: int = Field(default=14, ge=1, le=60)
-    min_count: int = Field(default=10, ge=1)
-    min_authors: int = Field(default=8, ge=1)
-    min_ratio: float = Field(default=2.5, ge=1.0)  # the count must also be this many times the expected count
-    tiers: Tiers = Tiers(notice=4, urgent=8, crisis=14)
+    type: Literal["negative_surge"] = Field(default="negative_surge", description="negative_surge")
+    brand: str | None = Field(default=None, description="Only this brand (unset: every brand).")
+    category: str | None = Field(default=None, description="Only this top-level complaint category.")
+    by_category: bool = Field(default=True, description="Also judge each top-level complaint category on its own.")
+    window_minutes: int = Field(default=60, gt=0, description="Negative mentions published this recently are "
+        "counted.")
+    baseline_days: int = Field(default=14, ge=1, le=60, description="The same window on this many previous days is "
+        "the usual (the same weekday weighs half when two weeks are there).")
+    min_count: int = Field(default=10, ge=1, description="Fewer negative mentions in the window are never a surge.")
+    min_authors: int = Field(default=8, ge=1, description="Fewer distinct authors are never a surge.")
+    min_ratio: float = Field(default=2.5, ge=1.0, description="The count must also be this many times the expected "
+        "count.")
+    tiers: Tiers = Field(default=Tiers(notice=4, urgent=8, crisis=14), description="z-scores per severity.")
 
 
 @dataclass(frozen=True)

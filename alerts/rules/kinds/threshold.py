@@ -20,14 +20,17 @@ class ThresholdRule(RuleBase):
     """Mentions matching any query (Lucene or a plain phrase, as `groundswell search` reads it) in a window:
     score = their count. `threshold` + `severity` is shorthand for a single tier."""
 
-    type: Literal["threshold"] = "threshold"
-    query: str = Field(min_length=1)
-    brand: str | None = None
-    sentiment: Literal["negative", "neutral", "positive"] | None = None
-    window_minutes: int = Field(default=60, gt=0)
-    threshold: float | None = Field(default=None, gt=0)
-    severity: Severity = "notice"
-    tiers: Tiers | None = None
+    type: Literal["threshold"] = Field(default="threshold", description="threshold")
+    query: str = Field(min_length=1, description="What to count, as `groundswell search` reads it: a plain phrase or "
+        "Lucene (\"食品安全\" OR 吃坏肚子).")
+    brand: str | None = Field(default=None, description="Only mentions of this brand.")
+    sentiment: Literal["negative", "neutral", "positive"] | None = Field(default=None, description="Only mentions "
+        "with this sentiment label.")
+    window_minutes: int = Field(default=60, gt=0, description="Count mentions published this recently.")
+    threshold: float | None = Field(default=None, gt=0, description="Shorthand for one tier: this count makes a "
+        "match of `severity` (give tiers or threshold).")
+    severity: Severity = Field(default="notice", description="The severity of the `threshold` shorthand.")
+    tiers: Tiers | None = Field(default=None, description="Counts per severity: {notice: 1, urgent: 5, crisis: 20}.")
 
     @field_validator("query")
     @classmethod

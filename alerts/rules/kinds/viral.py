@@ -53,17 +53,20 @@ class ViralSpreadRule(RuleBase):
     """A negative post, or a cluster of its copies, spreading: score = engagement growth + copying authors +
     platforms reached + reach of the posters (each term explained by its unit)."""
 
-    type: Literal["viral_spread"] = "viral_spread"
-    brand: str | None = None  # None: every brand
-    window_minutes: int = Field(default=360, gt=0)  # mentions of a cluster published this recently count
-    growth_minutes: int = Field(default=60, gt=0)  # growth is measured over this much time before `at`
-    rate_unit: float = Field(default=250.0, gt=0)  # reposts+comments per hour worth one point
-    authors_unit: float = Field(default=25.0, gt=0)  # distinct authors posting copies worth one point
-    platform_points: float = Field(default=1.0, ge=0)  # per platform beyond the first
-    reach_unit: float = Field(default=10_000.0, gt=0)  # one point per tenfold of followers above this (max 3)
-    min_mentions: int = Field(default=1, ge=1)
-    max_candidates: int = Field(default=200, gt=0, le=5000)  # clusters and single posts looked at per run
-    tiers: Tiers = Tiers(notice=4, urgent=8, crisis=16)
+    type: Literal["viral_spread"] = Field(default="viral_spread", description="viral_spread")
+    brand: str | None = Field(default=None, description="Only this brand (unset: every brand).")
+    window_minutes: int = Field(default=360, gt=0, description="Mentions of a cluster published this recently count.")
+    growth_minutes: int = Field(default=60, gt=0, description="Growth is measured over this much time before the "
+        "instant evaluated.")
+    rate_unit: float = Field(default=250.0, gt=0, description="Reposts and comments per hour worth one point.")
+    authors_unit: float = Field(default=25.0, gt=0, description="Distinct authors posting copies worth one point.")
+    platform_points: float = Field(default=1.0, ge=0, description="Points per platform reached beyond the first.")
+    reach_unit: float = Field(default=10_000.0, gt=0, description="One point per tenfold of the posters' followers "
+        "above this (3 at most).")
+    min_mentions: int = Field(default=1, ge=1, description="A cluster with fewer mentions is not judged.")
+    max_candidates: int = Field(default=200, gt=0, le=5000, description="Clusters and single posts looked at per "
+        "evaluation, those of the most followed posters first.")
+    tiers: Tiers = Field(default=Tiers(notice=4, urgent=8, crisis=16), description="Scores per severity.")
 
 
 def _key(doc: Mapping[str, Any]) -> str:
