@@ -45,6 +45,10 @@ OTHER_ENV: dict[str, str] = {
     "`groundswell run` passes `scheduler.revisit_hours`).",
     "GROUNDSWELL_SHARED_DATA": "For developers: the shared review data that `pipelines/sentiment_model/train.py` and "
     "the benchmarks read (default `../shared/data` beside the checkout).",
+    "GROUNDSWELL_PARENT_PID": "Set by `groundswell run` in each crawl child: the service it belongs to; the child "
+    "stops when that process is gone.",
+    "GROUNDSWELL_KILL_GRACE": "Set by `groundswell run` in each crawl child: seconds between its SIGTERM and SIGKILL "
+    "when the service is gone (`run --kill-grace`).",
     "GROUNDSWELL_FUZZ": "For developers: `deep` makes the fuzz suite (`tests/test_fuzz.py`) explore far more cases.",
 }
 
@@ -61,12 +65,19 @@ SCRAPY_SETTINGS: dict[str, str] = {
     "`pipelines/complaint_taxonomy.yaml`).",
     "GROUNDSWELL_COMPLAINT_NEGATIVE_BELOW": "A tagged mention is a complaint when its sentiment score is below this "
     "(default 0.4).",
+    "GROUNDSWELL_COMPLAINT_MODEL": "false: tag complaints by the taxonomy's rules only, without the learned model "
+    "(default true).",
+    "GROUNDSWELL_UNIT": "Set by `groundswell worker`: the crawl unit (Redis) this crawl runs for.",
+    "GROUNDSWELL_UNIT_SHARED": "Set by `groundswell worker`: whether other workers may take this crawl's pages.",
+    "GROUNDSWELL_WORKER_ID": "Set by `groundswell worker`: the worker named in leases and acknowledgements.",
+    "GROUNDSWELL_CHECKPOINT": "Seconds between a shared crawl's checkpoints (acknowledged requests, stats) in Redis "
+    "(default 1).",
 }
 
 # keys the loader sets or refuses in the file: documented with the environment, not as keys
 NOT_IN_FILE = {"path", "secret_key"}
 SECTION_ORDER = ("brands", "sources", "rules", "recipients", "smtp", "alerting", "scheduler", "elasticsearch", "web",
-                 "platforms", "accounts", "timezone")
+                 "redis", "platforms", "accounts", "timezone")
 
 
 def _models(annotation: Any) -> list[type[BaseModel]]:

@@ -58,7 +58,8 @@ SAMPLES = {"GROUNDSWELL_ES_VERIFY_CERTS": ("false", False), "GROUNDSWELL_SMTP_PO
            "GROUNDSWELL_KIBANA_URL": ("http://kibana.example:5601", "http://kibana.example:5601"),
            "GROUNDSWELL_CONSOLE_URL": ("https://gs.example.com", "https://gs.example.com"),
            "GROUNDSWELL_INDEX_PREFIX": ("other", "other"), "GROUNDSWELL_ES_VERSION": ("8.19.20", "8.19.20"),
-           "GROUNDSWELL_SECRET_KEY": ("k" * 40, "k" * 40)}
+           "GROUNDSWELL_SECRET_KEY": ("k" * 40, "k" * 40), "GROUNDSWELL_ES_NODES": ("3", 3),
+           "GROUNDSWELL_REDIS_URL": ("redis://10.0.0.5:6379/0", "redis://10.0.0.5:6379/0")}
 
 
 @pytest.mark.parametrize("var", sorted(ENV_KEYS))

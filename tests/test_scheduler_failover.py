@@ -80,6 +80,7 @@ def test_standby_takes_over_and_no_job_runs_twice(tmp_path: Path, prefix: str, r
     env.pop("GROUNDSWELL_CLOCK", None)
     active = Scheduler(config, env)
     everyone = [active]
+    killed_ones: list[Scheduler] = []
     try:
         wait_for("the first scheduler to run a job", lambda: active.runs())
         standby = Scheduler(config, env)
@@ -89,6 +90,7 @@ def test_standby_takes_over_and_no_job_runs_twice(tmp_path: Path, prefix: str, r
         failovers = []
         for _cycle in range(3):
             killed_at = time.monotonic()
+            killed_ones.append(active)
             active.proc.send_signal(signal.SIGKILL)
             active.proc.wait(10)
             first = wait_for("the standby's first job", lambda s=standby, k=killed_at: next(
@@ -114,5 +116,14 @@ def test_standby_takes_over_and_no_job_runs_twice(tmp_path: Path, prefix: str, r
     assert done and all("@" in r["run_id"] for r in done), done[:3]  # claimed: job@scheduled time
     assert [rid for rid, n in counts.items() if n > 1] == [], "a job ran twice"
     es.indices.refresh(index=runs.runs_index(prefix))
-    stored = [r for r in runs.history(es, prefix) if r["result"] != "skipped"]
-    assert sorted(r["run_id"] for r in stored) == sorted(counts)
+    history = runs.history(es, prefix)
+    stored = [r for r in history if r["result"] not in ("skipped", "running")]
+    assert len({r["run_id"] for r in stored}) == len(stored)
+    assert set(counts) <= {r["run_id"] for r in stored}
+    # a run stored but never announced: its scheduler was SIGKILLed between recording it and printing it
+    killed = {s.proc.pid for s in killed_ones}
+    assert all(r.get("pid") in killed for r in stored if r["run_id"] not in counts), [
+        (r["run_id"], r["result"], r.get("pid")) for r in stored if r["run_id"] not in counts]
+    # a run cut by the SIGKILL stays recorded as running under its claim, and was not run again by anyone
+    cut = [r["run_id"] for r in history if r["result"] == "running"]
+    assert not set(cut) & set(counts), cut
