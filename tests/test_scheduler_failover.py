@@ -124,6 +124,9 @@ def test_standby_takes_over_and_no_job_runs_twice(tmp_path: Path, prefix: str, r
     killed = {s.proc.pid for s in killed_ones}
     assert all(r.get("pid") in killed for r in stored if r["run_id"] not in counts), [
         (r["run_id"], r["result"], r.get("pid")) for r in stored if r["run_id"] not in counts]
-    # a run cut by the SIGKILL stays recorded as running under its claim, and was not run again by anyone
-    cut = [r["run_id"] for r in history if r["result"] == "running"]
-    assert not set(cut) & set(counts), cut
+    # a run cut by the SIGKILL was recorded lost by the next holder of the lease, and not run again by anyone
+    assert [r["run_id"] for r in history if r["result"] == "running" and r.get("pid") in killed] == []
+    lost = {r["run_id"] for r in history if r["result"] == "lost"}
+    assert not lost & set(counts), lost
+    said = {e["run_id"] for s in everyone for _, e in s.events if e.get("event") == "lost"}
+    assert said == lost

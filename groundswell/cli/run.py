@@ -183,6 +183,9 @@ def _serve(cfg: Any, rt: Any, specs: list[Any], duration: float | None, grace: f
             sys.stdout.flush()
         elif name == "standby":
             click.echo(f"groundswell run: standing by; the schedule runs at {fields.get('holder')}", err=True)
+        elif name == "lost":
+            click.echo(f"groundswell run: {fields.get('job_id')} (started {fields.get('started_at')}) was lost: "
+                       f"{fields.get('error')}", err=True)
         else:
             click.echo("groundswell run: lost the scheduler lease; standing by", err=True)
 

@@ -96,6 +96,27 @@ def recover(rt: jobs.Runtime, orphans: Path | None) -> Recovered:
     return found
 
 
+def recover_previous_holder(rt: jobs.Runtime) -> list[runs.JobRun]:
+    """With Redis, on taking the scheduler lease: every run of this job store still marked running by another
+    scheduler was started by an earlier lease holder, which either died (its lease expired: the run will never be
+    finished) or finished its runs before releasing the lease. Those runs are recorded lost, on any host."""
+    if rt.store_key is None:
+        return []
+    lost = []
+    now = clock.now()
+    for run in runs.unfinished(rt.es, rt.prefix):
+        if run.instance == rt.instance or run.store_key != rt.store_key:
+            continue  # ours, or a `run --once` (no job store) that finishes its own record
+        run.result = "lost"
+        run.finished_at = now
+        run.error = (f"the scheduler holding the lease (pid {run.pid} on {run.host}) stopped before this run ended "
+                     "(killed or crashed); recorded by the next holder")
+        runs.record(rt.es, rt.prefix, run)
+        log.warning("%s: run started %s was lost: %s", run.job_id, run.started_at, run.error)
+        lost.append(run)
+    return lost
+
+
 @contextmanager
 def hold_lock(cfg: Config) -> Iterator[None]:
     path = lock_path(cfg)

@@ -18,7 +18,7 @@ import redis
 
 from groundswell.scheduler.lease import Lease
 from groundswell.scheduler.plan import JobSpec
-from groundswell.scheduler.service import Service
+from groundswell.scheduler.service import Service, recover_previous_holder
 
 log = logging.getLogger("groundswell.scheduler")
 
@@ -39,6 +39,7 @@ def serve(svc: Service, lease: Lease, specs: list[JobSpec], duration: float | No
         while not svc.stop_event.is_set() and left() != 0.0:
             if not _stand_by(svc, lease, on_event, left):
                 break
+            _recover(svc, on_event)
             svc.start(specs)
             on_event("active", {"lease": lease.token})
             lost = _hold(svc, lease, left, tick)
@@ -48,6 +49,20 @@ def serve(svc: Service, lease: Lease, specs: list[JobSpec], duration: float | No
                 on_event("lease_lost", {"lease": lease.token})
     finally:
         lease.release()
+
+
+def _recover(svc: Service, on_event: Event) -> None:
+    """The runs the previous holder left unfinished, recorded lost (service.recover_previous_holder)."""
+    from store.client import describe_error
+
+    try:
+        found = recover_previous_holder(svc.rt)
+    except Exception as exc:  # bookkeeping of the past must not keep the schedule from running; it is said
+        log.error("could not check for runs the previous scheduler lost: %s",
+                  describe_error(svc.rt.cfg.elasticsearch.effective_url, exc))
+        return
+    for run in found:
+        on_event("lost", run.to_document())
 
 
 def _stand_by(svc: Service, lease: Lease, on_event: Event, left: Callable[[], float | None]) -> bool:
