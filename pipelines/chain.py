@@ -33,6 +33,33 @@ def _one(stage: Any, item: Mention) -> Mention | DropItem:
     return out
 
 
+def run_stages(stages: list[Any], results: list[Mention | DropItem]) -> list[Mention | DropItem]:
+    """Each item after `stages`, or the DropItem that stopped it, in input order (items already dropped stay so).
+
+    A stage with `process_batch` gets the batch's surviving items at once; the others get them one by one,
+    exactly as in a crawl. A stage that fails on one item (a bug a strange input found) costs that item only: it
+    comes back as a RejectedItem naming the stage, and the rest go on. The one-process path and the analysis
+    workers (pipelines.parallel) both run batches through here, so they cannot differ.
+    """
+    for s in stages:
+        live = [i for i, r in enumerate(results) if not isinstance(r, DropItem)]
+        if not live:
+            break
+        if hasattr(s, "process_batch"):
+            try:
+                out = s.process_batch([results[i] for i in live])
+            except Exception:  # find the item at fault below, one by one
+                log.info("%s failed on a batch; retrying its items one by one", type(s).__name__, exc_info=True)
+            else:
+                for i, o in zip(live, out, strict=True):
+                    results[i] = o
+                continue
+        if hasattr(s, "process_item"):
+            for i in live:
+                results[i] = _one(s, results[i])  # type: ignore[arg-type]
+    return results
+
+
 @dataclass
 class _Context:
     """What the pipelines read from a crawler: its settings and its stats."""
@@ -74,31 +101,8 @@ class PipelineChain:
         return item
 
     def process_batch(self, items: list[Mention]) -> list[Mention | DropItem]:
-        """Each item after every stage, or the DropItem that stopped it, in input order.
-
-        A stage with `process_batch` (sentiment: both cores) gets the batch's surviving items at once; the
-        others get them one by one, exactly as in a crawl. A stage that fails on one item (a bug a strange input
-        found) costs that item only: it comes back as a RejectedItem naming the stage, and the rest go on.
-        """
-        results: list[Mention | DropItem] = list(items)
-        for s in self.stages:
-            live = [i for i, r in enumerate(results) if not isinstance(r, DropItem)]
-            if not live:
-                break
-            if hasattr(s, "process_batch"):
-                try:
-                    out = s.process_batch([results[i] for i in live])
-                except Exception:  # find the item at fault below, one by one
-                    log.info("%s failed on a batch; retrying its items one by one", type(s).__name__,
-                                exc_info=True)
-                else:
-                    for i, o in zip(live, out, strict=True):
-                        results[i] = o
-                    continue
-            if hasattr(s, "process_item"):
-                for i in live:
-                    results[i] = _one(s, results[i])  # type: ignore[arg-type]
-        return results
+        """Each item after every stage, or the DropItem that stopped it, in input order (see run_stages)."""
+        return run_stages(self.stages, list(items))
 
     def close(self) -> None:
         for s in reversed(self.stages):
@@ -114,4 +118,4 @@ class PipelineChain:
         self.close()
 
 
-__all__ = ["DropItem", "PipelineChain"]
+__all__ = ["DropItem", "PipelineChain", "run_stages"]

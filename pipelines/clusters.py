@@ -90,7 +90,9 @@ class ClusterResolver:
         self, docs: list[dict[str, Any]], sigs: list[tuple[int, ...] | None]
     ) -> list[tuple[str, float] | None]:
         """For each document, the most similar stored cluster founder at or above SIMILAR."""
-        clusters = self._stored_clusters(docs)
+        # clusters this process founded are in the in-memory index already; whether the store shows them yet is
+        # down to its refresh timing, which must not change the answer (same documents, however fast we write)
+        clusters = [c for c in self._stored_clusters(docs) if c not in self.cluster_of]
         self._load_founders(clusters)
         known = [c for c in clusters if c in self.founders]
         out: list[tuple[str, float] | None] = [None] * len(docs)

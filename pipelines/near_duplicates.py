@@ -217,6 +217,8 @@ def cluster_all(texts: list[str], ids: list[str] | None = None, groups: list[str
 class NearDuplicatePipeline:
     """Scrapy adapter: fingerprints title + text; the Elasticsearch stage resolves the cluster id."""
 
+    PARALLEL_SAFE = True  # pure per item: pipelines.parallel may run it in a worker process
+
     def __init__(self, stats: Any):
         self.stats = stats
 
