@@ -1,5 +1,6 @@
-"""Runs the crawl's item pipelines outside a crawl, for `groundswell ingest`: same classes, same order,
-built the same way (from_crawler with the project settings), so ingest and crawls share one code path."""
+"""Runs the crawl's analysis chain outside a crawl, for `groundswell ingest`: same classes, same order (the
+GROUNDSWELL_STAGES setting), built the same way (from_crawler with the project settings), so ingest and crawls
+share one code path."""
 
 from __future__ import annotations
 
@@ -31,6 +32,12 @@ def _one(stage: Any, item: Mention) -> Mention | DropItem:
         log.debug("%s failed on %s", type(stage).__name__, item.origin, exc_info=True)
         return RejectedItem(f"{type(stage).__name__} failed on it: {type(exc).__name__}: {exc}"[:300])
     return out
+
+
+def build_stages(crawler: Any) -> list[Any]:
+    """The analysis chain's stages (GROUNDSWELL_STAGES), in order, each built by its from_crawler."""
+    classes = build_component_list(crawler.settings.getdict("GROUNDSWELL_STAGES"))
+    return [load_object(path).from_crawler(crawler) for path in classes]
 
 
 def run_stages(stages: list[Any], results: list[Mention | DropItem]) -> list[Mention | DropItem]:
@@ -72,8 +79,7 @@ class PipelineChain:
     def __init__(self, settings: Settings):
         self.context = _Context(settings)
         self.context.stats = MemoryStatsCollector(self.context)  # type: ignore[arg-type]
-        classes = build_component_list(settings.getwithbase("ITEM_PIPELINES"))
-        self.stages = [load_object(path).from_crawler(self.context) for path in classes]
+        self.stages = build_stages(self.context)
 
     @classmethod
     def from_project(cls, overrides: dict[str, Any] | None = None) -> PipelineChain:
@@ -118,4 +124,4 @@ class PipelineChain:
         self.close()
 
 
-__all__ = ["DropItem", "PipelineChain", "run_stages"]
+__all__ = ["DropItem", "PipelineChain", "build_stages", "run_stages"]
