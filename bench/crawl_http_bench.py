@@ -83,10 +83,12 @@ def main(argv: list[str] | None = None) -> int:
         cb.clean(es)
         es.close()
     bare_pps = len(targets) / statistics.median(bare)
-    med = {k: statistics.median(r[2] / r[1] for r in rows if r[0] == k) for k in ("batched", "batched, 2 workers", "per item")}
+    kinds = ("batched", "batched, 2 workers", "per item")
+    med = {k: statistics.median(r[2] / r[1] for r in rows if r[0] == k) for k in kinds}
     out = [SECTION, "",
            f"Measured {started} UTC by `.venv/bin/python bench/crawl_http_bench.py --videos {args.videos} --repeat "
-           f"{args.repeat}`: `groundswell crawl bilibili -k 小米 --max-pages {-(-args.videos // 20)} -a incremental=0` "
+           f"{args.repeat}`: `groundswell crawl bilibili -k 小米 --max-pages {-(-args.videos // 20)} "
+           "-a incremental=0` "
            "against the simulator (AutoThrottle off, 8 per domain, no delay), each crawl its own process timed from "
            "spawn to exit; the bare loop GETs the same targets the crawl sent (single-threaded http.client, bodies "
            "read, nothing parsed). 2 cores shared with other work: see the load columns.", "",

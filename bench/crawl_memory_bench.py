@@ -55,7 +55,7 @@ def measure(procs: list[subprocess.Popen[bytes]]) -> tuple[list[int], list[int],
         time.sleep(0.1)
     seconds = time.monotonic() - t0
     for p in procs:
-        out, err = p.communicate()
+        _, err = p.communicate()
         if p.returncode != 0:
             raise SystemExit(f"crawl failed ({p.returncode}): {err.decode()[-1500:]}")
     return rss, pss, total, seconds

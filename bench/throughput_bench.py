@@ -19,6 +19,7 @@ docs/s is input lines per second. `--write` replaces the section below in bench/
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -176,10 +177,8 @@ def empty(es: Any) -> None:
 
     for name in list(es.indices.get(index=f"{PREFIX}-*", allow_no_indices=True, ignore_unavailable=True).body):
         es.indices.delete(index=name)
-    try:
+    with contextlib.suppress(NotFoundError):
         es.indices.delete_index_template(name=f"{PREFIX}*")
-    except NotFoundError:
-        pass
 
 
 def environment() -> dict[str, str]:
@@ -257,10 +256,12 @@ def render(n: int, runs: list[Run], costs: dict[str, float], cost_lines: int, st
     med = {k: statistics.median(r.rate for r in runs if r.kind == k) for k in kinds}
     bare_rate = med["bare bulk"]
     cpu = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+    git = ["git", "rev-parse", "--short", "HEAD"]
+    head = subprocess.run(git, capture_output=True, text=True, cwd=ROOT).stdout.strip()
     out = [
         SECTION, "",
         f"Measured {started} UTC by `.venv/bin/python bench/throughput_bench.py -n {n}` on committed code "
-        f"(git {subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, cwd=ROOT).stdout.strip()}); "
+        f"(git {head}); "
         f"{cpu} cores shared with other engineers' work (see the load columns), Elasticsearch 8.19 on this machine.",
         f"Data: `bench/generate.py -n {n}` (seeded; ~5% re-observations of earlier posts). Runs alternate; each "
         "starts on an emptied prefix; every process is timed from spawn to exit (start-up included).", "",

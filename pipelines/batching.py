@@ -47,7 +47,7 @@ class BatchingPipeline:
         return next(s for s in self.stages if isinstance(s, cls))
 
     def _call(self, fn: Any, *args: Any) -> defer.Deferred[Any]:
-        return threads.deferToThreadPool(reactor, self.thread, fn, *args)  # type: ignore[arg-type]
+        return threads.deferToThreadPool(reactor, self.thread, fn, *args)
 
     def open_spider(self, spider: Any = None) -> defer.Deferred[Any]:
         self.thread.start()
@@ -65,7 +65,7 @@ class BatchingPipeline:
         if len(self.buffer) >= self.size:
             self._flush()
         elif self.timer is None:
-            self.timer = reactor.callLater(self.wait, self._flush)  # type: ignore[attr-defined]
+            self.timer = reactor.callLater(self.wait, self._flush)  # type: ignore[arg-type]  # zope interface typing
         return d
 
     def _flush(self) -> None:
@@ -78,7 +78,7 @@ class BatchingPipeline:
         waiting = [d for _, d in batch]
 
         def done(outcomes: list[Outcome]) -> None:  # in the writer thread: hand the answers to the reactor
-            reactor.callFromThread(_fire, waiting, outcomes)  # type: ignore[attr-defined]
+            reactor.callFromThread(_fire, waiting, outcomes)
 
         def failed(failure: Failure) -> None:  # a bug, not an item's fault: every item of the batch fails with it
             for d in waiting:

@@ -149,7 +149,7 @@ class ElasticsearchPipeline:
             from twisted.internet import reactor
 
             # in a crawl this stage runs in the batch thread (pipelines.batching): the engine lives on the reactor
-            reactor.callFromThread(  # type: ignore[attr-defined]
+            reactor.callFromThread(
                 lambda: deferred_from_coro(engine.close_spider_async(reason="store_refused")))
 
     def _count(self, res: WriteResult) -> None:

@@ -5,6 +5,8 @@ complaining again (repeat marks), reposts, re-observations with higher counts, a
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import random
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,8 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch, helpers
 
-from pipelines.parallel import split
+from core.mention import Mention
+from pipelines.parallel import BatchPipeline, split
 from store import mapping
 from tests.conftest import Gs, delete_prefix, write_jsonl
 
@@ -92,3 +95,42 @@ def test_split_keeps_stateful_stages_in_order_around_the_parallel_run() -> None:
                                                                         [sink])
     assert split([sink]) == ([], [], [sink])
     assert split([normalize]) == ([], [normalize], [])
+
+
+class _Upper:
+    PARALLEL_SAFE = True
+
+    def process_item(self, item: Any) -> Any:
+        item.text = item.text.upper()
+        return item
+
+
+class _DiesInAWorker(_Upper):
+    def process_item(self, item: Any) -> Any:
+        if item.text == "KILL" and multiprocessing.parent_process() is not None:
+            os._exit(9)  # an analysis worker killed mid-batch (the OOM killer, a segfault in a library)
+        return item
+
+
+class _Collect:
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def process_item(self, item: Any) -> Any:
+        self.seen.append(item.text)
+        return item
+
+
+def test_a_dead_worker_loses_nothing_and_keeps_the_order(caplog: pytest.LogCaptureFixture) -> None:
+    sink = _Collect()
+    flow = BatchPipeline([_Upper(), _DiesInAWorker(), sink], None, workers=2, depth=2)
+    out: list[list[str]] = []
+    with flow:
+        for start in range(0, 60, 10):
+            texts = ["kill" if start + i == 25 else f"m{start + i}" for i in range(10)]
+            flow.submit([Mention(platform="x", text=t) for t in texts],
+                        lambda outcomes: out.append([o.text for o in outcomes]))  # type: ignore[union-attr]
+    expected = ["KILL" if i == 25 else f"M{i}" for i in range(60)]
+    assert sink.seen == expected
+    assert [t for batch in out for t in batch] == expected
+    assert "an analysis worker died" in caplog.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 import click
 from scrapy.exceptions import DropItem
@@ -78,7 +79,7 @@ def ingest(
     dropped: Counter[str] = Counter()
     pending: list[Line] = []
 
-    def report(batch: list[Line], outcomes: list[object]) -> None:
+    def report(batch: list[Line], outcomes: Sequence[object]) -> None:
         """A batch's problems in line order (unreadable lines are in the batch too); in the writer thread."""
         nonlocal rejected
         found = iter(outcomes)
@@ -97,21 +98,21 @@ def ingest(
     def run(flow: BatchPipeline, batch: list[Line]) -> None:
         flow.submit([b.mention for b in batch if b.mention], lambda outcomes: report(batch, outcomes))
 
-    with chain:
-        with BatchPipeline(chain.stages, chain.stats, workers=default_workers() if workers is None else workers) as flow:
-            for path in paths:
-                for line in read(path, fmt):
-                    read_count += line.number > 0
-                    pending.append(line)
-                    if len(pending) >= batch_size:
-                        run(flow, pending)
-                        pending = []
-                    if sink.fatal is not None:
-                        break  # Elasticsearch refused us: reading on would store nothing
+    flow = BatchPipeline(chain.stages, chain.stats, workers=default_workers() if workers is None else workers)
+    with chain, flow:
+        for path in paths:
+            for line in read(path, fmt):
+                read_count += line.number > 0
+                pending.append(line)
+                if len(pending) >= batch_size:
+                    run(flow, pending)
+                    pending = []
                 if sink.fatal is not None:
-                    break
-            if sink.fatal is None and pending:
-                run(flow, pending)
+                    break  # Elasticsearch refused us: reading on would store nothing
+            if sink.fatal is not None:
+                break
+        if sink.fatal is None and pending:
+            run(flow, pending)
     res = sink.result
     for origin, reason in res.failed:
         rejected += 1
