@@ -9,7 +9,7 @@ go idle:
 
 - bare: in this process, stream the file through json.loads + groundswell.ingest.to_mention + the
   project's item pipeline stages before the Elasticsearch one (built by pipelines.chain from
-  ITEM_PIPELINES exactly as ingest builds them: normalize, then whatever analysis stages are configured)
+  GROUNDSWELL_STAGES exactly as ingest builds them: normalize, then whatever analysis stages are configured)
   + mapping.to_document, i.e. the very documents, ids and monthly indices ingest writes, into
   `elasticsearch.helpers.bulk` (`index` op, chunk 500), after installing the index template; then one
   refresh. Timed end to end, from building the stages and opening the file ("bare e2e"); the time spent
@@ -263,7 +263,7 @@ class _Timed:
 class Builder:
     """The documents `groundswell ingest` would write, built by the project's own code: json.loads +
     to_mention per line, then pipelines.chain's own driving (process_batch over batches of the ingest batch
-    size when the chain has it, else process per item) over every ITEM_PIPELINES stage but the
+    size when the chain has it, else process per item) over every GROUNDSWELL_STAGES stage but the
     Elasticsearch one, then mapping.to_document; with the seconds spent in each step."""
 
     def __init__(self) -> None:
@@ -668,7 +668,7 @@ def render(exp: Expected, runs: list[Run], startup: float, info: dict[str, str],
         f"- Code: `bench/snapshot.py` copy of {', '.join(snapshot.PACKAGES)} taken {code['taken']} (sha256 "
         f"{code['digest'][:12]}; git HEAD {code['git_head']} + {code['uncommitted']} uncommitted files in "
         "those packages); both paths ran that copy.",
-        f"- Item stages both paths run (ITEM_PIPELINES before the Elasticsearch stage): {steps}.",
+        f"- Item stages both paths run (GROUNDSWELL_STAGES before the Elasticsearch stage): {steps}.",
         "- Every run starts on an empty `gsbench` prefix (indices and template deleted by name) and is "
         f"checked after: the alias `gsbench-mentions` holds exactly {exp.unique} documents; for ingest also "
         f"its summary (read {n}, indexed {exp.unique}, updated + duplicates {exp.reobservations}, rejected + "

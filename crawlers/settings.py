@@ -1,5 +1,5 @@
-"""Scrapy settings for Groundswell. ITEM_PIPELINES reads top to bottom as the data flows; `groundswell
-ingest` builds the very same chain from it (pipelines.chain)."""
+"""Scrapy settings for Groundswell. GROUNDSWELL_STAGES reads top to bottom as the data flows; crawls run it through
+one batching item pipeline and `groundswell ingest` builds the very same chain from it (pipelines.chain)."""
 
 BOT_NAME = "groundswell"
 SPIDER_MODULES = ["crawlers.spiders"]
@@ -47,7 +47,9 @@ JD_BASE_URL = "https://club.jd.com"
 XIAOHONGSHU_BASE_URL = "https://www.xiaohongshu.com"
 
 EXTENSIONS = {"crawlers.extensions.CrawlHealth": 500}  # one crawl-runs record per run (crawler health)
-ITEM_PIPELINES = {
+# The analysis chain, in the order the data flows. A crawl runs it through its one item pipeline, in batches off
+# the reactor thread (pipelines.batching); `groundswell ingest` builds the very same stages (pipelines.chain).
+GROUNDSWELL_STAGES = {
     "pipelines.normalize.NormalizePipeline": 100,
     "pipelines.brands.BrandMatchPipeline": 200,
     "pipelines.near_duplicates.NearDuplicatePipeline": 300,  # cluster ids resolved per batch at 900
@@ -55,6 +57,10 @@ ITEM_PIPELINES = {
     "pipelines.complaint_stage.ComplaintPipeline": 500,
     "pipelines.elasticsearch.ElasticsearchPipeline": 900,
 }
+ITEM_PIPELINES = {"pipelines.batching.BatchingPipeline": 100}
+GROUNDSWELL_CRAWL_BATCH = 100  # items per batch in a crawl, at most
+GROUNDSWELL_CRAWL_BATCH_WAIT = 1.0  # seconds the first item of a batch waits for the others, at most
+GROUNDSWELL_CRAWL_WORKERS = 0  # analysis processes per crawl (0: the batch thread analyses; a crawl stays small)
 
 # Groundswell's own settings
 GROUNDSWELL_CONFIG_PATH = None  # None: --config / GROUNDSWELL_CONFIG / ./groundswell.yaml / defaults

@@ -67,6 +67,12 @@ SCRAPY_SETTINGS: dict[str, str] = {
     "(default 0.4).",
     "GROUNDSWELL_COMPLAINT_MODEL": "false: tag complaints by the taxonomy's rules only, without the learned model "
     "(default true).",
+    "GROUNDSWELL_STAGES": "The item stages a crawl runs, in order (crawls run them in batches through the one "
+    "item pipeline `pipelines.batching.BatchingPipeline`; ingest builds the same chain).",
+    "GROUNDSWELL_CRAWL_BATCH": "Items a crawl hands to its analysis at once (default 100).",
+    "GROUNDSWELL_CRAWL_BATCH_WAIT": "Seconds a crawl's batch waits to fill before it is analysed anyway (default 1).",
+    "GROUNDSWELL_CRAWL_WORKERS": "Analysis processes per crawl (default 0: the crawl's batch thread analyses, so a "
+    "crawl stays small).",
     "GROUNDSWELL_UNIT": "Set by `groundswell worker`: the crawl unit (Redis) this crawl runs for.",
     "GROUNDSWELL_UNIT_SHARED": "Set by `groundswell worker`: whether other workers may take this crawl's pages.",
     "GROUNDSWELL_WORKER_ID": "Set by `groundswell worker`: the worker named in leases and acknowledgements.",

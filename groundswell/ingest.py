@@ -15,6 +15,7 @@ import csv
 import gzip
 import json
 import math
+import os
 import re
 import sys
 from collections import deque
@@ -301,3 +302,10 @@ def read(path: str, fmt: str = "auto") -> Iterator[Line]:
             yield from (_csv(f, source) if kind == "csv" else _jsonl(f, source))
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         yield Line(source, 0, error=f"cannot read: {exc}")
+
+
+def default_workers() -> int:
+    """Analysis processes when not told: one per core this process may use (none on one core: the writer and
+    Elasticsearch need it)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return cores if cores > 1 else 0

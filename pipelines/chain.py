@@ -1,5 +1,6 @@
-"""Runs the crawl's item pipelines outside a crawl, for `groundswell ingest`: same classes, same order,
-built the same way (from_crawler with the project settings), so ingest and crawls share one code path."""
+"""Runs the crawl's analysis chain outside a crawl, for `groundswell ingest`: same classes, same order (the
+GROUNDSWELL_STAGES setting), built the same way (from_crawler with the project settings), so ingest and crawls
+share one code path."""
 
 from __future__ import annotations
 
@@ -33,6 +34,39 @@ def _one(stage: Any, item: Mention) -> Mention | DropItem:
     return out
 
 
+def build_stages(crawler: Any) -> list[Any]:
+    """The analysis chain's stages (GROUNDSWELL_STAGES), in order, each built by its from_crawler."""
+    classes = build_component_list(crawler.settings.getdict("GROUNDSWELL_STAGES"))
+    return [load_object(path).from_crawler(crawler) for path in classes]
+
+
+def run_stages(stages: list[Any], results: list[Mention | DropItem]) -> list[Mention | DropItem]:
+    """Each item after `stages`, or the DropItem that stopped it, in input order (items already dropped stay so).
+
+    A stage with `process_batch` gets the batch's surviving items at once; the others get them one by one,
+    exactly as in a crawl. A stage that fails on one item (a bug a strange input found) costs that item only: it
+    comes back as a RejectedItem naming the stage, and the rest go on. The one-process path and the analysis
+    workers (pipelines.parallel) both run batches through here, so they cannot differ.
+    """
+    for s in stages:
+        live = [i for i, r in enumerate(results) if not isinstance(r, DropItem)]
+        if not live:
+            break
+        if hasattr(s, "process_batch"):
+            try:
+                out = s.process_batch([results[i] for i in live])
+            except Exception:  # find the item at fault below, one by one
+                log.info("%s failed on a batch; retrying its items one by one", type(s).__name__, exc_info=True)
+            else:
+                for i, o in zip(live, out, strict=True):
+                    results[i] = o
+                continue
+        if hasattr(s, "process_item"):
+            for i in live:
+                results[i] = _one(s, results[i])  # type: ignore[arg-type]
+    return results
+
+
 @dataclass
 class _Context:
     """What the pipelines read from a crawler: its settings and its stats."""
@@ -45,8 +79,7 @@ class PipelineChain:
     def __init__(self, settings: Settings):
         self.context = _Context(settings)
         self.context.stats = MemoryStatsCollector(self.context)  # type: ignore[arg-type]
-        classes = build_component_list(settings.getwithbase("ITEM_PIPELINES"))
-        self.stages = [load_object(path).from_crawler(self.context) for path in classes]
+        self.stages = build_stages(self.context)
 
     @classmethod
     def from_project(cls, overrides: dict[str, Any] | None = None) -> PipelineChain:
@@ -74,31 +107,8 @@ class PipelineChain:
         return item
 
     def process_batch(self, items: list[Mention]) -> list[Mention | DropItem]:
-        """Each item after every stage, or the DropItem that stopped it, in input order.
-
-        A stage with `process_batch` (sentiment: both cores) gets the batch's surviving items at once; the
-        others get them one by one, exactly as in a crawl. A stage that fails on one item (a bug a strange input
-        found) costs that item only: it comes back as a RejectedItem naming the stage, and the rest go on.
-        """
-        results: list[Mention | DropItem] = list(items)
-        for s in self.stages:
-            live = [i for i, r in enumerate(results) if not isinstance(r, DropItem)]
-            if not live:
-                break
-            if hasattr(s, "process_batch"):
-                try:
-                    out = s.process_batch([results[i] for i in live])
-                except Exception:  # find the item at fault below, one by one
-                    log.info("%s failed on a batch; retrying its items one by one", type(s).__name__,
-                                exc_info=True)
-                else:
-                    for i, o in zip(live, out, strict=True):
-                        results[i] = o
-                    continue
-            if hasattr(s, "process_item"):
-                for i in live:
-                    results[i] = _one(s, results[i])  # type: ignore[arg-type]
-        return results
+        """Each item after every stage, or the DropItem that stopped it, in input order (see run_stages)."""
+        return run_stages(self.stages, list(items))
 
     def close(self) -> None:
         for s in reversed(self.stages):
@@ -114,4 +124,4 @@ class PipelineChain:
         self.close()
 
 
-__all__ = ["DropItem", "PipelineChain"]
+__all__ = ["DropItem", "PipelineChain", "build_stages", "run_stages"]

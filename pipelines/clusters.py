@@ -23,6 +23,8 @@ from elasticsearch import Elasticsearch
 from pipelines.near_duplicates import NUM_PERM, SIMILAR, Fingerprint, LshIndex
 from store import mapping
 
+INDEX_MEMORY = 20_000  # mentions of this run kept in the in-memory band index (~5 KB each); older ones are
+# found in the store like any earlier run's, so memory stays flat whatever the input's size
 MAX_CLUSTERS = 2_000  # distinct stored clusters considered per batch (the ones most batch docs touch)
 _FOUNDER_CACHE = 50_000
 _CHUNK = 64  # documents compared with all founders at once (64 x 2,000 x 128 bytes at most)
@@ -33,7 +35,7 @@ class ClusterResolver:
         self.es = es
         self.prefix = prefix
         self.call = call  # the writer's retrying caller: failures surface as StoreUnavailable
-        self.index = LshIndex(memory)
+        self.index = LshIndex(min(memory, INDEX_MEMORY))
         self.cluster_of: OrderedDict[str, str] = OrderedDict()
         self.memory = memory
         self.founders: dict[str, np.ndarray] = {}  # cluster id -> founder signature
@@ -90,7 +92,9 @@ class ClusterResolver:
         self, docs: list[dict[str, Any]], sigs: list[tuple[int, ...] | None]
     ) -> list[tuple[str, float] | None]:
         """For each document, the most similar stored cluster founder at or above SIMILAR."""
-        clusters = self._stored_clusters(docs)
+        # clusters whose founder is in the in-memory index are compared there; whether the store shows them yet is
+        # down to its refresh timing, which must not change the answer (same documents, however fast we write)
+        clusters = [c for c in self._stored_clusters(docs) if c not in self.index.entries]
         self._load_founders(clusters)
         known = [c for c in clusters if c in self.founders]
         out: list[tuple[str, float] | None] = [None] * len(docs)

@@ -23,6 +23,8 @@ class ComplaintPipeline:
     ("logistics", "logistics.late_delivery"), so a rule can filter on either level with one term.
     """
 
+    PARALLEL_SAFE = True  # pure per item: pipelines.parallel may run it in a worker process
+
     def __init__(self, rules: Rules, stats: Any, negative_below: float = NEGATIVE_BELOW, model: Any = None):
         self.rules = rules
         self.stats = stats

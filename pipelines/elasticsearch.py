@@ -150,8 +150,11 @@ class ElasticsearchPipeline:
             engine = None
         if engine is not None and getattr(engine, "spider", None) is not None:
             from scrapy.utils.defer import deferred_from_coro
+            from twisted.internet import reactor
 
-            deferred_from_coro(engine.close_spider_async(reason="store_refused"))
+            # in a crawl this stage runs in the batch thread (pipelines.batching): the engine lives on the reactor
+            reactor.callFromThread(
+                lambda: deferred_from_coro(engine.close_spider_async(reason="store_refused")))
 
     def _count(self, res: WriteResult) -> None:
         self.result.add(res)

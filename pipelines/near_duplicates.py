@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import base64
 import re
+import sys
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -117,14 +118,20 @@ def similarity(a: tuple[int, ...], b: tuple[int, ...]) -> float:
     return float(np.count_nonzero(np.asarray(a) == np.asarray(b))) / len(a)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Entry:
+    """One indexed mention: its signature as one uint32 array (512 bytes; a tuple of 128 ints took ten times
+    that) and its band keys as the index's own key strings (interned, not one copy per mention)."""
+
     mention_id: str
     cluster_id: str
-    signature: tuple[int, ...]
+    array: np.ndarray
     bands: tuple[str, ...] = ()
-    array: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint32))
     group: str | None = None  # the brand: copies of one complaint name the same brand
+
+    @property
+    def exact_key(self) -> tuple[str | None, bytes]:
+        return (self.group, self.array.tobytes())
 
 
 class LshIndex:
@@ -135,16 +142,17 @@ class LshIndex:
         self.by_band: dict[str, list[_Entry]] = {}
         self.entries: dict[str, _Entry] = {}
         # exact copies (a repost's text, a pasted complaint) resolve by one dict lookup: newest entry per signature
-        self.exact: dict[tuple[str | None, tuple[int, ...]], _Entry] = {}
+        self.exact: dict[tuple[str | None, bytes], _Entry] = {}
 
     def add(self, mention_id: str, cluster_id: str, fp: Fingerprint, group: str | None = None) -> None:
         if mention_id in self.entries:
             self.entries[mention_id].cluster_id = cluster_id
             return
-        entry = _Entry(mention_id, cluster_id, fp.signature, fp.bands, np.asarray(fp.signature, dtype=np.uint32), group)
+        bands = tuple(sys.intern(b) for b in fp.bands)
+        entry = _Entry(mention_id, cluster_id, np.asarray(fp.signature, dtype=np.uint32), bands, group)
         self.entries[mention_id] = entry
-        self.exact[(group, entry.signature)] = entry
-        for band in fp.bands:
+        self.exact[entry.exact_key] = entry
+        for band in bands:
             self.by_band.setdefault(band, []).append(entry)
         if len(self.entries) > self.capacity:
             self._evict(next(iter(self.entries)))
@@ -152,8 +160,9 @@ class LshIndex:
     def _evict(self, mention_id: str) -> None:
         """Drop one entry from its own buckets only (scanning every bucket made each eviction O(index))."""
         entry = self.entries.pop(mention_id)
-        if self.exact.get((entry.group, entry.signature)) is entry:
-            del self.exact[(entry.group, entry.signature)]
+        key = entry.exact_key
+        if self.exact.get(key) is entry:
+            del self.exact[key]
         for band in entry.bands:
             bucket = self.by_band.get(band)
             if bucket is None:
@@ -168,8 +177,10 @@ class LshIndex:
         With a group (the brand), mentions of another brand never match: the same stock wording about two
         brands ("客服一直不回复，太失望了") is two complaints, not one.
         """
+        sig = np.asarray(fp.signature, dtype=np.uint32)
+        raw = sig.tobytes()
         for g in (group, None) if group is not None else (None,):
-            same = self.exact.get((g, fp.signature))
+            same = self.exact.get((g, raw))
             if same is not None and same.mention_id != exclude:
                 return (same.cluster_id, 1.0)  # an exact copy: nothing can beat it (keeps viral reposts linear)
         seen: set[str] = set()
@@ -181,7 +192,7 @@ class LshIndex:
                 if group is not None and e.group is not None and e.group != group:
                     continue
                 seen.add(e.mention_id)
-                if len(e.array) == len(fp.signature):
+                if len(e.array) == len(sig):
                     candidates.append(e)
                 if len(seen) >= MAX_CANDIDATES:  # a bucket of thousands of copies of one post
                     break
@@ -190,7 +201,6 @@ class LshIndex:
         if not candidates:
             return None
         # one comparison of every candidate at once instead of one numpy call each
-        sig = np.asarray(fp.signature, dtype=np.uint32)
         sims = np.count_nonzero(np.stack([e.array for e in candidates]) == sig, axis=1) / len(sig)
         j = int(np.argmax(sims))  # the first maximum: the newest candidate, as before
         return (candidates[j].cluster_id, float(sims[j])) if sims[j] >= SIMILAR else None
@@ -216,6 +226,8 @@ def cluster_all(texts: list[str], ids: list[str] | None = None, groups: list[str
 
 class NearDuplicatePipeline:
     """Scrapy adapter: fingerprints title + text; the Elasticsearch stage resolves the cluster id."""
+
+    PARALLEL_SAFE = True  # pure per item: pipelines.parallel may run it in a worker process
 
     def __init__(self, stats: Any):
         self.stats = stats

@@ -196,6 +196,8 @@ def _analysis_fields(m: Mention) -> None:
 class NormalizePipeline:
     """Scrapy adapter: a Rejected mention becomes DropItem, counted per reason in the crawl stats."""
 
+    PARALLEL_SAFE = True  # pure per item: pipelines.parallel may run it in a worker process
+
     def __init__(self, stats: Any):
         self.stats = stats
 

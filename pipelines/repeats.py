@@ -10,6 +10,7 @@ is crawled again (its next revisit does).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -96,12 +97,18 @@ def lookup_query(docs: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 class RepeatResolver:
-    """The Elasticsearch stage's per-batch lookup (like pipelines.clusters.ClusterResolver)."""
+    """The Elasticsearch stage's per-batch lookup (like pipelines.clusters.ClusterResolver).
+
+    What this process marked earlier is remembered (bounded) and joins what the store returns: a complaint written
+    a moment ago is not searchable until the store refreshes, and that timing must not change the answer."""
+
+    MEMORY = 100_000  # (author, brand) keys remembered, the least recently seen forgotten first
 
     def __init__(self, es: Elasticsearch, prefix: str, call: Callable[..., Any]):
         self.es = es
         self.prefix = prefix
         self.call = call  # the writer's retrying caller: failures surface as StoreUnavailable
+        self.seen: OrderedDict[Key, dict[str, Earlier]] = OrderedDict()
 
     def stored(self, docs: list[dict[str, Any]]) -> dict[Key, list[Earlier]]:
         query = lookup_query(docs)
@@ -121,5 +128,24 @@ class RepeatResolver:
                 out.setdefault(key, []).append(Earlier(hit["_id"], at))
         return out
 
+    def _with_memory(self, docs: list[dict[str, Any]], stored: dict[Key, list[Earlier]]) -> dict[Key, list[Earlier]]:
+        for key in {k for d in docs if (k := _key(d)) is not None}:
+            if key in self.seen:
+                known = {e.mention_id for e in stored.get(key, ())}
+                stored.setdefault(key, []).extend(e for m, e in self.seen[key].items() if m not in known)
+        return stored
+
+    def _remember(self, docs: list[dict[str, Any]]) -> None:
+        for d in docs:
+            key, at = _key(d), parse_time(d.get("published_at"))
+            if key is None or at is None:
+                continue
+            self.seen.setdefault(key, {})[str(d.get("mention_id"))] = Earlier(str(d.get("mention_id")), at)
+            self.seen.move_to_end(key)
+            if len(self.seen) > self.MEMORY:
+                self.seen.popitem(last=False)
+
     def resolve(self, docs: list[dict[str, Any]]) -> int:
-        return mark_repeats(docs, self.stored(docs))
+        found = mark_repeats(docs, self._with_memory(docs, self.stored(docs)))
+        self._remember(docs)
+        return found

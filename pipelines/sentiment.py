@@ -139,7 +139,8 @@ def analyse_many(texts: Iterable[str | None], processes: int | None = None) -> l
     items = list(texts)
     unique = list(dict.fromkeys(t or "" for t in items))
     procs = processes or os.cpu_count() or 1
-    if procs > 1 and len(unique) >= PARALLEL_MIN and "fork" in multiprocessing.get_all_start_methods():
+    forkable = "fork" in multiprocessing.get_all_start_methods() and multiprocessing.parent_process() is None
+    if procs > 1 and len(unique) >= PARALLEL_MIN and forkable:  # never a pool inside an analysis worker
         _model()  # load once in the parent; children inherit it
         with multiprocessing.get_context("fork").Pool(procs) as pool:
             results = pool.map(analyse, unique, chunksize=max(16, len(unique) // (procs * 8)))
@@ -156,6 +157,12 @@ def score_many(texts: Iterable[str | None], processes: int | None = None) -> lis
 
 class SentimentPipeline:
     """Scrapy item pipeline: fills `sentiment_score` and `sentiment_label` on a Mention (model loaded lazily)."""
+
+    PARALLEL_SAFE = True  # pure per item: pipelines.parallel may run it in a worker process
+
+    def warm(self) -> None:
+        """Map the model now, before pipelines.parallel forks its workers (they share the pages)."""
+        _model()
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> SentimentPipeline:

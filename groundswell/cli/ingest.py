@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 import click
 from scrapy.exceptions import DropItem
@@ -10,7 +11,7 @@ from scrapy.exceptions import DropItem
 from core import display
 from core.exits import ExitStatus
 from groundswell.cli.common import config_path, emit_json, exit_statuses, fail, load_config
-from groundswell.ingest import Line, read
+from groundswell.ingest import Line, default_workers, read
 from pipelines.normalize import RejectedItem
 
 
@@ -40,12 +41,22 @@ def _reasons(counts: Counter[str]) -> str:
     type=click.IntRange(0, 20),
     help="Retries (with doubling backoff) before an unreachable Elasticsearch makes us spool.",
 )
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(0, 64),
+    help="Analysis worker processes; 0 analyses in this process.  [default: one per CPU core]",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @click.pass_context
-def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str, batch_size: int, retries: int, as_json: bool) -> None:
+def ingest(
+    ctx: click.Context, paths: tuple[str, ...], fmt: str, batch_size: int, retries: int, workers: int | None,
+    as_json: bool,
+) -> None:
     """Ingest JSON Lines or CSV mentions (fields: platform, text, published_at, source_id or url, ...).
 
-    Each line goes through the same item pipelines as a crawl. A bad line is reported as
+    Each line goes through the same item pipelines as a crawl, in batches: the analysis in --workers processes,
+    writes to Elasticsearch overlapping it, the same documents as with --workers 0. A bad line is reported as
     `FILE:line N: reason` on stderr and skipped; the good lines beside it are stored. When Elasticsearch
     is unreachable, what was read is spooled locally and replayed first by the next run (also by an
     ingest with no PATH); refused credentials, a missing privilege or a certificate stop the ingest without
@@ -53,6 +64,7 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str, batch_size: int
     """
     from pipelines.chain import PipelineChain
     from pipelines.elasticsearch import ElasticsearchPipeline
+    from pipelines.parallel import BatchPipeline
 
     cfg = load_config(ctx)
     chain = PipelineChain.from_project(
@@ -68,24 +80,27 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str, batch_size: int
     dropped: Counter[str] = Counter()
     pending: list[Line] = []
 
-    def run(batch: list[Line]) -> None:
-        """Process a batch and report its problems in line order (unreadable lines are in the batch too)."""
+    def report(batch: list[Line], outcomes: Sequence[object]) -> None:
+        """A batch's problems in line order (unreadable lines are in the batch too); in the writer thread."""
         nonlocal rejected
-        outcomes = iter(chain.process_batch([b.mention for b in batch if b.mention]))
+        found = iter(outcomes)
         for line in batch:
             if line.mention is None:
                 rejected += 1
                 click.echo(display.line(f"{line.source if line.number == 0 else line.origin}: {line.error}"), err=True)
                 continue
-            outcome = next(outcomes)
+            outcome = next(found)
             if isinstance(outcome, RejectedItem):
                 rejected += 1
                 click.echo(display.line(f"{line.origin}: {outcome}"), err=True)
             elif isinstance(outcome, DropItem):  # off-topic, not broken: counted by reason
                 dropped[str(outcome)] += 1
-        batch.clear()
 
-    with chain:
+    def run(flow: BatchPipeline, batch: list[Line]) -> None:
+        flow.submit([b.mention for b in batch if b.mention], lambda outcomes: report(batch, outcomes))
+
+    flow = BatchPipeline(chain.stages, chain.stats, workers=default_workers() if workers is None else workers)
+    with chain, flow:
         for path in paths:
             seen = 0
             for line in read(path, fmt):
@@ -93,7 +108,8 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str, batch_size: int
                 seen += 1
                 pending.append(line)
                 if len(pending) >= batch_size:
-                    run(pending)
+                    run(flow, pending)
+                    pending = []
                 if sink.fatal is not None:
                     break  # Elasticsearch refused us: reading on would store nothing
             if sink.fatal is not None:
@@ -101,8 +117,8 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], fmt: str, batch_size: int
             if not seen:  # not an error, but never a silent empty answer
                 where = "stdin" if path == "-" else display.line(path)
                 click.echo(f"warning: {where}: no records in it (empty, blank lines or a header alone)", err=True)
-        if sink.fatal is None:
-            run(pending)
+        if sink.fatal is None and pending:
+            run(flow, pending)
     res = sink.result
     for origin, reason in res.failed:
         rejected += 1

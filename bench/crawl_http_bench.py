@@ -1,0 +1,115 @@
+"""HTTP crawl against a bare fetch loop over the same URLs, batched chain vs the old per-item chain, in one run.
+
+    .venv/bin/python bench/crawl_http_bench.py [--videos 200] [--repeat 2] [--write]
+
+The spider is `bilibili -k 小米` (search pages, then each video's comment pages) against the simulator, whose
+Bilibili side is plain GETs with the query a bare loop can replay: the simulator records every request target it
+served to the crawl, and the bare loop (`bench/crawl_bench.fetch_all`: single-threaded http.client, reads each
+body, parses nothing) requests exactly those. Each crawl is its own `groundswell crawl` process, timed from spawn
+to exit, with AutoThrottle off, 8 requests per domain and no delay (the settings module crawl_bench writes), in
+two forms:
+
+- batched: the shipped settings (ITEM_PIPELINES is pipelines.batching: the analysis chain in batches, off the
+  reactor thread);
+- batched, 2 workers: the same with GROUNDSWELL_CRAWL_WORKERS = 2 (analysis in two forked processes);
+- per item: the same stages as plain item pipelines on the reactor thread (ITEM_PIPELINES = GROUNDSWELL_STAGES),
+  the way crawls ran before issue 14.
+
+`--write` replaces the section below in bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+import crawl_bench as cb  # noqa: E402
+from throughput_bench import loadavg  # noqa: E402
+
+from groundswell import config as gsconfig  # noqa: E402
+from sites.world import CADENCE  # noqa: E402
+from store.client import make_client  # noqa: E402
+
+SECTION = "## HTTP crawl against a bare fetch loop (issue 14)"
+WORKERS = "\nGROUNDSWELL_CRAWL_WORKERS = 2\n"
+PER_ITEM = "\nITEM_PIPELINES = GROUNDSWELL_STAGES  # noqa: F405  (the old way: every stage per item on the reactor)\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--videos", type=int, default=200)
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--write", action="store_true")
+    args = ap.parse_args(argv)
+    cfg = gsconfig.load(None, env={k: v for k, v in os.environ.items() if k != "GROUNDSWELL_INDEX_PREFIX"})
+    es = make_client(cfg.elasticsearch)
+    started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
+    batched_dir, per_item_dir = tempfile.mkdtemp(prefix="gsbench-crawl-"), tempfile.mkdtemp(prefix="gsbench-crawl-")
+    workers_dir = tempfile.mkdtemp(prefix="gsbench-crawl-")
+    Path(workers_dir, f"{cb.SETTINGS_MODULE}.py").write_text(cb.FAST_SETTINGS + WORKERS, encoding="utf-8")
+    Path(batched_dir, f"{cb.SETTINGS_MODULE}.py").write_text(cb.FAST_SETTINGS, encoding="utf-8")
+    Path(per_item_dir, f"{cb.SETTINGS_MODULE}.py").write_text(cb.FAST_SETTINGS + PER_ITEM, encoding="utf-8")
+    rows: list[tuple[str, float, int, int, str, str]] = []
+    bare: list[float] = []
+    targets: list[str] = []
+    cad = CADENCE["bilibili"]
+    crawl_args = ["-k", cb.KEYWORD, "--max-pages", str(-(-args.videos // 20)), "-a", "incremental=0"]
+    try:
+        with cb.RecordingSimulator(seed=11, port=0) as sim:
+            sim.advance(max(1, args.videos - cad.history + 1) * cad.gap)
+            for _ in range(args.repeat):
+                for label, folder in (("batched", batched_dir), ("batched, 2 workers", workers_dir),
+                                      ("per item", per_item_dir)):
+                    cb.clean(es)
+                    before = loadavg()
+                    run = cb.run_crawl(label, sim, "bilibili", crawl_args, folder)
+                    rows.append((label, run.seconds, run.responses, run.items, before, loadavg()))
+                    targets = [t for _, t in run.served]
+                cb.fetch_all(sim.url, targets[:20])  # warm-up
+                before = loadavg()
+                seconds = cb.fetch_all(sim.url, targets)
+                bare.append(seconds)
+                rows.append(("bare fetch loop", seconds, len(targets), 0, before, loadavg()))
+    finally:
+        cb.clean(es)
+        es.close()
+    bare_pps = len(targets) / statistics.median(bare)
+    kinds = ("batched", "batched, 2 workers", "per item")
+    med = {k: statistics.median(r[2] / r[1] for r in rows if r[0] == k) for k in kinds}
+    out = [SECTION, "",
+           f"Measured {started} UTC by `.venv/bin/python bench/crawl_http_bench.py --videos {args.videos} --repeat "
+           f"{args.repeat}`: `groundswell crawl bilibili -k 小米 --max-pages {-(-args.videos // 20)} "
+           "-a incremental=0` "
+           "against the simulator (AutoThrottle off, 8 per domain, no delay), each crawl its own process timed from "
+           "spawn to exit; the bare loop GETs the same targets the crawl sent (single-threaded http.client, bodies "
+           "read, nothing parsed). 2 cores shared with other work: see the load columns.", "",
+           "| | pages/s (median) | / bare fetch loop |", "|---|---:|---:|",
+           f"| bare fetch loop | {bare_pps:,.1f} | 1.00 |"]
+    for k, v in med.items():
+        out.append(f"| crawl, {k} | {v:,.1f} | **{v / bare_pps:.3f}** |")
+    out += ["", "| run | s | responses | items | load before | load after |", "|---|---:|---:|---:|---|---|"]
+    out += [f"| {k} | {s:.2f} | {r} | {i} | {b} | {a} |" for k, s, r, i, b, a in rows]
+    section = "\n".join(out) + "\n"
+    print(section)
+    if args.write:
+        text = cb.RESULTS.read_text(encoding="utf-8")
+        pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+        if pattern.search(text):
+            text = pattern.sub(lambda _: section + "\n", text, count=1)
+        else:
+            text = text.rstrip("\n") + "\n\n" + section
+        cb.RESULTS.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
