@@ -468,8 +468,14 @@ def main() -> int:
     say("Kibana cannot run here; on a machine that has it (8.19, like the node):")
     say("  bin/kibana --elasticsearch.hosts=http://127.0.0.1:9200")
     say("  (or the Kibana Docker image with ELASTICSEARCH_HOSTS=http://<this host>:9200)")
-    say("  then Stack Management > Saved objects > Import: kibana/groundswell-saved-objects.ndjson")
-    say("  (or `groundswell kibana export`), or a data view on 'groundswell-mentions' with time field @timestamp.")
+    prefix = env.get("GROUNDSWELL_INDEX_PREFIX") or "groundswell"
+    if prefix == "groundswell":
+        say("  then Stack Management > Saved objects > Import: kibana/groundswell-saved-objects.ndjson")
+        say("  (or `groundswell kibana export`), or a data view on 'groundswell-mentions' with time field @timestamp.")
+    else:  # the shipped file names the default prefix's indices
+        say("  then Stack Management > Saved objects > Import the output of "
+            f"`groundswell kibana export --prefix {prefix}`,")
+        say(f"  or a data view on '{prefix}-mentions' with time field @timestamp.")
     end = start + timedelta(hours=HOURS)
     say(f"  Simulated time of this run: {people_time(start, CHINA)} to {people_time(end, CHINA)}: pick that range in "
         "Kibana's time picker.")
