@@ -2,12 +2,12 @@
 
 Analysing and storing one item at a time on the reactor thread made a crawl wait for its own pipeline (0.049 of a
 bare fetch loop): while an item was scored nothing was fetched. Here `process_item` only buffers the item and
-returns a Deferred; a batch goes when it holds `GROUNDSWELL_CRAWL_BATCH` items or its first item waited
+waits for its batch; a batch goes when it holds `GROUNDSWELL_CRAWL_BATCH` items or its first item waited
 `GROUNDSWELL_CRAWL_BATCH_WAIT` seconds, and at close. The batch runs in one thread of its own (batches in order:
 the brand stage's memory and the writer see items as they came) through `pipelines.parallel.BatchPipeline` over
 the stages of `GROUNDSWELL_STAGES`, built exactly as ingest builds them; with `GROUNDSWELL_CRAWL_WORKERS` > 0
-their analysis runs in forked worker processes. Each item's Deferred fires on the reactor with the item, or
-fails with the DropItem that stopped it, so Scrapy's stats, signals and logs see what they saw before.
+their analysis runs in forked worker processes. Each item's wait ends on the reactor with the item, or
+with the DropItem that stopped it, so Scrapy's stats, signals and logs see what they saw before.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from scrapy.exceptions import DropItem
+from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer, reactor, threads
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
@@ -49,9 +50,9 @@ class BatchingPipeline:
     def _call(self, fn: Any, *args: Any) -> defer.Deferred[Any]:
         return threads.deferToThreadPool(reactor, self.thread, fn, *args)
 
-    def open_spider(self, spider: Any = None) -> defer.Deferred[Any]:
+    async def open_spider(self, spider: Any = None) -> None:
         self.thread.start()
-        return self._call(self._open)
+        await maybe_deferred_to_future(self._call(self._open))
 
     def _open(self) -> None:
         for s in self.stages:  # the store's spool replay: before any new item, off the reactor
@@ -59,14 +60,15 @@ class BatchingPipeline:
                 s.open_spider()
         self.flow = BatchPipeline(self.stages, self.crawler.stats, workers=self.workers)
 
-    def process_item(self, item: Mention, spider: Any = None) -> defer.Deferred[Any]:
+    async def process_item(self, item: Mention, spider: Any = None) -> Any:
+        """The item once its batch went through the chain; raises the DropItem that stopped it."""
         d: defer.Deferred[Any] = defer.Deferred()
         self.buffer.append((item, d))
         if len(self.buffer) >= self.size:
             self._flush()
         elif self.timer is None:
             self.timer = reactor.callLater(self.wait, self._flush)  # type: ignore[arg-type]  # zope interface typing
-        return d
+        return await maybe_deferred_to_future(d)
 
     def _flush(self) -> None:
         if self.timer is not None and self.timer.active():
@@ -88,11 +90,11 @@ class BatchingPipeline:
         assert self.flow is not None
         self._call(self.flow.submit, [i for i, _ in batch], done).addErrback(failed)
 
-    def close_spider(self, spider: Any = None) -> defer.Deferred[Any]:
+    async def close_spider(self, spider: Any = None) -> None:
         self._flush()
         d = self._call(self._close)
         d.addBoth(self._stop_thread)
-        return d
+        await maybe_deferred_to_future(d)
 
     def _close(self) -> None:
         try:
