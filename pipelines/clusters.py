@@ -5,10 +5,19 @@ joins the cluster of its most similar earlier mention: one seen earlier in this 
 cluster stored in Elasticsearch by any earlier run or other process. A repost whose original is known joins
 the original's cluster; a stored mention keeps its cluster (mapping.merge).
 
-Stored clusters are compared through their founders (the first member: its mention id is the cluster id).
-A viral complaint has thousands of stored copies sharing the same band keys; fetching them would cost more
-than everything else, so one search aggregates the clusters touching the batch's bands, one ids query
-fetches their founders (cached), and numpy compares every document with every founder at once.
+Stored clusters are compared through their founders (the first member: its mention id is the cluster id), and
+found through them too: a founder carries its band keys in `cluster_bands` (store.mapping, set by the writer), so
+one search of the batch's bands there returns the clusters near it, one document per cluster however many stored
+copies it has (a viral complaint's thousands of copies share its band keys: searching every mention's bands read
+all of them, and the cost grew with what is stored). One ids query fetches the founders not in the (bounded)
+cache, and numpy compares every document with every founder at once. Clusters stored by a version before
+cluster_bands are given it by store.upgrade when a writer first opens their index.
+
+A stored cluster is a candidate when its founder shares a band with a document of the batch (before, when any of
+its members did). A document joins a stored cluster only through its similarity to the founder, so the two differ
+only for a founder at the similarity threshold whose bands all differ from the document's while a copy's do not:
+the band scheme's 1 - (1 - s^4)^32 gives 0.87 at s=0.5 and 0.99 at 0.6 (tests/test_cluster_ids_pinned.py pins the
+ids of a sample to those of the earlier resolver).
 """
 
 from __future__ import annotations
@@ -25,8 +34,8 @@ from store import mapping
 
 INDEX_MEMORY = 20_000  # mentions of this run kept in the in-memory band index (~5 KB each); older ones are
 # found in the store like any earlier run's, so memory stays flat whatever the input's size
-MAX_CLUSTERS = 2_000  # distinct stored clusters considered per batch (the ones most batch docs touch)
-_FOUNDER_CACHE = 50_000
+MAX_CLUSTERS = 2_000  # stored clusters considered per batch (founders sharing a band with one of its documents)
+FOUNDER_CACHE = 10_000  # founder signatures kept (least recently used go first): ~1 KB each
 _CHUNK = 64  # documents compared with all founders at once (64 x 2,000 x 128 bytes at most)
 
 
@@ -38,9 +47,7 @@ class ClusterResolver:
         self.index = LshIndex(min(memory, INDEX_MEMORY))
         self.cluster_of: OrderedDict[str, str] = OrderedDict()
         self.memory = memory
-        self.founders: dict[str, np.ndarray] = {}  # cluster id -> founder signature
-        self.founder_brand: dict[str, str | None] = {}
-        self.no_founder: set[str] = set()
+        self.founders: OrderedDict[str, tuple[np.ndarray, str | None]] = OrderedDict()  # id -> signature, brand
 
     def _remember(self, mention_id: str, cluster_id: str) -> None:
         self.cluster_of[mention_id] = cluster_id
@@ -51,42 +58,44 @@ class ClusterResolver:
     # --- what is stored -------------------------------------------------------------------------------
 
     def _stored_clusters(self, docs: list[dict[str, Any]]) -> list[str]:
+        """The stored clusters whose founder shares a band key with a document of the batch, by id (sorted, so
+        that ties between equally similar founders go the same way whatever order the node returns them in)."""
         bands = sorted({b for d in docs for b in d.get("lsh_bands") or ()})
         if not bands:
             return []
         resp = self.call(
             self.es.search,
             index=mapping.alias(self.prefix),
-            size=0,
-            query={"bool": {"filter": [{"terms": {"lsh_bands": bands}}]}},
-            aggs={"cluster": {"terms": {"field": "cluster_id", "size": MAX_CLUSTERS, "execution_hint": "map"}}},
+            size=MAX_CLUSTERS,
+            query={"bool": {"filter": [{"terms": {"cluster_bands": bands}}]}},
+            source=False,
+            track_total_hits=False,
             ignore_unavailable=True,
             allow_no_indices=True,
         )
-        buckets = ((resp.get("aggregations") or {}).get("cluster") or {}).get("buckets", [])
-        return [str(b["key"]) for b in buckets]
+        return sorted({str(h["_id"]) for h in resp["hits"]["hits"]})
 
     def _load_founders(self, cluster_ids: list[str]) -> None:
-        missing = [c for c in cluster_ids if c not in self.founders and c not in self.no_founder]
-        if not missing:
-            return
-        if len(self.founders) > _FOUNDER_CACHE:
-            self.founders.clear()
-            self.founder_brand.clear()
-        resp = self.call(
-            self.es.search,
-            index=mapping.alias(self.prefix),
-            query={"ids": {"values": missing}},
-            size=len(missing),
-            source=["minhash", "brand"],
-            ignore_unavailable=True,
-            allow_no_indices=True,
-        )
-        for h in resp["hits"]["hits"]:
-            if h["_source"].get("minhash"):
-                self.founders[h["_id"]] = np.asarray(Fingerprint.decode(h["_source"]["minhash"]), dtype=np.uint32)
-                self.founder_brand[h["_id"]] = h["_source"].get("brand")
-        self.no_founder.update(c for c in missing if c not in self.founders)
+        for c in cluster_ids:
+            if c in self.founders:
+                self.founders.move_to_end(c)
+        missing = [c for c in cluster_ids if c not in self.founders]
+        if missing:
+            resp = self.call(
+                self.es.search,
+                index=mapping.alias(self.prefix),
+                query={"ids": {"values": missing}},
+                size=len(missing),
+                source=["minhash", "brand"],
+                ignore_unavailable=True,
+                allow_no_indices=True,
+            )
+            for h in resp["hits"]["hits"]:
+                if h["_source"].get("minhash"):
+                    sig = np.asarray(Fingerprint.decode(h["_source"]["minhash"]), dtype=np.uint32)
+                    self.founders[h["_id"]] = (sig, h["_source"].get("brand"))
+        while len(self.founders) > max(FOUNDER_CACHE, len(cluster_ids)):
+            self.founders.popitem(last=False)
 
     def _best_stored(
         self, docs: list[dict[str, Any]], sigs: list[tuple[int, ...] | None]
@@ -100,8 +109,8 @@ class ClusterResolver:
         out: list[tuple[str, float] | None] = [None] * len(docs)
         if not known:
             return out
-        founders = np.stack([self.founders[c] for c in known])  # k x NUM_PERM
-        founder_brands = np.array([self.founder_brand.get(c) or "" for c in known], dtype=object)
+        founders = np.stack([self.founders[c][0] for c in known])  # k x NUM_PERM
+        founder_brands = np.array([self.founders[c][1] or "" for c in known], dtype=object)
         allowed: dict[str, np.ndarray] = {}  # brand -> founders it may join (copies of one complaint name one brand)
         rows = [i for i, sig in enumerate(sigs) if sig is not None and len(sig) == NUM_PERM]
         for start in range(0, len(rows), _CHUNK):

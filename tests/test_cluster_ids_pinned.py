@@ -3,12 +3,15 @@ version 4, `cluster_bands`) gives every mention the cluster the earlier resolver
 mention's bands) gave it. The sample (copies of a few complaints, and
 bench/generate.py's posts) is ingested in three runs, so most copies are resolved against the store, not
 the run's memory. `tests/data/cluster_ids_pinned.tsv` was recorded with the code before that change (6f8a380);
-mentions not listed there are their own cluster."""
+mentions not listed there are their own cluster.
+
+Two of the sample's 6,500 mentions are expected to differ, exactly as pipelines.clusters says they may: each is at
+the similarity threshold to its stored cluster's founder (0.5 and 0.52) and shares no band key with it, only with a
+copy; the earlier resolver found the cluster through the copy, the founder search does not."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +24,10 @@ from tests.test_parallel_ingest import sample, stored
 
 PINNED = DATA / "cluster_ids_pinned.tsv"
 ROOT = Path(__file__).resolve().parent.parent
+AT_THE_THRESHOLD = {  # mention id -> the cluster the earlier resolver gave it (now its own)
+    "jd-d95f8bd525cd8ebddefa0833": "weibo-59e640bd336431ac5aa4bc9b",
+    "weibo-158a3300daf59415d04fbfef": "jd-d4fc07df781022d6231c5c29",
+}
 
 
 def _rows() -> list:
@@ -44,9 +51,8 @@ def test_cluster_ids_match_the_pinned_ones(es: Elasticsearch, prefix: str, tmp_p
                     "--workers", "0")
         assert result.exit_code == 0, result.output
     got = {k: d["cluster_id"] for k, d in stored(es, prefix).items()}
-    if os.environ.get("GROUNDSWELL_PIN_CLUSTERS") == "record":
-        PINNED.write_text("".join(f"{k}\t{c}\n" for k, c in sorted(got.items()) if c != k), encoding="utf-8")
     pinned = dict(line.split("\t") for line in PINNED.read_text(encoding="utf-8").splitlines())
     expected = {k: pinned.get(k, k) for k in got}
     assert len(got) > 5500 and sum(1 for k, c in got.items() if c != k) > 2000
-    assert {k: c for k, c in got.items() if c != expected[k]} == {}
+    differ = {k: (expected[k], c) for k, c in got.items() if c != expected[k]}
+    assert differ == {k: (was, k) for k, was in AT_THE_THRESHOLD.items()}
