@@ -32,19 +32,20 @@ from elasticsearch import Elasticsearch
 from pipelines.near_duplicates import NUM_PERM, SIMILAR, Fingerprint, LshIndex
 from store import mapping
 
-INDEX_MEMORY = 20_000  # mentions of this run kept in the in-memory band index (~5 KB each); older ones are
-# found in the store like any earlier run's, so memory stays flat whatever the input's size
+INDEX_MEMORY = 5_000  # mentions of this run kept in memory (band index ~5 KB each, cluster ids); older ones are
+# found in the store like any earlier run's (the Elasticsearch stage makes them searchable in time:
+# pipelines.elasticsearch.VISIBLE_WITHIN), so memory stays flat whatever the input's size
 MAX_CLUSTERS = 2_000  # stored clusters considered per batch (founders sharing a band with one of its documents)
 FOUNDER_CACHE = 10_000  # founder signatures kept (least recently used go first): ~1 KB each
 _CHUNK = 64  # documents compared with all founders at once (64 x 2,000 x 128 bytes at most)
 
 
 class ClusterResolver:
-    def __init__(self, es: Elasticsearch, prefix: str, call: Callable[..., Any], memory: int = 200_000):
+    def __init__(self, es: Elasticsearch, prefix: str, call: Callable[..., Any], memory: int = INDEX_MEMORY):
         self.es = es
         self.prefix = prefix
         self.call = call  # the writer's retrying caller: failures surface as StoreUnavailable
-        self.index = LshIndex(min(memory, INDEX_MEMORY))
+        self.index = LshIndex(memory)
         self.cluster_of: OrderedDict[str, str] = OrderedDict()
         self.memory = memory
         self.founders: OrderedDict[str, tuple[np.ndarray, str | None]] = OrderedDict()  # id -> signature, brand
@@ -52,8 +53,13 @@ class ClusterResolver:
     def _remember(self, mention_id: str, cluster_id: str) -> None:
         self.cluster_of[mention_id] = cluster_id
         self.cluster_of.move_to_end(mention_id)
-        if len(self.cluster_of) > self.memory:
+
+    def _forget(self, keep: int) -> None:
+        """Down to the newest `keep` mentions (after a batch: a batch never forgets its own)."""
+        while len(self.cluster_of) > keep:
             self.cluster_of.popitem(last=False)
+        self.index.capacity = keep
+        self.index.trim()
 
     # --- what is stored -------------------------------------------------------------------------------
 
@@ -129,12 +135,13 @@ class ClusterResolver:
                     out[i] = (known[j], float(sims[row, j]))
         return out
 
-    def _originals(self, docs: list[dict[str, Any]]) -> dict[str, str]:
-        """Cluster ids of the originals that reposts in this batch point at, from the store."""
-        wanted = {
-            mapping.doc_id(d["platform"], d["repost_of"])
-            for d in docs
-            if d.get("repost_of") and mapping.doc_id(d["platform"], d["repost_of"]) not in self.cluster_of
+    def _stored_ids(self, docs: list[dict[str, Any]]) -> dict[str, str]:
+        """Stored cluster ids of the batch's mentions and of the originals its reposts point at, for those this run
+        no longer (or never) had in memory: one ids search. A stored mention keeps its cluster (mapping.merge), so a
+        copy of it joins that cluster, as it did when the run still remembered it."""
+        wanted = {d["mention_id"] for d in docs if d["mention_id"] not in self.cluster_of} | {
+            oid for d in docs if d.get("repost_of")
+            and (oid := mapping.doc_id(d["platform"], d["repost_of"])) not in self.cluster_of
         }
         out: dict[str, str] = {}
         if wanted:
@@ -142,14 +149,14 @@ class ClusterResolver:
                 self.es.search,
                 index=mapping.alias(self.prefix),
                 query={"ids": {"values": sorted(wanted)}},
-                size=len(wanted),
+                size=2 * len(wanted),  # a post stored twice (see store.writer) comes back twice
                 source=["cluster_id"],
                 ignore_unavailable=True,
                 allow_no_indices=True,
             )
             for h in resp["hits"]["hits"]:
                 if h["_source"].get("cluster_id"):
-                    out[h["_id"]] = h["_source"]["cluster_id"]
+                    out.setdefault(h["_id"], h["_source"]["cluster_id"])
         return out
 
     # --- deciding -------------------------------------------------------------------------------------
@@ -158,29 +165,33 @@ class ClusterResolver:
         """Set cluster_id on every document, in order (earlier documents of the batch count as earlier)."""
         sigs = [Fingerprint.decode(d["minhash"]) if d.get("minhash") else None for d in docs]  # decoded once
         stored = self._best_stored(docs, sigs)
-        originals = self._originals(docs)
+        stored_ids = self._stored_ids(docs)
+        self.index.capacity = self.memory + len(docs)
         for doc, sig, best_stored in zip(docs, sigs, stored, strict=True):
             mid = doc["mention_id"]
             fp = Fingerprint(sig, tuple(doc.get("lsh_bands") or ())) if sig is not None else None
-            cluster = self._choose(doc, fp, best_stored, originals)
+            cluster = self._choose(doc, fp, best_stored, stored_ids)
             doc["cluster_id"] = cluster
             self._remember(mid, cluster)
             if fp is not None and fp.bands:
                 self.index.add(mid, cluster, fp, doc.get("brand"))
+        self._forget(self.memory)
 
     def _choose(
         self, doc: dict[str, Any], fp: Fingerprint | None, best_stored: tuple[str, float] | None,
-        originals: dict[str, str],
+        stored_ids: dict[str, str],
     ) -> str:
         mid = doc["mention_id"]
-        if mid in self.cluster_of:  # seen earlier in this run
+        if mid in self.cluster_of:  # seen a moment ago in this run
             return self.cluster_of[mid]
+        if mid in stored_ids:  # stored: it keeps its cluster
+            return stored_ids[mid]
         if doc.get("repost_of"):
             oid = mapping.doc_id(doc["platform"], doc["repost_of"])
             if oid in self.cluster_of:
                 return self.cluster_of[oid]
-            if oid in originals:
-                return originals[oid]
+            if oid in stored_ids:
+                return stored_ids[oid]
         if fp is None:
             return mid
         in_memory = self.index.best(fp, exclude=mid, group=doc.get("brand"))

@@ -72,3 +72,14 @@ def test_founders_stored_before_version_4_are_marked_by_the_upgrade(es: Elastics
     new = doc("3", TEXT + "。")
     resolver(es, prefix).resolve([new])
     assert new["cluster_id"] == founder["mention_id"]
+
+
+def test_what_the_lookups_forget_is_searchable_by_then() -> None:
+    """The Elasticsearch stage refreshes before the run's memories forget what it wrote (see VISIBLE_WITHIN)."""
+    from pipelines.clusters import INDEX_MEMORY
+    from pipelines.elasticsearch import VISIBLE_WITHIN
+    from pipelines.repeats import RepeatResolver
+    from store.writer import LOCATIONS_KEPT
+
+    batch = 500  # the largest batch the stage writes at once by default
+    assert VISIBLE_WITHIN + batch <= min(INDEX_MEMORY, RepeatResolver.MEMORY, LOCATIONS_KEPT)
