@@ -36,7 +36,7 @@ INDEX_MEMORY = 5_000  # mentions of this run kept in memory (band index ~5 KB ea
 # found in the store like any earlier run's (the Elasticsearch stage makes them searchable in time:
 # pipelines.elasticsearch.VISIBLE_WITHIN), so memory stays flat whatever the input's size
 MAX_CLUSTERS = 2_000  # stored clusters considered per batch (founders sharing a band with one of its documents)
-FOUNDER_CACHE = 10_000  # founder signatures kept (least recently used go first): ~1 KB each
+FOUNDER_CACHE = 2_000  # founder signatures kept (least recently used go first): ~1 KB each
 _CHUNK = 64  # documents compared with all founders at once (64 x 2,000 x 128 bytes at most)
 
 
@@ -74,6 +74,9 @@ class ClusterResolver:
             index=mapping.alias(self.prefix),
             size=MAX_CLUSTERS,
             query={"bool": {"filter": [{"terms": {"cluster_bands": bands}}]}},
+            # more than MAX_CLUSTERS founders share a band with the batch once very many are stored (3-gram bands
+            # of 4 rows collide across unrelated short posts): the newest are compared, as copies spread while new
+            sort=[{"first_seen_at": {"order": "desc", "unmapped_type": "date"}}],
             source=False,
             track_total_hits=False,
             ignore_unavailable=True,
