@@ -152,6 +152,8 @@ def data(name: str, n: int, seed: int) -> Path:
 
 def render(args: argparse.Namespace, stored: int, load_s: float, load_load: tuple[str, str],
            runs: list[tuple[str, int, tb.Run]], started: str) -> str:
+    loaded = (f"in {load_s:.0f} s (load {load_load[0]} -> {load_load[1]})" if load_s
+              else "by an earlier run of this script (--reuse)")
     empty = [r.rate for k, _, r in runs if k == "empty"]
     full = [r.rate for k, _, r in runs if k == "stored"]
     ratio = statistics.median(full) / statistics.median(empty)
@@ -163,11 +165,11 @@ def render(args: argparse.Namespace, stored: int, load_s: float, load_load: tupl
     return f"""{SECTION}
 
 Measured {started} UTC by `.venv/bin/python bench/stored_bench.py --stored {args.stored} -n {args.n} --repeat \
-{args.repeat} --workers {args.workers}` on committed code (git {git.strip()}), under `nice -n 10`; 2 cores shared
+{args.repeat} --workers {args.workers} --seed-base {args.seed_base}{" --reuse" if args.reuse else ""}` on committed code (git {git.strip()}), under `nice -n 10`; 2 cores shared
 with other engineers' CI and test runs (see the load columns), Elasticsearch 8.19 (1 GB heap) on this machine.
 Stored side: {stored:,} mentions of `bench/generate.py --seed 7` (with their cluster ids; founders carry
-`cluster_bands`), bulk-loaded directly in {load_s:.0f} s (load {load_load[0]} -> {load_load[1]}). Each run ingests
-a fresh `bench/generate.py -n {args.n}` file (seed 1000 + run pair), so its posts are new to both sides.
+`cluster_bands`), bulk-loaded directly {loaded}. Each run ingests a fresh
+`bench/generate.py -n {args.n}` file (seed {args.seed_base} + run pair), so its posts are new to both sides.
 
 | | docs/s (median) | / empty |
 |---|---:|---:|
@@ -190,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--keep", action="store_true", help="leave both prefixes on the node")
     ap.add_argument("--reuse", action="store_true", help="keep a stored prefix that holds --stored mentions")
+    ap.add_argument("--seed-base", type=int, default=1000,
+                    help="run pair k ingests generate.py --seed SEED_BASE+k (another base after --reuse: new posts)")
     args = ap.parse_args(argv)
     from elasticsearch import Elasticsearch
 
@@ -209,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[tuple[str, int, tb.Run]] = []
     try:
         for rep in range(args.repeat):
-            path = data("fresh", args.n, 1000 + rep)
+            path = data("fresh", args.n, args.seed_base + rep)
             for kind, prefix in (("empty", EMPTY), ("stored", FULL)):
                 if prefix == EMPTY:
                     wipe(es, EMPTY)
