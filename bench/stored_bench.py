@@ -154,6 +154,7 @@ def render(args: argparse.Namespace, stored: int, load_s: float, load_load: tupl
            runs: list[tuple[str, int, tb.Run]], started: str) -> str:
     loaded = (f"in {load_s:.0f} s (load {load_load[0]} -> {load_load[1]})" if load_s
               else "by an earlier run of this script (--reuse)")
+    reuse = " --reuse" if args.reuse else ""
     empty = [r.rate for k, _, r in runs if k == "empty"]
     full = [r.rate for k, _, r in runs if k == "stored"]
     ratio = statistics.median(full) / statistics.median(empty)
@@ -165,7 +166,8 @@ def render(args: argparse.Namespace, stored: int, load_s: float, load_load: tupl
     return f"""{SECTION}
 
 Measured {started} UTC by `.venv/bin/python bench/stored_bench.py --stored {args.stored} -n {args.n} --repeat \
-{args.repeat} --workers {args.workers} --seed-base {args.seed_base}{" --reuse" if args.reuse else ""}` on committed code (git {git.strip()}), under `nice -n 10`; 2 cores shared
+{args.repeat} --workers {args.workers} --seed-base {args.seed_base}{reuse}` on committed code (git {git.strip()}),
+under `nice -n 10`; 2 cores shared
 with other engineers' CI and test runs (see the load columns), Elasticsearch 8.19 (1 GB heap) on this machine.
 Stored side: {stored:,} mentions of `bench/generate.py --seed 7` (with their cluster ids; founders carry
 `cluster_bands`), bulk-loaded directly {loaded}. Each run ingests a fresh
