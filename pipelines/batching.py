@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from scrapy.exceptions import DropItem
+from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer, reactor, threads
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
@@ -49,9 +50,9 @@ class BatchingPipeline:
     def _call(self, fn: Any, *args: Any) -> defer.Deferred[Any]:
         return threads.deferToThreadPool(reactor, self.thread, fn, *args)
 
-    def open_spider(self, spider: Any = None) -> defer.Deferred[Any]:
+    async def open_spider(self, spider: Any = None) -> None:  # coroutines: Scrapy 2.19 deprecates Deferreds here
         self.thread.start()
-        return self._call(self._open)
+        await maybe_deferred_to_future(self._call(self._open))
 
     def _open(self) -> None:
         for s in self.stages:  # the store's spool replay: before any new item, off the reactor
@@ -59,14 +60,14 @@ class BatchingPipeline:
                 s.open_spider()
         self.flow = BatchPipeline(self.stages, self.crawler.stats, workers=self.workers)
 
-    def process_item(self, item: Mention, spider: Any = None) -> defer.Deferred[Any]:
+    async def process_item(self, item: Mention, spider: Any = None) -> Any:
         d: defer.Deferred[Any] = defer.Deferred()
         self.buffer.append((item, d))
         if len(self.buffer) >= self.size:
             self._flush()
         elif self.timer is None:
             self.timer = reactor.callLater(self.wait, self._flush)  # type: ignore[arg-type]  # zope interface typing
-        return d
+        return await maybe_deferred_to_future(d)
 
     def _flush(self) -> None:
         if self.timer is not None and self.timer.active():
@@ -88,11 +89,11 @@ class BatchingPipeline:
         assert self.flow is not None
         self._call(self.flow.submit, [i for i, _ in batch], done).addErrback(failed)
 
-    def close_spider(self, spider: Any = None) -> defer.Deferred[Any]:
+    async def close_spider(self, spider: Any = None) -> None:
         self._flush()
         d = self._call(self._close)
         d.addBoth(self._stop_thread)
-        return d
+        await maybe_deferred_to_future(d)
 
     def _close(self) -> None:
         try:
