@@ -5,10 +5,19 @@ joins the cluster of its most similar earlier mention: one seen earlier in this 
 cluster stored in Elasticsearch by any earlier run or other process. A repost whose original is known joins
 the original's cluster; a stored mention keeps its cluster (mapping.merge).
 
-Stored clusters are compared through their founders (the first member: its mention id is the cluster id).
-A viral complaint has thousands of stored copies sharing the same band keys; fetching them would cost more
-than everything else, so one search aggregates the clusters touching the batch's bands, one ids query
-fetches their founders (cached), and numpy compares every document with every founder at once.
+Stored clusters are compared through their founders (the first member: its mention id is the cluster id), and
+found through them too: a founder carries its band keys in `cluster_bands` (store.mapping, set by the writer), so
+one search of the batch's bands there returns the clusters near it, one document per cluster however many stored
+copies it has (a viral complaint's thousands of copies share its band keys: searching every mention's bands read
+all of them, and the cost grew with what is stored). One ids query fetches the founders not in the (bounded)
+cache, and numpy compares every document with every founder at once. Clusters stored by a version before
+cluster_bands are given it by store.upgrade when a writer first opens their index.
+
+A stored cluster is a candidate when its founder shares a band with a document of the batch (before, when any of
+its members did). A document joins a stored cluster only through its similarity to the founder, so the two differ
+only for a founder at the similarity threshold whose bands all differ from the document's while a copy's do not:
+the band scheme's 1 - (1 - s^4)^32 gives 0.87 at s=0.5 and 0.99 at 0.6 (tests/test_cluster_ids_pinned.py pins the
+ids of a sample to those of the earlier resolver).
 """
 
 from __future__ import annotations
@@ -23,70 +32,79 @@ from elasticsearch import Elasticsearch
 from pipelines.near_duplicates import NUM_PERM, SIMILAR, Fingerprint, LshIndex
 from store import mapping
 
-INDEX_MEMORY = 20_000  # mentions of this run kept in the in-memory band index (~5 KB each); older ones are
-# found in the store like any earlier run's, so memory stays flat whatever the input's size
-MAX_CLUSTERS = 2_000  # distinct stored clusters considered per batch (the ones most batch docs touch)
-_FOUNDER_CACHE = 50_000
+INDEX_MEMORY = 5_000  # mentions of this run kept in memory (band index ~5 KB each, cluster ids); older ones are
+# found in the store like any earlier run's (the Elasticsearch stage makes them searchable in time:
+# pipelines.elasticsearch.VISIBLE_WITHIN), so memory stays flat whatever the input's size
+MAX_CLUSTERS = 2_000  # stored clusters considered per batch (founders sharing a band with one of its documents)
+FOUNDER_CACHE = 2_000  # founder signatures kept (least recently used go first): ~1 KB each
 _CHUNK = 64  # documents compared with all founders at once (64 x 2,000 x 128 bytes at most)
 
 
 class ClusterResolver:
-    def __init__(self, es: Elasticsearch, prefix: str, call: Callable[..., Any], memory: int = 200_000):
+    def __init__(self, es: Elasticsearch, prefix: str, call: Callable[..., Any], memory: int = INDEX_MEMORY):
         self.es = es
         self.prefix = prefix
         self.call = call  # the writer's retrying caller: failures surface as StoreUnavailable
-        self.index = LshIndex(min(memory, INDEX_MEMORY))
+        self.index = LshIndex(memory)
         self.cluster_of: OrderedDict[str, str] = OrderedDict()
         self.memory = memory
-        self.founders: dict[str, np.ndarray] = {}  # cluster id -> founder signature
-        self.founder_brand: dict[str, str | None] = {}
-        self.no_founder: set[str] = set()
+        self.founders: OrderedDict[str, tuple[np.ndarray, str | None]] = OrderedDict()  # id -> signature, brand
 
     def _remember(self, mention_id: str, cluster_id: str) -> None:
         self.cluster_of[mention_id] = cluster_id
         self.cluster_of.move_to_end(mention_id)
-        if len(self.cluster_of) > self.memory:
+
+    def _forget(self, keep: int) -> None:
+        """Down to the newest `keep` mentions (after a batch: a batch never forgets its own)."""
+        while len(self.cluster_of) > keep:
             self.cluster_of.popitem(last=False)
+        self.index.capacity = keep
+        self.index.trim()
 
     # --- what is stored -------------------------------------------------------------------------------
 
     def _stored_clusters(self, docs: list[dict[str, Any]]) -> list[str]:
+        """The stored clusters whose founder shares a band key with a document of the batch, by id (sorted, so
+        that ties between equally similar founders go the same way whatever order the node returns them in)."""
         bands = sorted({b for d in docs for b in d.get("lsh_bands") or ()})
         if not bands:
             return []
         resp = self.call(
             self.es.search,
             index=mapping.alias(self.prefix),
-            size=0,
-            query={"bool": {"filter": [{"terms": {"lsh_bands": bands}}]}},
-            aggs={"cluster": {"terms": {"field": "cluster_id", "size": MAX_CLUSTERS, "execution_hint": "map"}}},
+            size=MAX_CLUSTERS,
+            query={"bool": {"filter": [{"terms": {"cluster_bands": bands}}]}},
+            # more than MAX_CLUSTERS founders share a band with the batch once very many are stored (3-gram bands
+            # of 4 rows collide across unrelated short posts): the newest are compared, as copies spread while new
+            sort=[{"first_seen_at": {"order": "desc", "unmapped_type": "date"}}],
+            source=False,
+            track_total_hits=False,
             ignore_unavailable=True,
             allow_no_indices=True,
         )
-        buckets = ((resp.get("aggregations") or {}).get("cluster") or {}).get("buckets", [])
-        return [str(b["key"]) for b in buckets]
+        return sorted({str(h["_id"]) for h in resp["hits"]["hits"]})
 
     def _load_founders(self, cluster_ids: list[str]) -> None:
-        missing = [c for c in cluster_ids if c not in self.founders and c not in self.no_founder]
-        if not missing:
-            return
-        if len(self.founders) > _FOUNDER_CACHE:
-            self.founders.clear()
-            self.founder_brand.clear()
-        resp = self.call(
-            self.es.search,
-            index=mapping.alias(self.prefix),
-            query={"ids": {"values": missing}},
-            size=len(missing),
-            source=["minhash", "brand"],
-            ignore_unavailable=True,
-            allow_no_indices=True,
-        )
-        for h in resp["hits"]["hits"]:
-            if h["_source"].get("minhash"):
-                self.founders[h["_id"]] = np.asarray(Fingerprint.decode(h["_source"]["minhash"]), dtype=np.uint32)
-                self.founder_brand[h["_id"]] = h["_source"].get("brand")
-        self.no_founder.update(c for c in missing if c not in self.founders)
+        for c in cluster_ids:
+            if c in self.founders:
+                self.founders.move_to_end(c)
+        missing = [c for c in cluster_ids if c not in self.founders]
+        if missing:
+            resp = self.call(
+                self.es.search,
+                index=mapping.alias(self.prefix),
+                query={"ids": {"values": missing}},
+                size=len(missing),
+                source=["minhash", "brand"],
+                ignore_unavailable=True,
+                allow_no_indices=True,
+            )
+            for h in resp["hits"]["hits"]:
+                if h["_source"].get("minhash"):
+                    sig = np.asarray(Fingerprint.decode(h["_source"]["minhash"]), dtype=np.uint32)
+                    self.founders[h["_id"]] = (sig, h["_source"].get("brand"))
+        while len(self.founders) > max(FOUNDER_CACHE, len(cluster_ids)):
+            self.founders.popitem(last=False)
 
     def _best_stored(
         self, docs: list[dict[str, Any]], sigs: list[tuple[int, ...] | None]
@@ -100,8 +118,8 @@ class ClusterResolver:
         out: list[tuple[str, float] | None] = [None] * len(docs)
         if not known:
             return out
-        founders = np.stack([self.founders[c] for c in known])  # k x NUM_PERM
-        founder_brands = np.array([self.founder_brand.get(c) or "" for c in known], dtype=object)
+        founders = np.stack([self.founders[c][0] for c in known])  # k x NUM_PERM
+        founder_brands = np.array([self.founders[c][1] or "" for c in known], dtype=object)
         allowed: dict[str, np.ndarray] = {}  # brand -> founders it may join (copies of one complaint name one brand)
         rows = [i for i, sig in enumerate(sigs) if sig is not None and len(sig) == NUM_PERM]
         for start in range(0, len(rows), _CHUNK):
@@ -120,12 +138,13 @@ class ClusterResolver:
                     out[i] = (known[j], float(sims[row, j]))
         return out
 
-    def _originals(self, docs: list[dict[str, Any]]) -> dict[str, str]:
-        """Cluster ids of the originals that reposts in this batch point at, from the store."""
-        wanted = {
-            mapping.doc_id(d["platform"], d["repost_of"])
-            for d in docs
-            if d.get("repost_of") and mapping.doc_id(d["platform"], d["repost_of"]) not in self.cluster_of
+    def _stored_ids(self, docs: list[dict[str, Any]]) -> dict[str, str]:
+        """Stored cluster ids of the batch's mentions and of the originals its reposts point at, for those this run
+        no longer (or never) had in memory: one ids search. A stored mention keeps its cluster (mapping.merge), so a
+        copy of it joins that cluster, as it did when the run still remembered it."""
+        wanted = {d["mention_id"] for d in docs if d["mention_id"] not in self.cluster_of} | {
+            oid for d in docs if d.get("repost_of")
+            and (oid := mapping.doc_id(d["platform"], d["repost_of"])) not in self.cluster_of
         }
         out: dict[str, str] = {}
         if wanted:
@@ -133,14 +152,14 @@ class ClusterResolver:
                 self.es.search,
                 index=mapping.alias(self.prefix),
                 query={"ids": {"values": sorted(wanted)}},
-                size=len(wanted),
+                size=2 * len(wanted),  # a post stored twice (see store.writer) comes back twice
                 source=["cluster_id"],
                 ignore_unavailable=True,
                 allow_no_indices=True,
             )
             for h in resp["hits"]["hits"]:
                 if h["_source"].get("cluster_id"):
-                    out[h["_id"]] = h["_source"]["cluster_id"]
+                    out.setdefault(h["_id"], h["_source"]["cluster_id"])
         return out
 
     # --- deciding -------------------------------------------------------------------------------------
@@ -149,29 +168,33 @@ class ClusterResolver:
         """Set cluster_id on every document, in order (earlier documents of the batch count as earlier)."""
         sigs = [Fingerprint.decode(d["minhash"]) if d.get("minhash") else None for d in docs]  # decoded once
         stored = self._best_stored(docs, sigs)
-        originals = self._originals(docs)
+        stored_ids = self._stored_ids(docs)
+        self.index.capacity = self.memory + len(docs)
         for doc, sig, best_stored in zip(docs, sigs, stored, strict=True):
             mid = doc["mention_id"]
             fp = Fingerprint(sig, tuple(doc.get("lsh_bands") or ())) if sig is not None else None
-            cluster = self._choose(doc, fp, best_stored, originals)
+            cluster = self._choose(doc, fp, best_stored, stored_ids)
             doc["cluster_id"] = cluster
             self._remember(mid, cluster)
             if fp is not None and fp.bands:
                 self.index.add(mid, cluster, fp, doc.get("brand"))
+        self._forget(self.memory)
 
     def _choose(
         self, doc: dict[str, Any], fp: Fingerprint | None, best_stored: tuple[str, float] | None,
-        originals: dict[str, str],
+        stored_ids: dict[str, str],
     ) -> str:
         mid = doc["mention_id"]
-        if mid in self.cluster_of:  # seen earlier in this run
+        if mid in self.cluster_of:  # seen a moment ago in this run
             return self.cluster_of[mid]
+        if mid in stored_ids:  # stored: it keeps its cluster
+            return stored_ids[mid]
         if doc.get("repost_of"):
             oid = mapping.doc_id(doc["platform"], doc["repost_of"])
             if oid in self.cluster_of:
                 return self.cluster_of[oid]
-            if oid in originals:
-                return originals[oid]
+            if oid in stored_ids:
+                return stored_ids[oid]
         if fp is None:
             return mid
         in_memory = self.index.best(fp, exclude=mid, group=doc.get("brand"))

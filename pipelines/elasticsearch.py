@@ -31,6 +31,13 @@ from store.writer import MentionWriter, Pending, WriteResult
 
 log = logging.getLogger(__name__)
 
+# The cluster and repeat lookups remember only the run's last few thousand mentions (pipelines.clusters,
+# pipelines.repeats, store.writer: 5,000 each, so memory stays flat in the input's size) and find older ones in
+# the store. The store's own refresh (every second) normally makes them searchable long before they are forgotten;
+# so that a busy node's late refresh cannot change a cluster id or a repeat mark, this stage refreshes the alias
+# itself once this many mentions were written since it last did (less than what those lookups remember).
+VISIBLE_WITHIN = 2_500
+
 
 class ElasticsearchPipeline:
     def __init__(
@@ -66,6 +73,7 @@ class ElasticsearchPipeline:
         self.fatal: StoreError | None = None  # set once ES refused us: store nothing more, spool nothing new
         self.not_stored = 0  # mentions neither written nor spooled because of `fatal`
         self.schema_ready = False
+        self.unrefreshed = 0  # mentions written since this stage last refreshed the alias
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ElasticsearchPipeline:
@@ -122,6 +130,11 @@ class ElasticsearchPipeline:
                 self.clusters.resolve([p.doc for p in batch])
                 self.repeats.resolve([p.doc for p in batch])
                 res = self.writer.write(batch)
+                self.unrefreshed += len(batch)
+                if self.unrefreshed >= VISIBLE_WITHIN:
+                    self.writer._call(self.es.indices.refresh, index=mapping.alias(self.prefix),
+                                      ignore_unavailable=True, allow_no_indices=True)
+                    self.unrefreshed = 0
             except StoreUnavailable as exc:
                 self.unavailable = str(exc)
                 log.error("%s; spooling to %s", exc, self.spool.path)

@@ -154,7 +154,11 @@ class LshIndex:
         self.exact[entry.exact_key] = entry
         for band in bands:
             self.by_band.setdefault(band, []).append(entry)
-        if len(self.entries) > self.capacity:
+        self.trim()
+
+    def trim(self) -> None:
+        """Forget the oldest entries beyond the capacity."""
+        while len(self.entries) > self.capacity:
             self._evict(next(iter(self.entries)))
 
     def _evict(self, mention_id: str) -> None:

@@ -102,13 +102,15 @@ class RepeatResolver:
     What this process marked earlier is remembered (bounded) and joins what the store returns: a complaint written
     a moment ago is not searchable until the store refreshes, and that timing must not change the answer."""
 
-    MEMORY = 100_000  # (author, brand) keys remembered, the least recently seen forgotten first
+    MEMORY = 5_000  # complaints remembered (the newest): more than the store's refresh can lag behind a run, which
+    # the Elasticsearch stage bounds (pipelines.elasticsearch); older ones are found in the store
 
     def __init__(self, es: Elasticsearch, prefix: str, call: Callable[..., Any]):
         self.es = es
         self.prefix = prefix
         self.call = call  # the writer's retrying caller: failures surface as StoreUnavailable
-        self.seen: OrderedDict[Key, dict[str, Earlier]] = OrderedDict()
+        self.seen: dict[Key, dict[str, Earlier]] = {}
+        self.recent: OrderedDict[str, Key] = OrderedDict()  # mention id -> its key, oldest first
 
     def stored(self, docs: list[dict[str, Any]]) -> dict[Key, list[Earlier]]:
         query = lookup_query(docs)
@@ -140,10 +142,17 @@ class RepeatResolver:
             key, at = _key(d), parse_time(d.get("published_at"))
             if key is None or at is None:
                 continue
-            self.seen.setdefault(key, {})[str(d.get("mention_id"))] = Earlier(str(d.get("mention_id")), at)
-            self.seen.move_to_end(key)
-            if len(self.seen) > self.MEMORY:
-                self.seen.popitem(last=False)
+            mid = str(d.get("mention_id"))
+            self.seen.setdefault(key, {})[mid] = Earlier(mid, at)
+            self.recent[mid] = key
+            self.recent.move_to_end(mid)
+            while len(self.recent) > self.MEMORY:
+                old, old_key = self.recent.popitem(last=False)
+                earlier = self.seen.get(old_key)
+                if earlier is not None:
+                    earlier.pop(old, None)
+                    if not earlier:
+                        del self.seen[old_key]
 
     def resolve(self, docs: list[dict[str, Any]]) -> int:
         found = mark_repeats(docs, self._with_memory(docs, self.stored(docs)))

@@ -31,7 +31,8 @@ from typing import Any
 from core.mention import Mention
 from store.fields import INDEX_SETTINGS
 
-MAPPING_VERSION = 3  # 2: author_key; indices by first-seen month. 3: complaint.repeat, complaint.previous_id
+MAPPING_VERSION = 4  # 2: author_key; indices by first-seen month. 3: complaint.repeat, complaint.previous_id.
+# 4: cluster_bands (a cluster's founder carries its band keys there: stored clusters are found by founder)
 HISTORY_LIMIT = 500  # observations kept per mention: the first one and the most recent ones
 
 
@@ -120,6 +121,10 @@ PROPERTIES: dict[str, Any] = {
     },
     "cluster_id": {"type": "keyword"},
     "lsh_bands": {"type": "keyword"},
+    # the band keys again, on a cluster's founder only (its first member: cluster_id == mention_id): the stored
+    # clusters near a new mention are found by one search of these, whose postings hold one document per cluster
+    # however many copies it has (pipelines.clusters); set by the writer from the document itself (founder_bands)
+    "cluster_bands": {"type": "keyword", "doc_values": False},
     "minhash": {"type": "binary"},
     "extra": {"type": "object", "enabled": False},
 }
@@ -127,10 +132,18 @@ PROPERTIES: dict[str, Any] = {
 # fields that exist for the index alone: phrase segments (search), the near-duplicate fingerprint and its LSH band
 # keys (cluster lookups), Kibana's copy of published_at. A reader (search --json, the console) never gets them:
 # fingerprints stay in the index.
-INDEX_ONLY = ("text_phrase", "title_phrase", "lsh_bands", "minhash", "@timestamp")
+INDEX_ONLY = ("text_phrase", "title_phrase", "lsh_bands", "cluster_bands", "minhash", "@timestamp")
 
 # fields compared to decide whether a mention seen again changed (history and crawl time aside)
-_CONTENT_KEYS = tuple(k for k in PROPERTIES if k not in {"crawled_at", "first_seen_at", "engagement_history", "extra"})
+_CONTENT_KEYS = tuple(k for k in PROPERTIES
+                      if k not in {"crawled_at", "first_seen_at", "engagement_history", "extra", "cluster_bands"})
+
+
+def founder_bands(doc: dict[str, Any]) -> list[str]:
+    """What `cluster_bands` holds for a document: its band keys when it founded its cluster, else nothing."""
+    if doc.get("cluster_id") and doc.get("cluster_id") == doc.get("mention_id"):
+        return list(doc.get("lsh_bands") or ())
+    return []
 
 
 _PARTS = re.compile(r"([\W_]+)")
@@ -236,6 +249,7 @@ def to_document(m: Mention) -> dict[str, Any]:
         },
         "cluster_id": m.cluster_id,
         "lsh_bands": list(m.lsh_bands),
+        "cluster_bands": [],  # set by the writer once the cluster is known (founder_bands)
         "minhash": m.minhash,
         "extra": dict(m.extra),
     }
@@ -290,6 +304,7 @@ def merge(existing: dict[str, Any], incoming: dict[str, Any]) -> dict[str, Any] 
     merged["engagement_history"] = ordered
     merged["likes"], merged["reposts"], merged["comments"] = newest["likes"], newest["reposts"], newest["comments"]
     merged["engagement"] = newest["likes"] + newest["reposts"] + newest["comments"]
+    merged["cluster_bands"] = founder_bands(merged)
     merged["crawled_at"] = max(str(existing.get("crawled_at") or ""), str(incoming.get("crawled_at") or ""))
     merged["first_seen_at"] = min(
         str(existing.get("first_seen_at") or merged["crawled_at"]), str(incoming.get("first_seen_at") or "~")

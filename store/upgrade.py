@@ -1,12 +1,14 @@
 """Brings monthly mention indices written by an older Groundswell up to the current document shape.
 
 The index template shapes only the indices created after it, and the mapping is strict, so a field added in a
-newer version (author_key, in mapping version 2) must be put into the existing indices before a merged document
-that carries it can be written there. Documents stored without author_key get it computed from their own
-author_id, author and platform (a partial update: no painless on the integ-test-zip), so distinct-author counts
-cover old mentions as well as new ones. Each index records the version it was brought to in its mapping's _meta,
-so this costs one mapping read once it is done; it is idempotent, and two processes doing it at once only
-repeat work.
+newer version must be put into the existing indices before a merged document that carries it can be written there,
+and documents stored without it get it computed from their own fields (partial updates: there is no painless,
+ingest pipeline or reindex on the integ-test-zip, so nothing here needs them):
+- author_key (mapping version 2) from author_id, author and platform, so distinct-author counts cover old mentions;
+- cluster_bands (version 4) on every cluster founder (cluster_id == its own id), so clusters stored before it are
+  still found by the founder search of pipelines.clusters.
+Each index records the version it was brought to in its mapping's _meta, so this costs one mapping read once it is
+done (the backfill reads an index once); it is idempotent, and two processes doing it at once only repeat work.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ _NEEDS_AUTHOR_KEY = {
         "minimum_should_match": 1,
     }
 }
+# founders among these are told apart client-side (cluster_id == _id needs a script on the node)
+_MAY_FOUND_A_CLUSTER = {
+    "bool": {"filter": [{"exists": {"field": "lsh_bands"}}], "must_not": [{"exists": {"field": "cluster_bands"}}]}
+}
 
 
 def outdated(es: Elasticsearch, prefix: str) -> list[str]:
@@ -41,13 +47,20 @@ def outdated(es: Elasticsearch, prefix: str) -> list[str]:
     )
 
 
-def _author_keys(es: Elasticsearch, index: str) -> Iterator[dict[str, Any]]:
+def _updates(es: Elasticsearch, index: str) -> Iterator[dict[str, Any]]:
+    """Partial updates that give old documents the fields they lack (author_key, then cluster_bands)."""
     for hit in helpers.scan(es, index=index, query={"query": _NEEDS_AUTHOR_KEY},
                             _source=["platform", "author_id", "author"], size=1000):
         src = hit["_source"]
         key = mapping.author_key(str(src.get("platform") or ""), src.get("author_id"), src.get("author"))
         if key is not None:
             yield {"_op_type": "update", "_index": index, "_id": hit["_id"], "doc": {"author_key": key},
+                   "retry_on_conflict": 3}
+    for hit in helpers.scan(es, index=index, query={"query": _MAY_FOUND_A_CLUSTER},
+                            _source=["cluster_id", "lsh_bands"], size=1000):
+        bands = mapping.founder_bands({**hit["_source"], "mention_id": hit["_id"]})
+        if bands:
+            yield {"_op_type": "update", "_index": index, "_id": hit["_id"], "doc": {"cluster_bands": bands},
                    "retry_on_conflict": 3}
 
 
@@ -56,11 +69,12 @@ def upgrade(es: Elasticsearch, prefix: str) -> dict[str, int]:
     done: dict[str, int] = {}
     for index in outdated(es, prefix):
         es.indices.put_mapping(index=index, properties=mapping.PROPERTIES)
-        updated, _ = helpers.bulk(es, _author_keys(es, index), chunk_size=1000, stats_only=True,
+        es.indices.refresh(index=index)  # the scans below see what an older writer wrote a moment ago
+        updated, _ = helpers.bulk(es, _updates(es, index), chunk_size=1000, stats_only=True,
                                   raise_on_error=True, refresh=False)
         es.indices.put_mapping(index=index, meta=mapping.META)
         if updated:
-            log.warning("%s: brought to mapping version %d (author_key set on %d mentions)", index,
+            log.warning("%s: brought to mapping version %d (author_key or cluster_bands set on %d mentions)", index,
                         mapping.MAPPING_VERSION, updated)
         done[index] = int(updated)
     return done

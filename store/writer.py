@@ -55,7 +55,8 @@ class WriteResult:
 
 
 BACKOFF_MAX = 30.0  # seconds between two tries at most
-LOCATIONS_KEPT = 200_000  # where this writer put recent posts (searches see them only after a refresh)
+LOCATIONS_KEPT = 5_000  # where this writer put recent posts (searches see them only after a refresh; one it forgot
+# before that is found by the create's conflict, then read again)
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,7 @@ class MentionWriter:
             first, *others = sorted(cs, key=Copy.order)
             writes += [{"index": {"_index": first.index, "_id": mention_id, "if_seq_no": first.seq_no,
                                   "if_primary_term": first.primary_term}}, self._one_of(cs)]
+            writes[-1]["cluster_bands"] = mapping.founder_bands(writes[-1])
             keep.append((mention_id, first, others))
         resp = self._call(self.es.bulk, operations=writes, refresh=False)
         deletes: list[dict[str, Any]] = []
@@ -233,6 +235,7 @@ class MentionWriter:
                 index = copy.index
                 actions.append({"index": {"_index": index, "_id": mention_id, "if_seq_no": copy.seq_no,
                                           "if_primary_term": copy.primary_term}})
+            doc["cluster_bands"] = mapping.founder_bands(doc)  # the founder's bands: how its cluster is found
             actions.append(doc)
             sent.append((mention_id, index, outcome))
         if not actions:

@@ -1,0 +1,252 @@
+"""Ingest into an index already holding many mentions (with their clusters) against ingest into an empty one.
+
+    .venv/bin/python bench/stored_bench.py [--stored 1000000] [-n 20000] [--repeat 2] [--workers 0] [--write]
+                                           [--keep] [--reuse]
+
+Issue 14's "flat in what is stored": the rate of `groundswell ingest FILE` (a subprocess, spawn to exit, as in
+bench/throughput_bench.py) into prefix `gsstfull`, which holds `--stored` mentions, against the rate into the empty
+prefix `gsstempty`; runs alternate (empty, stored, empty, stored...), each on a fresh input file (other seeds, so
+each run brings new posts; the stored side grows by n per run, which is small against --stored).
+
+The stored mentions are bulk-loaded directly, not through ingest: bench/generate.py lines (seed 7) run through the
+same analysis stages as ingest (normalize, brands, fingerprints, sentiment, complaints; in two worker processes),
+get their cluster ids from an in-memory band index of the most recent 20,000 (as one long ingest run would), and
+are written as the documents the writer writes (store.mapping.to_document, cluster_bands on founders) into the
+monthly indices of the prefix, with the template and mapping of the current version. `--keep` leaves both prefixes
+on the node; `--reuse` skips loading when the stored prefix already holds --stored mentions.
+
+Each run records wall seconds, docs/s, Elasticsearch's CPU seconds and the load average before and after.
+`--write` replaces the section below in bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import multiprocessing
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(BENCH))
+
+import throughput_bench as tb  # noqa: E402
+
+FULL, EMPTY = "gsstfull", "gsstempty"
+SECTION = "## Ingest into many stored mentions against an empty index (issue 14)"
+_CHAIN: Any = None
+
+
+def _init() -> None:
+    global _CHAIN
+    from pipelines.chain import PipelineChain
+
+    _CHAIN = PipelineChain.from_project({"GROUNDSWELL_CONFIG_PATH": None})
+
+
+def _analyse(lines: list[str]) -> list[dict[str, Any]]:
+    """One chunk of input lines as documents (cluster ids not set yet), in a worker process."""
+    from groundswell.ingest import to_mention
+    from pipelines.chain import run_stages
+    from pipelines.elasticsearch import ElasticsearchPipeline
+    from store import mapping
+
+    stages = [s for s in _CHAIN.stages if not isinstance(s, ElasticsearchPipeline)]
+    items: list[Any] = [to_mention(json.loads(line), "stored") for line in lines]
+    return [mapping.to_document(m) for m in run_stages(stages, items) if not isinstance(m, Exception)]
+
+
+def _chunks(path: Path, size: int = 1000) -> Iterator[list[str]]:
+    with open(path, encoding="utf-8") as f:
+        while chunk := list(islice(f, size)):
+            yield chunk
+
+
+def _bounded(pool: Any, chunks: Iterator[list[str]], depth: int = 6) -> Iterator[list[dict[str, Any]]]:
+    """pool.imap in order, with at most `depth` chunks in flight (imap reads its whole input ahead)."""
+    from collections import deque
+
+    flight: deque[Any] = deque()
+    for chunk in chunks:
+        flight.append(pool.apply_async(_analyse, (chunk,)))
+        if len(flight) >= depth:
+            yield flight.popleft().get()
+    while flight:
+        yield flight.popleft().get()
+
+
+def load(es: Any, path: Path, prefix: str) -> int:
+    """Every line of `path` as stored documents of `prefix`; returns how many documents were written."""
+    from elasticsearch import helpers
+
+    from pipelines.near_duplicates import Fingerprint, LshIndex
+    from store import mapping
+    from store.client import ensure_schema
+
+    ensure_schema(es, prefix)
+    index = LshIndex(20_000)
+    cluster_of: dict[str, str] = {}
+
+    def actions(docs_of: Iterator[list[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
+        for docs in docs_of:
+            for d in docs:
+                mid = d["mention_id"]
+                if mid in cluster_of:
+                    continue  # a re-observation: the stored document is the first one (no history merge here)
+                cluster = mid
+                if d.get("minhash"):
+                    fp = Fingerprint(Fingerprint.decode(d["minhash"]), tuple(d["lsh_bands"]))
+                    best = index.best(fp, exclude=mid, group=d.get("brand"))
+                    cluster = best[0] if best else mid
+                    index.add(mid, cluster, fp, d.get("brand"))
+                cluster_of[mid] = cluster
+                d["cluster_id"] = cluster
+                d["cluster_bands"] = mapping.founder_bands(d)
+                yield {"_op_type": "create", "_index": mapping.index_of(d, prefix), "_id": mid, "_source": d}
+
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(2, initializer=_init) as pool:
+        ok = 0
+        for done, _ in helpers.streaming_bulk(es, actions(_bounded(pool, _chunks(path))), chunk_size=1000,
+                                              raise_on_error=True):
+            ok += int(done)
+            if ok % 100_000 == 0:
+                print(f"  stored {ok:,} ({tb.loadavg()})", flush=True)
+    es.indices.refresh(index=mapping.alias(prefix))
+    return ok
+
+
+def count(es: Any, prefix: str) -> int:
+    from store import mapping
+
+    resp = es.count(index=mapping.alias(prefix), ignore_unavailable=True, allow_no_indices=True)
+    return int(resp["count"])
+
+
+def wipe(es: Any, prefix: str) -> None:
+    from elasticsearch import NotFoundError
+
+    for name in list(es.indices.get(index=f"{prefix}-*", allow_no_indices=True, ignore_unavailable=True).body):
+        es.indices.delete(index=name)
+    with contextlib.suppress(NotFoundError):
+        es.indices.delete_index_template(name=f"{prefix}-mentions")
+
+
+def data(name: str, n: int, seed: int) -> Path:
+    path = tb.DATA / f"{name}-{n}-{seed}.jsonl"
+    if not path.exists():
+        subprocess.run([sys.executable, str(BENCH / "generate.py"), str(path), "-n", str(n), "--seed", str(seed)],
+                       check=True)
+    return path
+
+
+def render(args: argparse.Namespace, stored: int, load_s: float, load_load: tuple[str, str],
+           runs: list[tuple[str, int, tb.Run]], started: str) -> str:
+    loaded = (f"in {load_s:.0f} s (load {load_load[0]} -> {load_load[1]})" if load_s
+              else "by an earlier run of this script (--reuse)")
+    reuse = " --reuse" if args.reuse else ""
+    empty = [r.rate for k, _, r in runs if k == "empty"]
+    full = [r.rate for k, _, r in runs if k == "stored"]
+    ratio = statistics.median(full) / statistics.median(empty)
+    rows = "\n".join(
+        f"| {i} | {kind} | {before:,} | {r.seconds:.1f} | {r.rate:,.0f} | {r.es_cpu:.1f} | "
+        f"{1000 * r.es_cpu / r.lines:.2f} | {r.main_rss_mb:.0f} | {r.load_before} | {r.load_after} |"
+        for i, (kind, before, r) in enumerate(runs, 1))
+    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout
+    return f"""{SECTION}
+
+Measured {started} UTC by `.venv/bin/python bench/stored_bench.py --stored {args.stored} -n {args.n} --repeat \
+{args.repeat} --workers {args.workers} --seed-base {args.seed_base}{reuse}` on committed code (git {git.strip()}),
+under `nice -n 10`; 2 cores shared
+with other engineers' CI and test runs (see the load columns), Elasticsearch 8.19 (1 GB heap) on this machine.
+Stored side: {stored:,} mentions of `bench/generate.py --seed 7` (with their cluster ids; founders carry
+`cluster_bands`), bulk-loaded directly {loaded}. Each run ingests a fresh
+`bench/generate.py -n {args.n}` file (seed {args.seed_base} + run pair), so its posts are new to both sides.
+
+| | docs/s (median) | / empty |
+|---|---:|---:|
+| into an empty index | {statistics.median(empty):,.0f} | **1.00** |
+| into {stored:,} stored mentions | {statistics.median(full):,.0f} | **{ratio:.2f}** |
+
+| run | into | stored before | s | docs/s | ES CPU s | ES CPU ms / mention | ingest RSS MB | load before \
+| load after |
+|---:|---|---:|---:|---:|---:|---:|---:|---|---|
+{rows}
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--stored", type=int, default=1_000_000)
+    ap.add_argument("-n", type=int, default=20_000)
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--workers", default="0")
+    ap.add_argument("--write", action="store_true")
+    ap.add_argument("--keep", action="store_true", help="leave both prefixes on the node")
+    ap.add_argument("--reuse", action="store_true", help="keep a stored prefix that holds --stored mentions")
+    ap.add_argument("--seed-base", type=int, default=1000,
+                    help="run pair k ingests generate.py --seed SEED_BASE+k (another base after --reuse: new posts)")
+    args = ap.parse_args(argv)
+    from elasticsearch import Elasticsearch
+
+    started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
+    tb.DATA.mkdir(exist_ok=True)
+    es = Elasticsearch(tb.ES_URL, request_timeout=300)
+    load_s, load_load = 0.0, (tb.loadavg(), tb.loadavg())
+    if not (args.reuse and count(es, FULL) >= args.stored):
+        wipe(es, FULL)
+        path = data("stored", args.stored, 7)
+        t = time.perf_counter()
+        written = load(es, path, FULL)
+        load_s, load_load = time.perf_counter() - t, (load_load[0], tb.loadavg())
+        print(f"stored {written:,} mentions in {load_s:.0f} s", flush=True)
+    stored = count(es, FULL)
+    exe = str(Path(sys.executable).parent / "groundswell")
+    runs: list[tuple[str, int, tb.Run]] = []
+    try:
+        for rep in range(args.repeat):
+            path = data("fresh", args.n, args.seed_base + rep)
+            for kind, prefix in (("empty", EMPTY), ("stored", FULL)):
+                if prefix == EMPTY:
+                    wipe(es, EMPTY)
+                before = count(es, prefix)
+                env = {**tb.environment(), "GROUNDSWELL_INDEX_PREFIX": prefix}
+                run = tb.timed(f"ingest into {kind}", [exe, "ingest", str(path), "--json", "--workers",
+                                                       args.workers], args.n, env)
+                s = run.summary
+                if s["read"] != args.n or s["indexed"] + s["updated"] + s["duplicates"] != args.n:
+                    raise SystemExit(f"ingest did not store every line: {s}")
+                runs.append((kind, before, run))
+                print(f"{kind} ({before:,} stored): {run.rate:,.0f} docs/s, ES CPU {run.es_cpu:.1f} s, "
+                      f"load {run.load_before} -> {run.load_after}", flush=True)
+    finally:
+        if not args.keep:
+            wipe(es, EMPTY)
+    section = render(args, stored, load_s, load_load, runs, started)
+    print(section)
+    if args.write:
+        text = tb.RESULTS.read_text(encoding="utf-8")
+        if SECTION in text:
+            head, rest = text.split(SECTION, 1)
+            tail = rest[rest.find("\n## "):] if "\n## " in rest else "\n"
+            text = head + section + tail
+        else:
+            text = text.rstrip("\n") + "\n\n" + section
+        tb.RESULTS.write_text(text, encoding="utf-8")
+    if not args.keep:
+        wipe(es, FULL)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
