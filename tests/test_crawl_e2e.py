@@ -210,3 +210,36 @@ def test_blocks_end_the_source_cleanly_and_the_health_rule_calls_them_blocks(
     secret = "simulator-only-secret"
     _, ok = crawl(prefix, "reddit", sim.url, "-k", "Xiaomi", "--max-pages", "1", "-a", "comments=0")
     assert ok["outcome"] == "finished" and secret not in json.dumps(ok)
+
+
+COUNTING = """
+import atexit, json, sys
+import core.config as cc
+import store.client as sc
+counts = {"config_loads": 0, "clients": 0}
+_load, _make = cc.load, sc.make_client
+def load(*a, **k):
+    counts["config_loads"] += 1
+    return _load(*a, **k)
+def make_client(*a, **k):
+    counts["clients"] += 1
+    return _make(*a, **k)
+cc.load, sc.make_client = load, make_client
+atexit.register(lambda: print("COUNTS " + json.dumps(counts), file=sys.stderr))
+from groundswell.cli.main import main
+sys.argv = ["groundswell", *sys.argv[1:]]
+main()
+"""
+
+
+def test_a_crawl_reads_its_configuration_once_and_opens_one_client(sim: Simulator, prefix: str) -> None:
+    """Issue 13: the command, the spider, its middlewares and pipelines share one CrawlContext (crawlers/context.py):
+    one reading of the configuration, one Elasticsearch client for the whole crawl (it was 7 and 3)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", COUNTING, "crawl", "weibo", "-k", "小米", "--base-url", sim.url, "--max-pages", "1"],
+        env={**os.environ, **demo_env(), "GROUNDSWELL_INDEX_PREFIX": prefix}, capture_output=True, text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [counted] = [line for line in proc.stderr.splitlines() if line.startswith("COUNTS ")]
+    assert json.loads(counted.removeprefix("COUNTS ")) == {"config_loads": 1, "clients": 1}
