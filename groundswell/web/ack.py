@@ -38,7 +38,12 @@ def _claim(token: str) -> AckClaim | tuple[str, int]:
                                        "was acknowledged."), 400
 
 
-def _refuse_state(claim: AckClaim) -> tuple[str, int] | None:
+def _checked(token: str) -> tuple[AckClaim, book.Incident] | tuple[str, int]:
+    """The link's claim and its incident, read once; or the page refusing it (bad or expired link, no such
+    incident, resolved already). Both the confirmation (GET) and the acknowledgement (POST) start here."""
+    claim = _claim(token)
+    if not isinstance(claim, AckClaim):
+        return claim
     inc = _store().get(claim.incident_id)
     if inc is None:
         return render_template("ack_refused.html", title="No such incident",
@@ -48,7 +53,7 @@ def _refuse_state(claim: AckClaim) -> tuple[str, int] | None:
         return render_template("ack_refused.html", title="This incident is already resolved",
                                message=f"It was resolved{who}; there is nothing left to acknowledge.",
                                inc=inc), 409
-    return None
+    return claim, inc
 
 
 def _store() -> book.EsIncidentStore:
@@ -57,25 +62,20 @@ def _store() -> book.EsIncidentStore:
 
 @bp.get("/ack/<token>")
 def confirm(token: str) -> Any:
-    claim = _claim(token)
-    if not isinstance(claim, AckClaim):
-        return claim
-    refused = _refuse_state(claim)
-    if refused:
-        return refused
-    inc = _store().get(claim.incident_id)
+    checked = _checked(token)
+    if not isinstance(checked[0], AckClaim):
+        return checked
+    claim, inc = checked
     return render_template("ack_confirm.html", inc=inc, claim=claim, token=token,
                            page=url_for("incidents.page", incident_id=claim.incident_id))
 
 
 @bp.post("/ack/<token>")
 def acknowledge(token: str) -> Any:
-    claim = _claim(token)
-    if not isinstance(claim, AckClaim):
-        return claim
-    refused = _refuse_state(claim)
-    if refused:
-        return refused
+    checked = _checked(token)
+    if not isinstance(checked[0], AckClaim):
+        return checked
+    claim = checked[0]
     user = current_user()
     by = user.name if user is not None else claim.recipient
     try:
