@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import sys
 import tempfile
@@ -33,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
 import crawl_bench as cb  # noqa: E402
+import results  # noqa: E402
 from throughput_bench import loadavg  # noqa: E402
 
 from groundswell import config as gsconfig  # noqa: E402
@@ -101,13 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     section = "\n".join(out) + "\n"
     print(section)
     if args.write:
-        text = cb.RESULTS.read_text(encoding="utf-8")
-        pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-        if pattern.search(text):
-            text = pattern.sub(lambda _: section + "\n", text, count=1)
-        else:
-            text = text.rstrip("\n") + "\n\n" + section
-        cb.RESULTS.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+        results.write_section(SECTION, section)
     return 0
 
 

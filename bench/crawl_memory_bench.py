@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import subprocess
 import sys
 import threading
@@ -26,12 +25,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import results  # noqa: E402
 from throughput_bench import _rss_pss, loadavg  # noqa: E402
 
 from sites.server import Simulator  # noqa: E402
 from sites.world import CADENCE  # noqa: E402
 
-RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Memory of crawl children (issue 14)"
 PREFIX = "gsbenchmem"
 
@@ -102,13 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     section = "\n".join(out) + "\n"
     print(section)
     if args.write:
-        text = RESULTS.read_text(encoding="utf-8")
-        pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-        if pattern.search(text):
-            text = pattern.sub(lambda _: section + "\n", text, count=1)
-        else:
-            text = text.rstrip("\n") + "\n\n" + section
-        RESULTS.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+        results.write_section(SECTION, section)
     return 0
 
 

@@ -32,13 +32,13 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import results  # noqa: E402
 from groundswell import config as gsconfig  # noqa: E402
 from groundswell.scheduler import runs as job_runs  # noqa: E402
 from store.client import make_client  # noqa: E402
 from tests.conftest import delete_prefix  # noqa: E402
 from tests.redis_server import redis_server  # noqa: E402
 
-RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Scheduler failover"
 EVERY_MINUTES = 0.05  # alert evaluation every 3 s
 
@@ -142,7 +142,7 @@ def main() -> None:
     report = render(opts, load, started, failovers, missed, len(done), twice, len(stored), len(everyone))
     print(report)
     if not opts.no_write:
-        write_section(report)
+        results.write_section(SECTION, report)
 
 
 def render(opts: argparse.Namespace, load: tuple[float, float, float], started: datetime, failovers: list[float],
@@ -172,17 +172,6 @@ def render(opts: argparse.Namespace, load: tuple[float, float, float], started: 
         + (f" Cycles with no failover within 120 s: {missed}." if missed else ""),
         "",
     ])
-
-
-def write_section(report: str) -> None:
-    text = RESULTS.read_text(encoding="utf-8")
-    if SECTION in text:
-        start = text.index(SECTION)
-        nxt = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + report + ("\n" + text[nxt + 1:] if nxt != -1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + report
-    RESULTS.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
+import results  # noqa: E402
 import stored_bench  # noqa: E402
 import throughput_bench as tb  # noqa: E402
 
@@ -82,14 +83,7 @@ engineers' work (load columns). Input: `bench/generate.py -n N` (the default see
 """
     print(section)
     if args.write:
-        text = tb.RESULTS.read_text(encoding="utf-8")
-        if SECTION in text:
-            head, rest = text.split(SECTION, 1)
-            tail = rest[rest.find("\n## "):] if "\n## " in rest else "\n"
-            text = head + section + tail
-        else:
-            text = text.rstrip("\n") + "\n\n" + section
-        tb.RESULTS.write_text(text, encoding="utf-8")
+        results.write_section(SECTION, section)
     return 0
 
 

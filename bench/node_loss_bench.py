@@ -35,6 +35,7 @@ from generate import generate  # noqa: E402
 
 from alerts import engine  # noqa: E402
 from alerts.model import Match  # noqa: E402
+from bench import results  # noqa: E402
 from groundswell import config as gsconfig  # noqa: E402
 from groundswell import esnode  # noqa: E402
 from store import mapping  # noqa: E402
@@ -42,7 +43,6 @@ from store.client import make_client  # noqa: E402
 from tests.es_cluster import three_nodes  # noqa: E402
 from tests.smtp_sink import running_sink  # noqa: E402
 
-RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Node loss"
 
 
@@ -144,7 +144,7 @@ def main() -> None:
     text = render(result, load, started)
     print(text)
     if not opts.no_write:
-        write_section(text)
+        results.write_section(SECTION, text)
 
 
 def _viral(ids: list[str]) -> engine.Matcher:
@@ -205,17 +205,6 @@ def render(r: dict[str, Any], load: tuple[float, float, float], started: datetim
                        else "a target was missed: see the numbers above."),
         "",
     ])
-
-
-def write_section(report: str) -> None:
-    text = RESULTS.read_text(encoding="utf-8")
-    if SECTION in text:
-        start = text.index(SECTION)
-        nxt = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + report + ("\n" + text[nxt + 1:] if nxt != -1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + report
-    RESULTS.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

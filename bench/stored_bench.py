@@ -40,6 +40,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
+import results  # noqa: E402
 import throughput_bench as tb  # noqa: E402
 
 FULL, EMPTY = "gsstfull", "gsstempty"
@@ -235,14 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     section = render(args, stored, load_s, load_load, runs, started)
     print(section)
     if args.write:
-        text = tb.RESULTS.read_text(encoding="utf-8")
-        if SECTION in text:
-            head, rest = text.split(SECTION, 1)
-            tail = rest[rest.find("\n## "):] if "\n## " in rest else "\n"
-            text = head + section + tail
-        else:
-            text = text.rstrip("\n") + "\n\n" + section
-        tb.RESULTS.write_text(text, encoding="utf-8")
+        results.write_section(SECTION, section)
     if not args.keep:
         wipe(es, FULL)
     return 0

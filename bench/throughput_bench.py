@@ -22,7 +22,6 @@ import argparse
 import contextlib
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -34,10 +33,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import results
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 DATA = BENCH / ".data"
-RESULTS = BENCH / "RESULTS.md"
 SECTION = "## Throughput: ingest against a bare bulk (issue 14)"
 PREFIX = "gsthru"
 BARE_INDEX = "gsthru-bare-plain"
@@ -285,14 +285,7 @@ def render(n: int, runs: list[Run], costs: dict[str, float], cost_lines: int, st
 
 
 def write_results(section: str) -> None:
-    text = RESULTS.read_text(encoding="utf-8")
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section.rstrip("\n") + "\n\n", text, count=1)
-    else:  # first: it is the headline
-        head, _, rest = text.partition("\n## ")
-        text = head.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n\n## " + rest
-    RESULTS.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+    results.write_section(SECTION, section, first=True)  # the headline: first when new
 
 
 def main(argv: list[str] | None = None) -> int:

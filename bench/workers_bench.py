@@ -35,6 +35,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import results  # noqa: E402
 from crawlers.redis_conn import connect, key_prefix  # noqa: E402
 from groundswell import config as gsconfig  # noqa: E402
 from groundswell.workers.dispatch import run_units, unit_specs  # noqa: E402
@@ -46,7 +47,6 @@ from store.client import ensure_schema, make_client  # noqa: E402
 from tests.conftest import delete_prefix  # noqa: E402
 from tests.redis_server import redis_server  # noqa: E402
 
-RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Crawl workers"
 LATENCY = 0.2
 COUNTS = (1, 2, 4)
@@ -178,7 +178,7 @@ def main() -> None:
     report = render(runs, opts, load, started)
     print(report)
     if not opts.no_write:
-        write_section(report)
+        results.write_section(SECTION, report)
 
 
 def render(runs: list[dict[str, Any]], opts: argparse.Namespace, load: tuple[float, float, float],
@@ -233,17 +233,6 @@ def render(runs: list[dict[str, Any]], opts: argparse.Namespace, load: tuple[flo
                      f"{r['items']} | {r['stored']} | {r['finish']} | {r['workers_cpu']:.1f} | "
                      f"{r['sim_cpu']:.1f} | {r['es_cpu']:.1f} | {r['machine_cpu']:.1f} |")
     return "\n".join(lines) + "\n"
-
-
-def write_section(report: str) -> None:
-    text = RESULTS.read_text(encoding="utf-8")
-    if SECTION in text:
-        start = text.index(SECTION)
-        nxt = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + report + ("\n" + text[nxt + 1:] if nxt != -1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + report
-    RESULTS.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":
