@@ -12,14 +12,12 @@ Usage: nice -n 10 .venv/bin/python bench/failover_bench.py [--cycles 100] [--lea
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections import Counter
@@ -38,34 +36,10 @@ from groundswell.scheduler import runs as job_runs  # noqa: E402
 from store.client import make_client  # noqa: E402
 from tests.conftest import delete_prefix  # noqa: E402
 from tests.redis_server import redis_server  # noqa: E402
+from tests.scheduler_process import Scheduler  # noqa: E402
 
 SECTION = "## Scheduler failover"
 EVERY_MINUTES = 0.05  # alert evaluation every 3 s
-
-
-class Scheduler:
-    def __init__(self, config: Path, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "groundswell.cli.main", "--config", str(config), "run", "--json"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        self.events: list[tuple[float, dict[str, Any]]] = []
-        self.lock = threading.Lock()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if line.startswith("{"):
-                with self.lock:
-                    self.events.append((time.monotonic(), json.loads(line)))
-
-    def first(self, event: str, after: float = 0.0) -> float | None:
-        with self.lock:
-            return next((t for t, e in self.events if e.get("event") == event and t > after), None)
-
-    def runs(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return [e for _, e in self.events if e.get("event") == "job_run"]
 
 
 def wait(check: Any, timeout: float) -> Any:
@@ -106,7 +80,7 @@ def main() -> None:
                 raise SystemExit("the first scheduler ran no job within 120 s")
             standby = Scheduler(config, env)
             everyone.append(standby)
-            wait(lambda: standby.first("standby"), 120)
+            wait(lambda: standby.seen("standby"), 120)
             for cycle in range(opts.cycles):
                 killed = time.monotonic()
                 active.proc.send_signal(signal.SIGKILL)
@@ -119,7 +93,7 @@ def main() -> None:
                     failovers.append(got - killed)
                 active, standby = standby, Scheduler(config, env)
                 everyone.append(standby)
-                wait(lambda s=standby: s.first("standby"), 120)
+                wait(lambda s=standby: s.seen("standby"), 120)
                 print(f"cycle {cycle + 1}: {failovers[-1] if got else float('nan'):.2f}s", flush=True)
         finally:
             for s in everyone:

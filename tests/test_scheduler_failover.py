@@ -6,12 +6,9 @@ kill/restart cycles here; bench/failover_bench.py runs 100 and measures the fail
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
-import sys
-import threading
 import time
 import uuid
 from collections import Counter
@@ -23,40 +20,11 @@ import yaml
 from elasticsearch import Elasticsearch
 
 from groundswell.scheduler import runs
+from tests.scheduler_process import Scheduler
 
 pytestmark = [pytest.mark.es, pytest.mark.slow]
 
 LEASE_SECONDS = 3
-
-
-class Scheduler:
-    """One `groundswell run --json` process and the JSON events it printed, each with the time it was read."""
-
-    def __init__(self, config: Path, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "groundswell.cli.main", "--config", str(config), "run", "--json"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        self.events: list[tuple[float, dict[str, Any]]] = []
-        self.stderr: list[str] = []
-        self._lock = threading.Lock()
-        threading.Thread(target=self._read, daemon=True).start()
-        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr or []), daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if line.startswith("{"):
-                with self._lock:
-                    self.events.append((time.monotonic(), json.loads(line)))
-
-    def seen(self, event: str, after: float = 0.0) -> float | None:
-        with self._lock:
-            return next((t for t, e in self.events if e.get("event") == event and t >= after), None)
-
-    def runs(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [e for _, e in self.events if e.get("event") == "job_run"]
 
 
 def wait_for(what: str, check: Any, timeout: float = 60.0) -> Any:
