@@ -110,17 +110,19 @@ def main() -> None:
         cfg = gsconfig.load(str(config), env=env)
         es = make_client(cfg.elasticsearch)
         es.indices.refresh(index=job_runs.runs_index(prefix))
-        stored = [r for r in job_runs.history(es, prefix, size=10_000) if r["result"] != "skipped"]
+        history = job_runs.history(es, prefix, size=10_000)
+        stored = [r for r in history if r["result"] not in ("skipped", "running", "lost")]
+        lost = sum(r["result"] == "lost" for r in history)
         delete_prefix(es, prefix)
         es.close()
-    report = render(opts, load, started, failovers, missed, len(done), twice, len(stored), len(everyone))
+    report = render(opts, load, started, failovers, missed, len(done), twice, len(stored), lost, len(everyone))
     print(report)
     if not opts.no_write:
         results.write_section(SECTION, report)
 
 
 def render(opts: argparse.Namespace, load: tuple[float, float, float], started: datetime, failovers: list[float],
-           missed: list[int], runs: int, twice: list[str], stored: int, processes: int) -> str:
+           missed: list[int], runs: int, twice: list[str], stored: int, lost: int, processes: int) -> str:
     q = statistics.quantiles(failovers, n=20) if len(failovers) >= 2 else failovers * 19
     return "\n".join([
         SECTION, "",
@@ -139,7 +141,9 @@ def render(opts: argparse.Namespace, load: tuple[float, float, float], started: 
         f"{max(failovers):.2f} | within 30 s |",
         "",
         f"Job runs printed by all processes: {runs}; run ids printed twice (a job run twice): **{len(twice)}**"
-        + (f" ({', '.join(twice[:5])})" if twice else "") + f"; job-run records stored (not skipped): {stored}."
+        + (f" ({', '.join(twice[:5])})" if twice else "")
+        + f"; job-run records of finished runs (not skipped): {stored}; runs a kill cut short, recorded lost by "
+        f"the next holder of the lease: {lost}."
         + (" More records than printed lines: a process killed after recording a run (which waits for the index "
            "refresh) and before printing it; each record's id is its job and scheduled time, claimed once, so a run "
            "recorded by a killed process was not run again by its successor." if stored > runs else "")
