@@ -120,7 +120,9 @@ PROPERTIES: dict[str, Any] = {
         }
     },
     "cluster_id": {"type": "keyword"},
-    "lsh_bands": {"type": "keyword"},
+    # a mention's band keys are read from its _source only (store.upgrade's backfill): searching them was the old
+    # cluster lookup, and indexing 32 distinct keys per mention cost the node a quarter of its bulk work
+    "lsh_bands": {"type": "keyword", "index": False, "doc_values": False},
     # the band keys again, on a cluster's founder only (its first member: cluster_id == mention_id): the stored
     # clusters near a new mention are found by one search of these, whose postings hold one document per cluster
     # however many copies it has (pipelines.clusters); set by the writer from the document itself (founder_bands)

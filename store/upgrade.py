@@ -32,7 +32,8 @@ _NEEDS_AUTHOR_KEY = {
 }
 # founders among these are told apart client-side (cluster_id == _id needs a script on the node)
 _MAY_FOUND_A_CLUSTER = {
-    "bool": {"filter": [{"exists": {"field": "lsh_bands"}}], "must_not": [{"exists": {"field": "cluster_bands"}}]}
+    # (lsh_bands cannot be asked for here: an index may keep it in _source only, store.mapping)
+    "bool": {"filter": [{"exists": {"field": "cluster_id"}}], "must_not": [{"exists": {"field": "cluster_bands"}}]}
 }
 
 
@@ -64,11 +65,23 @@ def _updates(es: Elasticsearch, index: str) -> Iterator[dict[str, Any]]:
                    "retry_on_conflict": 3}
 
 
+def missing_fields(es: Elasticsearch, index: str) -> dict[str, Any]:
+    """The current mapping's top-level fields the index lacks. Only those are put: a field it has keeps its own
+    parameters (an index cannot change them, e.g. lsh_bands, indexed before version 4's indices stopped it)."""
+    found = es.indices.get_mapping(index=index).body
+    have: set[str] = set()
+    for body in found.values():
+        have |= set((body.get("mappings") or {}).get("properties") or {})
+    return {name: spec for name, spec in mapping.PROPERTIES.items() if name not in have}
+
+
 def upgrade(es: Elasticsearch, prefix: str) -> dict[str, int]:
     """Bring every outdated mention index of the prefix to the current mapping; {index: documents updated}."""
     done: dict[str, int] = {}
     for index in outdated(es, prefix):
-        es.indices.put_mapping(index=index, properties=mapping.PROPERTIES)
+        lacking = missing_fields(es, index)
+        if lacking:
+            es.indices.put_mapping(index=index, properties=lacking)
         es.indices.refresh(index=index)  # the scans below see what an older writer wrote a moment ago
         updated, _ = helpers.bulk(es, _updates(es, index), chunk_size=1000, stats_only=True,
                                   raise_on_error=True, refresh=False)

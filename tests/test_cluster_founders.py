@@ -53,6 +53,7 @@ def test_the_writer_marks_founders_only_and_their_cluster_is_found_once(es: Elas
 @pytest.mark.es
 def test_founders_stored_before_version_4_are_marked_by_the_upgrade(es: Elasticsearch, prefix: str) -> None:
     old = {k: v for k, v in mapping.PROPERTIES.items() if k != "cluster_bands"}
+    old["lsh_bands"] = {"type": "keyword"}  # as version 3 had it: indexed (an index cannot change that later)
     template = mapping.index_template(prefix)
     template["template"]["mappings"] = {"dynamic": "strict", "properties": old,
                                         "_meta": {"managed_by": "groundswell", "mapping_version": 3}}
@@ -69,6 +70,7 @@ def test_founders_stored_before_version_4_are_marked_by_the_upgrade(es: Elastics
     assert "cluster_bands" not in es.get(index=index, id=copy["mention_id"])["_source"]
     meta = es.indices.get_mapping(index=index).body[index]["mappings"]["_meta"]
     assert meta["mapping_version"] == mapping.MAPPING_VERSION
+    assert es.indices.get_mapping(index=index).body[index]["mappings"]["properties"]["lsh_bands"] == {"type": "keyword"}
     new = doc("3", TEXT + "。")
     resolver(es, prefix).resolve([new])
     assert new["cluster_id"] == founder["mention_id"]
