@@ -20,6 +20,7 @@ from core.config import Elasticsearch as EsConfig
 from core.exits import ExitStatus
 from store import mapping, upgrade
 from store.fields import index_settings, settings_of
+from store.serializers import serializers
 
 log = logging.getLogger(__name__)
 _BUSY = frozenset({429, 502, 503, 504})  # statuses a retry may cure
@@ -81,6 +82,7 @@ def make_client(cfg: EsConfig, *, retries: int = 1) -> Elasticsearch:
         "request_timeout": cfg.request_timeout,
         "max_retries": retries,
         "retry_on_timeout": retries > 0,
+        "serializers": serializers(),
     }
     if cfg.api_key:
         kwargs["api_key"] = cfg.api_key
