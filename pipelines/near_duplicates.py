@@ -21,6 +21,7 @@ instead of one search per mention).
 from __future__ import annotations
 
 import base64
+import binascii
 import re
 import sys
 import zlib
@@ -68,7 +69,7 @@ class Fingerprint:
 
     @staticmethod
     def decode(data: str) -> tuple[int, ...]:
-        return tuple(int(x) for x in np.frombuffer(base64.b64decode(data), dtype="<u4"))
+        return tuple(np.frombuffer(binascii.a2b_base64(data), dtype="<u4").tolist())
 
 
 def clean(text: str) -> str:
@@ -105,10 +106,14 @@ def fingerprint(text: str | None) -> Fingerprint | None:
     if len(grams) < MIN_SHINGLES:
         return None
     sig = minhash(grams)
-    bands = tuple(
-        f"{b:02d}{zlib.crc32(sig[b * ROWS : (b + 1) * ROWS].astype('<u4').tobytes()):08x}" for b in range(BANDS)
-    )
-    return Fingerprint(tuple(int(x) for x in sig), bands)
+    return Fingerprint(tuple(sig.tolist()), band_keys(sig))
+
+
+def band_keys(signature: np.ndarray) -> tuple[str, ...]:
+    """The LSH band keys of a signature: band number and the crc32 of its rows' little-endian bytes."""
+    raw = signature.astype("<u4").tobytes()
+    width = 4 * ROWS
+    return tuple(f"{b:02d}{zlib.crc32(raw[b * width : (b + 1) * width]):08x}" for b in range(BANDS))
 
 
 def similarity(a: tuple[int, ...], b: tuple[int, ...]) -> float:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import math
 import re
-import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +22,8 @@ _TAG_RE = re.compile(r"<[^>]{0,2000}>")
 _BR_RE = re.compile(r"<\s*br\s*/?\s*>", re.I)
 _SPACE_RE = re.compile(r"[ \t\u00a0\u3000]+")
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
+# Unicode's control characters (category Cc: U+0000-U+001F, U+007F-U+009F) but for line feed and tab
+_CONTROL_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _PLATFORM_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
 MAX_TEXT = 100_000
 MAX_COUNT = 2**63 - 1  # Elasticsearch's long
@@ -42,7 +43,7 @@ def clean_text(value: str) -> str:
     text = _TAG_RE.sub("", text)
     text = html.unescape(text)
     text = fold_width(text)
-    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
+    text = _CONTROL_RE.sub("", text)
     lines = [_SPACE_RE.sub(" ", line).strip() for line in text.split("\n")]
     return "\n".join(line for line in lines if line)
 
