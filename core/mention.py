@@ -47,9 +47,12 @@ class Mention:
     # bookkeeping, never indexed: where it came from ("file.jsonl:12", a URL), for error messages
     origin: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # the stored document, built by the last analysis stage (pipelines.document) where the analysis runs, so that
+    # the writer does not build it on its own thread; never read from input
+    document: dict[str, Any] | None = None
 
 
 # Fields an input line may set; everything else on a line goes to `extra` (stored, not indexed).
 INPUT_FIELDS: frozenset[str] = frozenset(
-    name for name in Mention.__dataclass_fields__ if name not in {"origin", "extra"}
+    name for name in Mention.__dataclass_fields__ if name not in {"origin", "extra", "document"}
 )

@@ -55,6 +55,7 @@ GROUNDSWELL_STAGES = {
     "pipelines.near_duplicates.NearDuplicatePipeline": 300,  # cluster ids resolved per batch at 900
     "pipelines.sentiment.SentimentPipeline": 400,
     "pipelines.complaint_stage.ComplaintPipeline": 500,
+    "pipelines.document.DocumentPipeline": 800,  # the stored form, built beside the analysis (last before the sink)
     "pipelines.elasticsearch.ElasticsearchPipeline": 900,
 }
 ITEM_PIPELINES = {"pipelines.batching.BatchingPipeline": 100}
