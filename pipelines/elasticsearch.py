@@ -4,6 +4,12 @@ Items are buffered and written in batches. When Elasticsearch cannot be reached 
 with backoff), the batch and everything after it in this run go to the local spool, which the next run
 replays before anything else. Documents Elasticsearch itself rejects are reported with their origin.
 
+A batch is written in two steps: its lookups (cluster ids, repeat marks) on the caller's thread, then its write
+(find stored, merge, bulk) on one committer thread, so that the next batch's lookups overlap this batch's write
+(with analysis workers this stage is the thread every mention waits for). Writes stay one at a time and in order;
+the lookups of a batch never need the one being written (the run's memories hold it). `flush` waits for the write
+in flight, so what it returns from is durable (a shared crawl acknowledges its requests then).
+
 A refusal no retry can fix (a wrong password, a missing privilege, an untrusted certificate, a URL that is not
 Elasticsearch) is not an outage: nothing new is spooled (the input is still there to run again once fixed), the
 error is kept in `fatal` and a crawl is closed with reason `store_refused`. What came from the spool goes back
@@ -13,6 +19,8 @@ to it.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from elasticsearch import Elasticsearch
@@ -37,6 +45,15 @@ log = logging.getLogger(__name__)
 # so that a busy node's late refresh cannot change a cluster id or a repeat mark, this stage refreshes the alias
 # itself once this many mentions were written since it last did (less than what those lookups remember).
 VISIBLE_WITHIN = 2_500
+
+
+@dataclass
+class _Commit:
+    """The write in flight: its batch (spooled if the write fails) and its outcome."""
+
+    batch: list[Pending]
+    from_spool: bool
+    future: Future[WriteResult]
 
 
 class ElasticsearchPipeline:
@@ -74,6 +91,8 @@ class ElasticsearchPipeline:
         self.not_stored = 0  # mentions neither written nor spooled because of `fatal`
         self.schema_ready = False
         self.unrefreshed = 0  # mentions written since this stage last refreshed the alias
+        self.committer: ThreadPoolExecutor | None = None  # one thread: writes one at a time, in order
+        self.inflight: _Commit | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ElasticsearchPipeline:
@@ -98,13 +117,18 @@ class ElasticsearchPipeline:
         self._replay_spool()
 
     def process_item(self, item: Mention) -> Mention:
-        self.buffer.append(Pending(mapping.to_document(item), item.origin))
+        doc = item.document if item.document is not None else mapping.to_document(item)
+        item.document = None  # written from the buffer; the item goes on without a second copy
+        self.buffer.append(Pending(doc, item.origin))
         if len(self.buffer) >= self.batch_size:
-            self.flush()
+            self._write_buffer()  # not waiting for the write: the next batch's lookups overlap it
         return item
 
     def close_spider(self) -> None:
         self.flush()
+        if self.committer is not None:
+            self.committer.shutdown(wait=True)
+            self.committer = None
         if self.refresh and self.unavailable is None and self.fatal is None:
             try:
                 self.es.indices.refresh(
@@ -123,26 +147,58 @@ class ElasticsearchPipeline:
             self.schema_ready = True
 
     def _write(self, batch: list[Pending], from_spool: bool = False) -> None:
-        """Write or, when Elasticsearch is out of reach, spool; never both, never neither (but see `fatal`)."""
+        """Write or, when Elasticsearch is out of reach, spool; never both, never neither (but see `fatal`). The
+        write itself goes on in the committer thread once the batch's lookups are done (see `_settle`)."""
         if self.unavailable is None and self.fatal is None:
             try:
                 self._ensure_schema()
                 self.clusters.resolve([p.doc for p in batch])
                 self.repeats.resolve([p.doc for p in batch])
-                res = self.writer.write(batch)
-                self.unrefreshed += len(batch)
-                if self.unrefreshed >= VISIBLE_WITHIN:
-                    self.writer._call(self.es.indices.refresh, index=mapping.alias(self.prefix),
-                                      ignore_unavailable=True, allow_no_indices=True)
-                    self.unrefreshed = 0
             except StoreUnavailable as exc:
-                self.unavailable = str(exc)
-                log.error("%s; spooling to %s", exc, self.spool.path)
+                self._unavailable(exc)
             except StoreError as exc:
                 self._refused(exc)
-            else:
-                self._count(res)
+            self._settle()  # the previous write: this one starts after it, and only if it went well
+            if self.unavailable is None and self.fatal is None:
+                if self.committer is None:
+                    self.committer = ThreadPoolExecutor(1, thread_name_prefix="groundswell-commit")
+                self.inflight = _Commit(batch, from_spool, self.committer.submit(self._commit, batch))
                 return
+        self._not_written(batch, from_spool)
+
+    def _commit(self, batch: list[Pending]) -> WriteResult:
+        """In the committer thread: find stored, merge, bulk; refresh once enough was written since the last time."""
+        res = self.writer.write(batch)
+        self.unrefreshed += len(batch)
+        if self.unrefreshed >= VISIBLE_WITHIN:
+            self.writer._call(self.es.indices.refresh, index=mapping.alias(self.prefix),
+                              ignore_unavailable=True, allow_no_indices=True)
+            self.unrefreshed = 0
+        return res
+
+    def _settle(self) -> None:
+        """Wait for the write in flight and take its outcome: counted, or its batch spooled (or not stored)."""
+        commit, self.inflight = self.inflight, None
+        if commit is None:
+            return
+        try:
+            res = commit.future.result()
+        except StoreUnavailable as exc:
+            self._unavailable(exc)
+        except StoreError as exc:
+            self._refused(exc)
+        else:
+            self._count(res)
+            return
+        self._not_written(commit.batch, commit.from_spool)
+
+    def _unavailable(self, exc: StoreUnavailable) -> None:
+        if self.unavailable is None:
+            log.error("%s; spooling to %s", exc, self.spool.path)
+        self.unavailable = str(exc)
+
+    def _not_written(self, batch: list[Pending], from_spool: bool) -> None:
+        """A batch Elasticsearch did not take: spooled, or (refused for good, and new) counted as not stored."""
         if self.fatal is not None and not from_spool:
             self.not_stored += len(batch)
             self.stats.inc_value("groundswell/not_stored", len(batch))
@@ -153,6 +209,8 @@ class ElasticsearchPipeline:
 
     def _refused(self, exc: StoreError) -> None:
         """Elasticsearch refused us for good: say it once, and stop a crawl (every later item would fail too)."""
+        if self.fatal is not None:
+            return
         self.fatal = exc
         log.info("%s", exc)  # the command says it once, with its exit status
         self.stats.set_value("groundswell/store_error", str(exc))
@@ -183,6 +241,12 @@ class ElasticsearchPipeline:
             log.error("%s: %s", origin or "mention", reason)
 
     def flush(self) -> None:
+        """Write what is buffered and wait for it: once this returns, every mention given so far is durable (or
+        spooled, or counted as not stored)."""
+        self._write_buffer()
+        self._settle()
+
+    def _write_buffer(self) -> None:
         if self.buffer:
             batch, self.buffer = self.buffer, []
             self._write(batch)
@@ -204,6 +268,7 @@ class ElasticsearchPipeline:
             if batch:
                 self._write(batch, from_spool=True)
                 self.replayed += len(batch)
+            self._settle()
             path.unlink()  # every line is now written or spooled again into the fresh spool file
         if self.replayed:
             self.stats.inc_value("groundswell/replayed", self.replayed)
