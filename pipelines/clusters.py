@@ -10,26 +10,30 @@ found through them too: a founder carries its band keys in `cluster_bands` (stor
 one search of the batch's bands there returns the clusters near it, one document per cluster however many stored
 copies it has (a viral complaint's thousands of copies share its band keys: searching every mention's bands read
 all of them, and the cost grew with what is stored). One ids query fetches the founders not in the (bounded)
-cache, and numpy compares every document with every founder at once. Clusters stored by a version before
-cluster_bands are given it by store.upgrade when a writer first opens their index.
+cache, and each document is compared with the founders that share a band key with it. Clusters stored by a version
+before cluster_bands are given it by store.upgrade when a writer first opens their index.
 
-A stored cluster is a candidate when its founder shares a band with a document of the batch (before, when any of
-its members did). A document joins a stored cluster only through its similarity to the founder, so the two differ
-only for a founder at the similarity threshold whose bands all differ from the document's while a copy's do not:
-the band scheme's 1 - (1 - s^4)^32 gives 0.87 at s=0.5 and 0.99 at 0.6 (tests/test_cluster_ids_pinned.py pins the
-ids of a sample to those of the earlier resolver).
+A stored cluster is a candidate for a document when its founder shares a band with that document (as in the
+in-memory index; before, when any member shared one with any document of the batch, so the answer depended on the
+batch). A document joins a stored cluster only through its similarity to the founder, so the two differ only for a
+founder at the similarity threshold whose bands all differ from the document's: the band scheme's
+1 - (1 - s^4)^32 gives 0.87 at s=0.5 and 0.99 at 0.6 (tests/test_cluster_ids_pinned.py pins the ids of a sample to
+those of the earlier resolver, with the five that differ named). Comparing only those pairs costs a few hundred
+signature comparisons per batch instead of every document against up to 2,000 founders (128 M values).
 """
 
 from __future__ import annotations
 
+import binascii
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from elasticsearch import Elasticsearch
 
-from pipelines.near_duplicates import NUM_PERM, SIMILAR, Fingerprint, LshIndex
+from pipelines.near_duplicates import NUM_PERM, SIMILAR, Fingerprint, LshIndex, band_keys
 from store import mapping
 
 INDEX_MEMORY = 5_000  # mentions of this run kept in memory (band index ~5 KB each, cluster ids); older ones are
@@ -37,7 +41,23 @@ INDEX_MEMORY = 5_000  # mentions of this run kept in memory (band index ~5 KB ea
 # pipelines.elasticsearch.VISIBLE_WITHIN), so memory stays flat whatever the input's size
 MAX_CLUSTERS = 2_000  # stored clusters considered per batch (founders sharing a band with one of its documents)
 FOUNDER_CACHE = 2_000  # founder signatures kept (least recently used go first): ~1 KB each
-_CHUNK = 64  # documents compared with all founders at once (64 x 2,000 x 128 bytes at most)
+
+
+@dataclass(frozen=True, slots=True)
+class Founder:
+    """A stored cluster's first member as the resolver compares it: signature, band keys, brand."""
+
+    array: np.ndarray  # NUM_PERM uint32
+    bands: tuple[str, ...]
+    brand: str | None
+
+    @classmethod
+    def of(cls, minhash: str, brand: str | None) -> Founder:
+        array = np.frombuffer(binascii.a2b_base64(minhash), dtype="<u4").astype(np.uint32)
+        return cls(array, band_keys(array), brand)
+
+
+_NONE: frozenset[str] = frozenset()
 
 
 class ClusterResolver:
@@ -48,7 +68,8 @@ class ClusterResolver:
         self.index = LshIndex(memory)
         self.cluster_of: OrderedDict[str, str] = OrderedDict()
         self.memory = memory
-        self.founders: OrderedDict[str, tuple[np.ndarray, str | None]] = OrderedDict()  # id -> signature, brand
+        self.founders: OrderedDict[str, Founder] = OrderedDict()  # cluster id -> its founder
+        self.founder_bands: dict[str, set[str]] = {}  # band key -> the cached founders that have it
 
     def _remember(self, mention_id: str, cluster_id: str) -> None:
         self.cluster_of[mention_id] = cluster_id
@@ -77,12 +98,14 @@ class ClusterResolver:
             # more than MAX_CLUSTERS founders share a band with the batch once very many are stored (3-gram bands
             # of 4 rows collide across unrelated short posts): the newest are compared, as copies spread while new
             sort=[{"first_seen_at": {"order": "desc", "unmapped_type": "date"}}],
-            source=False,
+            # the founder's id from its doc values: reading up to 2,000 stored _id fields cost more than the search
+            stored_fields="_none_",
+            docvalue_fields=["mention_id"],
             track_total_hits=False,
             ignore_unavailable=True,
             allow_no_indices=True,
         )
-        return sorted({str(h["_id"]) for h in resp["hits"]["hits"]})
+        return sorted({str(h["fields"]["mention_id"][0]) for h in resp["hits"]["hits"] if h.get("fields")})
 
     def _load_founders(self, cluster_ids: list[str]) -> None:
         for c in cluster_ids:
@@ -100,11 +123,18 @@ class ClusterResolver:
                 allow_no_indices=True,
             )
             for h in resp["hits"]["hits"]:
-                if h["_source"].get("minhash"):
-                    sig = np.asarray(Fingerprint.decode(h["_source"]["minhash"]), dtype=np.uint32)
-                    self.founders[h["_id"]] = (sig, h["_source"].get("brand"))
+                if h["_source"].get("minhash") and h["_id"] not in self.founders:
+                    founder = Founder.of(h["_source"]["minhash"], h["_source"].get("brand"))
+                    self.founders[h["_id"]] = founder
+                    for band in founder.bands:
+                        self.founder_bands.setdefault(band, set()).add(h["_id"])
         while len(self.founders) > max(FOUNDER_CACHE, len(cluster_ids)):
-            self.founders.popitem(last=False)
+            gone, founder = self.founders.popitem(last=False)
+            for band in founder.bands:
+                holders = self.founder_bands[band]
+                holders.discard(gone)
+                if not holders:
+                    del self.founder_bands[band]
 
     def _best_stored(
         self, docs: list[dict[str, Any]], sigs: list[tuple[int, ...] | None]
@@ -114,28 +144,27 @@ class ClusterResolver:
         # down to its refresh timing, which must not change the answer (same documents, however fast we write)
         clusters = [c for c in self._stored_clusters(docs) if c not in self.index.entries]
         self._load_founders(clusters)
-        known = [c for c in clusters if c in self.founders]
+        known = {c for c in clusters if c in self.founders}
         out: list[tuple[str, float] | None] = [None] * len(docs)
         if not known:
             return out
-        founders = np.stack([self.founders[c][0] for c in known])  # k x NUM_PERM
-        founder_brands = np.array([self.founders[c][1] or "" for c in known], dtype=object)
-        allowed: dict[str, np.ndarray] = {}  # brand -> founders it may join (copies of one complaint name one brand)
-        rows = [i for i, sig in enumerate(sigs) if sig is not None and len(sig) == NUM_PERM]
-        for start in range(0, len(rows), _CHUNK):
-            chunk = rows[start : start + _CHUNK]
-            matrix = np.asarray([sigs[i] for i in chunk], dtype=np.uint32)  # c x NUM_PERM
-            sims = np.count_nonzero(matrix[:, None, :] == founders[None, :, :], axis=2) / NUM_PERM  # c x k
-            for row, i in enumerate(chunk):
-                brand = docs[i].get("brand")
-                if brand:
-                    mask = allowed.get(brand)
-                    if mask is None:
-                        mask = allowed[brand] = (founder_brands == "") | (founder_brands == brand)
-                    sims[row, ~mask] = 0.0
-                j = int(np.argmax(sims[row]))
-                if sims[row, j] >= SIMILAR:
-                    out[i] = (known[j], float(sims[row, j]))
+        for i, (doc, sig) in enumerate(zip(docs, sigs, strict=True)):
+            if sig is None or len(sig) != NUM_PERM:
+                continue
+            # LSH's candidates: the batch's founders sharing a band with this document (as in the in-memory index),
+            # so a document's cluster does not depend on which other documents share its batch
+            near: set[str] = set()
+            for band in doc.get("lsh_bands") or ():
+                near |= self.founder_bands.get(band, _NONE)
+            brand = doc.get("brand")
+            ids = sorted(c for c in near & known if not brand or self.founders[c].brand in (None, "", brand))
+            if not ids:  # (copies of one complaint name one brand)
+                continue
+            matrix = np.stack([self.founders[c].array for c in ids])
+            sims = np.count_nonzero(matrix == np.asarray(sig, dtype=np.uint32), axis=1) / NUM_PERM
+            best = int(np.argmax(sims))  # the first maximum: the founder first in id order, as before
+            if sims[best] >= SIMILAR:
+                out[i] = (ids[best], float(sims[best]))
         return out
 
     def _stored_ids(self, docs: list[dict[str, Any]]) -> dict[str, str]:
