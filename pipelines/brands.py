@@ -2,32 +2,46 @@
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from elasticsearch import Elasticsearch
 from scrapy.exceptions import DropItem
 
-from core.brands import compile_brands, match
+from core.brands import BrandMatch, compile_brands, match
 from core.config import Brand
 from core.mention import Mention
 from core.textfold import fold
 from crawlers.context import CrawlContext
+from store import mapping
+
+log = logging.getLogger(__name__)
+
+Pair = tuple[str, str | None]  # brand, product
+Lookup = Callable[[list[str]], dict[str, Pair]]  # mention ids -> the brand and product stored with them
 
 
 class BrandMatchPipeline:
     """Scrapy adapter: sets brand and product; drops mentions of no configured brand (counted in stats).
 
     A mention that arrived with an explicit brand (an ingest file, a brand-specific spider) is kept even when
-    its text names no alias; so is a repost or reply of a mention this process matched ("转发微博" under a
-    complaint is how it spreads); with no brands configured at all, every mention passes unchanged.
+    its text names no alias; so is a repost or reply of a matched mention ("转发微博" under a complaint is how it
+    spreads): one matched lately in this process, else one stored (a batch asks the store once for the parents it
+    does not remember, so a repost crawled a day after its original keeps the brand, and memory stays small);
+    with no brands configured at all, every mention passes unchanged.
     """
 
-    MEMORY = 100_000  # matched mentions remembered for their reposts and replies
+    # matched mentions remembered for their reposts and replies (~140 bytes each); older parents are asked of the
+    # store, which has them by then (the Elasticsearch stage makes what it wrote searchable within 2,500 mentions)
+    MEMORY = 20_000
 
-    def __init__(self, brands: Iterable[Brand], stats: Any):
+    def __init__(self, brands: Iterable[Brand], stats: Any, lookup: Lookup | None = None):
         self.brands = tuple(brands)
         self.stats = stats
+        self.lookup = lookup
+        self.from_store: dict[int, Pair] = {}  # the current batch's parents found in the store
         # hash((platform, source_id)) -> (brand, product), one shared tuple per pair: ~150 bytes a mention instead of
         # ~300 with the ids kept (64-bit hashes of 100,000 posts collide with odds of 1 in 10^9)
         self.matched: OrderedDict[int, tuple[str, str | None]] = OrderedDict()
@@ -37,7 +51,8 @@ class BrandMatchPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> BrandMatchPipeline:
-        return cls(CrawlContext.of(crawler).brands(), crawler.stats)
+        context = CrawlContext.of(crawler)
+        return cls(context.brands(), crawler.stats, _store_lookup(context))
 
     def _remember(self, item: Mention) -> None:
         if item.brand and item.source_id:
@@ -50,14 +65,54 @@ class BrandMatchPipeline:
 
     def _parent(self, item: Mention) -> tuple[str, str | None] | None:
         for parent in (item.repost_of, item.reply_to):
-            if parent and (found := self.matched.get(hash((item.platform, parent)))) is not None:
+            if not parent:
+                continue
+            key = hash((item.platform, parent))
+            if (found := self.matched.get(key)) is not None or (found := self.from_store.get(key)) is not None:
                 return found
         return None
+
+    def process_batch(self, items: list[Mention]) -> list[Mention | DropItem]:
+        """Each item as process_item decides, with the parents the batch does not remember asked of the store once."""
+        if not self.brands:
+            return list(items)
+        found = [match(item.text, item.title, self.brands) for item in items]
+        self.from_store = self._stored_parents(items, found)
+        out: list[Mention | DropItem] = []
+        try:
+            for item, f in zip(items, found, strict=True):
+                try:
+                    out.append(self._decide(item, f))
+                except DropItem as exc:
+                    out.append(exc)
+        finally:
+            self.from_store = {}
+        return out
+
+    def _stored_parents(self, items: list[Mention], found: list[BrandMatch | None]) -> dict[int, Pair]:
+        """The stored brand of every parent an unmatched repost or reply names that neither memory nor the batch
+        itself (an earlier item may be the parent) holds."""
+        if self.lookup is None:
+            return {}
+        in_batch = {hash((i.platform, i.source_id)) for i in items if i.source_id}
+        wanted: dict[str, int] = {}
+        for item, f in zip(items, found, strict=True):
+            if f is not None or item.brand:
+                continue
+            for parent in (item.repost_of, item.reply_to):
+                key = hash((item.platform, parent))
+                if parent and key not in self.matched and key not in in_batch:
+                    wanted[mapping.doc_id(item.platform, parent)] = key
+        if not wanted:
+            return {}
+        return {wanted[mid]: pair for mid, pair in self.lookup(sorted(wanted)).items() if mid in wanted}
 
     def process_item(self, item: Mention) -> Mention:
         if not self.brands:
             return item
-        found = match(item.text, item.title, self.brands)
+        return self._decide(item, match(item.text, item.title, self.brands))
+
+    def _decide(self, item: Mention, found: BrandMatch | None) -> Mention:
         if found is None:
             parent = self._parent(item)
             if item.brand:
@@ -81,3 +136,33 @@ class BrandMatchPipeline:
         if self.stats is not None:
             self.stats.inc_value("groundswell/brand_matched")
         return item
+
+
+def stored_brands(es: Elasticsearch, prefix: str, ids: list[str]) -> dict[str, Pair]:
+    """The brand and product stored with each of these mentions (those stored with a brand): one ids search."""
+    resp = es.search(index=mapping.alias(prefix), query={"ids": {"values": ids}}, size=2 * len(ids),
+                     source_includes=["brand", "product"], ignore_unavailable=True, allow_no_indices=True)
+    out: dict[str, Pair] = {}
+    for hit in resp["hits"]["hits"]:
+        src = hit.get("_source") or {}
+        if src.get("brand"):
+            out.setdefault(str(hit["_id"]), (str(src["brand"]), src.get("product")))
+    return out
+
+
+def _store_lookup(context: CrawlContext) -> Lookup:
+    """Ask the store for parents' brands; when it cannot answer, say so once and go on without (as when a parent
+    is unknown: the repost is dropped as naming no brand, which the crawl's stats count)."""
+    warned: list[bool] = []
+
+    def lookup(ids: list[str]) -> dict[str, Pair]:
+        try:
+            return stored_brands(context.es, context.prefix, ids)
+        except Exception as exc:  # the store is the Elasticsearch stage's to spool for; here a parent stays unknown
+            if not warned:
+                warned.append(True)
+                log.warning("brands of stored parents could not be read (%s); reposts of them need their own "
+                            "brand name", type(exc).__name__)
+            return {}
+
+    return lookup

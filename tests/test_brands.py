@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
@@ -139,3 +140,50 @@ def test_reposts_and_replies_of_a_matched_mention_keep_its_brand() -> None:
     assert repost.brand == "小米" and reply.brand == "小米"
     with pytest.raises(DropItem):
         stage.process_item(Mention(platform="weibo", source_id="4", text="转发微博", repost_of="999"))
+
+
+def test_a_batch_asks_the_store_once_for_parents_it_does_not_remember() -> None:
+    """A repost of a post matched long ago, or in an earlier run, keeps its brand: the parents memory no longer
+    holds (nor the batch itself) are looked up, once per batch, and only those."""
+    asked: list[list[str]] = []
+
+    def lookup(ids: list[str]) -> dict[str, tuple[str, str | None]]:
+        asked.append(ids)
+        from store.mapping import doc_id
+
+        return {doc_id("weibo", "old"): ("小米", "小米14")}
+
+    stage = BrandMatchPipeline([XIAOMI], _Stats(), lookup)
+    out = stage.process_batch([
+        Mention(platform="weibo", source_id="a", text="小米手机黑屏了"),
+        Mention(platform="weibo", source_id="b", text="转发微博", repost_of="a"),  # its parent is in the batch
+        Mention(platform="weibo", source_id="c", text="转发微博", repost_of="old"),  # stored in an earlier run
+        Mention(platform="weibo", source_id="d", text="同感", reply_to="gone"),  # nowhere: dropped, as before
+        Mention(platform="weibo", source_id="e", text="小米售后差", repost_of="other"),  # matched itself: not asked
+    ])
+    from store.mapping import doc_id
+
+    assert asked == [sorted([doc_id("weibo", "old"), doc_id("weibo", "gone")])]
+    assert [getattr(o, "brand", None) for o in out] == ["小米", "小米", "小米", None, "小米"]
+    assert isinstance(out[3], DropItem) and getattr(out[2], "product", None) == "小米14"
+    stage.process_batch([Mention(platform="weibo", source_id="f", text="转发微博", repost_of="a")])
+    assert len(asked) == 1  # remembered: no second question
+
+
+@pytest.mark.es
+def test_a_repost_crawled_after_its_original_was_stored_keeps_the_brand(es: object, prefix: str) -> None:
+    from elasticsearch import Elasticsearch
+
+    from pipelines.brands import stored_brands
+    from store import mapping
+    from store.client import ensure_schema
+
+    assert isinstance(es, Elasticsearch)
+    ensure_schema(es, prefix)
+    seen = datetime(2026, 10, 5, tzinfo=UTC)
+    original = mapping.to_document(Mention(platform="weibo", source_id="1", text="小米手机黑屏了", brand="小米",
+                                           product="小米14", published_at=seen, crawled_at=seen))
+    es.index(index=mapping.index_of(original, prefix), id=original["mention_id"], document=original, refresh=True)
+    stage = BrandMatchPipeline([XIAOMI], _Stats(), lambda ids: stored_brands(es, prefix, ids))  # a new run
+    (repost,) = stage.process_batch([Mention(platform="weibo", source_id="2", text="转发微博", repost_of="1")])
+    assert isinstance(repost, Mention) and (repost.brand, repost.product) == ("小米", "小米14")
