@@ -43,21 +43,23 @@ MAX_CLUSTERS = 2_000  # stored clusters considered per batch (founders sharing a
 FOUNDER_CACHE = 2_000  # founder signatures kept (least recently used go first): ~1 KB each
 
 
+def band_number(key: str) -> int:
+    """A band key ("05" + 8 hex digits) as one int: band << 32 | crc (8 bytes instead of a 59-byte string)."""
+    return int(key[:2]) << 32 | int(key[2:], 16)
+
+
 @dataclass(frozen=True, slots=True)
 class Founder:
-    """A stored cluster's first member as the resolver compares it: signature, band keys, brand."""
+    """A stored cluster's first member as the resolver compares it: signature, band keys (as numbers), brand."""
 
     array: np.ndarray  # NUM_PERM uint32
-    bands: tuple[str, ...]
+    bands: tuple[int, ...]
     brand: str | None
 
     @classmethod
     def of(cls, minhash: str, brand: str | None) -> Founder:
         array = np.frombuffer(binascii.a2b_base64(minhash), dtype="<u4").astype(np.uint32)
-        return cls(array, band_keys(array), brand)
-
-
-_NONE: frozenset[str] = frozenset()
+        return cls(array, tuple(band_number(k) for k in band_keys(array)), brand)
 
 
 class ClusterResolver:
@@ -69,7 +71,6 @@ class ClusterResolver:
         self.cluster_of: OrderedDict[str, str] = OrderedDict()
         self.memory = memory
         self.founders: OrderedDict[str, Founder] = OrderedDict()  # cluster id -> its founder
-        self.founder_bands: dict[str, set[str]] = {}  # band key -> the cached founders that have it
 
     def _remember(self, mention_id: str, cluster_id: str) -> None:
         self.cluster_of[mention_id] = cluster_id
@@ -123,18 +124,10 @@ class ClusterResolver:
                 allow_no_indices=True,
             )
             for h in resp["hits"]["hits"]:
-                if h["_source"].get("minhash") and h["_id"] not in self.founders:
-                    founder = Founder.of(h["_source"]["minhash"], h["_source"].get("brand"))
-                    self.founders[h["_id"]] = founder
-                    for band in founder.bands:
-                        self.founder_bands.setdefault(band, set()).add(h["_id"])
+                if h["_source"].get("minhash"):
+                    self.founders[h["_id"]] = Founder.of(h["_source"]["minhash"], h["_source"].get("brand"))
         while len(self.founders) > max(FOUNDER_CACHE, len(cluster_ids)):
-            gone, founder = self.founders.popitem(last=False)
-            for band in founder.bands:
-                holders = self.founder_bands[band]
-                holders.discard(gone)
-                if not holders:
-                    del self.founder_bands[band]
+            self.founders.popitem(last=False)
 
     def _best_stored(
         self, docs: list[dict[str, Any]], sigs: list[tuple[int, ...] | None]
@@ -144,20 +137,27 @@ class ClusterResolver:
         # down to its refresh timing, which must not change the answer (same documents, however fast we write)
         clusters = [c for c in self._stored_clusters(docs) if c not in self.index.entries]
         self._load_founders(clusters)
-        known = {c for c in clusters if c in self.founders}
+        known = [c for c in clusters if c in self.founders]
         out: list[tuple[str, float] | None] = [None] * len(docs)
         if not known:
             return out
+        # LSH's candidates: the founders sharing a band with a document are its candidates (as in the in-memory
+        # index), so a document's cluster does not depend on which other documents share its batch
+        rows: dict[int, list[int]] = {}  # band -> the documents that have it
         for i, (doc, sig) in enumerate(zip(docs, sigs, strict=True)):
-            if sig is None or len(sig) != NUM_PERM:
-                continue
-            # LSH's candidates: the batch's founders sharing a band with this document (as in the in-memory index),
-            # so a document's cluster does not depend on which other documents share its batch
-            near: set[str] = set()
-            for band in doc.get("lsh_bands") or ():
-                near |= self.founder_bands.get(band, _NONE)
+            if sig is not None and len(sig) == NUM_PERM:
+                for band in doc.get("lsh_bands") or ():
+                    rows.setdefault(band_number(band), []).append(i)
+        near: dict[int, list[str]] = {}  # document -> its candidate founders, in id order (known is sorted)
+        for c in known:
+            founder = self.founders[c]
+            for i in {i for band in founder.bands for i in rows.get(band, ())}:
+                near.setdefault(i, []).append(c)
+        for i, candidates in sorted(near.items()):
+            doc, sig = docs[i], sigs[i]
+            assert sig is not None
             brand = doc.get("brand")
-            ids = sorted(c for c in near & known if not brand or self.founders[c].brand in (None, "", brand))
+            ids = [c for c in candidates if not brand or self.founders[c].brand in (None, "", brand)]
             if not ids:  # (copies of one complaint name one brand)
                 continue
             matrix = np.stack([self.founders[c].array for c in ids])
