@@ -6,7 +6,7 @@ import os
 
 import click
 
-from groundswell import __version__
+from groundswell import __version__, allocator
 from groundswell.cli.alerts import alerts
 from groundswell.cli.common import CONFIG_HELP, VERBOSE_HELP, configure_logging, shared_options
 from groundswell.cli.config import config
@@ -72,6 +72,7 @@ for _command in cli.commands.values():
 
 
 def main() -> None:
+    allocator.tune()  # before any thread exists (see groundswell.allocator)
     cli(prog_name="groundswell")
 
 
