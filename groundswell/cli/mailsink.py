@@ -94,7 +94,9 @@ def mailsink(ctx: click.Context, port: int, directory: Path | None, as_json: boo
         done.set()
 
     main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, on_term) if main_thread else None
+    # Ctrl-C too only sets the event: a KeyboardInterrupt raised inside Event.wait could leave the stop half done
+    # (seen once under load: the sink never exited after SIGINT)
+    previous = {sig: signal.signal(sig, on_term) for sig in (signal.SIGTERM, signal.SIGINT)} if main_thread else {}
     try:
         while not done.wait(0.5):
             pass
@@ -102,6 +104,6 @@ def mailsink(ctx: click.Context, port: int, directory: Path | None, as_json: boo
         pass
     finally:
         controller.stop()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler_before in previous.items():
+            signal.signal(sig, handler_before)
         click.echo(f"mail sink stopped ({len(handler.messages)} message(s) received)", err=True)
