@@ -158,6 +158,8 @@ class ElasticsearchPipeline:
                 self._unavailable(exc)
             except StoreError as exc:
                 self._refused(exc)
+            except Exception as exc:  # a bug a strange batch found: its mentions are kept (spooled), not lost
+                self._broken(exc)
             self._settle()  # the previous write: this one starts after it, and only if it went well
             if self.unavailable is None and self.fatal is None:
                 if self.committer is None:
@@ -187,6 +189,8 @@ class ElasticsearchPipeline:
             self._unavailable(exc)
         except StoreError as exc:
             self._refused(exc)
+        except Exception as exc:  # as in _write: kept, not lost
+            self._broken(exc)
         else:
             self._count(res)
             return
@@ -196,6 +200,14 @@ class ElasticsearchPipeline:
         if self.unavailable is None:
             log.error("%s; spooling to %s", exc, self.spool.path)
         self.unavailable = str(exc)
+
+    def _broken(self, exc: Exception) -> None:
+        """The stage itself failed on a batch (a bug, not the store): that batch and the rest of the run are spooled
+        like in an outage, so that nothing read is lost and the next run (with the bug fixed) stores them."""
+        if self.unavailable is None:
+            log.error("the Elasticsearch stage failed on a batch (%s: %s); spooling it and the rest of this run to "
+                      "%s", type(exc).__name__, exc, self.spool.path, exc_info=exc)
+            self.unavailable = f"the Elasticsearch stage failed: {type(exc).__name__}: {exc}"
 
     def _not_written(self, batch: list[Pending], from_spool: bool) -> None:
         """A batch Elasticsearch did not take: spooled, or (refused for good, and new) counted as not stored."""
