@@ -19,6 +19,7 @@ to it.
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -93,6 +94,9 @@ class ElasticsearchPipeline:
         self.unrefreshed = 0  # mentions written since this stage last refreshed the alias
         self.committer: ThreadPoolExecutor | None = None  # one thread: writes one at a time, in order
         self.inflight: _Commit | None = None
+        # a shared crawl's checkpoint calls flush from the reactor thread while the batch thread gives items: one
+        # at a time on the buffer and the write in flight (the committer thread takes no lock)
+        self.lock = threading.RLock()
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ElasticsearchPipeline:
@@ -114,21 +118,24 @@ class ElasticsearchPipeline:
     # --- Scrapy hooks ----------------------------------------------------------------------------------
 
     def open_spider(self) -> None:
-        self._replay_spool()
+        with self.lock:
+            self._replay_spool()
 
     def process_item(self, item: Mention) -> Mention:
         doc = item.document if item.document is not None else mapping.to_document(item)
         item.document = None  # written from the buffer; the item goes on without a second copy
-        self.buffer.append(Pending(doc, item.origin))
-        if len(self.buffer) >= self.batch_size:
-            self._write_buffer()  # not waiting for the write: the next batch's lookups overlap it
+        with self.lock:
+            self.buffer.append(Pending(doc, item.origin))
+            if len(self.buffer) >= self.batch_size:
+                self._write_buffer()  # not waiting for the write: the next batch's lookups overlap it
         return item
 
     def close_spider(self) -> None:
-        self.flush()
-        if self.committer is not None:
-            self.committer.shutdown(wait=True)
-            self.committer = None
+        with self.lock:
+            self.flush()
+            if self.committer is not None:
+                self.committer.shutdown(wait=True)
+                self.committer = None
         if self.refresh and self.unavailable is None and self.fatal is None:
             try:
                 self.es.indices.refresh(
@@ -255,8 +262,9 @@ class ElasticsearchPipeline:
     def flush(self) -> None:
         """Write what is buffered and wait for it: once this returns, every mention given so far is durable (or
         spooled, or counted as not stored)."""
-        self._write_buffer()
-        self._settle()
+        with self.lock:
+            self._write_buffer()
+            self._settle()
 
     def _write_buffer(self) -> None:
         if self.buffer:
