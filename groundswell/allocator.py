@@ -12,7 +12,6 @@ take precedence when set. Elsewhere than glibc this does nothing.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import os
 
@@ -26,10 +25,8 @@ ARENA_MAX = 2
 
 def tune() -> bool:
     """Set the fixed mmap threshold and the arena cap unless the environment sets them; True when applied."""
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-        mallopt = getattr(libc, "mallopt", None)
+    try:  # the symbols this process already has (libc's among them): no library search at every start
+        mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
     except OSError:
         return False
     if mallopt is None:
