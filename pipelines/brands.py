@@ -16,6 +16,7 @@ from core.mention import Mention
 from core.textfold import fold
 from crawlers.context import CrawlContext
 from store import mapping
+from store.lookup import stored_sources
 
 log = logging.getLogger(__name__)
 
@@ -140,13 +141,10 @@ class BrandMatchPipeline:
 
 def stored_brands(es: Elasticsearch, prefix: str, ids: list[str]) -> dict[str, Pair]:
     """The brand and product stored with each of these mentions (those stored with a brand): one ids search."""
-    resp = es.search(index=mapping.alias(prefix), query={"ids": {"values": ids}}, size=2 * len(ids),
-                     source_includes=["brand", "product"], ignore_unavailable=True, allow_no_indices=True)
     out: dict[str, Pair] = {}
-    for hit in resp["hits"]["hits"]:
-        src = hit.get("_source") or {}
+    for mid, src in stored_sources(es, prefix, ids, ["brand", "product"]):
         if src.get("brand"):
-            out.setdefault(str(hit["_id"]), (str(src["brand"]), src.get("product")))
+            out.setdefault(mid, (str(src["brand"]), src.get("product")))
     return out
 
 

@@ -35,6 +35,7 @@ from elasticsearch import Elasticsearch
 
 from pipelines.near_duplicates import NUM_PERM, SIMILAR, Fingerprint, LshIndex, band_keys
 from store import mapping
+from store.lookup import stored_sources
 
 INDEX_MEMORY = 5_000  # mentions of this run kept in memory (band index ~5 KB each, cluster ids); older ones are
 # found in the store like any earlier run's (the Elasticsearch stage makes them searchable in time:
@@ -113,19 +114,9 @@ class ClusterResolver:
             if c in self.founders:
                 self.founders.move_to_end(c)
         missing = [c for c in cluster_ids if c not in self.founders]
-        if missing:
-            resp = self.call(
-                self.es.search,
-                index=mapping.alias(self.prefix),
-                query={"ids": {"values": missing}},
-                size=len(missing),
-                source=["minhash", "brand"],
-                ignore_unavailable=True,
-                allow_no_indices=True,
-            )
-            for h in resp["hits"]["hits"]:
-                if h["_source"].get("minhash"):
-                    self.founders[h["_id"]] = Founder.of(h["_source"]["minhash"], h["_source"].get("brand"))
+        for cid, src in stored_sources(self.es, self.prefix, missing, ["minhash", "brand"], self.call):
+            if src.get("minhash"):
+                self.founders[cid] = Founder.of(src["minhash"], src.get("brand"))
         while len(self.founders) > max(FOUNDER_CACHE, len(cluster_ids)):
             self.founders.popitem(last=False)
 
@@ -176,19 +167,9 @@ class ClusterResolver:
             and (oid := mapping.doc_id(d["platform"], d["repost_of"])) not in self.cluster_of
         }
         out: dict[str, str] = {}
-        if wanted:
-            resp = self.call(
-                self.es.search,
-                index=mapping.alias(self.prefix),
-                query={"ids": {"values": sorted(wanted)}},
-                size=2 * len(wanted),  # a post stored twice (see store.writer) comes back twice
-                source=["cluster_id"],
-                ignore_unavailable=True,
-                allow_no_indices=True,
-            )
-            for h in resp["hits"]["hits"]:
-                if h["_source"].get("cluster_id"):
-                    out.setdefault(h["_id"], h["_source"]["cluster_id"])
+        for mid, src in stored_sources(self.es, self.prefix, wanted, ["cluster_id"], self.call):
+            if src.get("cluster_id"):
+                out.setdefault(mid, src["cluster_id"])
         return out
 
     # --- deciding -------------------------------------------------------------------------------------
