@@ -86,13 +86,8 @@ def recover(rt: jobs.Runtime, orphans: Path | None) -> Recovered:
         same_store = rt.store_key is not None and run.store_key == rt.store_key
         if not same_store and children.proc_start(run.pid) is not None:
             continue  # its process still runs (another service on this host): it will finish the record
-        run.result = "lost"
-        run.finished_at = now
-        run.error = (f"the service (pid {run.pid} on {run.host}) stopped before this run ended (killed or "
-                     "crashed); recorded at the next start")
-        runs.record(rt.es, rt.prefix, run)
-        log.warning("%s: run started %s was lost: %s", run.job_id, run.started_at, run.error)
-        found.lost.append(run)
+        found.lost.append(_record_lost(rt, run, now, f"the service (pid {run.pid} on {run.host}) stopped before "
+                                       "this run ended (killed or crashed); recorded at the next start"))
     return found
 
 
@@ -107,14 +102,19 @@ def recover_previous_holder(rt: jobs.Runtime) -> list[runs.JobRun]:
     for run in runs.unfinished(rt.es, rt.prefix):
         if run.instance == rt.instance or run.store_key != rt.store_key:
             continue  # ours, or a `run --once` (no job store) that finishes its own record
-        run.result = "lost"
-        run.finished_at = now
-        run.error = (f"the scheduler holding the lease (pid {run.pid} on {run.host}) stopped before this run ended "
-                     "(killed or crashed); recorded by the next holder")
-        runs.record(rt.es, rt.prefix, run)
-        log.warning("%s: run started %s was lost: %s", run.job_id, run.started_at, run.error)
-        lost.append(run)
+        lost.append(_record_lost(rt, run, now, f"the scheduler holding the lease (pid {run.pid} on {run.host}) "
+                                 "stopped before this run ended (killed or crashed); recorded by the next holder"))
     return lost
+
+
+def _record_lost(rt: jobs.Runtime, run: runs.JobRun, now: datetime, why: str) -> runs.JobRun:
+    """Record a run no process will finish as lost, saying why, and warn once."""
+    run.result = "lost"
+    run.finished_at = now
+    run.error = why
+    runs.record(rt.es, rt.prefix, run)
+    log.warning("%s: run started %s was lost: %s", run.job_id, run.started_at, run.error)
+    return run
 
 
 @contextmanager
