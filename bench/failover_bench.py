@@ -15,7 +15,6 @@ import argparse
 import os
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +35,7 @@ from groundswell.scheduler import runs as job_runs  # noqa: E402
 from store.client import make_client  # noqa: E402
 from tests.conftest import delete_prefix  # noqa: E402
 from tests.redis_server import redis_server  # noqa: E402
-from tests.scheduler_process import Scheduler  # noqa: E402
+from tests.scheduler_process import Scheduler, stop_all  # noqa: E402
 
 SECTION = "## Scheduler failover"
 EVERY_MINUTES = 0.05  # alert evaluation every 3 s
@@ -96,14 +95,7 @@ def main() -> None:
                 wait(lambda s=standby: s.seen("standby"), 120)
                 print(f"cycle {cycle + 1}: {failovers[-1] if got else float('nan'):.2f}s", flush=True)
         finally:
-            for s in everyone:
-                if s.proc.poll() is None:
-                    s.proc.send_signal(signal.SIGTERM)
-            for s in everyone:
-                try:
-                    s.proc.wait(60)
-                except subprocess.TimeoutExpired:
-                    s.proc.kill()
+            stop_all(everyone, 60)
         done = [r for s in everyone for r in s.runs() if r.get("result") != "skipped"]
         counts = Counter(r["run_id"] for r in done)
         twice = [rid for rid, n in counts.items() if n > 1]

@@ -4,6 +4,7 @@ bench/failover_bench.py kill and restart these."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -40,3 +41,15 @@ class Scheduler:
     def runs(self) -> list[dict[str, Any]]:
         with self._lock:
             return [e for _, e in self.events if e.get("event") == "job_run"]
+
+
+def stop_all(schedulers: list[Scheduler], timeout: float) -> None:
+    """SIGTERM every one still running, then wait for each up to `timeout` seconds and SIGKILL what is left."""
+    for s in schedulers:
+        if s.proc.poll() is None:
+            s.proc.send_signal(signal.SIGTERM)
+    for s in schedulers:
+        try:
+            s.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            s.proc.kill()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 import uuid
 from collections import Counter
@@ -20,7 +19,7 @@ import yaml
 from elasticsearch import Elasticsearch
 
 from groundswell.scheduler import runs
-from tests.scheduler_process import Scheduler
+from tests.scheduler_process import Scheduler, stop_all
 
 pytestmark = [pytest.mark.es, pytest.mark.slow]
 
@@ -71,14 +70,7 @@ def test_standby_takes_over_and_no_job_runs_twice(tmp_path: Path, prefix: str, r
         assert max(failovers) < 30, failovers
         assert max(failovers) < LEASE_SECONDS + 10, failovers  # the lease's expiry, a poll, a start
     finally:
-        for s in everyone:
-            if s.proc.poll() is None:
-                s.proc.send_signal(signal.SIGTERM)
-        for s in everyone:
-            try:
-                s.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                s.proc.kill()
+        stop_all(everyone, 30)
     done = [r for s in everyone for r in s.runs() if r["result"] != "skipped"]
     counts = Counter(r["run_id"] for r in done)
     assert done and all("@" in r["run_id"] for r in done), done[:3]  # claimed: job@scheduled time
