@@ -1,9 +1,10 @@
 """Deterministic generator of mention JSON Lines for the ingest benchmark.
 
     .venv/bin/python bench/generate.py OUT.jsonl [-n 100000] [--seed 20261125] [--reobserve 0.05]
+                                                 [--start 2026-09-01] [--days 61]
 
 Short mixed Chinese/English posts on weibo, jd, reddit, bilibili and xiaohongshu about a handful of
-made-up brands, published over about two months (2026-09-01 .. 2026-10-31, local offsets), with
+made-up brands, published over about two months (2026-09-01 .. 2026-10-31, local offsets; --start, --days), with
 engagement counts. About `--reobserve` of the lines are re-observations of earlier posts: the same post
 (same platform, source_id, text, ...) crawled later with higher counts, so `groundswell ingest` takes its
 merge path (mget, append to the engagement history, conditional write) for them.
@@ -19,7 +20,7 @@ import json
 import random
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -431,13 +432,13 @@ def _en_text(rng: random.Random, brand: str, product: str, negative: bool, other
     return text
 
 
-def _new_post(rng: random.Random, serial: int) -> Post:
+def _new_post(rng: random.Random, serial: int, start: datetime = START, span: timedelta = SPAN) -> Post:
     platform = rng.choices(PLATFORMS, PLATFORM_WEIGHTS)[0]
     brand = rng.choice(tuple(BRANDS))
     product = rng.choice(BRANDS[brand])
     other = rng.choice([p for b, ps in BRANDS.items() if b != brand for p in ps])
     negative = rng.random() < 0.3
-    published = START + timedelta(seconds=rng.randrange(int(SPAN.total_seconds())))
+    published = start + timedelta(seconds=rng.randrange(int(span.total_seconds())))
     crawled = published + timedelta(minutes=rng.randrange(5, 6 * 60))
     tz = rng.choice(US_OFFSETS) if platform == "reddit" else CST
     followers = int(rng.paretovariate(1.2) * 50)
@@ -501,7 +502,8 @@ def _copy_of(rng: random.Random, post: Post, original: Post) -> None:
 
 
 def generate(
-    out: TextIO, n: int = 100_000, seed: int = SEED, reobserve: float = 0.05, copies: float = 0.03
+    out: TextIO, n: int = 100_000, seed: int = SEED, reobserve: float = 0.05, copies: float = 0.03,
+    start: datetime = START, span: timedelta = SPAN,
 ) -> tuple[int, int]:
     """Write n lines; return (unique posts, re-observation lines). About `copies` of the posts copy an
     earlier post's text (reposts, cross-posts), for near-duplicate clustering to find."""
@@ -518,7 +520,7 @@ def generate(
             post.comments += rng.randrange(1, 20)
             reobs += 1
         else:
-            post = _new_post(rng, i)
+            post = _new_post(rng, i, start, span)
             if len(posts) > 100 and rng.random() < copies:
                 _copy_of(rng, post, posts[rng.randrange(len(posts))])
             posts.append(post)
@@ -533,13 +535,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--reobserve", type=float, default=0.05, help="share of lines that re-observe a post")
     ap.add_argument("--copies", type=float, default=0.03, help="share of posts that copy an earlier post")
+    ap.add_argument("--start", type=date.fromisoformat, default=START.date(),
+                    help="the first day posts are published on (UTC; default 2026-09-01)")
+    ap.add_argument("--days", type=float, default=SPAN.days, help="over how many days (default 61)")
     args = ap.parse_args(argv)
+    start = datetime.combine(args.start, time(), UTC)
+    period = {"start": start, "span": timedelta(days=args.days)}
     if str(args.out) == "-":
-        unique, reobs = generate(sys.stdout, args.n, args.seed, args.reobserve, args.copies)
+        unique, reobs = generate(sys.stdout, args.n, args.seed, args.reobserve, args.copies, **period)
     else:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with open(args.out, "w", encoding="utf-8", newline="\n") as f:
-            unique, reobs = generate(f, args.n, args.seed, args.reobserve, args.copies)
+            unique, reobs = generate(f, args.n, args.seed, args.reobserve, args.copies, **period)
     print(f"wrote {args.n} lines: {unique} posts, {reobs} re-observations", file=sys.stderr)
 
 

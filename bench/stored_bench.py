@@ -1,7 +1,7 @@
 """Ingest into an index already holding many mentions (with their clusters) against ingest into an empty one.
 
     .venv/bin/python bench/stored_bench.py [--stored 1000000] [-n 20000] [--repeat 2] [--workers 0] [--write]
-                                           [--keep] [--reuse]
+                                           [--keep] [--reuse] [--history-days 365] [--recent-days 2]
 
 Issue 14's "flat in what is stored": the rate of `groundswell ingest FILE` (a subprocess, spawn to exit, as in
 bench/throughput_bench.py) into prefix `gsstfull`, which holds `--stored` mentions, against the rate into the empty
@@ -14,6 +14,12 @@ get their cluster ids from an in-memory band index of the most recent 20,000 (as
 are written as the documents the writer writes (store.mapping.to_document, cluster_bands on founders) into the
 monthly indices of the prefix, with the template and mapping of the current version. `--keep` leaves both prefixes
 on the node; `--reuse` skips loading when the stored prefix already holds --stored mentions.
+
+Time, as a deployment sees it: the stored mentions are a history of `--history-days` days (first seen over the year
+before 2026-11-01 by default, in its monthly indices), and each run's new posts are the last `--recent-days` days
+of it (what a crawl or a day's backlog brings). Clusters are searched within `clusters.window_days` (30) of a
+mention, so a run reads the months of that window, not the year; `--recent-days 365` makes the new posts span the
+whole history instead (every month is searched, and the store's size shows).
 
 Each run records wall seconds, docs/s, Elasticsearch's CPU seconds and the load average before and after.
 `--write` replaces the section below in bench/RESULTS.md.
@@ -30,7 +36,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -143,11 +149,16 @@ def wipe(es: Any, prefix: str) -> None:
         es.indices.delete_index_template(name=f"{prefix}-mentions")
 
 
-def data(name: str, n: int, seed: int) -> Path:
-    path = tb.DATA / f"{name}-{n}-{seed}.jsonl"
+END = date(2026, 11, 1)  # the stored history ends here, and the new posts with it
+
+
+def data(name: str, n: int, seed: int, days: float) -> Path:
+    """bench/generate.py's lines published over the `days` days before END (cached by all of these)."""
+    start = END - timedelta(days=days)
+    path = tb.DATA / f"{name}-{n}-{seed}-{start.isoformat()}-{days:g}d.jsonl"
     if not path.exists():
-        subprocess.run([sys.executable, str(BENCH / "generate.py"), str(path), "-n", str(n), "--seed", str(seed)],
-                       check=True)
+        subprocess.run([sys.executable, str(BENCH / "generate.py"), str(path), "-n", str(n), "--seed", str(seed),
+                        "--start", start.isoformat(), "--days", f"{days:g}"], check=True)
     return path
 
 
@@ -167,12 +178,14 @@ def render(args: argparse.Namespace, stored: int, load_s: float, load_load: tupl
     return f"""{SECTION}
 
 Measured {started} UTC by `.venv/bin/python bench/stored_bench.py --stored {args.stored} -n {args.n} --repeat \
-{args.repeat} --workers {args.workers} --seed-base {args.seed_base}{reuse}` on committed code (git {git.strip()}),
+{args.repeat} --workers {args.workers} --seed-base {args.seed_base} --history-days {args.history_days:g} \
+--recent-days {args.recent_days:g}{reuse}` on committed code (git {git.strip()}),
 under `nice -n 10`; 2 cores shared
 with other engineers' CI and test runs (see the load columns), Elasticsearch 8.19 (1 GB heap) on this machine.
-Stored side: {stored:,} mentions of `bench/generate.py --seed 7` (with their cluster ids; founders carry
-`cluster_bands`), bulk-loaded directly {loaded}. Each run ingests a fresh
-`bench/generate.py -n {args.n}` file (seed {args.seed_base} + run pair), so its posts are new to both sides.
+Stored side: {stored:,} mentions of `bench/generate.py --seed 7` published over the {args.history_days:g} days
+before {END} (with their cluster ids; founders carry `cluster_bands`), bulk-loaded directly {loaded}. Each run
+ingests a fresh `bench/generate.py -n {args.n}` file (seed {args.seed_base} + run pair) published over the last
+{args.recent_days:g} days of that history, so its posts are new to both sides.
 
 | | docs/s (median) | / empty |
 |---|---:|---:|
@@ -197,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reuse", action="store_true", help="keep a stored prefix that holds --stored mentions")
     ap.add_argument("--seed-base", type=int, default=1000,
                     help="run pair k ingests generate.py --seed SEED_BASE+k (another base after --reuse: new posts)")
+    ap.add_argument("--history-days", type=float, default=365, help="the stored mentions span this many days")
+    ap.add_argument("--recent-days", type=float, default=2, help="each run's new posts span the last this many")
     args = ap.parse_args(argv)
     from elasticsearch import Elasticsearch
 
@@ -206,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     load_s, load_load = 0.0, (tb.loadavg(), tb.loadavg())
     if not (args.reuse and count(es, FULL) >= args.stored):
         wipe(es, FULL)
-        path = data("stored", args.stored, 7)
+        path = data("stored", args.stored, 7, args.history_days)
         t = time.perf_counter()
         written = load(es, path, FULL)
         load_s, load_load = time.perf_counter() - t, (load_load[0], tb.loadavg())
@@ -216,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[tuple[str, int, tb.Run]] = []
     try:
         for rep in range(args.repeat):
-            path = data("fresh", args.n, args.seed_base + rep)
+            path = data("fresh", args.n, args.seed_base + rep, args.recent_days)
             for kind, prefix in (("empty", EMPTY), ("stored", FULL)):
                 if prefix == EMPTY:
                     wipe(es, EMPTY)

@@ -301,6 +301,16 @@ class Web(_Frozen):
         return self
 
 
+class Clusters(_Frozen):
+    """Near-duplicate clusters: copies of one post (reposts, cross-posts, pasted complaints) share a cluster id."""
+
+    window_days: float = Field(default=30.0, gt=0, le=3660, description="A mention joins a stored cluster only "
+        "when the cluster's first mention was first seen within this many days of it (copies spread while a post is "
+        "new); a later copy starts a cluster of its own. Bounds the stored clusters each batch searches to the monthly "
+        "indices of this window, so ingest does not slow down as the store grows. A repost still joins its "
+        "original's cluster, and a re-crawled post keeps its own, whatever their age.")
+
+
 class Scheduler(_Frozen):
     """`groundswell run`: the long-running service."""
 
@@ -499,6 +509,7 @@ class Config(_Frozen, Generic[RuleT]):
     smtp: Smtp = Field(default=Smtp(), description="The mail server (below).")
     alerting: Alerting = Field(default=Alerting(), description="How incidents behave and are mailed (below).")
     scheduler: Scheduler = Field(default=Scheduler(), description="`groundswell run`, the service (below).")
+    clusters: Clusters = Field(default=Clusters(), description="Near-duplicate clusters (below).")
     elasticsearch: Elasticsearch = Field(default=Elasticsearch(), description="The cluster (below).")
     web: Web = Field(default=Web(), description="The console (below).")
     timezone: str = Field(default="UTC", description="IANA name (Asia/Shanghai): the zone of every time a person "

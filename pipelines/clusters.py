@@ -20,14 +20,24 @@ founder at the similarity threshold whose bands all differ from the document's: 
 1 - (1 - s^4)^32 gives 0.87 at s=0.5 and 0.99 at 0.6 (tests/test_cluster_ids_pinned.py pins the ids of a sample to
 those of the earlier resolver, with the five that differ named). Comparing only those pairs costs a few hundred
 signature comparisons per batch instead of every document against up to 2,000 founders (128 M values).
+
+A stored cluster is a candidate only while it is young: its founder was first seen within the window
+(`clusters.window_days`, 30 by default) of the document. Copies spread while a post is new; a copy pasted months
+later starts a cluster of its own (a repost still joins its original's cluster and a stored mention keeps its own,
+through their ids). The window is what keeps the search flat in what is stored: mentions live in monthly indices by
+first-seen month (store.mapping), so the founder search asks only the months of the window, and its cost grows with
+the rate of new posts, not with everything stored (term lookups of ~15,000 band keys cost ~300 ms a batch over a
+year of 1M mentions, ~60 ms over two months of them, ~20 ms over 20,000: bench/RESULTS.md). The window is checked per
+document too, so the answer does not depend on which months a batch's other documents reach.
 """
 
 from __future__ import annotations
 
 import binascii
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -42,6 +52,38 @@ INDEX_MEMORY = 5_000  # mentions of this run kept in memory (band index ~5 KB ea
 # pipelines.elasticsearch.VISIBLE_WITHIN), so memory stays flat whatever the input's size
 MAX_CLUSTERS = 2_000  # stored clusters considered per batch (founders sharing a band with one of its documents)
 FOUNDER_CACHE = 2_000  # founder signatures kept (least recently used go first): ~1 KB each
+WINDOW = timedelta(days=30)  # core.config.Clusters.window_days
+MAX_MONTHS = 24  # a batch whose window reaches more months than this (a backlog out of order) searches them all
+
+
+def seen_at(doc: dict[str, Any]) -> datetime | None:
+    """When a document was first seen (first_seen_at, else crawled_at), aware; None when it carries neither."""
+    for key in ("first_seen_at", "crawled_at"):
+        value = doc.get(key)
+        if value:
+            try:
+                when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            return when if when.tzinfo else when.replace(tzinfo=UTC)
+    return None
+
+
+def months(prefix: str, times: Iterable[datetime], window: timedelta) -> list[str]:
+    """The monthly indices that can hold a founder first seen within `window` of any of `times`: the months from
+    the earliest time minus the window to the latest plus the window, and one more (a merge can move a stored
+    post's first_seen_at earlier than the month of the index it stays in, never later)."""
+    ts = sorted(times)
+    if not ts:
+        return []
+    first, last = (ts[0] - window).astimezone(UTC), (ts[-1] + window).astimezone(UTC)
+    year, month = first.year, first.month
+    end = (last.year, last.month + 1) if last.month < 12 else (last.year + 1, 1)
+    out: list[str] = []
+    while (year, month) <= end:
+        out.append(f"{prefix}-mentions-{year:04d}.{month:02d}")
+        year, month = (year, month + 1) if month < 12 else (year + 1, 1)
+    return out
 
 
 def band_number(key: str) -> int:
@@ -56,22 +98,30 @@ class Founder:
     array: np.ndarray  # NUM_PERM uint32
     bands: tuple[int, ...]
     brand: str | None
+    seen: datetime | None = None  # first_seen_at: the cluster's age for the window
 
     @classmethod
-    def of(cls, minhash: str, brand: str | None) -> Founder:
+    def of(cls, minhash: str, brand: str | None, seen: datetime | None = None) -> Founder:
         array = np.frombuffer(binascii.a2b_base64(minhash), dtype="<u4").astype(np.uint32)
-        return cls(array, tuple(band_number(k) for k in band_keys(array)), brand)
+        return cls(array, tuple(band_number(k) for k in band_keys(array)), brand, seen)
 
 
 class ClusterResolver:
-    def __init__(self, es: Elasticsearch, prefix: str, call: Callable[..., Any], memory: int = INDEX_MEMORY):
+    def __init__(
+        self, es: Elasticsearch, prefix: str, call: Callable[..., Any], memory: int = INDEX_MEMORY,
+        window: timedelta = WINDOW,
+    ):
         self.es = es
+        self.window = window
         self.prefix = prefix
         self.call = call  # the writer's retrying caller: failures surface as StoreUnavailable
         self.index = LshIndex(memory)
         self.cluster_of: OrderedDict[str, str] = OrderedDict()
         self.memory = memory
         self.founders: OrderedDict[str, Founder] = OrderedDict()  # cluster id -> its founder
+        # cluster id -> when its founder was first seen, for the clusters of the mentions in memory (the window
+        # holds there too: which path finds a cluster must not change whether it is young enough)
+        self.cluster_seen: OrderedDict[str, datetime] = OrderedDict()
 
     def _remember(self, mention_id: str, cluster_id: str) -> None:
         self.cluster_of[mention_id] = cluster_id
@@ -81,22 +131,35 @@ class ClusterResolver:
         """Down to the newest `keep` mentions (after a batch: a batch never forgets its own)."""
         while len(self.cluster_of) > keep:
             self.cluster_of.popitem(last=False)
+        while len(self.cluster_seen) > keep:
+            self.cluster_seen.popitem(last=False)
         self.index.capacity = keep
         self.index.trim()
 
     # --- what is stored -------------------------------------------------------------------------------
 
-    def _stored_clusters(self, docs: list[dict[str, Any]]) -> list[str]:
-        """The stored clusters whose founder shares a band key with a document of the batch, by id (sorted, so
-        that ties between equally similar founders go the same way whatever order the node returns them in)."""
+    def _stored_clusters(self, docs: list[dict[str, Any]], times: list[datetime | None] | None = None) -> list[str]:
+        """The stored clusters whose founder shares a band key with a document of the batch and was first seen
+        within the window of the batch's times, by id (sorted, so that ties between equally similar founders go the
+        same way whatever order the node returns them in). Only the months of the window are searched."""
         bands = sorted({b for d in docs for b in d.get("lsh_bands") or ()})
         if not bands:
             return []
+        times = [seen_at(d) for d in docs] if times is None else times
+        known = [t for t in times if t is not None]
+        filters: list[dict[str, Any]] = [{"terms": {"cluster_bands": bands}}]
+        if len(known) == len(times):
+            lo, hi = min(known) - self.window, max(known) + self.window
+            filters.append({"range": {"first_seen_at": {"gte": lo.isoformat(), "lte": hi.isoformat()}}})
+            names = months(self.prefix, known, self.window)
+            index = ",".join(names) if len(names) <= MAX_MONTHS else mapping.alias(self.prefix)
+        else:  # a document with no time is compared with every stored founder (ingest always sets crawled_at)
+            index = mapping.alias(self.prefix)
         resp = self.call(
             self.es.search,
-            index=mapping.alias(self.prefix),
+            index=index,
             size=MAX_CLUSTERS,
-            query={"bool": {"filter": [{"terms": {"cluster_bands": bands}}]}},
+            query={"bool": {"filter": filters}},
             # more than MAX_CLUSTERS founders share a band with the batch once very many are stored (3-gram bands
             # of 4 rows collide across unrelated short posts): the newest are compared, as copies spread while new
             sort=[{"first_seen_at": {"order": "desc", "unmapped_type": "date"}}],
@@ -114,19 +177,26 @@ class ClusterResolver:
             if c in self.founders:
                 self.founders.move_to_end(c)
         missing = [c for c in cluster_ids if c not in self.founders]
-        for cid, src in stored_sources(self.es, self.prefix, missing, ["minhash", "brand"], self.call):
+        for cid, src in stored_sources(self.es, self.prefix, missing, ["minhash", "brand", "first_seen_at"],
+                                       self.call):
             if src.get("minhash"):
-                self.founders[cid] = Founder.of(src["minhash"], src.get("brand"))
+                self.founders[cid] = Founder.of(src["minhash"], src.get("brand"), seen_at(src))
         while len(self.founders) > max(FOUNDER_CACHE, len(cluster_ids)):
             self.founders.popitem(last=False)
+
+    def _young(self, seen: datetime | None, when: datetime | None) -> bool:
+        """Whether a cluster whose founder was first seen at `seen` is within the window of a document first seen
+        at `when` (either time unknown: yes)."""
+        return seen is None or when is None or abs(seen - when) <= self.window
 
     def _best_stored(
         self, docs: list[dict[str, Any]], sigs: list[tuple[int, ...] | None]
     ) -> list[tuple[str, float] | None]:
-        """For each document, the most similar stored cluster founder at or above SIMILAR."""
+        """For each document, the most similar stored cluster founder at or above SIMILAR, within the window."""
+        times = [seen_at(d) for d in docs]
         # clusters whose founder is in the in-memory index are compared there; whether the store shows them yet is
         # down to its refresh timing, which must not change the answer (same documents, however fast we write)
-        clusters = [c for c in self._stored_clusters(docs) if c not in self.index.entries]
+        clusters = [c for c in self._stored_clusters(docs, times) if c not in self.index.entries]
         self._load_founders(clusters)
         known = [c for c in clusters if c in self.founders]
         out: list[tuple[str, float] | None] = [None] * len(docs)
@@ -148,7 +218,8 @@ class ClusterResolver:
             doc, sig = docs[i], sigs[i]
             assert sig is not None
             brand = doc.get("brand")
-            ids = [c for c in candidates if not brand or self.founders[c].brand in (None, "", brand)]
+            ids = [c for c in candidates if (not brand or self.founders[c].brand in (None, "", brand))
+                   and self._young(self.founders[c].seen, times[i])]
             if not ids:  # (copies of one complaint name one brand)
                 continue
             matrix = np.stack([self.founders[c].array for c in ids])
@@ -186,6 +257,7 @@ class ClusterResolver:
             cluster = self._choose(doc, fp, best_stored, stored_ids)
             doc["cluster_id"] = cluster
             self._remember(mid, cluster)
+            self._note_seen(cluster, mid, doc)
             if fp is not None and fp.bands:
                 self.index.add(mid, cluster, fp, doc.get("brand"))
         self._forget(self.memory)
@@ -207,6 +279,19 @@ class ClusterResolver:
                 return stored_ids[oid]
         if fp is None:
             return mid
-        in_memory = self.index.best(fp, exclude=mid, group=doc.get("brand"))
+        when = seen_at(doc)
+        in_memory = self.index.best(fp, exclude=mid, group=doc.get("brand"),
+                                    allow=lambda c: self._young(self.cluster_seen.get(c), when))
         candidates = [c for c in (in_memory, best_stored) if c is not None]
         return max(candidates, key=lambda c: c[1])[0] if candidates else mid
+
+    def _note_seen(self, cluster: str, mention_id: str, doc: dict[str, Any]) -> None:
+        """Remember when the founder of a cluster in memory was first seen: the mention's own time when it founds
+        it, the stored founder's when it joined a stored cluster (unknown for a cluster kept through an id)."""
+        if cluster in self.cluster_seen:
+            self.cluster_seen.move_to_end(cluster)
+            return
+        founder = self.founders.get(cluster)
+        seen = seen_at(doc) if cluster == mention_id else founder.seen if founder is not None else None
+        if seen is not None:
+            self.cluster_seen[cluster] = seen

@@ -22,6 +22,7 @@ import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from elasticsearch import Elasticsearch
@@ -80,7 +81,8 @@ class ElasticsearchPipeline:
         self.owns_client = es is None  # the crawl's context closes a client it lent
         self.es: Elasticsearch = es if es is not None else make_client(cfg.elasticsearch, retries=0)
         self.writer = MentionWriter(self.es, self.prefix, self.url, retries=retries, backoff=backoff)
-        self.clusters = ClusterResolver(self.es, self.prefix, self.writer._call)
+        self.clusters = ClusterResolver(self.es, self.prefix, self.writer._call,
+                                        window=timedelta(days=cfg.clusters.window_days))
         self.repeats = RepeatResolver(self.es, self.prefix, self.writer._call)
         self.spool = Spool(paths.spool_dir(), self.prefix)
         self.buffer: list[Pending] = []

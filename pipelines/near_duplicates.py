@@ -25,7 +25,7 @@ import binascii
 import re
 import sys
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,17 +180,21 @@ class LshIndex:
             if not bucket:
                 del self.by_band[band]
 
-    def best(self, fp: Fingerprint, exclude: str | None = None, group: str | None = None) -> tuple[str, float] | None:
+    def best(
+        self, fp: Fingerprint, exclude: str | None = None, group: str | None = None,
+        allow: Callable[[str], bool] | None = None,
+    ) -> tuple[str, float] | None:
         """(cluster id, similarity) of the most similar indexed mention at or above SIMILAR.
 
         With a group (the brand), mentions of another brand never match: the same stock wording about two
-        brands ("客服一直不回复，太失望了") is two complaints, not one.
+        brands ("客服一直不回复，太失望了") is two complaints, not one. With `allow`, only mentions of the clusters
+        it accepts (by cluster id) are candidates (pipelines.clusters: a cluster too old for the mention).
         """
         sig = np.asarray(fp.signature, dtype=np.uint32)
         raw = sig.tobytes()
         for g in (group, None) if group is not None else (None,):
             same = self.exact.get((g, raw))
-            if same is not None and same.mention_id != exclude:
+            if same is not None and same.mention_id != exclude and (allow is None or allow(same.cluster_id)):
                 return (same.cluster_id, 1.0)  # an exact copy: nothing can beat it (keeps viral reposts linear)
         seen: set[str] = set()
         candidates: list[_Entry] = []
@@ -199,6 +203,8 @@ class LshIndex:
                 if e.mention_id in seen or e.mention_id == exclude:
                     continue
                 if group is not None and e.group is not None and e.group != group:
+                    continue
+                if allow is not None and not allow(e.cluster_id):
                     continue
                 seen.add(e.mention_id)
                 if len(e.array) == len(sig):
