@@ -323,6 +323,9 @@ class Scheduler(_Frozen):
         "so their engagement history keeps growing.")
     retention_months: int | None = Field(default=None, gt=0, description="Drop each monthly mention index whose "
         "month ended more than this many months ago; unset: keep everything.")
+    fork_children: bool = Field(default=True, description="Fork each crawl from one warm process that loaded what "
+        "every crawl loads (Scrapy, the spiders, the analysis stages), so parallel crawls share that memory; false: "
+        "each crawl starts as a fresh `groundswell crawl` process.")
     misfire_grace_seconds: int = Field(default=300, gt=0, description="Runs missed while the service was down are "
         "coalesced into one if less than this late, else skipped.")
 

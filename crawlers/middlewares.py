@@ -21,7 +21,6 @@ from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.http import Response
 from scrapy.settings import BaseSettings
 from scrapy.utils.defer import maybe_deferred_to_future
-from twisted.internet import reactor
 from twisted.internet.task import deferLater
 
 from core import backoff
@@ -74,6 +73,8 @@ class RetryAfterMiddleware:
 
 
 async def _pause(seconds: float) -> None:
+    from twisted.internet import reactor  # when used: importing it installs one (pipelines.batching._reactor)
+
     await maybe_deferred_to_future(deferLater(reactor, seconds, lambda: None))
 
 

@@ -16,13 +16,21 @@ from typing import Any
 
 from scrapy.exceptions import DropItem
 from scrapy.utils.defer import maybe_deferred_to_future
-from twisted.internet import defer, reactor, threads
+from twisted.internet import defer, threads
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
 from core.mention import Mention
 from pipelines.chain import build_stages
 from pipelines.parallel import BatchPipeline, Outcome
+
+
+def _reactor() -> Any:
+    """The running crawl's reactor, imported when used: importing it installs the default one, which a module import
+    must not do (Scrapy installs the one its settings name; the fork server forks children before any exists)."""
+    from twisted.internet import reactor
+
+    return reactor
 
 
 class BatchingPipeline:
@@ -48,7 +56,7 @@ class BatchingPipeline:
         return next(s for s in self.stages if isinstance(s, cls))
 
     def _call(self, fn: Any, *args: Any) -> defer.Deferred[Any]:
-        return threads.deferToThreadPool(reactor, self.thread, fn, *args)
+        return threads.deferToThreadPool(_reactor(), self.thread, fn, *args)
 
     async def open_spider(self, spider: Any = None) -> None:
         self.thread.start()
@@ -67,7 +75,7 @@ class BatchingPipeline:
         if len(self.buffer) >= self.size:
             self._flush()
         elif self.timer is None:
-            self.timer = reactor.callLater(self.wait, self._flush)  # type: ignore[arg-type]  # zope interface typing
+            self.timer = _reactor().callLater(self.wait, self._flush)
         return await maybe_deferred_to_future(d)
 
     def _flush(self) -> None:
@@ -80,7 +88,7 @@ class BatchingPipeline:
         waiting = [d for _, d in batch]
 
         def done(outcomes: list[Outcome]) -> None:  # in the writer thread: hand the answers to the reactor
-            reactor.callFromThread(_fire, waiting, outcomes)
+            _reactor().callFromThread(_fire, waiting, outcomes)
 
         def failed(failure: Failure) -> None:  # a bug, not an item's fault: every item of the batch fails with it
             for d in waiting:

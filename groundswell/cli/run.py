@@ -56,6 +56,7 @@ def run(ctx: click.Context, once: bool, duration: float | None, grace: float, ki
     from core import clock
     from groundswell.scheduler import jobs, plan, service
     from groundswell.scheduler.children import Children
+    from groundswell.scheduler.forkserver import ForkServer
     from store.client import make_client
 
     if once and duration is not None:
@@ -81,7 +82,9 @@ def run(ctx: click.Context, once: bool, duration: float | None, grace: float, ki
                 click.echo(f"{people_time(r.finished_at, cfg.zone, seconds=True)} {jobs.describe_run(r)}")
             sys.stdout.flush()  # a line as it happens, also into a pipe (a supervisor, a test reading events)
 
-    rt = jobs.Runtime(cfg, es, Children(kill_grace=kill_grace, folder=None if once else service.children_dir(cfg)),
+    forks = ForkServer() if cfg.scheduler.fork_children else None
+    children = Children(kill_grace=kill_grace, folder=None if once else service.children_dir(cfg), forks=forks)
+    rt = jobs.Runtime(cfg, es, children,
                       config_path=os.path.abspath(path) if path else None, on_run=on_run,
                       store_key=None if once else service.store_key(cfg))
     jobs.install(rt)

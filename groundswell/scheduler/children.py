@@ -10,6 +10,10 @@ when GROUNDSWELL_PARENT_PID is set): once the service is gone (SIGKILL, a crash)
 SIGTERM to itself, then SIGKILL to its process group after the kill grace. And the service keeps one file per
 child in its children folder (`register`), so the next start stops any child still there (`stop_orphans`),
 should one have been unable to stop itself.
+
+With a fork server (groundswell.scheduler.forkserver), a `groundswell` child is forked from one warm process
+instead of started as a fresh interpreter, so that parallel crawls share what they all load; it is stopped, timed and
+read the same way. Should the fork server fail to start one, the child is started fresh.
 """
 
 from __future__ import annotations
@@ -27,10 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from groundswell.scheduler.forkserver import PARENT_ENV, Forked, ForkServer, forkable
+
 log = logging.getLogger(__name__)
 
 STDERR_TAIL = 4000
-PARENT_ENV = "GROUNDSWELL_PARENT_PID"  # set in a crawl child: the service it belongs to
 GRACE_ENV = "GROUNDSWELL_KILL_GRACE"  # and the seconds between SIGTERM and SIGKILL
 
 
@@ -145,11 +150,12 @@ class Children:
     """The child processes in flight, so that a time limit or the shutdown can reach each one. With a `folder`,
     each one is noted there while it runs (see stop_orphans)."""
 
-    def __init__(self, kill_grace: float = 10.0, folder: Path | None = None) -> None:
+    def __init__(self, kill_grace: float = 10.0, folder: Path | None = None, forks: ForkServer | None = None) -> None:
         self.kill_grace = kill_grace
         self.folder = folder
+        self.forks = forks
         self._lock = threading.Lock()
-        self._procs: dict[int, subprocess.Popen[str]] = {}
+        self._procs: dict[int, subprocess.Popen[str] | Forked] = {}
         self._why: dict[int, str] = {}
         self._term_at: dict[int, float] = {}
 
@@ -162,10 +168,7 @@ class Children:
         t0 = time.monotonic()
         child_env = {**(dict(env) if env is not None else os.environ), PARENT_ENV: str(os.getpid()),
                      GRACE_ENV: f"{self.kill_grace:g}"}
-        proc = subprocess.Popen(
-            list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
-            errors="replace", env=child_env, start_new_session=True,
-        )
+        proc = self._start(cmd, child_env)
         if self.folder is not None:
             register(self.folder, proc.pid, cmd)
         with self._lock:
@@ -193,8 +196,21 @@ class Children:
                 unregister(self.folder, proc.pid)
         stdout = "".join(out)
         return ChildResult(
-            exit_code=proc.returncode, seconds=time.monotonic() - t0, signalled=why, stdout=stdout,
+            exit_code=proc.returncode if proc.returncode is not None else -1, seconds=time.monotonic() - t0,
+            signalled=why, stdout=stdout,
             stderr="".join(err),
+        )
+
+    def _start(self, cmd: Sequence[str], env: dict[str, str]) -> subprocess.Popen[str] | Forked:
+        argv = forkable(cmd) if self.forks is not None else None
+        if self.forks is not None and argv is not None:
+            try:
+                return self.forks.start(argv, env)
+            except (OSError, ValueError, EOFError) as exc:  # the fork server could not be reached or started
+                log.warning("cannot fork the crawl from the fork server (%s): starting it fresh", exc)
+        return subprocess.Popen(
+            list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
+            errors="replace", env=env, start_new_session=True,
         )
 
     def terminate(self, pid: int, why: str) -> None:
