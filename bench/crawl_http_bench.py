@@ -13,7 +13,10 @@ two forms:
   reactor thread);
 - batched, 2 workers: the same with GROUNDSWELL_CRAWL_WORKERS = 2 (analysis in two forked processes);
 - per item: the same stages as plain item pipelines on the reactor thread (ITEM_PIPELINES = GROUNDSWELL_STAGES),
-  the way crawls ran before issue 14.
+  the way crawls ran before issue 14;
+- batched, forked: the batched crawl forked from the warm fork server by groundswell.scheduler.children, as
+  `groundswell run` starts crawls (timed from the request to fork to the child's exit: no interpreter start-up and
+  imports).
 
 `--write` replaces the section below in bench/RESULTS.md.
 """
@@ -25,6 +28,7 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,12 +40,31 @@ import results  # noqa: E402
 from throughput_bench import loadavg  # noqa: E402
 
 from groundswell import config as gsconfig  # noqa: E402
+from groundswell.scheduler.children import Children  # noqa: E402
+from groundswell.scheduler.forkserver import ForkServer  # noqa: E402
 from sites.world import CADENCE  # noqa: E402
 from store.client import make_client  # noqa: E402
 
 SECTION = "## HTTP crawl against a bare fetch loop (issue 14)"
 WORKERS = "\nGROUNDSWELL_CRAWL_WORKERS = 2\n"
 PER_ITEM = "\nITEM_PIPELINES = GROUNDSWELL_STAGES  # noqa: F405  (the old way: every stage per item on the reactor)\n"
+
+
+def forked_crawl(children: Children, sim: cb.RecordingSimulator, args: list[str], settings_dir: str) -> cb.CrawlRun:
+    """run_crawl's crawl, forked from the fork server (Children.run) instead of spawned."""
+    env = {**os.environ, "GROUNDSWELL_INDEX_PREFIX": cb.PREFIX, "SCRAPY_SETTINGS_MODULE": cb.SETTINGS_MODULE,
+           "PYTHONPATH": os.pathsep.join(p for p in (settings_dir, str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
+    cmd = [sys.executable, "-m", "groundswell.cli.main", "crawl", "bilibili", "--base-url", sim.url, "--json", *args]
+    mark = sim.mark()
+    t0 = time.monotonic()
+    child = children.run(cmd, env, 900)
+    seconds = time.monotonic() - t0
+    reports = child.reports
+    if not reports:
+        raise RuntimeError(f"forked: no stats from the crawl (rc {child.exit_code})\n{child.stderr_tail}")
+    run = cb.CrawlRun("batched, forked", seconds, child.exit_code, reports[-1], sim.log[mark:], t0, [], [])
+    print(f"batched, forked: {seconds:.1f} s rc {run.rc} responses {run.responses} items {run.items}", flush=True)
+    return run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     targets: list[str] = []
     cad = CADENCE["bilibili"]
     crawl_args = ["-k", cb.KEYWORD, "--max-pages", str(-(-args.videos // 20)), "-a", "incremental=0"]
+    forks = ForkServer()
+    forks.warm_up()
+    children = Children(kill_grace=10, forks=forks)
     try:
         with cb.RecordingSimulator(seed=11, port=0) as sim:
             sim.advance(max(1, args.videos - cad.history + 1) * cad.gap)
@@ -74,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
                     run = cb.run_crawl(label, sim, "bilibili", crawl_args, folder)
                     rows.append((label, run.seconds, run.responses, run.items, before, loadavg()))
                     targets = [t for _, t in run.served]
+                cb.clean(es)
+                before = loadavg()
+                run = forked_crawl(children, sim, crawl_args, batched_dir)
+                rows.append(("batched, forked", run.seconds, run.responses, run.items, before, loadavg()))
                 cb.fetch_all(sim.url, targets[:20])  # warm-up
                 before = loadavg()
                 seconds = cb.fetch_all(sim.url, targets)
@@ -83,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         cb.clean(es)
         es.close()
     bare_pps = len(targets) / statistics.median(bare)
-    kinds = ("batched", "batched, 2 workers", "per item")
+    kinds = ("batched", "batched, 2 workers", "per item", "batched, forked")
     med = {k: statistics.median(r[2] / r[1] for r in rows if r[0] == k) for k in kinds}
     out = [SECTION, "",
            f"Measured {started} UTC by `.venv/bin/python bench/crawl_http_bench.py --videos {args.videos} --repeat "

@@ -49,6 +49,8 @@ sys.path.insert(0, str(BENCH))
 import results  # noqa: E402
 import throughput_bench as tb  # noqa: E402
 
+from store.compaction import compact  # noqa: E402
+
 FULL, EMPTY = "gsstfull", "gsstempty"
 SECTION = "## Ingest into many stored mentions against an empty index (issue 14)"
 _CHAIN: Any = None
@@ -163,7 +165,7 @@ def data(name: str, n: int, seed: int, days: float) -> Path:
 
 
 def render(args: argparse.Namespace, stored: int, load_s: float, load_load: tuple[str, str],
-           runs: list[tuple[str, int, tb.Run]], started: str) -> str:
+           runs: list[tuple[str, int, tb.Run]], started: str, compacted: tuple[list[str], float]) -> str:
     loaded = (f"in {load_s:.0f} s (load {load_load[0]} -> {load_load[1]})" if load_s
               else "by an earlier run of this script (--reuse)")
     reuse = " --reuse" if args.reuse else ""
@@ -185,7 +187,10 @@ with other engineers' CI and test runs (see the load columns), Elasticsearch 8.1
 Stored side: {stored:,} mentions of `bench/generate.py --seed 7` published over the {args.history_days:g} days
 before {END} (with their cluster ids; founders carry `cluster_bands`), bulk-loaded directly {loaded}. Each run
 ingests a fresh `bench/generate.py -n {args.n}` file (seed {args.seed_base} + run pair) published over the last
-{args.recent_days:g} days of that history, so its posts are new to both sides.
+{args.recent_days:g} days of that history, so its posts are new to both sides. The months that ended 7 days before
+{END} or earlier were merged into one segment each, as the service's compaction job does
+(`scheduler.compact_after_days`; {len(compacted[0])} merged by this run in {compacted[1]:.0f} s, any others by an
+earlier one).
 
 | | docs/s (median) | / empty |
 |---|---:|---:|
@@ -226,6 +231,12 @@ def main(argv: list[str] | None = None) -> int:
         written = load(es, path, FULL)
         load_s, load_load = time.perf_counter() - t, (load_load[0], tb.loadavg())
         print(f"stored {written:,} mentions in {load_s:.0f} s", flush=True)
+    # what the service's compaction job (store.compaction, scheduler.compact_after_days) did to the finished months
+    # over that year, as of the history's end
+    t = time.perf_counter()
+    compacted = compact(es, FULL, datetime.combine(END, datetime.min.time(), UTC), timedelta(days=7))
+    compact_s = time.perf_counter() - t
+    print(f"compacted {len(compacted)} finished months in {compact_s:.0f} s", flush=True)
     stored = count(es, FULL)
     exe = str(Path(sys.executable).parent / "groundswell")
     runs: list[tuple[str, int, tb.Run]] = []
@@ -248,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep:
             wipe(es, EMPTY)
-    section = render(args, stored, load_s, load_load, runs, started)
+    section = render(args, stored, load_s, load_load, runs, started, (compacted, compact_s))
     print(section)
     if args.write:
         results.write_section(SECTION, section)

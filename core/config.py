@@ -323,6 +323,9 @@ class Scheduler(_Frozen):
         "so their engagement history keeps growing.")
     retention_months: int | None = Field(default=None, gt=0, description="Drop each monthly mention index whose "
         "month ended more than this many months ago; unset: keep everything.")
+    compact_after_days: float | None = Field(default=7.0, gt=0, description="Merge each monthly mention index into "
+        "one segment once its month ended this many days ago (once per index): the lookups every batch makes across "
+        "all months then cost one seek there instead of tens. Unset: never.")
     fork_children: bool = Field(default=True, description="Fork each crawl from one warm process that loaded what "
         "every crawl loads (Scrapy, the spiders, the analysis stages), so parallel crawls share that memory; false: "
         "each crawl starts as a fresh `groundswell crawl` process.")

@@ -31,7 +31,8 @@ def sources(*extra: dict[str, object]) -> list[dict[str, object]]:
 
 def test_plan_has_crawl_revisit_alerts_and_only_what_is_configured() -> None:
     jobs = plan_jobs(cfg(sources=sources({"name": "off", "spider": "jd", "enabled": False})), None)
-    assert [(j.id, j.kind) for j in jobs] == [("crawl:wb", "crawl"), ("revisit:wb", "revisit"), ("alerts", "alerts")]
+    assert [(j.id, j.kind) for j in jobs] == [("crawl:wb", "crawl"), ("revisit:wb", "revisit"), ("alerts", "alerts"),
+                                              ("compaction", "compaction")]
     crawl, revisit = jobs[0], jobs[1]
     assert crawl.func == "groundswell.scheduler.jobs:crawl_source"
     assert crawl.kwargs == {"source": "wb", "revisit": False}
@@ -40,7 +41,9 @@ def test_plan_has_crawl_revisit_alerts_and_only_what_is_configured() -> None:
     assert crawl.trigger.jitter == 30  # the default jitter_seconds
 
     full = plan_jobs(cfg(sources=sources(), alerting={"digest_minutes": 60}, scheduler={"retention_months": 6}), None)
-    assert {j.id for j in full} == {"crawl:wb", "revisit:wb", "alerts", "digest", "retention"}
+    assert {j.id for j in full} == {"crawl:wb", "revisit:wb", "alerts", "digest", "retention", "compaction"}
+    never = plan_jobs(cfg(sources=sources(), scheduler={"compact_after_days": None}), None)
+    assert "compaction" not in {j.id for j in never}
 
 
 def test_bad_schedules_name_the_source_key_and_value() -> None:

@@ -29,7 +29,8 @@ def _run_json(run: Any) -> dict[str, Any]:
                USAGE="bad configuration or options; the console's secret key missing or its port taken")
 @click.command("run")
 @click.option("--once", is_flag=True,
-              help="Run every crawl (in parallel), then retention, alerts and the digest once now, and exit.")
+              help="Run every crawl (in parallel), then retention, compaction, alerts and the digest once now, "
+                   "and exit.")
 @click.option("--for", "duration", type=click.FloatRange(min=0), metavar="SECONDS",
               help="Stop cleanly after SECONDS real seconds (default: until SIGTERM or Ctrl-C).")
 @click.option("--grace", type=click.FloatRange(min=0), default=15.0, show_default=True,
@@ -41,7 +42,8 @@ def _run_json(run: Any) -> dict[str, Any]:
 def run(ctx: click.Context, once: bool, duration: float | None, grace: float, kill_grace: float,
         as_json: bool) -> None:
     """Run the service: every enabled source's crawl (interval_minutes or cron, with jitter), engagement revisits,
-    alert evaluation, the digest (alerting.digest_minutes) and retention (scheduler.retention_months).
+    alert evaluation, the digest (alerting.digest_minutes), retention (scheduler.retention_months) and the
+    compaction of finished months (scheduler.compact_after_days).
 
     Jobs persist in a SQLAlchemy job store (scheduler.job_store_url; default SQLite under the Groundswell home)
     and are reconciled with the configuration at start. A job never overlaps itself; crawls run as child

@@ -79,6 +79,10 @@ def _child(argv: list[str], env: dict[str, str], cwd: str, out: int, err: int) -
     os.environ.update(env)
     os.environ[PARENT_ENV] = str(os.getppid())  # the fork server: it exits when the scheduler does
     os.chdir(cwd)
+    # a fresh interpreter would put PYTHONPATH's folders first on its path (a settings module named by
+    # SCRAPY_SETTINGS_MODULE may live there); the modules the fork server already loaded stay as they are
+    extra = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p not in sys.path]
+    sys.path[1:1] = extra
     try:
         _run_module(ENTRY[1], argv)  # SystemExit with the command's exit status
     finally:

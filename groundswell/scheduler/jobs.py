@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
@@ -149,6 +149,8 @@ def describe_run(run: runs.JobRun) -> str:
         parts.append(f"{count} matches, {len(opened)} opened, {run.stats.get('emails_sent', 0)} emails sent")
     elif run.kind == "retention" and run.stats:
         parts.append(f"dropped {len(run.stats.get('dropped') or [])} indices")
+    elif run.kind == "compaction" and run.stats:
+        parts.append(f"merged {len(run.stats.get('merged') or [])} indices")
     line = ", ".join(parts)
     return f"{line}: {run.error}" if run.error else line
 
@@ -329,3 +331,17 @@ def _retention(rt: Runtime, at: datetime) -> tuple[dict[str, Any], str | None]:
 def apply_retention() -> runs.JobRun:
     """Drop the monthly mention indices older than scheduler.retention_months."""
     return _in_process("retention", "retention", _retention)
+
+
+def _compaction(rt: Runtime, at: datetime) -> tuple[dict[str, Any], str | None]:
+    from store.compaction import compact
+
+    days = rt.cfg.scheduler.compact_after_days
+    if not days:
+        return {"merged": []}, None
+    return {"merged": compact(rt.es, rt.prefix, at, timedelta(days=days))}, None
+
+
+def compact_months() -> runs.JobRun:
+    """Merge each finished month's mention index into one segment (store.compaction), once."""
+    return _in_process("compaction", "compaction", _compaction)

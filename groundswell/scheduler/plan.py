@@ -23,7 +23,7 @@ from core.config import Config, Source
 JOBS_MODULE = "groundswell.scheduler.jobs"
 DEFAULT_INTERVAL_MINUTES = 15  # a source with neither interval_minutes nor cron
 RETENTION_EVERY_HOURS = 6
-KINDS = ("crawl", "revisit", "alerts", "digest", "retention")
+KINDS = ("crawl", "revisit", "alerts", "digest", "retention", "compaction")
 
 
 class PlanError(ValueError):
@@ -160,6 +160,12 @@ def plan_jobs(cfg: Config, sim: SimulatedClock | None, local: tzinfo | None = No
         jobs.append(JobSpec(
             id="digest", kind="digest", func=f"{JOBS_MODULE}:send_digest", kwargs={},
             trigger=_interval(cfg.alerting.digest_minutes, None, sim, None), name="send the notice digest",
+        ))
+    if s.compact_after_days:
+        jobs.append(JobSpec(
+            id="compaction", kind="compaction", func=f"{JOBS_MODULE}:compact_months", kwargs={},
+            trigger=_interval(RETENTION_EVERY_HOURS * 60, None, sim, None),
+            name=f"merge mention months ended {s.compact_after_days:g} days ago into one segment",
         ))
     if s.retention_months:
         jobs.append(JobSpec(

@@ -290,8 +290,8 @@ class Service:
 
 
 def run_each_once(specs: list[JobSpec]) -> list[runs.JobRun]:
-    """`groundswell run --once`: every crawl at once (in parallel children), then retention, alerts and digest;
-    revisits are left out (a crawl re-fetches the revisit window anyway). The job store is not touched."""
+    """`groundswell run --once`: every crawl at once (in parallel children), then retention, compaction, alerts and
+    digest; revisits are left out (a crawl re-fetches the revisit window anyway). The job store is not touched."""
     from importlib import import_module
 
     def call(spec: JobSpec) -> runs.JobRun:
@@ -302,7 +302,7 @@ def run_each_once(specs: list[JobSpec]) -> list[runs.JobRun]:
         return result
 
     crawls = [s for s in specs if s.kind == "crawl"]
-    rest = [s for s in specs if s.kind in ("retention", "alerts", "digest")]
+    rest = [s for s in specs if s.kind in ("retention", "compaction", "alerts", "digest")]
     out: list[runs.JobRun] = []
     if crawls:
         with Pool(max_workers=min(MAX_WORKERS, len(crawls))) as pool:
