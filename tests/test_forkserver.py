@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from groundswell.scheduler.children import Children
-from groundswell.scheduler.forkserver import PARENT_ENV, ForkServer, forkable
+from groundswell.scheduler.forkserver import PARENT_ENV, Forked, ForkServer, forkable
 
 GS = [sys.executable, "-m", "groundswell.cli.main"]
 
@@ -103,3 +103,14 @@ def test_other_commands_are_started_fresh(children: Children) -> None:
     done = children.run([sys.executable, "-c", code], None, 60)
     seen = json.loads(done.stdout)
     assert seen["ppid"] == os.getpid() and seen["parent"] == str(os.getpid())
+
+
+class _Unreachable(ForkServer):
+    def start(self, argv: list[str], env: object) -> Forked:
+        raise OSError("the fork server is gone")
+
+
+def test_a_crawl_the_fork_server_cannot_start_is_started_fresh(caplog: pytest.LogCaptureFixture) -> None:
+    done = Children(kill_grace=3.0, forks=_Unreachable()).run([*GS, "--version"], None, 60)
+    assert done.exit_code == 0 and done.stdout.startswith("groundswell, version")
+    assert "starting it fresh" in caplog.text

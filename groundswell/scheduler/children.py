@@ -206,7 +206,7 @@ class Children:
         if self.forks is not None and argv is not None:
             try:
                 return self.forks.start(argv, env)
-            except (OSError, ValueError, EOFError) as exc:  # the fork server could not be reached or started
+            except (OSError, ValueError, EOFError, RuntimeError) as exc:  # the fork server failed to start it
                 log.warning("cannot fork the crawl from the fork server (%s): starting it fresh", exc)
         return subprocess.Popen(
             list(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
