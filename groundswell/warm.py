@@ -15,17 +15,20 @@ import pkgutil
 import scrapy.crawler  # noqa: F401
 
 import crawlers.spiders
-import groundswell.cli.crawl
-import groundswell.cli.main  # noqa: F401
+import groundswell.cli
 import pipelines
 from pipelines import complaint_model, complaints, sentiment
 
 
-def _import_all(package: object) -> None:
+def _import_all(package: object, skip: frozenset[str] = frozenset()) -> None:
     for module in pkgutil.iter_modules(package.__path__):  # type: ignore[attr-defined]
-        importlib.import_module(f"{package.__name__}.{module.name}")  # type: ignore[attr-defined]
+        if module.name not in skip:
+            importlib.import_module(f"{package.__name__}.{module.name}")  # type: ignore[attr-defined]
 
 
+# every command but the entry module itself: a scheduler started as `python -m groundswell.cli.main` has
+# multiprocessing run that module again in each child as its __mp_main__, which warns when it is loaded already
+_import_all(groundswell.cli, skip=frozenset({"main", "__main__"}))
 _import_all(crawlers.spiders)
 _import_all(pipelines)
 complaints.load_taxonomy()

@@ -47,8 +47,7 @@ def _stat(pid: int) -> list[str]:
 
 def test_a_forked_child_is_the_fresh_child_it_replaces(children: Children, tmp_path: Path) -> None:
     """While it runs (the mail sink runs until SIGTERM, then exits 0): the working directory it was given, its own
-    session, and the fork server as the parent it watches (PARENT_ENV: /proc shows the environment a process was
-    started with, the fork server's, plus what the child set at its start); the time limit stops it."""
+    session, and the fork server as its parent; the time limit stops it."""
     assert children.forks is not None
     folder, seen = tmp_path / "children", {}
     watched = Children(kill_grace=3.0, folder=folder, forks=children.forks)
@@ -59,8 +58,7 @@ def test_a_forked_child_is_the_fresh_child_it_replaces(children: Children, tmp_p
             for note in folder.glob("*.json") if folder.is_dir() else []:
                 pid = int(note.stem)
                 with contextlib.suppress(OSError):
-                    env = dict(kv.split("=", 1) for kv in Path(f"/proc/{pid}/environ").read_text().split("\0") if kv)
-                    seen.update(pid=pid, env=env, cwd=os.readlink(f"/proc/{pid}/cwd"), stat=_stat(pid))
+                    seen.update(pid=pid, cwd=os.readlink(f"/proc/{pid}/cwd"), stat=_stat(pid))
             time.sleep(0.05)
 
     spy = threading.Thread(target=look)
@@ -77,7 +75,7 @@ def test_a_forked_child_is_the_fresh_child_it_replaces(children: Children, tmp_p
     ppid, sid = int(seen["stat"][1]), int(seen["stat"][3])
     assert seen["cwd"] == str(tmp_path)
     assert sid == seen["pid"]  # its own session: a Ctrl-C at the scheduler's terminal does not reach it
-    assert ppid != os.getpid() and ppid == children.forks.pid()  # the fork server, which it watches
+    assert ppid != os.getpid() and ppid == children.forks.pid()  # the fork server
     assert not list(folder.glob("*.json"))  # unregistered once it ended
 
 

@@ -11,6 +11,7 @@ from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.extensions.throttle import AutoThrottle
 from scrapy.http import HtmlResponse, Request
 from scrapy.settings import Settings
+from scrapy.utils.reactor import install_reactor, is_reactor_installed
 from scrapy.utils.test import get_crawler
 
 from core.backoff import delay as backoff_seconds
@@ -46,7 +47,10 @@ def test_every_spider_is_polite_by_default(spider_cls: type[scrapy.Spider]) -> N
     settings = Settings()
     settings.setmodule("crawlers.settings", priority="project")
     spider_cls.update_settings(settings)  # what a crawl of this spider runs with
-    # the reactor is already chosen in this process; everything else goes to a crawler as is
+    # a crawler expects a reactor: the one the settings name, unless an earlier test chose one in this process;
+    # everything else goes to the crawler as is
+    if not is_reactor_installed():
+        install_reactor(settings["TWISTED_REACTOR"])
     crawler = get_crawler(scrapy.Spider, {k: v for k, v in settings.copy_to_dict().items() if k != "TWISTED_REACTOR"})
     assert settings.getbool("ROBOTSTXT_OBEY") and RobotsTxtMiddleware.from_crawler(crawler) is not None
     assert settings.getbool("AUTOTHROTTLE_ENABLED") and AutoThrottle.from_crawler(crawler) is not None

@@ -6,6 +6,7 @@ the simulator runs in this one so the test can slow it down and see when a crawl
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -109,12 +110,12 @@ def test_state_survives_a_restart_and_config_changes_are_reconciled(sim: Simulat
     config = write_config(tmp_path, [source(sim, interval_minutes=600), source(sim, "rd", spider="reddit",
                                                                                 keywords=["Xiaomi"])])
     first = events(run_cli(config, env, "--for", "3").stdout)
-    assert sorted(first[0]["added"]) == ["alerts", "crawl:rd", "crawl:wb", "revisit:rd", "revisit:wb"]
+    assert sorted(first[0]["added"]) == ["alerts", "compaction", "crawl:rd", "crawl:wb", "revisit:rd", "revisit:wb"]
     with sqlite3.connect(tmp_path / "jobs.sqlite") as db:
         before = dict(db.execute("SELECT id, next_run_time FROM apscheduler_jobs").fetchall())
 
     second = events(run_cli(config, env, "--for", "1").stdout)
-    assert second[0]["added"] == [] and second[0]["replaced"] == [] and len(second[0]["kept"]) == 5
+    assert second[0]["added"] == [] and second[0]["replaced"] == [] and len(second[0]["kept"]) == 6
     after = {j["id"]: t(j["next_run"]).timestamp() for j in second[0]["jobs"]}
     # not re-planned from now: the stored next run of the crawl ten simulated hours away is the same instant
     assert after["crawl:wb"] == pytest.approx(before["crawl:wb"], abs=0.01)
@@ -124,7 +125,7 @@ def test_state_survives_a_restart_and_config_changes_are_reconciled(sim: Simulat
     config = write_config(tmp_path, [source(sim, interval_minutes=30)])
     third = events(run_cli(config, env, "--for", "1").stdout)[0]
     assert third["replaced"] == ["crawl:wb"] and sorted(third["removed"]) == ["crawl:rd", "revisit:rd"]
-    assert sorted(third["kept"]) == ["alerts", "revisit:wb"]
+    assert sorted(third["kept"]) == ["alerts", "compaction", "revisit:wb"]
 
 
 def test_a_hung_crawl_is_killed_at_its_time_limit_and_recorded(sim: Simulator, prefix: str, tmp_path: Path,
@@ -183,7 +184,7 @@ def test_status_json_shows_jobs_runs_and_crawler_health(sim: Simulator, prefix: 
     assert report["deployment"] is None  # no Redis: one machine
     assert report["running"] is False and report["index_prefix"] == prefix
     jobs = {j["id"]: j for j in report["jobs"]}
-    assert set(jobs) == {"alerts", "crawl:wb", "revisit:wb"}
+    assert set(jobs) == {"alerts", "compaction", "crawl:wb", "revisit:wb"}
     crawl = jobs["crawl:wb"]
     assert set(crawl) == {"id", "kind", "source", "name", "trigger", "next_run", "last_run"}
     assert crawl["kind"] == "crawl" and crawl["source"] == "wb" and crawl["next_run"]
@@ -239,6 +240,27 @@ def _children_of(pid: int) -> list[int]:
     return out
 
 
+def _descendants(pid: int) -> list[int]:
+    """Live processes below `pid`, however deep (a crawl forked by the fork server is the service's grandchild)."""
+    out, todo = [], [pid]
+    while todo:
+        for child in _children_of(todo.pop()):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def _crawls_of(pid: int) -> list[int]:
+    """The crawl children below a service: the processes below it leading their own session (a crawl child is one;
+    the fork server and multiprocessing's resource tracker are not)."""
+    out = []
+    for p in _descendants(pid):
+        with contextlib.suppress(OSError, IndexError):
+            if int(Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[3]) == p:
+                out.append(p)
+    return out
+
+
 def _alive(pid: int) -> bool:
     """Running (a zombie nobody reaped yet is not running)."""
     try:
@@ -267,14 +289,16 @@ def test_a_service_killed_with_sigkill_leaves_no_orphan_and_its_run_is_recorded_
         env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "run.log", "w"),  # noqa: SIM115
     )
     try:
-        assert _wait(lambda: sim.dice.count >= 1 and _children_of(proc.pid), 120)  # the crawl child is fetching
-        found = _children_of(proc.pid)
+        assert _wait(lambda: sim.dice.count >= 1 and _crawls_of(proc.pid), 120)  # the crawl child is fetching
+        found = _crawls_of(proc.pid)
         assert len(found) == 1, (found, (tmp_path / "run.log").read_text()[-3000:])
-        child = found[0]
+        child, below = found[0], _descendants(proc.pid)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
-        # the crawl does not go on alone: once its service is gone it gets SIGTERM, and SIGKILL after the grace
+        # the crawl does not go on alone: once its service is gone it gets SIGTERM, and SIGKILL after the grace;
+        # nor does anything else the service started (the fork server, multiprocessing's resource tracker)
         assert _wait(lambda: not _alive(child), 20), f"crawl child {child} outlived its service"
+        assert _wait(lambda: not any(_alive(p) for p in below), 20), [p for p in below if _alive(p)]
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -130,11 +130,17 @@ def _stop_group(pid: int, grace: float) -> None:
 
 
 def watch_parent(parent: int, grace: float, poll: float = 0.5) -> threading.Thread:
-    """In a child: when `parent` is gone, stop as it would have stopped us (SIGTERM: Scrapy closes the spider and
-    the pipelines write or spool what they hold), and SIGKILL the whole process group `grace` seconds later."""
+    """In a child: when `parent` (the service) is gone, stop as it would have stopped us (SIGTERM: Scrapy closes the
+    spider and the pipelines write or spool what they hold), and SIGKILL the whole process group `grace` seconds
+    later. A child the fork server forked is the service's grandchild: the service is watched by its pid and start
+    time then (a later process reusing the pid is not it)."""
+    started = proc_start(parent)
+
+    def alive() -> bool:
+        return os.getppid() == parent or (started is not None and proc_start(parent) == started)
 
     def watch() -> None:
-        while os.getppid() == parent:
+        while alive():
             time.sleep(poll)
         log.warning("the service (pid %d) that started this crawl is gone: stopping", parent)
         os.kill(os.getpid(), signal.SIGTERM)

@@ -9,9 +9,10 @@ for itself (bench/RESULTS.md, "Memory of crawl children").
 
 A forked child runs the very command a fresh one would (`groundswell.cli.main` with the same arguments and
 environment, in the scheduler's working directory), in its own session, with its stdout and stderr on pipes the
-scheduler reads, so Children treats both alike (time limits, SIGTERM then SIGKILL to its group, exit codes). Its
-parent is the fork server, which exits when the scheduler is gone; the child watches that parent (PARENT_ENV), so it
-stops then, as a fresh child stops when the service is gone.
+scheduler reads, so Children treats both alike (time limits, SIGTERM then SIGKILL to its group, exit codes). It
+watches the scheduler as a fresh child does (PARENT_ENV, scheduler.children.watch_parent: its parent is the fork
+server, so by the scheduler's pid and start time), and stops when the scheduler is gone. The fork server itself
+exits once the scheduler and the last child it forked are gone (every child holds multiprocessing's "alive" pipe).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 
 PRELOAD = ["groundswell.warm"]
 ENTRY = ["-m", "groundswell.cli.main"]  # the fresh child's command after the interpreter (jobs.crawl_command)
-PARENT_ENV = "GROUNDSWELL_PARENT_PID"  # set in a crawl child: the process it belongs to (scheduler.children)
+PARENT_ENV = "GROUNDSWELL_PARENT_PID"  # set in a crawl child: the service it belongs to (scheduler.children)
 
 
 def forkable(cmd: Sequence[str]) -> list[str] | None:
@@ -77,7 +78,6 @@ def _child(argv: list[str], env: dict[str, str], cwd: str, out: int, err: int) -
     os.close(null)
     os.environ.clear()
     os.environ.update(env)
-    os.environ[PARENT_ENV] = str(os.getppid())  # the fork server: it exits when the scheduler does
     os.chdir(cwd)
     # a fresh interpreter would put PYTHONPATH's folders first on its path (a settings module named by
     # SCRAPY_SETTINGS_MODULE may live there); the modules the fork server already loaded stay as they are
