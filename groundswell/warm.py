@@ -13,6 +13,7 @@ import importlib
 import pkgutil
 
 import scrapy.crawler  # noqa: F401
+import setproctitle
 
 import crawlers.spiders
 import groundswell.cli
@@ -35,6 +36,8 @@ complaints.load_taxonomy()
 complaints.cached_rules()
 complaint_model.load()
 sentiment.analyse("预热：手机用了三天就黑屏，客服不回复")
+
+setproctitle.setproctitle("groundswell fork server (crawl children are forked from here)")
 
 # Everything loaded above moves to the collector's permanent generation: a collection in a forked child would
 # otherwise write to every tracked object's header, copying nearly every shared page into the child.

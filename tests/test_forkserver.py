@@ -47,18 +47,20 @@ def _stat(pid: int) -> list[str]:
 
 def test_a_forked_child_is_the_fresh_child_it_replaces(children: Children, tmp_path: Path) -> None:
     """While it runs (the mail sink runs until SIGTERM, then exits 0): the working directory it was given, its own
-    session, and the fork server as its parent; the time limit stops it."""
+    session, its command as its title, and the fork server as its parent; the time limit stops it."""
     assert children.forks is not None
     folder, seen = tmp_path / "children", {}
     watched = Children(kill_grace=3.0, folder=folder, forks=children.forks)
 
     def look() -> None:
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not seen:
+        # until it runs its command (the first look may come while it is still being forked)
+        while time.monotonic() < deadline and not str(seen.get("cmdline", "")).startswith("groundswell"):
             for note in folder.glob("*.json") if folder.is_dir() else []:
                 pid = int(note.stem)
                 with contextlib.suppress(OSError):
-                    seen.update(pid=pid, cwd=os.readlink(f"/proc/{pid}/cwd"), stat=_stat(pid))
+                    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+                    seen.update(pid=pid, cwd=os.readlink(f"/proc/{pid}/cwd"), stat=_stat(pid), cmdline=cmdline)
             time.sleep(0.05)
 
     spy = threading.Thread(target=look)
@@ -74,6 +76,7 @@ def test_a_forked_child_is_the_fresh_child_it_replaces(children: Children, tmp_p
     assert seen, "the child was never seen running"
     ppid, sid = int(seen["stat"][1]), int(seen["stat"][3])
     assert seen["cwd"] == str(tmp_path)
+    assert seen["cmdline"].startswith("groundswell mailsink --port 0")  # what ps shows, not the fork server's command
     assert sid == seen["pid"]  # its own session: a Ctrl-C at the scheduler's terminal does not reach it
     assert ppid != os.getpid() and ppid == children.forks.pid()  # the fork server
     assert not list(folder.glob("*.json"))  # unregistered once it ended

@@ -29,6 +29,8 @@ from collections.abc import Mapping, Sequence
 from multiprocessing import reduction
 from typing import Any
 
+import setproctitle
+
 log = logging.getLogger(__name__)
 
 PRELOAD = ["groundswell.warm"]
@@ -83,6 +85,7 @@ def _child(argv: list[str], env: dict[str, str], cwd: str, out: int, err: int) -
     # SCRAPY_SETTINGS_MODULE may live there); the modules the fork server already loaded stay as they are
     extra = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p not in sys.path]
     sys.path[1:1] = extra
+    setproctitle.setproctitle(" ".join(["groundswell", *argv]))  # what ps shows (else the fork server's command)
     try:
         _run_module(ENTRY[1], argv)  # SystemExit with the command's exit status
     finally:
