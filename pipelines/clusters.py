@@ -9,9 +9,10 @@ Stored clusters are compared through their founders (the first member: its menti
 found through them too: a founder carries its band keys in `cluster_bands` (store.mapping, set by the writer), so
 one search of the batch's bands there returns the clusters near it, one document per cluster however many stored
 copies it has (a viral complaint's thousands of copies share its band keys: searching every mention's bands read
-all of them, and the cost grew with what is stored). One ids query fetches the founders not in the (bounded)
-cache, and each document is compared with the founders that share a band key with it. Clusters stored by a version
-before cluster_bands are given it by store.upgrade when a writer first opens their index.
+all of them, and the cost grew with what is stored). One realtime mget, at the indices the search found them in,
+fetches the founders not in the (bounded) cache, and each document is compared with the founders that share a band
+key with it. Clusters stored by a version before cluster_bands are given it by store.upgrade when a writer first
+opens their index.
 
 A stored cluster is a candidate for a document when its founder shares a band with that document (as in the
 in-memory index; before, when any member shared one with any document of the batch, so the answer depended on the
@@ -122,6 +123,7 @@ class ClusterResolver:
         # cluster id -> when its founder was first seen, for the clusters of the mentions in memory (the window
         # holds there too: which path finds a cluster must not change whether it is young enough)
         self.cluster_seen: OrderedDict[str, datetime] = OrderedDict()
+        self.found_in: dict[str, set[str]] = {}  # the last founder search's answer: cluster id -> its indices
 
     def _remember(self, mention_id: str, cluster_id: str) -> None:
         self.cluster_of[mention_id] = cluster_id
@@ -170,16 +172,29 @@ class ClusterResolver:
             ignore_unavailable=True,
             allow_no_indices=True,
         )
-        return sorted({str(h["fields"]["mention_id"][0]) for h in resp["hits"]["hits"] if h.get("fields")})
+        self.found_in = {}
+        for h in resp["hits"]["hits"]:
+            if h.get("fields"):
+                self.found_in.setdefault(str(h["fields"]["mention_id"][0]), set()).add(str(h["_index"]))
+        return sorted(self.found_in)
 
     def _load_founders(self, cluster_ids: list[str]) -> None:
         for c in cluster_ids:
             if c in self.founders:
                 self.founders.move_to_end(c)
         missing = [c for c in cluster_ids if c not in self.founders]
-        for cid, src in stored_sources(self.es, self.prefix, missing, ["minhash", "brand", "first_seen_at"],
-                                       self.call):
-            if src.get("minhash"):
+        fields = ["minhash", "brand", "first_seen_at"]
+        # where the founder search found them: read there (a realtime mget), not by an ids search of every month
+        known = [(index, c) for c in missing for index in sorted(self.found_in.get(c, ()))]
+        if known:
+            resp = self.call(self.es.mget, docs=[{"_index": index, "_id": c} for index, c in known],
+                             source_includes=fields)
+            found = [(str(d["_id"]), d.get("_source") or {}) for d in resp["docs"] if d.get("found")]
+        else:
+            found = []
+        unplaced = [c for c in missing if c not in self.found_in]
+        for cid, src in found + stored_sources(self.es, self.prefix, unplaced, fields, self.call):
+            if src.get("minhash") and cid not in self.founders:
                 self.founders[cid] = Founder.of(src["minhash"], src.get("brand"), seen_at(src))
         while len(self.founders) > max(FOUNDER_CACHE, len(cluster_ids)):
             self.founders.popitem(last=False)
