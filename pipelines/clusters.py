@@ -38,12 +38,13 @@ import binascii
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
 from elasticsearch import Elasticsearch
 
+from core.times import iso, parse_time
 from pipelines.near_duplicates import NUM_PERM, SIMILAR, Fingerprint, LshIndex, band_keys
 from store import mapping
 from store.lookup import stored_sources
@@ -60,12 +61,11 @@ MAX_MONTHS = 24  # a batch whose window reaches more months than this (a backlog
 def seen_at(doc: dict[str, Any]) -> datetime | None:
     """When a document was first seen (first_seen_at, else crawled_at), aware; None when it carries neither."""
     for key in ("first_seen_at", "crawled_at"):
-        value = doc.get(key)
-        if value:
-            try:
-                when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-            except ValueError:
-                continue
+        try:
+            when = parse_time(doc.get(key))
+        except ValueError:
+            continue
+        if when is not None:
             return when if when.tzinfo else when.replace(tzinfo=UTC)
     return None
 
@@ -78,12 +78,11 @@ def months(prefix: str, times: Iterable[datetime], window: timedelta) -> list[st
     if not ts:
         return []
     first, last = (ts[0] - window).astimezone(UTC), (ts[-1] + window).astimezone(UTC)
-    year, month = first.year, first.month
-    end = (last.year, last.month + 1) if last.month < 12 else (last.year + 1, 1)
+    month, end = first.date().replace(day=1), mapping.month_after(last.date().replace(day=1))
     out: list[str] = []
-    while (year, month) <= end:
-        out.append(f"{prefix}-mentions-{year:04d}.{month:02d}")
-        year, month = (year, month + 1) if month < 12 else (year + 1, 1)
+    while month <= end:
+        out.append(mapping.index_for(prefix, datetime.combine(month, time(), UTC)))
+        month = mapping.month_after(month)
     return out
 
 
@@ -152,7 +151,7 @@ class ClusterResolver:
         filters: list[dict[str, Any]] = [{"terms": {"cluster_bands": bands}}]
         if len(known) == len(times):
             lo, hi = min(known) - self.window, max(known) + self.window
-            filters.append({"range": {"first_seen_at": {"gte": lo.isoformat(), "lte": hi.isoformat()}}})
+            filters.append({"range": {"first_seen_at": {"gte": iso(lo), "lte": iso(hi)}}})
             names = months(self.prefix, known, self.window)
             index = ",".join(names) if len(names) <= MAX_MONTHS else mapping.alias(self.prefix)
         else:  # a document with no time is compared with every stored founder (ingest always sets crawled_at)

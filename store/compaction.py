@@ -13,11 +13,12 @@ few segments later re-crawls add stay small and are merged by the node's own pol
 from __future__ import annotations
 
 import logging
-import re
-from datetime import date, datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from elasticsearch import Elasticsearch
+
+from store import mapping
 
 log = logging.getLogger(__name__)
 
@@ -26,15 +27,10 @@ MERGE_TIMEOUT = 3600.0  # seconds: a force merge of a large month takes minutes,
 
 def finished_months(names: list[str], prefix: str, now: datetime, after: timedelta) -> list[str]:
     """The `<prefix>-mentions-YYYY.MM` indices whose month ended more than `after` before `now` (pure)."""
-    pattern = re.compile(rf"^{re.escape(prefix)}-mentions-(\d{{4}})\.(\d{{2}})$")
     out = []
     for name in names:
-        m = pattern.match(name)
-        if not m or not 1 <= int(m.group(2)) <= 12:
-            continue
-        year, month = int(m.group(1)), int(m.group(2))
-        end = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
-        if datetime.combine(end, datetime.min.time(), now.tzinfo) + after <= now:
+        month = mapping.index_month(prefix, name)
+        if month is not None and datetime.combine(mapping.month_after(month), time(), now.tzinfo) + after <= now:
             out.append(name)
     return sorted(out)
 

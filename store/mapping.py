@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from core.mention import Mention
@@ -51,6 +51,20 @@ def template_name(prefix: str) -> str:
 def index_for(prefix: str, first_seen: datetime) -> str:
     """The monthly index a post that was never stored goes to: the month it was first seen, in UTC."""
     return f"{prefix}-mentions-{first_seen.astimezone(UTC):%Y.%m}"
+
+
+def index_month(prefix: str, name: str) -> date | None:
+    """The first day of the month a `<prefix>-mentions-YYYY.MM` index holds; None for any other name (nothing else
+    under the prefix is a month of mentions)."""
+    m = re.fullmatch(rf"{re.escape(prefix)}-mentions-(\d{{4}})\.(\d{{2}})", name)
+    if not m or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 1:
+        return None
+    return date(int(m.group(1)), int(m.group(2)), 1)
+
+
+def month_after(month: date) -> date:
+    """The first day of the month after `month`'s: where that month's index ends."""
+    return date(month.year + 1, 1, 1) if month.month == 12 else date(month.year, month.month + 1, 1)
 
 
 def doc_id(platform: str, source_id: str) -> str:

@@ -8,7 +8,6 @@ interval of 15 simulated minutes at speed 60 fires every 15 real seconds, and cr
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
@@ -19,6 +18,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from core.clock import SimulatedClock
 from core.config import Config, Source
+from store import mapping
 
 JOBS_MODULE = "groundswell.scheduler.jobs"
 DEFAULT_INTERVAL_MINUTES = 15  # a source with neither interval_minutes nor cron
@@ -190,19 +190,12 @@ def expired_indices(names: list[str], prefix: str, now: datetime, months: int) -
     so this drops the mentions first seen in those months, each post whole (never one copy of it).
     Only exact `<prefix>-mentions-YYYY.MM` names qualify; anything else under the prefix is never touched.
     """
-    pattern = re.compile(rf"^{re.escape(prefix)}-mentions-(\d{{4}})\.(\d{{2}})$")
     cutoff_day = _minus_months(now.date(), months)
     expired = []
     for name in names:
-        m = pattern.match(name)
-        if not m:
-            continue
-        year, month = int(m.group(1)), int(m.group(2))
-        if not 1 <= month <= 12:
-            continue
+        month = mapping.index_month(prefix, name)
         # the month ends where the next begins: expired when that is on or before now - months
-        end_year, end_month = (year + 1, 1) if month == 12 else (year, month + 1)
-        if date(end_year, end_month, 1) <= cutoff_day:
+        if month is not None and mapping.month_after(month) <= cutoff_day:
             expired.append(name)
     return sorted(expired)
 
