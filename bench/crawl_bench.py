@@ -167,14 +167,25 @@ def clean(es: Any) -> None:
     delete_prefix(es, PREFIX)
 
 
-def run_crawl(label: str, sim: RecordingSimulator, spider: str, args: list[str], settings_dir: str | None,
-              sample: bool = False) -> CrawlRun:
-    marker = uuid.uuid4().hex
+def crawl_env(settings_dir: str | None, marker: str) -> dict[str, str]:
+    """A benchmark crawl's environment: its prefix, a marker to find its processes by, and the settings module
+    written to `settings_dir` (None: the shipped settings)."""
     env = {**os.environ, "GROUNDSWELL_INDEX_PREFIX": PREFIX, MARKER_ENV: marker}
     if settings_dir is not None:
         env["SCRAPY_SETTINGS_MODULE"] = SETTINGS_MODULE
         env["PYTHONPATH"] = os.pathsep.join(p for p in (settings_dir, str(ROOT), env.get("PYTHONPATH", "")) if p)
-    cmd = [sys.executable, "-m", "groundswell.cli.main", "crawl", spider, "--base-url", sim.url, "--json", *args]
+    return env
+
+
+def crawl_command(sim: Simulator, spider: str, args: list[str]) -> list[str]:
+    return [sys.executable, "-m", "groundswell.cli.main", "crawl", spider, "--base-url", sim.url, "--json", *args]
+
+
+def run_crawl(label: str, sim: RecordingSimulator, spider: str, args: list[str], settings_dir: str | None,
+              sample: bool = False) -> CrawlRun:
+    marker = uuid.uuid4().hex
+    env = crawl_env(settings_dir, marker)
+    cmd = crawl_command(sim, spider, args)
     mark = sim.mark()
     samples: list[tuple[float, int, int]] = []
     t0 = time.monotonic()

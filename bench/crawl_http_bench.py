@@ -29,6 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -52,12 +53,9 @@ PER_ITEM = "\nITEM_PIPELINES = GROUNDSWELL_STAGES  # noqa: F405  (the old way: e
 
 def forked_crawl(children: Children, sim: cb.RecordingSimulator, args: list[str], settings_dir: str) -> cb.CrawlRun:
     """run_crawl's crawl, forked from the fork server (Children.run) instead of spawned."""
-    env = {**os.environ, "GROUNDSWELL_INDEX_PREFIX": cb.PREFIX, "SCRAPY_SETTINGS_MODULE": cb.SETTINGS_MODULE,
-           "PYTHONPATH": os.pathsep.join(p for p in (settings_dir, str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
-    cmd = [sys.executable, "-m", "groundswell.cli.main", "crawl", "bilibili", "--base-url", sim.url, "--json", *args]
     mark = sim.mark()
     t0 = time.monotonic()
-    child = children.run(cmd, env, 900)
+    child = children.run(cb.crawl_command(sim, "bilibili", args), cb.crawl_env(settings_dir, uuid.uuid4().hex), 900)
     seconds = time.monotonic() - t0
     reports = child.reports
     if not reports:

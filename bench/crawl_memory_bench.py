@@ -16,7 +16,6 @@ crawls cost together. `--write` replaces the section below in bench/RESULTS.md.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import subprocess
 import sys
@@ -31,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import crawl_bench as cb  # noqa: E402
 import results  # noqa: E402
 from throughput_bench import _rss_pss, loadavg  # noqa: E402
 
@@ -42,20 +42,7 @@ PREFIX = "gsbenchmem"
 
 
 def command(sim: Simulator, pages: int) -> list[str]:
-    return [sys.executable, "-m", "groundswell.cli.main", "crawl", "bilibili", "-k", "小米", "--base-url", sim.url,
-            "--json", "-a", "incremental=0", "--max-pages", str(pages)]
-
-
-def tree(pid: int) -> list[int]:
-    """A process and its descendants (from /proc's children lists)."""
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        with contextlib.suppress(OSError):
-            for task in Path(f"/proc/{p}/task").iterdir():
-                todo += [int(c) for c in (task / "children").read_text().split()]
-    return out
+    return cb.crawl_command(sim, "bilibili", ["-k", "小米", "-a", "incremental=0", "--max-pages", str(pages)])
 
 
 @dataclass
@@ -68,7 +55,7 @@ class Sample:
     seconds: float = 0.0
 
     def take(self, crawls: list[int], roots: list[int]) -> None:
-        pids = {p for r in roots for p in tree(r)}
+        pids = {p for r in roots for p in cb.descendants(r)}
         sizes = {p: _rss_pss(p) for p in pids}
         for p in crawls:
             if p in sizes:
@@ -106,7 +93,7 @@ def forked(sim: Simulator, n: int, pages: int, children: Any, server: int) -> Sa
     for t in threads:
         t.start()
     while any(t.is_alive() for t in threads):
-        sample.take(tree(server)[1:], [server])
+        sample.take(cb.descendants(server)[1:], [server])
         time.sleep(0.1)
     sample.seconds = time.monotonic() - t0
     for r in results:
