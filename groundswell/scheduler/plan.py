@@ -22,7 +22,7 @@ from store import mapping
 
 JOBS_MODULE = "groundswell.scheduler.jobs"
 DEFAULT_INTERVAL_MINUTES = 15  # a source with neither interval_minutes nor cron
-RETENTION_EVERY_HOURS = 6
+MAINTENANCE_EVERY_HOURS = 6  # retention and compaction: index housekeeping, not urgent
 KINDS = ("crawl", "revisit", "alerts", "digest", "retention", "compaction")
 
 
@@ -164,13 +164,13 @@ def plan_jobs(cfg: Config, sim: SimulatedClock | None, local: tzinfo | None = No
     if s.compact_after_days:
         jobs.append(JobSpec(
             id="compaction", kind="compaction", func=f"{JOBS_MODULE}:compact_months", kwargs={},
-            trigger=_interval(RETENTION_EVERY_HOURS * 60, None, sim, None),
+            trigger=_interval(MAINTENANCE_EVERY_HOURS * 60, None, sim, None),
             name=f"merge mention months ended {s.compact_after_days:g} days ago into one segment",
         ))
     if s.retention_months:
         jobs.append(JobSpec(
             id="retention", kind="retention", func=f"{JOBS_MODULE}:apply_retention", kwargs={},
-            trigger=_interval(RETENTION_EVERY_HOURS * 60, None, sim, None),
+            trigger=_interval(MAINTENANCE_EVERY_HOURS * 60, None, sim, None),
             name=f"drop mention months older than {s.retention_months}",
         ))
     return jobs
