@@ -204,10 +204,9 @@ class ClusterResolver:
         return seen is None or when is None or abs(seen - when) <= self.window
 
     def _best_stored(
-        self, docs: list[dict[str, Any]], sigs: list[tuple[int, ...] | None]
+        self, docs: list[dict[str, Any]], sigs: list[tuple[int, ...] | None], times: list[datetime | None]
     ) -> list[tuple[str, float] | None]:
         """For each document, the most similar stored cluster founder at or above SIMILAR, within the window."""
-        times = [seen_at(d) for d in docs]
         # clusters whose founder is in the in-memory index are compared there; whether the store shows them yet is
         # down to its refresh timing, which must not change the answer (same documents, however fast we write)
         clusters = [c for c in self._stored_clusters(docs, times) if c not in self.index.entries]
@@ -262,23 +261,24 @@ class ClusterResolver:
     def resolve(self, docs: list[dict[str, Any]]) -> None:
         """Set cluster_id on every document, in order (earlier documents of the batch count as earlier)."""
         sigs = [Fingerprint.decode(d["minhash"]) if d.get("minhash") else None for d in docs]  # decoded once
-        stored = self._best_stored(docs, sigs)
+        times = [seen_at(d) for d in docs]  # parsed once
+        stored = self._best_stored(docs, sigs, times)
         stored_ids = self._stored_ids(docs)
         self.index.capacity = self.memory + len(docs)
-        for doc, sig, best_stored in zip(docs, sigs, stored, strict=True):
+        for doc, sig, when, best_stored in zip(docs, sigs, times, stored, strict=True):
             mid = doc["mention_id"]
             fp = Fingerprint(sig, tuple(doc.get("lsh_bands") or ())) if sig is not None else None
-            cluster = self._choose(doc, fp, best_stored, stored_ids)
+            cluster = self._choose(doc, fp, when, best_stored, stored_ids)
             doc["cluster_id"] = cluster
             self._remember(mid, cluster)
-            self._note_seen(cluster, mid, doc)
+            self._note_seen(cluster, mid, when)
             if fp is not None and fp.bands:
                 self.index.add(mid, cluster, fp, doc.get("brand"))
         self._forget(self.memory)
 
     def _choose(
-        self, doc: dict[str, Any], fp: Fingerprint | None, best_stored: tuple[str, float] | None,
-        stored_ids: dict[str, str],
+        self, doc: dict[str, Any], fp: Fingerprint | None, when: datetime | None,
+        best_stored: tuple[str, float] | None, stored_ids: dict[str, str],
     ) -> str:
         mid = doc["mention_id"]
         if mid in self.cluster_of:  # seen a moment ago in this run
@@ -293,19 +293,18 @@ class ClusterResolver:
                 return stored_ids[oid]
         if fp is None:
             return mid
-        when = seen_at(doc)
         in_memory = self.index.best(fp, exclude=mid, group=doc.get("brand"),
                                     allow=lambda c: self._young(self.cluster_seen.get(c), when))
         candidates = [c for c in (in_memory, best_stored) if c is not None]
         return max(candidates, key=lambda c: c[1])[0] if candidates else mid
 
-    def _note_seen(self, cluster: str, mention_id: str, doc: dict[str, Any]) -> None:
-        """Remember when the founder of a cluster in memory was first seen: the mention's own time when it founds
-        it, the stored founder's when it joined a stored cluster (unknown for a cluster kept through an id)."""
+    def _note_seen(self, cluster: str, mention_id: str, when: datetime | None) -> None:
+        """Remember when the founder of a cluster in memory was first seen: the mention's own time (`when`) when it
+        founds it, the stored founder's when it joined a stored cluster (unknown for a cluster kept through an id)."""
         if cluster in self.cluster_seen:
             self.cluster_seen.move_to_end(cluster)
             return
         founder = self.founders.get(cluster)
-        seen = seen_at(doc) if cluster == mention_id else founder.seen if founder is not None else None
+        seen = when if cluster == mention_id else founder.seen if founder is not None else None
         if seen is not None:
             self.cluster_seen[cluster] = seen
