@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 import unicodedata
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +46,7 @@ _EMOTICON = re.compile(r"\[([^\[\]\s]{1,8})\]")
 _DIGITS = re.compile(r"\d+")
 _SPACE = re.compile(r"\s+")
 _DEFAULT_REPOST = re.compile(r"^(转发微博|轉發微博|repost)[\s:：,，.。!！]*", re.I)
+RECENT_BYTES = 8 << 20  # the recent texts' buckets kept (text and array bytes): ~5,000 short posts, a few long pages
 
 
 @dataclass(frozen=True)
@@ -124,8 +127,7 @@ def buckets(hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
     return (hashes >> _SHIFT).astype(np.int64)
 
 
-def text_buckets(text: str, extra_tokens: tuple[str, ...] = ()) -> npt.NDArray[np.int64]:
-    """Distinct feature buckets of one raw text (binary features: presence, not counts)."""
+def _text_buckets(text: str, extra_tokens: tuple[str, ...]) -> npt.NDArray[np.int64]:
     p = split_parts(text)
     hs = [ngram_hashes(p.own, SALT_OWN)]
     if p.quoted:
@@ -134,3 +136,49 @@ def text_buckets(text: str, extra_tokens: tuple[str, ...] = ()) -> npt.NDArray[n
     if toks:
         hs.append(token_hashes(toks))
     return np.unique(buckets(np.concatenate(hs)))
+
+
+class _Recent:
+    """The buckets of the texts seen last, bounded in bytes. The sentiment model and the complaint model both read
+    a mention's buckets, one stage after the other (a batch apart in `groundswell ingest`): the second gets the first
+    one's array instead of computing it again (~0.06 ms a mention, a tenth of its analysis)."""
+
+    def __init__(self, limit: int = RECENT_BYTES):
+        self.limit = limit
+        self.size = 0
+        self.items: OrderedDict[tuple[str, tuple[str, ...]], npt.NDArray[np.int64]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    @staticmethod
+    def _bytes(key: tuple[str, tuple[str, ...]], value: npt.NDArray[np.int64]) -> int:
+        return 4 * len(key[0]) + value.nbytes + 200
+
+    def get(self, text: str, extra_tokens: tuple[str, ...]) -> npt.NDArray[np.int64]:
+        key = (text, extra_tokens)
+        with self.lock:
+            found = self.items.get(key)
+            if found is not None:
+                self.items.move_to_end(key)
+                return found
+        value = _text_buckets(text, extra_tokens)
+        value.flags.writeable = False  # shared between callers: nobody may change it
+        cost = self._bytes(key, value)
+        if cost > self.limit // 8:  # a huge page: computed, not kept
+            return value
+        with self.lock:
+            if key not in self.items:
+                self.items[key] = value
+                self.size += cost
+            while self.size > self.limit:
+                k, v = self.items.popitem(last=False)
+                self.size -= self._bytes(k, v)
+        return value
+
+
+_recent = _Recent()
+
+
+def text_buckets(text: str, extra_tokens: tuple[str, ...] = ()) -> npt.NDArray[np.int64]:
+    """Distinct feature buckets of one raw text (binary features: presence, not counts), sorted; read-only (the
+    recent ones are kept and shared)."""
+    return _recent.get(text, extra_tokens)
