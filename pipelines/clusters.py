@@ -47,7 +47,7 @@ from elasticsearch import Elasticsearch
 from core.times import iso, parse_time
 from pipelines.near_duplicates import NUM_PERM, SIMILAR, Fingerprint, LshIndex, band_keys
 from store import mapping
-from store.lookup import stored_sources
+from store.lookup import Found, stored_copies, stored_sources
 
 INDEX_MEMORY = 5_000  # mentions of this run kept in memory (band index ~5 KB each, cluster ids); older ones are
 # found in the store like any earlier run's (the Elasticsearch stage makes them searchable in time:
@@ -242,28 +242,33 @@ class ClusterResolver:
                 out[i] = (ids[best], float(sims[best]))
         return out
 
-    def _stored_ids(self, docs: list[dict[str, Any]]) -> dict[str, str]:
-        """Stored cluster ids of the batch's mentions and of the originals its reposts point at, for those this run
-        no longer (or never) had in memory: one ids search. A stored mention keeps its cluster (mapping.merge), so a
-        copy of it joins that cluster, as it did when the run still remembered it."""
-        wanted = {d["mention_id"] for d in docs if d["mention_id"] not in self.cluster_of} | {
+    def _stored_ids(self, docs: list[dict[str, Any]]) -> tuple[dict[str, str], Found]:
+        """Stored cluster ids of the batch's mentions and of the originals its reposts point at, and where each is
+        stored: one ids search. A stored mention keeps its cluster (mapping.merge), so a copy of it joins that
+        cluster, as it did when the run still remembered it (what this run remembers wins: `_choose`). Every
+        mention of the batch is asked for, remembered or not, because the writer reads where they are from the same
+        answer instead of searching the same ids again (pipelines.elasticsearch)."""
+        wanted = {d["mention_id"] for d in docs} | {
             oid for d in docs if d.get("repost_of")
             and (oid := mapping.doc_id(d["platform"], d["repost_of"])) not in self.cluster_of
         }
+        found = stored_copies(self.es, self.prefix, wanted, ["cluster_id"], self.call)
         out: dict[str, str] = {}
-        for mid, src in stored_sources(self.es, self.prefix, wanted, ["cluster_id"], self.call):
+        for mid, src in found.sources:
             if src.get("cluster_id"):
                 out.setdefault(mid, src["cluster_id"])
-        return out
+        return out, found
 
     # --- deciding -------------------------------------------------------------------------------------
 
-    def resolve(self, docs: list[dict[str, Any]]) -> None:
-        """Set cluster_id on every document, in order (earlier documents of the batch count as earlier)."""
+    def resolve(self, docs: list[dict[str, Any]]) -> dict[str, set[str]] | None:
+        """Set cluster_id on every document, in order (earlier documents of the batch count as earlier). Returns
+        where the batch's posts are stored, as its one ids search found them (store.writer reads its stored copies
+        there), or None when that answer was cut short."""
         sigs = [Fingerprint.decode(d["minhash"]) if d.get("minhash") else None for d in docs]  # decoded once
         times = [seen_at(d) for d in docs]  # parsed once
         stored = self._best_stored(docs, sigs, times)
-        stored_ids = self._stored_ids(docs)
+        stored_ids, found = self._stored_ids(docs)
         self.index.capacity = self.memory + len(docs)
         for doc, sig, when, best_stored in zip(docs, sigs, times, stored, strict=True):
             mid = doc["mention_id"]
@@ -275,6 +280,7 @@ class ClusterResolver:
             if fp is not None and fp.bands:
                 self.index.add(mid, cluster, fp, doc.get("brand"))
         self._forget(self.memory)
+        return found.where if found.complete else None
 
     def _choose(
         self, doc: dict[str, Any], fp: Fingerprint | None, when: datetime | None,

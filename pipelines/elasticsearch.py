@@ -159,9 +159,10 @@ class ElasticsearchPipeline:
         """Write or, when Elasticsearch is out of reach, spool; never both, never neither (but see `fatal`). The
         write itself goes on in the committer thread once the batch's lookups are done (see `_settle`)."""
         if self.unavailable is None and self.fatal is None:
+            where: dict[str, set[str]] | None = None
             try:
                 self._ensure_schema()
-                self.clusters.resolve([p.doc for p in batch])
+                where = self.clusters.resolve([p.doc for p in batch])
                 self.repeats.resolve([p.doc for p in batch])
             except StoreUnavailable as exc:
                 self._unavailable(exc)
@@ -173,13 +174,15 @@ class ElasticsearchPipeline:
             if self.unavailable is None and self.fatal is None:
                 if self.committer is None:
                     self.committer = ThreadPoolExecutor(1, thread_name_prefix="groundswell-commit")
-                self.inflight = _Commit(batch, from_spool, self.committer.submit(self._commit, batch))
+                self.inflight = _Commit(batch, from_spool, self.committer.submit(self._commit, batch, where))
                 return
         self._not_written(batch, from_spool)
 
-    def _commit(self, batch: list[Pending]) -> WriteResult:
-        """In the committer thread: find stored, merge, bulk; refresh once enough was written since the last time."""
-        res = self.writer.write(batch)
+    def _commit(self, batch: list[Pending], where: dict[str, set[str]] | None = None) -> WriteResult:
+        """In the committer thread: find stored, merge, bulk; refresh once enough was written since the last time.
+        `where`: the batch's stored copies as the cluster resolver's ids search found them (the writer reads them
+        there, and what it wrote itself since, instead of searching the same ids again)."""
+        res = self.writer.write(batch, where)
         self.unrefreshed += len(batch)
         if self.unrefreshed >= VISIBLE_WITHIN:
             self.writer._call(self.es.indices.refresh, index=mapping.alias(self.prefix),

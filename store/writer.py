@@ -4,7 +4,8 @@ unchanged ones counted as duplicates without a write.
 One document per post, whatever its times do. A post's index is decided once, when it is first written (the month
 it was first seen, store.mapping.index_of); later crawls may read another published_at (a relative "1小时前") or
 come in another month, so a stored post is found by id, never by recomputing its index: one `ids` search across
-the alias per batch (only ids and index names come back), plus the places this writer itself wrote to recently
+the alias per batch (only ids and index names come back; in the Elasticsearch stage, the search the cluster resolver
+made of the same ids a moment before), plus the places this writer itself wrote to recently
 (a search sees writes only after a refresh). Then, as before, one realtime mget reads the stored copies,
 and the merged documents are written back with optimistic concurrency (create, or if_seq_no/if_primary_term);
 a conflict (another writer got there first) re-reads and merges again. Copies of one post in two indices (left by
@@ -95,8 +96,11 @@ class MentionWriter:
                 time.sleep(backoff.delay(attempt + 1, self.backoff, BACKOFF_MAX))
         raise store_error(self.url, last)
 
-    def write(self, batch: list[Pending]) -> WriteResult:
-        """Write a batch; each input counts once as indexed, updated, duplicate or failed."""
+    def write(self, batch: list[Pending], where: dict[str, set[str]] | None = None) -> WriteResult:
+        """Write a batch; each input counts once as indexed, updated, duplicate or failed. `where`: the indices an
+        ids search of every post of the batch found them in, made for this batch a moment before (the cluster
+        resolver's, pipelines.clusters), so the first round does not search the same ids again; a later round (a
+        conflict) searches anew."""
         result = WriteResult()
         todo: dict[str, list[Pending]] = {}  # by mention id: one post is one document, whatever its times say
         for p in batch:
@@ -104,7 +108,8 @@ class MentionWriter:
         for _ in range(_CONFLICT_ROUNDS):
             if not todo:
                 break
-            todo = self._write_round(todo, result)
+            todo = self._write_round(todo, result, where)
+            where = None
         for group in todo.values():
             for p in group:
                 result.failed.append((p.origin, "kept conflicting with concurrent writers; not written"))
@@ -118,10 +123,15 @@ class MentionWriter:
         if len(self.located) > LOCATIONS_KEPT:
             self.located.popitem(last=False)
 
-    def _locate(self, ids: list[str]) -> dict[str, set[str]]:
-        """The indices that may hold each post: what one search across the alias finds, and where this writer
-        put it lately (not searchable before the next refresh). The realtime mget then says which really do."""
+    def _locate(self, ids: list[str], found: dict[str, set[str]] | None = None) -> dict[str, set[str]]:
+        """The indices that may hold each post: what one search across the alias finds (or found, a moment ago:
+        `found`), and where this writer put it lately (not searchable before the next refresh). The realtime mget
+        then says which really do."""
         where: dict[str, set[str]] = {i: ({self.located[i]} if i in self.located else set()) for i in ids}
+        if found is not None:
+            for i in ids:
+                where[i] |= found.get(i, set())
+            return where
         size = min(10_000, 2 * len(ids) + 10)
         while True:
             resp = self._call(
@@ -137,9 +147,9 @@ class MentionWriter:
             where.setdefault(h["_id"], set()).add(h["_index"])
         return where
 
-    def _stored(self, ids: list[str]) -> dict[str, list[Copy]]:
+    def _stored(self, ids: list[str], found: dict[str, set[str]] | None = None) -> dict[str, list[Copy]]:
         """Every stored copy of each post, read in real time."""
-        where = self._locate(ids)
+        where = self._locate(ids, found)
         pairs = [(index, i) for i in ids for index in sorted(where[i])]
         copies: dict[str, list[Copy]] = {i: [] for i in ids}
         if not pairs:
@@ -211,9 +221,11 @@ class MentionWriter:
 
     # --- one round -----------------------------------------------------------------------------------------
 
-    def _write_round(self, todo: dict[str, list[Pending]], result: WriteResult) -> dict[str, list[Pending]]:
+    def _write_round(
+        self, todo: dict[str, list[Pending]], result: WriteResult, found: dict[str, set[str]] | None = None
+    ) -> dict[str, list[Pending]]:
         ids = list(todo)
-        stored = self._stored(ids)
+        stored = self._stored(ids, found)
         twice = {i: cs for i, cs in stored.items() if len(cs) > 1}
         if twice:
             self._consolidate(twice)  # then read them again: their pending documents go in the next round

@@ -144,3 +144,66 @@ def test_indices_of_an_older_version_are_upgraded_in_place(es: Elasticsearch, pr
     res = MentionWriter(es, prefix, URL).write(
         [crawl(datetime(2026, 10, 5, 9, 0, tzinfo=UTC), datetime(2026, 10, 5, 7, 0, tzinfo=UTC), 30)])
     assert (res.updated, res.failed) == (1, [])
+
+
+class _Counting:
+    """The real client, counting the ids searches it is asked for (the writer's own lookups)."""
+
+    def __init__(self, es: Elasticsearch):
+        self._es, self.ids_searches = es, 0
+
+    def search(self, **kwargs: object) -> object:
+        if "ids" in (kwargs.get("query") or {}):  # type: ignore[operator]
+            self.ids_searches += 1
+        return self._es.search(**kwargs)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._es, name)
+
+
+def test_the_writer_reads_where_posts_are_from_the_cluster_resolvers_search(es: Elasticsearch, prefix: str) -> None:
+    """The Elasticsearch stage's cluster resolver searches every id of a batch; the writer reads the stored copies
+    where that search found them (one alias-wide ids search per batch, not two), and what it wrote itself since."""
+    from pipelines.clusters import ClusterResolver
+
+    ensure_schema(es, prefix)
+    published = datetime(2026, 11, 30, 22, 0, tzinfo=UTC)
+    first = crawl(datetime(2026, 11, 30, 23, 50, tzinfo=UTC), published, 5)
+    MentionWriter(es, prefix, URL).write([first])
+    es.indices.refresh(index=mapping.alias(prefix))
+    counting = _Counting(es)
+    writer = MentionWriter(counting, prefix, URL)  # type: ignore[arg-type]
+    resolver = ClusterResolver(es, prefix, writer._call)
+    again = crawl(datetime(2026, 12, 1, 0, 5, tzinfo=UTC), published, 40)
+    other = crawl(datetime(2026, 12, 1, 0, 6, tzinfo=UTC), published, 1, text="另一条：华为耳机断连三次了")
+    other.doc["mention_id"] = mapping.doc_id("weibo", "4990100")
+    where = resolver.resolve([again.doc, other.doc])
+    assert where == {first.doc["mention_id"]: {f"{prefix}-mentions-2026.11"}}
+    res = writer.write([again, other], where)
+    assert (res.indexed, res.updated, res.failed) == (1, 1, []) and counting.ids_searches == 0
+    # the next batch: the resolver's search ran before the write above was searchable; the writer knows it wrote it
+    late = crawl(datetime(2026, 12, 1, 0, 30, tzinfo=UTC), published, 70)
+    res = writer.write([late], {})
+    assert (res.indexed, res.updated) == (0, 1) and counting.ids_searches == 0
+    # an answer cut short (None): the writer searches for itself
+    res = writer.write([crawl(datetime(2026, 12, 1, 1, 0, tzinfo=UTC), published, 95)], None)
+    assert (res.indexed, res.updated) == (0, 1) and counting.ids_searches == 1
+    found = copies(es, prefix, first.doc["mention_id"])
+    assert [i for i, _ in found] == [f"{prefix}-mentions-2026.11"]
+    assert [o["reposts"] for o in found[0][1]["engagement_history"]] == [5, 40, 70, 95]  # type: ignore[index]
+
+
+def test_an_ids_answer_cut_short_says_so(es: Elasticsearch, prefix: str) -> None:
+    """A post stored in more indices than the search reads (two per id) makes the answer incomplete, so the writer
+    searches for itself rather than miss a copy."""
+    from store.lookup import stored_copies
+
+    ensure_schema(es, prefix)
+    doc = crawl(datetime(2026, 12, 1, 0, 20, tzinfo=UTC), datetime(2026, 11, 30, 23, 20, tzinfo=UTC), 10).doc
+    for month in ("2026.10", "2026.11", "2026.12"):
+        es.index(index=f"{prefix}-mentions-{month}", id=doc["mention_id"], document=doc)
+    es.indices.refresh(index=mapping.alias(prefix))
+    found = stored_copies(es, prefix, [doc["mention_id"]], ["cluster_id"])
+    assert not found.complete and len(found.sources) == 2
+    res = MentionWriter(es, prefix, URL).write([Pending(dict(doc))], None)
+    assert res.failed == [] and len(copies(es, prefix, doc["mention_id"])) == 1
