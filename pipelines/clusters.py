@@ -53,7 +53,7 @@ INDEX_MEMORY = 5_000  # mentions of this run kept in memory (band index ~5 KB ea
 # found in the store like any earlier run's (the Elasticsearch stage makes them searchable in time:
 # pipelines.elasticsearch.VISIBLE_WITHIN), so memory stays flat whatever the input's size
 MAX_CLUSTERS = 2_000  # stored clusters considered per batch (founders sharing a band with one of its documents)
-FOUNDER_CACHE = 2_000  # founder signatures kept (least recently used go first): ~1 KB each
+FOUNDER_CACHE = 2_000  # founders kept (least recently used go first): ~2.5 KB each (signature, 32 band keys)
 WINDOW = timedelta(days=30)  # core.config.Clusters.window_days
 MAX_MONTHS = 24  # a batch whose window reaches more months than this (a backlog out of order) searches them all
 
@@ -86,24 +86,19 @@ def months(prefix: str, times: Iterable[datetime], window: timedelta) -> list[st
     return out
 
 
-def band_number(key: str) -> int:
-    """A band key ("05" + 8 hex digits) as one int: band << 32 | crc (8 bytes instead of a 59-byte string)."""
-    return int(key[:2]) << 32 | int(key[2:], 16)
-
-
 @dataclass(frozen=True, slots=True)
 class Founder:
     """A stored cluster's first member as the resolver compares it: signature, band keys (as numbers), brand."""
 
     array: np.ndarray  # NUM_PERM uint32
-    bands: tuple[int, ...]
+    bands: tuple[str, ...]  # its band keys, as a batch's documents carry theirs (lsh_bands): compared as they are
     brand: str | None
     seen: datetime | None = None  # first_seen_at: the cluster's age for the window
 
     @classmethod
     def of(cls, minhash: str, brand: str | None, seen: datetime | None = None) -> Founder:
         array = np.frombuffer(binascii.a2b_base64(minhash), dtype="<u4").astype(np.uint32)
-        return cls(array, tuple(band_number(k) for k in band_keys(array)), brand, seen)
+        return cls(array, band_keys(array), brand, seen)
 
 
 class ClusterResolver:
@@ -217,11 +212,11 @@ class ClusterResolver:
             return out
         # LSH's candidates: the founders sharing a band with a document are its candidates (as in the in-memory
         # index), so a document's cluster does not depend on which other documents share its batch
-        rows: dict[int, list[int]] = {}  # band -> the documents that have it
+        rows: dict[str, list[int]] = {}  # band key -> the documents that have it
         for i, (doc, sig) in enumerate(zip(docs, sigs, strict=True)):
             if sig is not None and len(sig) == NUM_PERM:
                 for band in doc.get("lsh_bands") or ():
-                    rows.setdefault(band_number(band), []).append(i)
+                    rows.setdefault(band, []).append(i)
         near: dict[int, list[str]] = {}  # document -> its candidate founders, in id order (known is sorted)
         for c in known:
             founder = self.founders[c]
