@@ -262,8 +262,15 @@ class ClusterResolver:
         there), or None when that answer was cut short."""
         sigs = [Fingerprint.decode(d["minhash"]) if d.get("minhash") else None for d in docs]  # decoded once
         times = [seen_at(d) for d in docs]  # parsed once
-        stored = self._best_stored(docs, sigs, times)
         stored_ids, found = self._stored_ids(docs)
+        # a post seen before and a repost of a known original keep their cluster whatever their text: only the
+        # others are compared with stored founders (a crawl sees many posts again, for their engagement)
+        open_ = [i for i, d in enumerate(docs) if self._by_id(d, stored_ids) is None]
+        stored: list[tuple[str, float] | None] = [None] * len(docs)
+        if open_:
+            best = self._best_stored([docs[i] for i in open_], [sigs[i] for i in open_], [times[i] for i in open_])
+            for i, b in zip(open_, best, strict=True):
+                stored[i] = b
         self.index.capacity = self.memory + len(docs)
         for doc, sig, when, best_stored in zip(docs, sigs, times, stored, strict=True):
             mid = doc["mention_id"]
@@ -277,14 +284,13 @@ class ClusterResolver:
         self._forget(self.memory)
         return found.where if found.complete else None
 
-    def _choose(
-        self, doc: dict[str, Any], fp: Fingerprint | None, when: datetime | None,
-        best_stored: tuple[str, float] | None, stored_ids: dict[str, str],
-    ) -> str:
+    def _by_id(self, doc: dict[str, Any], stored_ids: dict[str, str]) -> str | None:
+        """The cluster a document has through an id: its own (seen a moment ago in this run, or stored: it keeps
+        its cluster), else its original's when it is a repost of a known post. None: its text decides."""
         mid = doc["mention_id"]
-        if mid in self.cluster_of:  # seen a moment ago in this run
+        if mid in self.cluster_of:
             return self.cluster_of[mid]
-        if mid in stored_ids:  # stored: it keeps its cluster
+        if mid in stored_ids:
             return stored_ids[mid]
         if doc.get("repost_of"):
             oid = mapping.doc_id(doc["platform"], doc["repost_of"])
@@ -292,6 +298,16 @@ class ClusterResolver:
                 return self.cluster_of[oid]
             if oid in stored_ids:
                 return stored_ids[oid]
+        return None
+
+    def _choose(
+        self, doc: dict[str, Any], fp: Fingerprint | None, when: datetime | None,
+        best_stored: tuple[str, float] | None, stored_ids: dict[str, str],
+    ) -> str:
+        mid = doc["mention_id"]
+        known = self._by_id(doc, stored_ids)
+        if known is not None:
+            return known
         if fp is None:
             return mid
         in_memory = self.index.best(fp, exclude=mid, group=doc.get("brand"),

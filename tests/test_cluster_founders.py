@@ -87,3 +87,30 @@ def test_what_the_lookups_forget_is_searchable_by_then() -> None:
     # a batch's lookups run while the batch before it is still being written (the committer thread): two batches
     # may be unwritten, besides what was written since the last refresh
     assert VISIBLE_WITHIN + 2 * batch <= min(INDEX_MEMORY, RepeatResolver.MEMORY, LOCATIONS_KEPT)
+
+
+@pytest.mark.es
+def test_posts_whose_cluster_an_id_decides_are_not_compared_with_founders(es: Elasticsearch, prefix: str) -> None:
+    """A stored post seen again keeps its cluster, and a repost of a known original joins the original's: neither
+    needs the founder search (a crawl sees many posts again), and the answer is what it was."""
+    ensure_schema(es, prefix)
+    founder, other = doc("1"), doc("2", "另一条完全不同的投诉：洗衣机漏水两次，上门维修一直没人来，电话也打不通")
+    MentionWriter(es, prefix, URL).write([Pending(founder), Pending(other)])
+    es.indices.refresh(index=mapping.alias(prefix))
+    searched: list[list[str]] = []
+    r = resolver(es, prefix)
+    plain = r._stored_clusters
+
+    def spy(docs: list[dict[str, Any]], times: Any = None) -> list[str]:
+        searched.append([d["mention_id"] for d in docs])
+        return plain(docs, times)
+
+    r._stored_clusters = spy  # type: ignore[method-assign]
+    again = doc("2", other["text"])  # the stored post, crawled again: its own cluster
+    repost = doc("3", "转发 " + other["text"])
+    repost["repost_of"] = "1"  # a repost of the founder: the founder's cluster, whatever the text says
+    fresh = doc("4", TEXT + "！！")  # new: the founder's cluster by its text
+    r.resolve([again, repost, fresh])
+    assert searched == [[fresh["mention_id"]]]
+    assert (again["cluster_id"], repost["cluster_id"], fresh["cluster_id"]) == (
+        other["mention_id"], founder["mention_id"], founder["mention_id"])
