@@ -154,13 +154,18 @@ def wipe(es: Any, prefix: str) -> None:
 END = date(2026, 11, 1)  # the stored history ends here, and the new posts with it
 
 
-def data(name: str, n: int, seed: int, days: float) -> Path:
-    """bench/generate.py's lines published over the `days` days before END (cached by all of these)."""
-    start = END - timedelta(days=days)
-    path = tb.DATA / f"{name}-{n}-{seed}-{start.isoformat()}-{days:g}d.jsonl"
+def data(name: str, n: int, seed: int, days: float | None = None) -> Path:
+    """bench/generate.py's lines published over the `days` days before END, or over its own default span when
+    `days` is None (cached by all of these)."""
+    span: list[str] = []
+    path = tb.DATA / f"{name}-{n}-{seed}.jsonl"
+    if days is not None:
+        start = END - timedelta(days=days)
+        span = ["--start", start.isoformat(), "--days", f"{days:g}"]
+        path = tb.DATA / f"{name}-{n}-{seed}-{start.isoformat()}-{days:g}d.jsonl"
     if not path.exists():
         subprocess.run([sys.executable, str(BENCH / "generate.py"), str(path), "-n", str(n), "--seed", str(seed),
-                        "--start", start.isoformat(), "--days", f"{days:g}"], check=True)
+                        *span], check=True)
     return path
 
 

@@ -6,7 +6,7 @@ import os
 
 import click
 
-from groundswell import __version__, allocator
+from groundswell import __version__, allocator, collector
 from groundswell.cli.alerts import alerts
 from groundswell.cli.common import CONFIG_HELP, VERBOSE_HELP, configure_logging, shared_options
 from groundswell.cli.config import config
@@ -73,6 +73,7 @@ for _command in cli.commands.values():
 
 def main() -> None:
     allocator.tune()  # before any thread exists (see groundswell.allocator)
+    collector.tune()  # fewer, cheaper collections of the many short-lived objects per mention (groundswell.collector)
     cli(prog_name="groundswell")
 
 
