@@ -44,9 +44,10 @@ def run_stages(stages: list[Any], results: list[Mention | DropItem]) -> list[Men
     """Each item after `stages`, or the DropItem that stopped it, in input order (items already dropped stay so).
 
     A stage with `process_batch` gets the batch's surviving items at once; the others get them one by one,
-    exactly as in a crawl. A stage that fails on one item (a bug a strange input found) costs that item only: it
-    comes back as a RejectedItem naming the stage, and the rest go on. The one-process path and the analysis
-    workers (pipelines.parallel) both run batches through here, so they cannot differ.
+    exactly as in a crawl (after their `prepare_batch`, if they have one, saw them all). A stage that fails on one
+    item (a bug a strange input found) costs that item only: it comes back as a RejectedItem naming the stage, and
+    the rest go on. The one-process path and the analysis workers (pipelines.parallel) both run batches through
+    here, so they cannot differ.
     """
     for s in stages:
         live = [i for i, r in enumerate(results) if not isinstance(r, DropItem)]
@@ -61,6 +62,12 @@ def run_stages(stages: list[Any], results: list[Mention | DropItem]) -> list[Men
                 for i, o in zip(live, out, strict=True):
                     results[i] = o
                 continue
+        if hasattr(s, "prepare_batch"):  # work shared by the batch's items (a stage's own business, e.g. the
+            # complaint model's features computed at once); only a preparation: each item is still processed alone
+            try:
+                s.prepare_batch([results[i] for i in live])
+            except Exception:
+                log.debug("%s could not prepare a batch; its items go one by one", type(s).__name__, exc_info=True)
         if hasattr(s, "process_item"):
             for i in live:
                 results[i] = _one(s, results[i])  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ from typing import Any
 from core.mention import Mention
 from pipelines import complaint_model
 from pipelines.complaints import NEGATIVE_BELOW, Rules, cached_rules, default_rules, is_complaint, tag
+from pipelines.sentiment_model import features
 
 
 def _setting_bool(settings: Any, key: str, default: bool) -> bool:
@@ -42,8 +43,18 @@ class ComplaintPipeline:
             model = complaint_model.load()
         return cls(rules, crawler.stats, threshold, model)
 
+    @staticmethod
+    def _text(item: Mention) -> str:
+        return "\n".join(t for t in (item.title, item.text) if t)
+
+    def prepare_batch(self, items: list[Mention]) -> None:
+        """Before a batch's items go through process_item one by one (pipelines.chain): the model's features of all
+        their texts, computed together (features.prefetch)."""
+        if self.model is not None:
+            features.prefetch([t for i in items if (t := self._text(i))])
+
     def process_item(self, item: Mention) -> Mention:
-        text = "\n".join(t for t in (item.title, item.text) if t)
+        text = self._text(item)
         # a mention that names no brand and is no rated review needs commerce words for generic keywords
         context = not item.brand and item.rating is None
         if self.model is not None:

@@ -175,8 +175,11 @@ class SentimentPipeline:
         return item
 
     def process_batch(self, items: list[Any]) -> list[Any]:
-        """Many items at once, on all cores (`groundswell ingest` feeds the chain in batches)."""
-        for item, s in zip(items, analyse_many([getattr(i, "text", "") or "" for i in items]), strict=True):
+        """Many items at once (`groundswell ingest` and batched crawls feed the chain in batches): the model's
+        features of the whole batch computed together (features.prefetch), then each item as process_item."""
+        texts = [getattr(i, "text", "") or "" for i in items]
+        features.prefetch([R.clean(str(t)) for t in texts if t])  # the very strings analyse() hands the model
+        for item, s in zip(items, analyse_many(texts), strict=True):
             item.sentiment_score = s.score
             item.sentiment_label = s.label
         return items
