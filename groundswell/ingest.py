@@ -80,6 +80,17 @@ def _refuse_constant(name: str) -> float:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+class _OutOfRange(ValueError):
+    """A JSON number too large for a float (1e999 reads as inf)."""
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _OutOfRange(f"number out of range: {value}")
+    return value
+
+
 def _problem(value: Any, depth: int = 0) -> str | None:
     """Why a decoded record cannot be stored as it is (None: it can): too deep, or a number out of range."""
     if depth > MAX_DEPTH:
@@ -131,7 +142,9 @@ def parse_json_line(raw: str) -> tuple[dict[str, Any] | None, str | None]:
     if ("[" in raw or "{" in raw) and raw.count("[") + raw.count("{") > MAX_DEPTH and _nesting(raw) > MAX_DEPTH + 1:
         return None, f"nested more than {MAX_DEPTH} levels deep"
     try:
-        record = json.loads(raw, parse_constant=_refuse_constant)
+        record = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except _OutOfRange as exc:
+        return None, str(exc)
     except json.JSONDecodeError as exc:
         return None, f"malformed JSON: {exc.msg} at column {exc.colno}"
     except RecursionError:
@@ -140,7 +153,8 @@ def parse_json_line(raw: str) -> tuple[dict[str, Any] | None, str | None]:
         return None, f"malformed JSON: {exc}"
     if not isinstance(record, dict):
         return None, f"expected a JSON object, got {type(record).__name__}"
-    problem = _problem(record)
+    # numbers are checked as they are read (_finite_float); the depth only when the line has brackets enough
+    problem = _problem(record) if raw.count("[") + raw.count("{") > MAX_DEPTH else None
     if problem:
         return None, problem
     return record, None

@@ -141,7 +141,9 @@ def _mend(value: Any) -> Any:
 def normalize(m: Mention, now: datetime) -> Mention:
     """Check required fields, parse and fold the rest in place; raise Rejected naming the bad field."""
     for name in INPUT_FIELDS:
-        setattr(m, name, _mend(getattr(m, name)))
+        value = getattr(m, name)
+        if value is not None and not isinstance(value, bool | int | float):  # most of the fields: nothing to mend
+            setattr(m, name, _mend(value))
     m.extra = _mend(m.extra)
     platform = _as_str(m.platform, "platform")
     if not platform:
