@@ -45,7 +45,7 @@ import numpy as np
 from elasticsearch import Elasticsearch
 
 from core.times import iso, parse_time
-from pipelines.near_duplicates import NUM_PERM, SIMILAR, Fingerprint, LshIndex, band_keys
+from pipelines.near_duplicates import NUM_PERM, SIMILAR, Fingerprint, LshIndex, band_keys, many_band_keys
 from store import mapping
 from store.lookup import Found, stored_copies, stored_sources
 
@@ -99,6 +99,17 @@ class Founder:
     def of(cls, minhash: str, brand: str | None, seen: datetime | None = None) -> Founder:
         array = np.frombuffer(binascii.a2b_base64(minhash), dtype="<u4").astype(np.uint32)
         return cls(array, band_keys(array), brand, seen)
+
+    @classmethod
+    def many(cls, sources: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, Founder]]:
+        """(cluster id, Founder.of its stored minhash, brand and first_seen_at) for many founders at once: their
+        band keys in one pass (many_band_keys). A minhash of another length than NUM_PERM is taken alone."""
+        arrays = [np.frombuffer(binascii.a2b_base64(src["minhash"]), dtype="<u4").astype(np.uint32)
+                  for _, src in sources]
+        full = [i for i, a in enumerate(arrays) if len(a) == NUM_PERM]
+        keys = dict(zip(full, many_band_keys(np.stack([arrays[i] for i in full])) if full else [], strict=True))
+        return [(cid, cls(a, keys[i] if i in keys else band_keys(a), src.get("brand"), seen_at(src)))
+                for i, ((cid, src), a) in enumerate(zip(sources, arrays, strict=True))]
 
 
 class ClusterResolver:
@@ -187,9 +198,11 @@ class ClusterResolver:
         else:
             found = []
         unplaced = [c for c in missing if c not in self.found_in]
+        new: dict[str, dict[str, Any]] = {}
         for cid, src in found + stored_sources(self.es, self.prefix, unplaced, fields, self.call):
             if src.get("minhash") and cid not in self.founders:
-                self.founders[cid] = Founder.of(src["minhash"], src.get("brand"), seen_at(src))
+                new.setdefault(cid, src)
+        self.founders.update(Founder.many(list(new.items())))
         while len(self.founders) > max(FOUNDER_CACHE, len(cluster_ids)):
             self.founders.popitem(last=False)
 

@@ -138,3 +138,33 @@ def test_same_wording_about_two_brands_is_two_complaints() -> None:
     ids = cluster_all([text, text, text], groups=["小米", "华为", "小米"])
     assert ids[0] == ids[2] and ids[1] != ids[0]
     assert len(set(cluster_all([text, text]))) == 1  # without brands, copies are copies
+
+
+def test_a_batch_gets_the_keys_and_signatures_one_text_at_a_time_gets() -> None:
+    """NearDuplicatePipeline.process_batch (band keys of the whole batch at once, many_band_keys) stores what
+    process_item stores, on real posts and reviews, titles, and texts too short to fingerprint."""
+    import numpy as np
+
+    from core.mention import Mention
+    from pipelines.near_duplicates import NearDuplicatePipeline, band_keys, many_band_keys
+    from pipelines.sentiment_model import corpora
+
+    shop, _ = corpora.reviews()
+    texts = [d.text for d in shop[:800]] + [d.text for d in corpora.weibo()["train"][:800]]
+    texts += ["短", "", "小米手机用了三天就黑屏了，客服说让我等", ORIGINAL * 40]
+    rng = np.random.default_rng(7)
+    sigs = rng.integers(0, 1 << 32, size=(50, NUM_PERM), dtype=np.uint64).astype(np.uint32)
+    assert many_band_keys(sigs) == [band_keys(s) for s in sigs] and many_band_keys(sigs[:0]) == []
+
+    def items() -> list[Mention]:
+        return [Mention(platform="weibo", source_id=str(i), text=t, title="标题党" if i % 3 == 0 else None)
+                for i, t in enumerate(texts)]
+
+    one, many = items(), items()
+    stage = NearDuplicatePipeline(None)
+    for item in one:
+        stage.process_item(item)
+    for start in range(0, len(many), 300):
+        stage.process_batch(many[start:start + 300])
+    assert [(i.minhash, i.lsh_bands) for i in one] == [(i.minhash, i.lsh_bands) for i in many]
+    assert fingerprint("小米手机用了三天就黑屏了，客服说让我等").bands[0] == EXPECTED_BAND_0  # type: ignore[union-attr]
