@@ -212,7 +212,7 @@ class ClusterResolver:
         return seen is None or when is None or abs(seen - when) <= self.window
 
     def _best_stored(
-        self, docs: list[dict[str, Any]], sigs: list[tuple[int, ...] | None], times: list[datetime | None]
+        self, docs: list[dict[str, Any]], sigs: list[np.ndarray | None], times: list[datetime | None]
     ) -> list[tuple[str, float] | None]:
         """For each document, the most similar stored cluster founder at or above SIMILAR, within the window."""
         # clusters whose founder is in the in-memory index are compared there; whether the store shows them yet is
@@ -273,7 +273,7 @@ class ClusterResolver:
         """Set cluster_id on every document, in order (earlier documents of the batch count as earlier). Returns
         where the batch's posts are stored, as its one ids search found them (store.writer reads its stored copies
         there), or None when that answer was cut short."""
-        sigs = [Fingerprint.decode(d["minhash"]) if d.get("minhash") else None for d in docs]  # decoded once
+        sigs = [Fingerprint.decode_array(d["minhash"]) if d.get("minhash") else None for d in docs]  # decoded once
         times = [seen_at(d) for d in docs]  # parsed once
         stored_ids, found = self._stored_ids(docs)
         # a post seen before and a repost of a known original keep their cluster whatever their text: only the
@@ -287,13 +287,13 @@ class ClusterResolver:
         self.index.capacity = self.memory + len(docs)
         for doc, sig, when, best_stored in zip(docs, sigs, times, stored, strict=True):
             mid = doc["mention_id"]
-            fp = Fingerprint(sig, tuple(doc.get("lsh_bands") or ())) if sig is not None else None
-            cluster = self._choose(doc, fp, when, best_stored, stored_ids)
+            bands = tuple(doc.get("lsh_bands") or ())
+            cluster = self._choose(doc, sig, bands, when, best_stored, stored_ids)
             doc["cluster_id"] = cluster
             self._remember(mid, cluster)
             self._note_seen(cluster, mid, when)
-            if fp is not None and fp.bands:
-                self.index.add(mid, cluster, fp, doc.get("brand"))
+            if sig is not None and bands:
+                self.index.add_signature(mid, cluster, sig, bands, doc.get("brand"))
         self._forget(self.memory)
         return found.where if found.complete else None
 
@@ -314,17 +314,17 @@ class ClusterResolver:
         return None
 
     def _choose(
-        self, doc: dict[str, Any], fp: Fingerprint | None, when: datetime | None,
+        self, doc: dict[str, Any], sig: np.ndarray | None, bands: tuple[str, ...], when: datetime | None,
         best_stored: tuple[str, float] | None, stored_ids: dict[str, str],
     ) -> str:
         mid = doc["mention_id"]
         known = self._by_id(doc, stored_ids)
         if known is not None:
             return known
-        if fp is None:
+        if sig is None:
             return mid
-        in_memory = self.index.best(fp, exclude=mid, group=doc.get("brand"),
-                                    allow=lambda c: self._young(self.cluster_seen.get(c), when))
+        in_memory = self.index.best_signature(sig, bands, exclude=mid, group=doc.get("brand"),
+                                              allow=lambda c: self._young(self.cluster_seen.get(c), when))
         candidates = [c for c in (in_memory, best_stored) if c is not None]
         return max(candidates, key=lambda c: c[1])[0] if candidates else mid
 

@@ -25,7 +25,8 @@ import binascii
 import re
 import sys
 import zlib
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +71,11 @@ class Fingerprint:
     @staticmethod
     def decode(data: str) -> tuple[int, ...]:
         return tuple(np.frombuffer(binascii.a2b_base64(data), dtype="<u4").tolist())
+
+    @staticmethod
+    def decode_array(data: str) -> np.ndarray:
+        """decode() as a uint32 array of its own (what the index and the comparisons use: no 128 Python ints)."""
+        return np.frombuffer(binascii.a2b_base64(data), dtype="<u4").astype(np.uint32)
 
 
 def clean(text: str) -> str:
@@ -179,21 +185,30 @@ class LshIndex:
 
     def __init__(self, capacity: int = 200_000):
         self.capacity = capacity
-        self.by_band: dict[str, list[_Entry]] = {}
+        self.by_band: dict[str, deque[_Entry]] = {}  # oldest first
         self.entries: dict[str, _Entry] = {}
         # exact copies (a repost's text, a pasted complaint) resolve by one dict lookup: newest entry per signature
         self.exact: dict[tuple[str | None, bytes], _Entry] = {}
 
     def add(self, mention_id: str, cluster_id: str, fp: Fingerprint, group: str | None = None) -> None:
+        self.add_signature(mention_id, cluster_id, np.asarray(fp.signature, dtype=np.uint32), fp.bands, group)
+
+    def add_signature(
+        self, mention_id: str, cluster_id: str, signature: np.ndarray, bands: Sequence[str], group: str | None = None
+    ) -> None:
+        """add() with the signature as a uint32 array already (the index keeps it: it must not change after)."""
         if mention_id in self.entries:
             self.entries[mention_id].cluster_id = cluster_id
             return
-        bands = tuple(sys.intern(b) for b in fp.bands)
-        entry = _Entry(mention_id, cluster_id, np.asarray(fp.signature, dtype=np.uint32), bands, group)
+        keys = tuple(sys.intern(b) for b in bands)
+        entry = _Entry(mention_id, cluster_id, signature, keys, group)
         self.entries[mention_id] = entry
         self.exact[entry.exact_key] = entry
-        for band in bands:
-            self.by_band.setdefault(band, []).append(entry)
+        for band in keys:
+            bucket = self.by_band.get(band)
+            if bucket is None:
+                bucket = self.by_band[band] = deque()
+            bucket.append(entry)
         self.trim()
 
     def trim(self) -> None:
@@ -211,7 +226,10 @@ class LshIndex:
             bucket = self.by_band.get(band)
             if bucket is None:
                 continue
-            bucket[:] = [e for e in bucket if e is not entry]
+            if bucket[0] is entry:  # always, as the oldest entry goes first and buckets fill in order
+                bucket.popleft()
+            else:
+                bucket = self.by_band[band] = deque(e for e in bucket if e is not entry)
             if not bucket:
                 del self.by_band[band]
 
@@ -225,7 +243,13 @@ class LshIndex:
         brands ("客服一直不回复，太失望了") is two complaints, not one. With `allow`, only mentions of the clusters
         it accepts (by cluster id) are candidates (pipelines.clusters: a cluster too old for the mention).
         """
-        sig = np.asarray(fp.signature, dtype=np.uint32)
+        return self.best_signature(np.asarray(fp.signature, dtype=np.uint32), fp.bands, exclude, group, allow)
+
+    def best_signature(
+        self, sig: np.ndarray, bands: Sequence[str], exclude: str | None = None, group: str | None = None,
+        allow: Callable[[str], bool] | None = None,
+    ) -> tuple[str, float] | None:
+        """best() with the signature as a uint32 array already."""
         raw = sig.tobytes()
         for g in (group, None) if group is not None else (None,):
             same = self.exact.get((g, raw))
@@ -233,7 +257,7 @@ class LshIndex:
                 return (same.cluster_id, 1.0)  # an exact copy: nothing can beat it (keeps viral reposts linear)
         seen: set[str] = set()
         candidates: list[_Entry] = []
-        for band in fp.bands:
+        for band in bands:
             for e in reversed(self.by_band.get(band, ())):  # newest first: they carry the current cluster
                 if e.mention_id in seen or e.mention_id == exclude:
                     continue
