@@ -5,7 +5,8 @@ stages) and keep a few thousand of them alive at a time (a batch, the run's boun
 default thresholds (700, 10, 10) the young generation is collected every 700 net allocations, so a batch's objects
 survive into the older generations, and the full collections that follow scan everything alive: a 20,000-line
 `groundswell ingest` spent 3.4 of its 18.5 s in the collector (21 full collections of ~135 ms each). Collecting the
-young generation every 10,000 allocations instead made it 0.9 s, and the run 13% faster in CPU (bench/RESULTS.md).
+young generation every 10,000 allocations instead made it 0.7 to 1.0 s, and the run 13% faster in CPU
+(bench/RESULTS.md).
 Reference counting still frees everything without cycles at once; cycles (an exception's traceback, Twisted's
 deferreds) wait a little longer. Forked processes (analysis workers, crawl children) inherit the setting."""
 

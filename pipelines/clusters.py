@@ -34,7 +34,6 @@ document too, so the answer does not depend on which months a batch's other docu
 
 from __future__ import annotations
 
-import binascii
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -88,7 +87,7 @@ def months(prefix: str, times: Iterable[datetime], window: timedelta) -> list[st
 
 @dataclass(frozen=True, slots=True)
 class Founder:
-    """A stored cluster's first member as the resolver compares it: signature, band keys (as numbers), brand."""
+    """A stored cluster's first member as the resolver compares it: signature, band keys, brand."""
 
     array: np.ndarray  # NUM_PERM uint32
     bands: tuple[str, ...]  # its band keys, as a batch's documents carry theirs (lsh_bands): compared as they are
@@ -96,16 +95,10 @@ class Founder:
     seen: datetime | None = None  # first_seen_at: the cluster's age for the window
 
     @classmethod
-    def of(cls, minhash: str, brand: str | None, seen: datetime | None = None) -> Founder:
-        array = np.frombuffer(binascii.a2b_base64(minhash), dtype="<u4").astype(np.uint32)
-        return cls(array, band_keys(array), brand, seen)
-
-    @classmethod
     def many(cls, sources: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, Founder]]:
-        """(cluster id, Founder.of its stored minhash, brand and first_seen_at) for many founders at once: their
-        band keys in one pass (many_band_keys). A minhash of another length than NUM_PERM is taken alone."""
-        arrays = [np.frombuffer(binascii.a2b_base64(src["minhash"]), dtype="<u4").astype(np.uint32)
-                  for _, src in sources]
+        """(cluster id, its Founder) from stored sources (minhash, brand, first_seen_at), many at once: their band
+        keys in one pass (many_band_keys). A minhash of another length than NUM_PERM is taken alone."""
+        arrays = [Fingerprint.decode_array(src["minhash"]) for _, src in sources]
         full = [i for i, a in enumerate(arrays) if len(a) == NUM_PERM]
         keys = dict(zip(full, many_band_keys(np.stack([arrays[i] for i in full])) if full else [], strict=True))
         return [(cid, cls(a, keys[i] if i in keys else band_keys(a), src.get("brand"), seen_at(src)))

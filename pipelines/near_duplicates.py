@@ -65,7 +65,7 @@ class Fingerprint:
 
     def encode(self) -> str:
         """Compact form stored with the mention (base64 of 128 little-endian uint32)."""
-        return base64.b64encode(np.asarray(self.signature, dtype="<u4").tobytes()).decode()
+        return encode_signature(np.asarray(self.signature, dtype=np.uint32))
 
     @staticmethod
     def decode(data: str) -> tuple[int, ...]:
@@ -105,13 +105,21 @@ def minhash(grams: Iterable[str]) -> np.ndarray:
     return result
 
 
+def signature(text: str | None) -> np.ndarray | None:
+    """The MinHash signature of a text, or None when it is too short to have copies."""
+    grams = shingles(clean(text or ""))
+    return minhash(grams) if len(grams) >= MIN_SHINGLES else None
+
+
+def encode_signature(sig: np.ndarray) -> str:
+    """What a mention stores of its signature: base64 of its 128 little-endian uint32."""
+    return base64.b64encode(sig.astype("<u4").tobytes()).decode()
+
+
 def fingerprint(text: str | None) -> Fingerprint | None:
     """The MinHash signature and LSH band keys of a text, or None when it is too short to have copies."""
-    grams = shingles(clean(text or ""))
-    if len(grams) < MIN_SHINGLES:
-        return None
-    sig = minhash(grams)
-    return Fingerprint(tuple(sig.tolist()), band_keys(sig))
+    sig = signature(text)
+    return None if sig is None else Fingerprint(tuple(sig.tolist()), band_keys(sig))
 
 
 def band_keys(signature: np.ndarray) -> tuple[str, ...]:
@@ -332,16 +340,13 @@ class NearDuplicatePipeline:
     def process_batch(self, items: list[Mention]) -> list[Mention]:
         """A batch (`groundswell ingest`, batched crawls): each text's signature as process_item computes it, the
         band keys of all of them at once (many_band_keys), the same values."""
-        sigs: list[np.ndarray | None] = []
-        for item in items:
-            grams = shingles(clean(self._text(item)))
-            sigs.append(minhash(grams) if len(grams) >= MIN_SHINGLES else None)
+        sigs = [signature(self._text(item)) for item in items]
         rows = [s for s in sigs if s is not None]
         keys = iter(many_band_keys(np.stack(rows)) if rows else [])
         for item, sig in zip(items, sigs, strict=True):
             if sig is None:
                 self._too_short(item)
                 continue
-            item.minhash = base64.b64encode(sig.astype("<u4").tobytes()).decode()  # as Fingerprint.encode
+            item.minhash = encode_signature(sig)
             item.lsh_bands = list(next(keys))
         return items

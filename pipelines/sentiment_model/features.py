@@ -141,9 +141,9 @@ def _text_buckets(text: str, extra_tokens: tuple[str, ...]) -> npt.NDArray[np.in
 def _distinct(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """np.unique(values): sorted, each once. By a sort: numpy 2's np.unique hashes first, which took three times as
     long on a text's ~150 buckets and four times on a batch's."""
-    if len(values) < 2:
-        return np.sort(values)
     ordered = np.sort(values)
+    if len(ordered) < 2:
+        return ordered
     return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
 
 
@@ -210,19 +210,22 @@ class _Recent:
                 self.items.move_to_end(key)
                 return found
         value = _text_buckets(text, extra_tokens)
-        value.flags.writeable = False  # shared between callers: nobody may change it
-        cost = self._bytes(key, value)
-        if cost > self.limit // 8:  # a huge page: computed, not kept
-            return value
         with self.lock:
-            if key not in self.items:
-                self.items[key] = value
-                self.size += cost
-            while self.size > self.limit:
-                k, v = self.items.popitem(last=False)
-                self.size -= self._bytes(k, v)
+            self._keep(key, value)
         return value
 
+    def _keep(self, key: tuple[str, tuple[str, ...]], value: npt.NDArray[np.int64]) -> None:
+        """Keep a computed array (made read-only: callers share it), the oldest going beyond the limit; a huge
+        page's is not kept. Under the lock."""
+        value.flags.writeable = False
+        cost = self._bytes(key, value)
+        if cost > self.limit // 8 or key in self.items:
+            return
+        self.items[key] = value
+        self.size += cost
+        while self.size > self.limit:
+            k, v = self.items.popitem(last=False)
+            self.size -= self._bytes(k, v)
 
     def prefetch(self, texts: list[str]) -> None:
         """Compute the buckets of the texts not kept yet at once (many_buckets) and keep them, so that the per-text
@@ -237,17 +240,7 @@ class _Recent:
             return  # text_buckets raises for the text at fault, one item at a time
         with self.lock:
             for text, value in zip(todo, arrays, strict=True):
-                key: tuple[str, tuple[str, ...]] = (text, ())
-                value = value.copy()  # its own small array, not a view keeping the batch's alive
-                value.flags.writeable = False
-                cost = self._bytes(key, value)
-                if cost > self.limit // 8 or key in self.items:
-                    continue
-                self.items[key] = value
-                self.size += cost
-            while self.size > self.limit:
-                k, v = self.items.popitem(last=False)
-                self.size -= self._bytes(k, v)
+                self._keep((text, ()), value.copy())  # its own small array, not a view keeping the batch's alive
 
 
 _recent = _Recent()
