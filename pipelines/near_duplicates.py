@@ -192,9 +192,10 @@ class LshIndex:
 
     def __init__(self, capacity: int = 200_000):
         self.capacity = capacity
-        # oldest first; lists, not deques: most bands are one mention's, and an empty deque takes 600 bytes (5,000
-        # mentions' 160,000 buckets made the ingest process 100 MB larger)
-        self.by_band: dict[str, list[_Entry]] = {}
+        # band key -> its entries, oldest first. Most bands are one mention's (88% of them over 10,000 generated
+        # posts): such a bucket is the entry itself, a list only from its second entry on, as a list of one took
+        # 88 bytes a band, ~2 KB a mention (and an empty deque 600: 100 MB over 5,000 mentions)
+        self.by_band: dict[str, _Entry | list[_Entry]] = {}
         self.entries: dict[str, _Entry] = {}
         # exact copies (a repost's text, a pasted complaint) resolve by one dict lookup: newest entry per signature
         self.exact: dict[tuple[str | None, bytes], _Entry] = {}
@@ -209,17 +210,25 @@ class LshIndex:
         if mention_id in self.entries:
             self.entries[mention_id].cluster_id = cluster_id
             return
-        keys = tuple(sys.intern(b) for b in bands)
+        keys = tuple(map(sys.intern, bands))
         entry = _Entry(mention_id, cluster_id, signature, keys, group)
         self.entries[mention_id] = entry
         self.exact[entry.exact_key] = entry
+        by_band = self.by_band
         for band in keys:
-            bucket = self.by_band.get(band)
+            bucket = by_band.get(band)
             if bucket is None:
-                self.by_band[band] = [entry]
-            else:
+                by_band[band] = entry
+            elif isinstance(bucket, list):
                 bucket.append(entry)
+            else:
+                by_band[band] = [bucket, entry]
         self.trim()
+
+    def members(self, band: str) -> list[_Entry]:
+        """The entries of a band, oldest first (however the bucket is kept)."""
+        bucket = self.by_band.get(band)
+        return [] if bucket is None else list(bucket) if isinstance(bucket, list) else [bucket]
 
     def trim(self) -> None:
         """Forget the oldest entries beyond the capacity."""
@@ -232,16 +241,23 @@ class LshIndex:
         key = entry.exact_key
         if self.exact.get(key) is entry:
             del self.exact[key]
+        by_band = self.by_band
         for band in entry.bands:
-            bucket = self.by_band.get(band)
+            bucket = by_band.get(band)
             if bucket is None:
+                continue
+            if not isinstance(bucket, list):
+                if bucket is entry:
+                    del by_band[band]
                 continue
             if bucket[0] is entry:  # always, as the oldest entry goes first and buckets fill in order
                 del bucket[0]
             else:
                 bucket[:] = [e for e in bucket if e is not entry]
-            if not bucket:
-                del self.by_band[band]
+            if len(bucket) == 1:
+                by_band[band] = bucket[0]
+            elif not bucket:
+                del by_band[band]
 
     def best(
         self, fp: Fingerprint, exclude: str | None = None, group: str | None = None,
@@ -265,10 +281,15 @@ class LshIndex:
             same = self.exact.get((g, raw))
             if same is not None and same.mention_id != exclude and (allow is None or allow(same.cluster_id)):
                 return (same.cluster_id, 1.0)  # an exact copy: nothing can beat it (keeps viral reposts linear)
+        # most mentions share no band with anything in memory: find that out in C before the loop below
+        buckets = [b for b in map(self.by_band.get, bands) if b is not None]
+        if not buckets:
+            return None
         seen: set[str] = set()
         candidates: list[_Entry] = []
-        for band in bands:
-            for e in reversed(self.by_band.get(band, ())):  # newest first: they carry the current cluster
+        for bucket in buckets:
+            members = reversed(bucket) if isinstance(bucket, list) else (bucket,)
+            for e in members:  # newest first: they carry the current cluster
                 if e.mention_id in seen or e.mention_id == exclude:
                     continue
                 if group is not None and e.group is not None and e.group != group:

@@ -127,7 +127,8 @@ def test_index_eviction_drops_oldest_from_its_buckets() -> None:
         assert fp is not None
         index.add(f"m{i}", f"m{i}", fp)
     assert list(index.entries) == ["m1", "m2"]
-    assert all(e.mention_id != "m0" for bucket in index.by_band.values() for e in bucket)
+    assert all(e.mention_id != "m0" for band in index.by_band for e in index.members(band))
+    assert all(index.members(band) for band in index.by_band)  # no empty bucket left behind
     assert fps[0] is not None
     found = index.best(fps[0])
     assert found is not None and found[0] in {"m1", "m2"}
@@ -168,3 +169,53 @@ def test_a_batch_gets_the_keys_and_signatures_one_text_at_a_time_gets() -> None:
         stage.process_batch(many[start:start + 300])
     assert [(i.minhash, i.lsh_bands) for i in one] == [(i.minhash, i.lsh_bands) for i in many]
     assert fingerprint("小米手机用了三天就黑屏了，客服说让我等").bands[0] == EXPECTED_BAND_0  # type: ignore[union-attr]
+
+
+class _ListBuckets(LshIndex):
+    """The index as it was before single-entry buckets: every bucket a list (the reference for the test below)."""
+
+    def add_signature(self, mention_id, cluster_id, signature, bands, group=None):  # type: ignore[no-untyped-def]
+        super().add_signature(mention_id, cluster_id, signature, bands, group)
+        for band in bands:  # every bucket back to a list, as the old index kept them
+            bucket = self.by_band.get(band)
+            if bucket is not None and not isinstance(bucket, list):
+                self.by_band[band] = [bucket]
+
+
+def test_single_entry_buckets_answer_as_lists_did() -> None:
+    """The index keeps a band of one mention as the entry itself (~2 KB a mention less than a list of one): over a
+    stream of copies, variants and unrelated posts, with evictions, brands and an `allow`, it answers exactly as
+    the same index with every bucket a list, and leaves no bucket empty."""
+    import numpy as np
+
+    from pipelines.sentiment_model import corpora
+
+    shop, _ = corpora.reviews()
+    base = [d.text for d in shop[:300]]
+    rng = np.random.default_rng(11)
+    texts = []
+    for i in range(1500):
+        t = base[int(rng.integers(0, 60 if i % 2 else len(base)))]  # the first 60 come back often
+        if i % 3 == 0:
+            t = t + "！！" if i % 2 else "转发：" + t
+        texts.append(t)
+    fast, ref = LshIndex(capacity=200), _ListBuckets(capacity=200)
+    joined = 0
+    for i, t in enumerate(texts):
+        fp = fingerprint(t)
+        if fp is None:
+            continue
+        sig = np.asarray(fp.signature, dtype=np.uint32)
+        group = "小米" if i % 5 else "华为"
+        allow = (lambda c: not c.endswith("7")) if i % 4 == 0 else None
+        a = fast.best_signature(sig, fp.bands, exclude=f"m{i}", group=group, allow=allow)
+        b = ref.best_signature(sig, fp.bands, exclude=f"m{i}", group=group, allow=allow)
+        assert a == b, i
+        joined += a is not None
+        cid = a[0] if a else f"m{i}"
+        fast.add_signature(f"m{i}", cid, sig, fp.bands, group)
+        ref.add_signature(f"m{i}", cid, sig.copy(), fp.bands, group)
+    assert joined > 300 and list(fast.entries) == list(ref.entries)
+    assert {b: [e.mention_id for e in fast.members(b)] for b in fast.by_band} == {
+        b: [e.mention_id for e in ref.members(b)] for b in ref.by_band}
+    assert all(fast.members(b) for b in fast.by_band)
