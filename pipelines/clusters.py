@@ -48,7 +48,7 @@ from pipelines.near_duplicates import NUM_PERM, SIMILAR, Fingerprint, LshIndex, 
 from store import mapping
 from store.lookup import Found, stored_copies, stored_sources
 
-INDEX_MEMORY = 5_000  # mentions of this run kept in memory (band index ~5 KB each, cluster ids); older ones are
+INDEX_MEMORY = 10_000  # mentions of this run kept in memory (band index ~3 KB each, cluster ids); older ones are
 # found in the store like any earlier run's (the Elasticsearch stage makes them searchable in time:
 # pipelines.elasticsearch.VISIBLE_WITHIN), so memory stays flat whatever the input's size
 MAX_CLUSTERS = 2_000  # stored clusters considered per batch (founders sharing a band with one of its documents)
@@ -142,7 +142,9 @@ class ClusterResolver:
         """The stored clusters whose founder shares a band key with a document of the batch and was first seen
         within the window of the batch's times, by id (sorted, so that ties between equally similar founders go the
         same way whatever order the node returns them in). Only the months of the window are searched."""
-        bands = sorted({b for d in docs for b in d.get("lsh_bands") or ()})
+        # a set, not sorted: the node does not care for the order of ~16,000 terms, and sorting them cost the writer's
+        # thread more than the search's own wait
+        bands = list(set().union(*(d.get("lsh_bands") or () for d in docs)))
         if not bands:
             return []
         times = [seen_at(d) for d in docs] if times is None else times
@@ -169,9 +171,12 @@ class ClusterResolver:
             track_total_hits=False,
             ignore_unavailable=True,
             allow_no_indices=True,
+            # only what is read below: up to 2,000 hits' ids, scores and sort values were most of what the writer's
+            # thread parsed (no hits at all: the node leaves out "hits" too)
+            filter_path=["hits.hits._index", "hits.hits.fields"],
         )
         self.found_in = {}
-        for h in resp["hits"]["hits"]:
+        for h in (resp.get("hits") or {}).get("hits") or ():
             if h.get("fields"):
                 self.found_in.setdefault(str(h["fields"]["mention_id"][0]), set()).add(str(h["_index"]))
         return sorted(self.found_in)
@@ -224,10 +229,12 @@ class ClusterResolver:
                 for band in doc.get("lsh_bands") or ():
                     rows.setdefault(band, []).append(i)
         near: dict[int, list[str]] = {}  # document -> its candidate founders, in id order (known is sorted)
+        batch_bands = rows.keys()
         for c in known:
-            founder = self.founders[c]
-            for i in {i for band in founder.bands for i in rows.get(band, ())}:
-                near.setdefault(i, []).append(c)
+            shared = batch_bands & self.founders[c].bands  # in C: most founders share one band or none
+            if shared:
+                for i in {i for band in shared for i in rows[band]}:
+                    near.setdefault(i, []).append(c)
         for i, candidates in sorted(near.items()):
             doc, sig = docs[i], sigs[i]
             assert sig is not None

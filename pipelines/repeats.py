@@ -102,7 +102,7 @@ class RepeatResolver:
     What this process marked earlier is remembered (bounded) and joins what the store returns: a complaint written
     a moment ago is not searchable until the store refreshes, and that timing must not change the answer."""
 
-    MEMORY = 5_000  # complaints remembered (the newest): more than the store's refresh can lag behind a run, which
+    MEMORY = 10_000  # complaints remembered (the newest): more than the store's refresh can lag behind a run, which
     # the Elasticsearch stage bounds (pipelines.elasticsearch); older ones are found in the store
 
     def __init__(self, es: Elasticsearch, prefix: str, call: Callable[..., Any]):
@@ -113,7 +113,11 @@ class RepeatResolver:
         self.recent: OrderedDict[str, Key] = OrderedDict()  # mention id -> its key, oldest first
 
     def stored(self, docs: list[dict[str, Any]]) -> dict[Key, list[Earlier]]:
-        query = lookup_query(docs)
+        return self.stored_by(lookup_query(docs))
+
+    def stored_by(self, query: dict[str, Any] | None) -> dict[Key, list[Earlier]]:
+        """The stored complaints lookup_query's query finds (touches nothing of this resolver's: the Elasticsearch
+        stage runs it on another thread while the batch's cluster ids are resolved)."""
         if query is None:
             return {}
         resp = self.call(
@@ -121,6 +125,11 @@ class RepeatResolver:
             sort=[{"published_at": "desc"}], source=["mention_id", "platform", "author_id", "author", "brand",
                                                       "published_at", "complaint.is_complaint"],
             ignore_unavailable=True, allow_no_indices=True,
+            # months are by first sighting, and a post is published before it is first seen: the months whose
+            # published_at cannot reach the window are skipped by the node's can-match round (from their points'
+            # bounds) instead of looking up every author's terms in them. The node does that on its own only
+            # from 128 shards up; a year of months is 12.
+            pre_filter_shard_size=1,
         )
         out: dict[Key, list[Earlier]] = {}
         for hit in resp["hits"]["hits"]:
@@ -154,7 +163,8 @@ class RepeatResolver:
                     if not earlier:
                         del self.seen[old_key]
 
-    def resolve(self, docs: list[dict[str, Any]]) -> int:
-        found = mark_repeats(docs, self._with_memory(docs, self.stored(docs)))
+    def resolve(self, docs: list[dict[str, Any]], stored: dict[Key, list[Earlier]] | None = None) -> int:
+        """Mark the batch's repeats; `stored`: what stored(docs) returns, when the caller already asked."""
+        found = mark_repeats(docs, self._with_memory(docs, self.stored(docs) if stored is None else stored))
         self._remember(docs)
         return found
