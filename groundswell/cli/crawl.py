@@ -9,7 +9,15 @@ import click
 
 from core.exits import ExitStatus
 from groundswell.cli import progress
-from groundswell.cli.common import config_path, emit_json, exit_statuses, fail, load_config, verbosity
+from groundswell.cli.common import (
+    after_scrapy_logging,
+    config_path,
+    emit_json,
+    exit_statuses,
+    fail,
+    load_config,
+    verbosity,
+)
 
 SUMMARY_KEYS = (
     ("item_scraped_count", "scraped"),
@@ -118,6 +126,7 @@ def crawl(
     settings.set("LOG_LEVEL", "INFO" if verbosity(ctx) else "WARNING", priority="cmdline")
     settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")  # our -v logging decides
     process = CrawlerProcess(settings)
+    after_scrapy_logging(verbosity(ctx))
     if spider not in process.spider_loader.list():
         names = [src.name for src in cfg.sources]
         fail(

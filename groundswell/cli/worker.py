@@ -7,7 +7,15 @@ from typing import Any
 import click
 
 from core.exits import ExitStatus
-from groundswell.cli.common import config_path, emit_json, exit_statuses, fail, load_config, verbosity
+from groundswell.cli.common import (
+    after_scrapy_logging,
+    config_path,
+    emit_json,
+    exit_statuses,
+    fail,
+    load_config,
+    verbosity,
+)
 
 
 @exit_statuses(USAGE="no Redis configured, or it does not answer (the message says which)")
@@ -50,4 +58,6 @@ def worker(ctx: click.Context, crawls: int, as_json: bool) -> None:
             click.echo(f"groundswell worker {event['worker']}: taking crawls from {event['redis']}", err=True)
         sys.stdout.flush()
 
-    Worker(cfg, settings, crawls, emit).run()
+    worker = Worker(cfg, settings, crawls, emit)
+    after_scrapy_logging(verbosity(ctx))
+    worker.run()
