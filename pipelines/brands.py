@@ -35,7 +35,7 @@ class BrandMatchPipeline:
     """
 
     # matched mentions remembered for their reposts and replies (~140 bytes each); older parents are asked of the
-    # store, which has them by then (the Elasticsearch stage makes what it wrote searchable within 5,000 mentions)
+    # store, which has them by then (the Elasticsearch stage makes what it wrote searchable within 4,000 mentions)
     MEMORY = 20_000
 
     def __init__(self, brands: Iterable[Brand], stats: Any, lookup: Lookup | None = None):

@@ -48,7 +48,7 @@ from pipelines.near_duplicates import NUM_PERM, SIMILAR, Fingerprint, LshIndex, 
 from store import mapping
 from store.lookup import Found, stored_copies, stored_sources
 
-INDEX_MEMORY = 10_000  # mentions of this run kept in memory (band index ~3 KB each, cluster ids); older ones are
+INDEX_MEMORY = 5_000  # mentions of this run kept in memory (band index ~3 KB each, cluster ids); older ones are
 # found in the store like any earlier run's (the Elasticsearch stage makes them searchable in time:
 # pipelines.elasticsearch.VISIBLE_WITHIN), so memory stays flat whatever the input's size
 MAX_CLUSTERS = 2_000  # stored clusters considered per batch (founders sharing a band with one of its documents)

@@ -42,13 +42,14 @@ from store.writer import MentionWriter, Pending, WriteResult
 log = logging.getLogger(__name__)
 
 # The cluster and repeat lookups remember only the run's last few thousand mentions (pipelines.clusters,
-# pipelines.repeats, store.writer: 10,000 each, so memory stays flat in the input's size) and find older ones in
+# pipelines.repeats, store.writer: 5,000 each, so memory stays flat in the input's size) and find older ones in
 # the store. The store's own refresh (every 5 s) normally makes them searchable long before they are forgotten;
 # so that a busy node's late refresh cannot change a cluster id or a repeat mark, this stage refreshes the alias
-# itself once this many mentions were written since it last did (less than what those lookups remember, by more
-# than the batch in flight). At 5,000 remembered and 2,500 here, a 20,000-line ingest made the node refresh 41 times
-# and run 10,700 realtime gets; at 10,000 and 5,000, 27 and 3,900, with 35% less query time (bench/RESULTS.md).
-VISIBLE_WITHIN = 5_000
+# itself once this many mentions were written since it last did: less than what those lookups remember by two
+# batches (the one being resolved, and the one whose write may still be in flight). At 2,500 a 20,000-line ingest
+# made the node refresh 41 times; at 4,000, 29 to 33. (Remembering 10,000 also cut its realtime gets from ~11,000
+# to 3,900, but made the ingest process 1.32x larger from 10,000 to 200,000 lines: bench/RESULTS.md.)
+VISIBLE_WITHIN = 4_000
 
 
 @dataclass

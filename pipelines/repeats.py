@@ -102,7 +102,7 @@ class RepeatResolver:
     What this process marked earlier is remembered (bounded) and joins what the store returns: a complaint written
     a moment ago is not searchable until the store refreshes, and that timing must not change the answer."""
 
-    MEMORY = 10_000  # complaints remembered (the newest): more than the store's refresh can lag behind a run, which
+    MEMORY = 5_000  # complaints remembered (the newest): more than the store's refresh can lag behind a run, which
     # the Elasticsearch stage bounds (pipelines.elasticsearch); older ones are found in the store
 
     def __init__(self, es: Elasticsearch, prefix: str, call: Callable[..., Any]):

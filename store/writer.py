@@ -56,7 +56,7 @@ class WriteResult:
 
 
 BACKOFF_MAX = 30.0  # seconds between two tries at most
-LOCATIONS_KEPT = 10_000  # where this writer put recent posts (searches see them only after a refresh; one it forgot
+LOCATIONS_KEPT = 5_000  # where this writer put recent posts (searches see them only after a refresh; one it forgot
 # before that is found by the create's conflict, then read again)
 
 
