@@ -54,8 +54,9 @@ def test_a_forked_child_is_the_fresh_child_it_replaces(children: Children, tmp_p
 
     def look() -> None:
         deadline = time.monotonic() + 10
-        # until it runs its command (the first look may come while it is still being forked)
-        while time.monotonic() < deadline and not str(seen.get("cmdline", "")).startswith("groundswell"):
+        # until it runs its command: the first look may come while it is still being forked, and then shows the
+        # fork server's title, which starts with "groundswell" too
+        while time.monotonic() < deadline and not str(seen.get("cmdline", "")).startswith("groundswell mailsink"):
             for note in folder.glob("*.json") if folder.is_dir() else []:
                 pid = int(note.stem)
                 with contextlib.suppress(OSError):
