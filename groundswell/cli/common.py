@@ -29,9 +29,14 @@ CONFIG_HELP = ("YAML configuration file (default: $GROUNDSWELL_CONFIG, else ./gr
 VERBOSE_HELP = "More log output (-vv for debug); before or after the command's name."
 
 
+def handler_level(verbose: int) -> int:
+    """What the log shows: warnings by default; -v info, -vv debug."""
+    return logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+
+
 def configure_logging(verbose: int) -> None:
     """Warnings only by default; -v info, -vv debug. Every handler scrubs secrets, whoever logs."""
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    level = handler_level(verbose)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     for handler in logging.root.handlers:  # Scrapy resets the root level; the handler keeps ours
         handler.setLevel(level)
@@ -49,8 +54,7 @@ def after_scrapy_logging(verbose: int) -> None:
     """Call after creating a CrawlerProcess: Scrapy's logging setup puts its loggers at DEBUG, so every scraped item
     built a log record (~20 µs) that our handler then threw away. Its loggers go to the handler's level instead:
     the same lines are shown, and a record is built only when it can be."""
-    logging.getLogger("scrapy").setLevel(logging.WARNING if verbose == 0 else logging.INFO if verbose == 1
-                                         else logging.DEBUG)
+    logging.getLogger("scrapy").setLevel(handler_level(verbose))
 
 
 def config_path(ctx: click.Context) -> str | None:
