@@ -11,7 +11,7 @@ each run brings new posts; the stored side grows by n per run, which is small ag
 The stored mentions are bulk-loaded directly, not through ingest: bench/generate.py lines (seed 7) run through the
 same analysis stages as ingest (normalize, brands, fingerprints, sentiment, complaints; in two worker processes),
 get their cluster ids from an in-memory band index of the most recent 20,000 (as one long ingest run would), and
-are written as the documents the writer writes (store.mapping.to_document, cluster_bands on founders) into the
+are written as the documents the writer writes (store.mapping.to_document, cluster_band_ids on founders) into the
 monthly indices of the prefix, with the template and mapping of the current version. `--keep` leaves both prefixes
 on the node; `--reuse` skips loading when the stored prefix already holds --stored mentions.
 
@@ -120,7 +120,7 @@ def load(es: Any, path: Path, prefix: str) -> int:
                     index.add(mid, cluster, fp, d.get("brand"))
                 cluster_of[mid] = cluster
                 d["cluster_id"] = cluster
-                d["cluster_bands"] = mapping.founder_bands(d)
+                mapping.mark_founder(d)
                 yield {"_op_type": "create", "_index": mapping.index_of(d, prefix), "_id": mid, "_source": d}
 
     ctx = multiprocessing.get_context("fork")
@@ -190,7 +190,7 @@ Measured {started} UTC by `.venv/bin/python bench/stored_bench.py --stored {args
 under `nice -n 10`; 2 cores shared
 with other engineers' CI and test runs (see the load columns), Elasticsearch 8.19 (1 GB heap) on this machine.
 Stored side: {stored:,} mentions of `bench/generate.py --seed 7` published over the {args.history_days:g} days
-before {END} (with their cluster ids; founders carry `cluster_bands`), bulk-loaded directly {loaded}. Each run
+before {END} (with their cluster ids; founders carry `cluster_band_ids`), bulk-loaded directly {loaded}. Each run
 ingests a fresh `bench/generate.py -n {args.n}` file (seed {args.seed_base} + run pair) published over the last
 {args.recent_days:g} days of that history, so its posts are new to both sides. The months that ended 7 days before
 {END} or earlier were merged into one segment each, as the service's compaction job does

@@ -32,7 +32,7 @@ from store import mapping
 
 INDEX_REF = "kibanaSavedObjectMeta.searchSourceJSON.index"
 # Mention fields that only serve search and clustering: hidden from Discover's documents
-HIDDEN_MENTION_FIELDS = ("text_phrase", "title_phrase", "minhash", "lsh_bands", "cluster_bands")
+HIDDEN_MENTION_FIELDS = ("text_phrase", "title_phrase", "minhash", "lsh_bands", "cluster_band_ids", "cluster_bands")
 
 
 def _json(value: Any) -> str:

@@ -6,13 +6,13 @@ cluster stored in Elasticsearch by any earlier run or other process. A repost wh
 the original's cluster; a stored mention keeps its cluster (mapping.merge).
 
 Stored clusters are compared through their founders (the first member: its mention id is the cluster id), and
-found through them too: a founder carries its band keys in `cluster_bands` (store.mapping, set by the writer), so
+found through them too: a founder carries its band keys in `cluster_band_ids` (store.mapping, set by the writer), so
 one search of the batch's bands there returns the clusters near it, one document per cluster however many stored
 copies it has (a viral complaint's thousands of copies share its band keys: searching every mention's bands read
 all of them, and the cost grew with what is stored). One realtime mget, at the indices the search found them in,
 fetches the founders not in the (bounded) cache, and each document is compared with the founders that share a band
-key with it. Clusters stored by a version before cluster_bands are given it by store.upgrade when a writer first
-opens their index.
+key with it. Clusters stored by a version before those keys are given them by store.upgrade when a writer first
+opens their index (version 4's founders keep their keyword form, `cluster_bands`, which the search asks too).
 
 A stored cluster is a candidate for a document when its founder shares a band with that document (as in the
 in-memory index; before, when any member shared one with any document of the batch, so the answer depended on the
@@ -149,7 +149,12 @@ class ClusterResolver:
             return []
         times = [seen_at(d) for d in docs] if times is None else times
         known = [t for t in times if t is not None]
-        filters: list[dict[str, Any]] = [{"terms": {"cluster_bands": bands}}]
+        # version 5's founders carry the keys as numbers, version 4's as keyword terms: a month holds one form or
+        # both, and a terms query on a field a month lacks matches nothing there (store.mapping)
+        filters: list[dict[str, Any]] = [{"bool": {"should": [
+            {"terms": {"cluster_band_ids": list(map(mapping.band_id, bands))}},
+            {"terms": {"cluster_bands": bands}},
+        ], "minimum_should_match": 1}}]
         if len(known) == len(times):
             lo, hi = min(known) - self.window, max(known) + self.window
             filters.append({"range": {"first_seen_at": {"gte": iso(lo), "lte": iso(hi)}}})

@@ -382,7 +382,7 @@ def _document(p: _Post, end: datetime, rng: random.Random) -> dict[str, Any]:
     )  # fmt: skip
     doc = mapping.to_document(m)
     doc["cluster_id"] = p.cluster_of or doc["mention_id"]
-    doc["cluster_bands"] = mapping.founder_bands(doc)  # as the writer sets it: how a stored cluster is found
+    mapping.mark_founder(doc)  # as the writer does: how a stored cluster is found
     if obs:
         doc["engagement_history"] = [
             {"crawled_at": mapping._iso(t), "likes": c[0], "reposts": c[1], "comments": c[2]} for t, c in obs

@@ -31,8 +31,9 @@ from typing import Any
 from core.mention import Mention
 from store.fields import INDEX_SETTINGS
 
-MAPPING_VERSION = 4  # 2: author_key; indices by first-seen month. 3: complaint.repeat, complaint.previous_id.
-# 4: cluster_bands (a cluster's founder carries its band keys there: stored clusters are found by founder)
+MAPPING_VERSION = 5  # 2: author_key; indices by first-seen month. 3: complaint.repeat, complaint.previous_id.
+# 4: cluster_bands (a cluster's founder carries its band keys there: stored clusters are found by founder).
+# 5: cluster_band_ids, the same keys as numbers (a long field: points, a third of the node's cost of keyword terms)
 HISTORY_LIMIT = 500  # observations kept per mention: the first one and the most recent ones
 # How soon the node makes new mentions searchable by itself. Our own writers do not wait for it: the Elasticsearch
 # stage refreshes the alias every few thousand mentions and at the end of a run (pipelines.elasticsearch), so this is
@@ -145,7 +146,14 @@ PROPERTIES: dict[str, Any] = {
     "lsh_bands": {"type": "keyword", "index": False, "doc_values": False},
     # the band keys again, on a cluster's founder only (its first member: cluster_id == mention_id): the stored
     # clusters near a new mention are found by one search of these, whose postings hold one document per cluster
-    # however many copies it has (pipelines.clusters); set by the writer from the document itself (founder_bands)
+    # however many copies it has (pipelines.clusters); set by the writer from the document itself (mark_founder).
+    # As numbers (band_id): indexed as points, they cost the node a third of what 32 distinct keyword terms per
+    # founder cost (most mentions found their own cluster), and a month's merges no longer rewrite millions of
+    # unique terms. The search answers the same (bench/RESULTS.md, issue 14 part 7).
+    "cluster_band_ids": {"type": "long", "doc_values": False},
+    # version 4's form of the same keys, as keyword terms: still searched in the months written by version 4, and
+    # written by nobody since (a founder stored by version 4 keeps it until it is written again; store.upgrade adds
+    # cluster_band_ids only to founders that have neither)
     "cluster_bands": {"type": "keyword", "doc_values": False},
     "minhash": {"type": "binary"},
     "extra": {"type": "object", "enabled": False},
@@ -154,18 +162,34 @@ PROPERTIES: dict[str, Any] = {
 # fields that exist for the index alone: phrase segments (search), the near-duplicate fingerprint and its LSH band
 # keys (cluster lookups), Kibana's copy of published_at. A reader (search --json, the console) never gets them:
 # fingerprints stay in the index.
-INDEX_ONLY = ("text_phrase", "title_phrase", "lsh_bands", "cluster_bands", "minhash", "@timestamp")
+INDEX_ONLY = ("text_phrase", "title_phrase", "lsh_bands", "cluster_band_ids", "cluster_bands", "minhash", "@timestamp")
 
 # fields compared to decide whether a mention seen again changed (history and crawl time aside)
 _CONTENT_KEYS = tuple(k for k in PROPERTIES
-                      if k not in {"crawled_at", "first_seen_at", "engagement_history", "extra", "cluster_bands"})
+                      if k not in {"crawled_at", "first_seen_at", "engagement_history", "extra", "cluster_band_ids",
+                                   "cluster_bands"})
+
+
+def band_id(key: str) -> int:
+    """A band key as the number `cluster_band_ids` holds: its ten characters (two decimal digits of the band, eight
+    hex digits of its CRC-32) read as hex, so distinct keys stay distinct (the largest, band 31, is below 2**38)."""
+    return int(key, 16)
 
 
 def founder_bands(doc: dict[str, Any]) -> list[str]:
-    """What `cluster_bands` holds for a document: its band keys when it founded its cluster, else nothing."""
+    """A document's band keys when it founded its cluster, else nothing."""
     if doc.get("cluster_id") and doc.get("cluster_id") == doc.get("mention_id"):
         return list(doc.get("lsh_bands") or ())
     return []
+
+
+def mark_founder(doc: dict[str, Any]) -> dict[str, Any]:
+    """Sets what the founder search finds a stored cluster by (`cluster_band_ids`) on a document about to be
+    written, from the document itself, and drops version 4's form of it: a stored mention that stops or starts
+    founding (consolidated copies, a merge) carries exactly what it is now. Returns the document."""
+    doc["cluster_band_ids"] = list(map(band_id, founder_bands(doc)))
+    doc.pop("cluster_bands", None)
+    return doc
 
 
 _PARTS = re.compile(r"([\W_]+)")
@@ -271,7 +295,7 @@ def to_document(m: Mention) -> dict[str, Any]:
         },
         "cluster_id": m.cluster_id,
         "lsh_bands": list(m.lsh_bands),
-        "cluster_bands": [],  # set by the writer once the cluster is known (founder_bands)
+        "cluster_band_ids": [],  # set by the writer once the cluster is known (mark_founder)
         "minhash": m.minhash,
         "extra": dict(m.extra),
     }
@@ -326,7 +350,7 @@ def merge(existing: dict[str, Any], incoming: dict[str, Any]) -> dict[str, Any] 
     merged["engagement_history"] = ordered
     merged["likes"], merged["reposts"], merged["comments"] = newest["likes"], newest["reposts"], newest["comments"]
     merged["engagement"] = newest["likes"] + newest["reposts"] + newest["comments"]
-    merged["cluster_bands"] = founder_bands(merged)
+    mark_founder(merged)
     merged["crawled_at"] = max(str(existing.get("crawled_at") or ""), str(incoming.get("crawled_at") or ""))
     merged["first_seen_at"] = min(
         str(existing.get("first_seen_at") or merged["crawled_at"]), str(incoming.get("first_seen_at") or "~")

@@ -5,8 +5,10 @@ newer version must be put into the existing indices before a merged document tha
 and documents stored without it get it computed from their own fields (partial updates: there is no painless,
 ingest pipeline or reindex on the integ-test-zip, so nothing here needs them):
 - author_key (mapping version 2) from author_id, author and platform, so distinct-author counts cover old mentions;
-- cluster_bands (version 4) on every cluster founder (cluster_id == its own id), so clusters stored before it are
-  still found by the founder search of pipelines.clusters.
+- the founder's band keys (version 4 as cluster_bands, version 5 as cluster_band_ids) on every cluster founder
+  (cluster_id == its own id), so clusters stored before them are still found by the founder search of
+  pipelines.clusters. A founder stored by version 4 keeps its cluster_bands, which that search still reads: only
+  founders with neither get cluster_band_ids.
 Each index records the version it was brought to in its mapping's _meta, so this costs one mapping read once it is
 done (the backfill reads an index once); it is idempotent, and two processes doing it at once only repeat work.
 """
@@ -33,7 +35,8 @@ _NEEDS_AUTHOR_KEY = {
 # founders among these are told apart client-side (cluster_id == _id needs a script on the node)
 _MAY_FOUND_A_CLUSTER = {
     # (lsh_bands cannot be asked for here: an index may keep it in _source only, store.mapping)
-    "bool": {"filter": [{"exists": {"field": "cluster_id"}}], "must_not": [{"exists": {"field": "cluster_bands"}}]}
+    "bool": {"filter": [{"exists": {"field": "cluster_id"}}],
+             "must_not": [{"exists": {"field": "cluster_bands"}}, {"exists": {"field": "cluster_band_ids"}}]}
 }
 
 
@@ -49,7 +52,7 @@ def outdated(es: Elasticsearch, prefix: str) -> list[str]:
 
 
 def _updates(es: Elasticsearch, index: str) -> Iterator[dict[str, Any]]:
-    """Partial updates that give old documents the fields they lack (author_key, then cluster_bands)."""
+    """Partial updates that give old documents the fields they lack (author_key, then cluster_band_ids)."""
     for hit in helpers.scan(es, index=index, query={"query": _NEEDS_AUTHOR_KEY},
                             _source=["platform", "author_id", "author"], size=1000):
         src = hit["_source"]
@@ -61,7 +64,8 @@ def _updates(es: Elasticsearch, index: str) -> Iterator[dict[str, Any]]:
                             _source=["cluster_id", "lsh_bands"], size=1000):
         bands = mapping.founder_bands({**hit["_source"], "mention_id": hit["_id"]})
         if bands:
-            yield {"_op_type": "update", "_index": index, "_id": hit["_id"], "doc": {"cluster_bands": bands},
+            yield {"_op_type": "update", "_index": index, "_id": hit["_id"],
+                   "doc": {"cluster_band_ids": list(map(mapping.band_id, bands))},
                    "retry_on_conflict": 3}
 
 
@@ -87,7 +91,7 @@ def upgrade(es: Elasticsearch, prefix: str) -> dict[str, int]:
                                   raise_on_error=True, refresh=False)
         es.indices.put_mapping(index=index, meta=mapping.META)
         if updated:
-            log.warning("%s: brought to mapping version %d (author_key or cluster_bands set on %d mentions)", index,
+            log.warning("%s: brought to mapping version %d (author_key or cluster_band_ids set on %d mentions)", index,
                         mapping.MAPPING_VERSION, updated)
         done[index] = int(updated)
     return done

@@ -1,5 +1,6 @@
-"""Stored clusters are found through their founders' band keys (`cluster_bands`, mapping version 4): the writer
-sets them on founders only, and store.upgrade gives them to founders stored by an earlier version."""
+"""Stored clusters are found through their founders' band keys (`cluster_band_ids`, mapping version 5; version 4 kept
+them as keywords in `cluster_bands`): the writer sets them on founders only, store.upgrade gives them to founders
+stored by an earlier version without them, and the founder search still finds version 4's founders."""
 
 from __future__ import annotations
 
@@ -41,8 +42,9 @@ def test_the_writer_marks_founders_only_and_their_cluster_is_found_once(es: Elas
     assert res.indexed == 39
     es.indices.refresh(index=mapping.alias(prefix))
     got = es.get(index=f"{prefix}-mentions-2026.10", id=founder["mention_id"])["_source"]
-    assert got["cluster_bands"] == founder["lsh_bands"]
-    assert es.get(index=f"{prefix}-mentions-2026.10", id=copies[0]["mention_id"])["_source"]["cluster_bands"] == []
+    assert got["cluster_band_ids"] == [int(k, 16) for k in founder["lsh_bands"]]
+    assert "cluster_bands" not in got
+    assert es.get(index=f"{prefix}-mentions-2026.10", id=copies[0]["mention_id"])["_source"]["cluster_band_ids"] == []
     r = resolver(es, prefix)  # a new run: nothing in memory
     new = doc("100", TEXT + "！！")
     assert r._stored_clusters([new]) == [founder["mention_id"]]  # one hit for the cluster, not one per copy
@@ -52,7 +54,7 @@ def test_the_writer_marks_founders_only_and_their_cluster_is_found_once(es: Elas
 
 @pytest.mark.es
 def test_founders_stored_before_version_4_are_marked_by_the_upgrade(es: Elasticsearch, prefix: str) -> None:
-    old = {k: v for k, v in mapping.PROPERTIES.items() if k != "cluster_bands"}
+    old = {k: v for k, v in mapping.PROPERTIES.items() if k not in ("cluster_bands", "cluster_band_ids")}
     old["lsh_bands"] = {"type": "keyword"}  # as version 3 had it: indexed (an index cannot change that later)
     template = mapping.index_template(prefix)
     template["template"]["mappings"] = {"dynamic": "strict", "properties": old,
@@ -66,14 +68,64 @@ def test_founders_stored_before_version_4_are_marked_by_the_upgrade(es: Elastics
     ensure_schema(es, prefix)
     es.indices.refresh(index=mapping.alias(prefix))
     index = f"{prefix}-mentions-2026.10"
-    assert es.get(index=index, id=founder["mention_id"])["_source"]["cluster_bands"] == founder["lsh_bands"]
-    assert "cluster_bands" not in es.get(index=index, id=copy["mention_id"])["_source"]
+    assert es.get(index=index, id=founder["mention_id"])["_source"]["cluster_band_ids"] == [
+        mapping.band_id(k) for k in founder["lsh_bands"]]
+    assert "cluster_band_ids" not in es.get(index=index, id=copy["mention_id"])["_source"]
     meta = es.indices.get_mapping(index=index).body[index]["mappings"]["_meta"]
     assert meta["mapping_version"] == mapping.MAPPING_VERSION
     assert es.indices.get_mapping(index=index).body[index]["mappings"]["properties"]["lsh_bands"] == {"type": "keyword"}
     new = doc("3", TEXT + "。")
     resolver(es, prefix).resolve([new])
     assert new["cluster_id"] == founder["mention_id"]
+
+
+@pytest.mark.es
+def test_founders_stored_by_version_4_are_still_found_and_written_again_in_the_new_form(
+        es: Elasticsearch, prefix: str) -> None:
+    """A month written by version 4 holds its founders' keys as keyword terms: the upgrade leaves them (they are
+    found as they are), the founder search finds them there, and a founder written again carries the numbers."""
+    v4 = {k: v for k, v in mapping.PROPERTIES.items() if k != "cluster_band_ids"}
+    template = mapping.index_template(prefix)
+    template["template"]["mappings"] = {"dynamic": "strict", "properties": v4,
+                                        "_meta": {"managed_by": "groundswell", "mapping_version": 4}}
+    es.indices.put_index_template(name=mapping.template_name(prefix), **template)
+    index = f"{prefix}-mentions-2026.10"
+    founder = doc("1")
+    copy = doc("2", TEXT + "？", cluster=founder["mention_id"])
+    for d in (founder, copy):  # as version 4's writer wrote them
+        es.index(index=index, id=d["mention_id"], document={**d, "cluster_bands": mapping.founder_bands(d)})
+
+    ensure_schema(es, prefix)
+    es.indices.refresh(index=mapping.alias(prefix))
+    got = es.get(index=index, id=founder["mention_id"])["_source"]
+    assert got["cluster_bands"] == founder["lsh_bands"] and "cluster_band_ids" not in got  # not rewritten
+    assert es.indices.get_mapping(index=index).body[index]["mappings"]["_meta"]["mapping_version"] == 5
+    new = doc("3", TEXT + "。")
+    resolver(es, prefix).resolve([new])
+    assert new["cluster_id"] == founder["mention_id"]  # found by its keyword terms
+
+    # the founder seen again (more engagement): written with the numbers, and still found
+    again = {**doc("1"), "engagement_history": [{"crawled_at": "2026-10-06T08:00:00.000Z", "likes": 9,
+                                                 "reposts": 0, "comments": 0}]}
+    MentionWriter(es, prefix, URL).write([Pending(again)])
+    es.indices.refresh(index=mapping.alias(prefix))
+    got = es.get(index=index, id=founder["mention_id"])["_source"]
+    assert got["cluster_band_ids"] == [mapping.band_id(k) for k in founder["lsh_bands"]]
+    assert "cluster_bands" not in got
+    later = doc("4", TEXT + "!!")
+    resolver(es, prefix).resolve([later])
+    assert later["cluster_id"] == founder["mention_id"]
+
+
+def test_band_ids_are_distinct_numbers_of_the_keys() -> None:
+    """Every band key of a signature becomes its own number, within a long, and keys that differ stay apart."""
+    from pipelines.near_duplicates import BANDS
+
+    keys = [f"{b:02d}{c:08x}" for b in range(BANDS) for c in (0, 1, 0xFFFFFFFF, 0x12345678)]
+    ids = [mapping.band_id(k) for k in keys]
+    assert len(set(ids)) == len(keys)
+    assert all(0 <= i < 2**63 for i in ids)
+    assert mapping.band_id("00000000ff") == 255 and mapping.band_id("3100000000") == 0x31 << 32
 
 
 def test_what_the_lookups_forget_is_searchable_by_then() -> None:
