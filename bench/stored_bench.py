@@ -121,7 +121,8 @@ def load(es: Any, path: Path, prefix: str) -> int:
                 cluster_of[mid] = cluster
                 d["cluster_id"] = cluster
                 mapping.mark_founder(d)
-                yield {"_op_type": "create", "_index": mapping.index_of(d, prefix), "_id": mid, "_source": d}
+                yield {"_op_type": "create", "_index": mapping.index_of(d, prefix), "_id": mid,
+                       "_source": mapping.stored_form(d)}
 
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(2, initializer=_init) as pool:

@@ -397,7 +397,8 @@ def index(es: Elasticsearch, prefix: str, docs: list[dict[str, Any]], chunk: int
 
     def actions() -> Iterator[dict[str, Any]]:
         for d in docs:
-            yield {"_op_type": "index", "_index": mapping.index_of(d, prefix), "_id": d["mention_id"], "_source": d}
+            yield {"_op_type": "index", "_index": mapping.index_of(d, prefix), "_id": d["mention_id"],
+                   "_source": mapping.stored_form(d)}  # as the writer sends it
 
     ok, errors = helpers.bulk(es, actions(), chunk_size=chunk, max_chunk_bytes=50 * 1024 * 1024, stats_only=True)
     if errors:

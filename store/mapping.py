@@ -141,7 +141,8 @@ PROPERTIES: dict[str, Any] = {
         }
     },
     "cluster_id": {"type": "keyword"},
-    # a mention's band keys are read from its _source only (store.upgrade's backfill): searching them was the old
+    # a mention's band keys, for the lookups of the run that analysed it; not stored since version 5 (stored_form).
+    # Older documents keep them in _source, where store.upgrade's backfill reads them: searching them was the old
     # cluster lookup, and indexing 32 distinct keys per mention cost the node a quarter of its bulk work
     "lsh_bands": {"type": "keyword", "index": False, "doc_values": False},
     # the band keys again, on a cluster's founder only (its first member: cluster_id == mention_id): the stored
@@ -165,9 +166,10 @@ PROPERTIES: dict[str, Any] = {
 INDEX_ONLY = ("text_phrase", "title_phrase", "lsh_bands", "cluster_band_ids", "cluster_bands", "minhash", "@timestamp")
 
 # fields compared to decide whether a mention seen again changed (history and crawl time aside)
+# (lsh_bands is derived from the text, which is compared, and is not stored since version 5: see stored_form)
 _CONTENT_KEYS = tuple(k for k in PROPERTIES
                       if k not in {"crawled_at", "first_seen_at", "engagement_history", "extra", "cluster_band_ids",
-                                   "cluster_bands"})
+                                   "cluster_bands", "lsh_bands"})
 
 
 def band_id(key: str) -> int:
@@ -186,10 +188,24 @@ def founder_bands(doc: dict[str, Any]) -> list[str]:
 def mark_founder(doc: dict[str, Any]) -> dict[str, Any]:
     """Sets what the founder search finds a stored cluster by (`cluster_band_ids`) on a document about to be
     written, from the document itself, and drops version 4's form of it: a stored mention that stops or starts
-    founding (consolidated copies, a merge) carries exactly what it is now. Returns the document."""
-    doc["cluster_band_ids"] = list(map(band_id, founder_bands(doc)))
+    founding (consolidated copies, a merge) carries exactly what it is now. A stored copy read back has no
+    lsh_bands (stored_form): a founder then keeps the band keys it was stored with. Returns the document."""
+    if not (doc.get("cluster_id") and doc.get("cluster_id") == doc.get("mention_id")):
+        doc["cluster_band_ids"] = []
+    elif doc.get("lsh_bands"):
+        doc["cluster_band_ids"] = list(map(band_id, doc["lsh_bands"]))
+    elif not doc.get("cluster_band_ids"):
+        doc["cluster_band_ids"] = list(map(band_id, doc.get("cluster_bands") or ()))
     doc.pop("cluster_bands", None)
     return doc
+
+
+def stored_form(doc: dict[str, Any]) -> dict[str, Any]:
+    """A document as it is sent to the store: without its band keys (lsh_bands), which only the lookups of the run
+    that analysed it read. They are derived from minhash, and a founder's are indexed as cluster_band_ids: in
+    _source they were 32 incompressible keys per mention, 15% of an index's size and of the node's bulk work
+    (bench/RESULTS.md, issue 14 part 7). A copy: the run's own document keeps them."""
+    return {k: v for k, v in doc.items() if k != "lsh_bands"}
 
 
 _PARTS = re.compile(r"([\W_]+)")
@@ -347,6 +363,8 @@ def merge(existing: dict[str, Any], incoming: dict[str, Any]) -> dict[str, Any] 
         merged.update({k: incoming.get(k) for k in _CONTENT_KEYS})
         # a stored mention keeps its cluster: alert incidents are keyed on it
         merged["cluster_id"] = existing.get("cluster_id") or incoming.get("cluster_id")
+    if incoming.get("lsh_bands"):  # the text's band keys, as the run that saw it again computed them
+        merged["lsh_bands"] = incoming["lsh_bands"]
     merged["engagement_history"] = ordered
     merged["likes"], merged["reposts"], merged["comments"] = newest["likes"], newest["reposts"], newest["comments"]
     merged["engagement"] = newest["likes"] + newest["reposts"] + newest["comments"]

@@ -206,7 +206,7 @@ class MentionWriter:
             first, *others = sorted(cs, key=Copy.order)
             writes += [{"index": {"_index": first.index, "_id": mention_id, "if_seq_no": first.seq_no,
                                   "if_primary_term": first.primary_term}}, self._one_of(cs)]
-            mapping.mark_founder(writes[-1])
+            writes[-1] = mapping.stored_form(mapping.mark_founder(writes[-1]))
             keep.append((mention_id, first, others))
         resp = self._call(self.es.bulk, operations=writes, refresh=False)
         deletes: list[dict[str, Any]] = []
@@ -248,7 +248,7 @@ class MentionWriter:
                 actions.append({"index": {"_index": index, "_id": mention_id, "if_seq_no": copy.seq_no,
                                           "if_primary_term": copy.primary_term}})
             mapping.mark_founder(doc)  # the founder's bands: how its cluster is found
-            actions.append(doc)
+            actions.append(mapping.stored_form(doc))
             sent.append((mention_id, index, outcome))
         if not actions:
             return retry

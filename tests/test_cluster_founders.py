@@ -43,7 +43,7 @@ def test_the_writer_marks_founders_only_and_their_cluster_is_found_once(es: Elas
     es.indices.refresh(index=mapping.alias(prefix))
     got = es.get(index=f"{prefix}-mentions-2026.10", id=founder["mention_id"])["_source"]
     assert got["cluster_band_ids"] == [int(k, 16) for k in founder["lsh_bands"]]
-    assert "cluster_bands" not in got
+    assert "cluster_bands" not in got and "lsh_bands" not in got  # lsh_bands: the run's own (mapping.stored_form)
     assert es.get(index=f"{prefix}-mentions-2026.10", id=copies[0]["mention_id"])["_source"]["cluster_band_ids"] == []
     r = resolver(es, prefix)  # a new run: nothing in memory
     new = doc("100", TEXT + "！！")

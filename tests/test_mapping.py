@@ -59,6 +59,37 @@ def test_same_observation_is_a_duplicate() -> None:
     assert mapping.merge(doc(T0, 5), doc(T0 + timedelta(hours=1), 5)) is None
 
 
+BANDS = [f"{b:02d}{b * 7919:08x}" for b in range(32)]
+
+
+def founder(crawled: datetime, likes: int = 0, **kw: Any) -> dict[str, Any]:
+    d = doc(crawled, likes, **kw)
+    d["cluster_id"], d["lsh_bands"] = d["mention_id"], list(BANDS)
+    return d
+
+
+def test_the_stored_form_has_no_band_keys_and_a_stored_founder_keeps_its_ids() -> None:
+    """What is stored lacks lsh_bands (a run's lookups read them from its own documents); a stored founder read back
+    and written again without them (merged with a stored copy) keeps the band ids it was stored with, and seeing the
+    same post again is still a duplicate."""
+    d = mapping.mark_founder(founder(T0, 5))
+    stored = mapping.stored_form(d)
+    assert "lsh_bands" not in stored and "lsh_bands" in d
+    assert stored["cluster_band_ids"] == [mapping.band_id(k) for k in BANDS]
+    assert mapping.merge(stored, founder(T0 + timedelta(hours=1), 5)) is None
+    again = mapping.merge(stored, founder(T0 + timedelta(hours=1), 9))  # from the run that saw it again
+    assert again is not None and again["cluster_band_ids"] == stored["cluster_band_ids"]
+    copies = mapping.merge(stored, mapping.stored_form(mapping.mark_founder(founder(T0 + timedelta(hours=2), 12))))
+    assert copies is not None and "lsh_bands" not in copies
+    assert copies["cluster_band_ids"] == stored["cluster_band_ids"]  # two stored copies: neither has lsh_bands
+    v4 = {**stored, "cluster_bands": list(BANDS)}
+    del v4["cluster_band_ids"]  # a founder stored by version 4
+    assert mapping.mark_founder(dict(v4))["cluster_band_ids"] == stored["cluster_band_ids"]
+    assert "cluster_bands" not in mapping.mark_founder(dict(v4))
+    other = {**stored, "cluster_id": "weibo-elsewhere"}  # not a founder: nothing to find it by
+    assert mapping.mark_founder(other)["cluster_band_ids"] == []
+
+
 def test_new_counts_append_history_in_time_order() -> None:
     a, b, c = doc(T0, 1, 1), doc(T0 + timedelta(hours=2), 50, 400), doc(T0 + timedelta(hours=1), 10, 90)
     ab = mapping.merge(a, b)
