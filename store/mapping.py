@@ -203,7 +203,7 @@ def mark_founder(doc: dict[str, Any]) -> dict[str, Any]:
 def stored_form(doc: dict[str, Any]) -> dict[str, Any]:
     """A document as it is sent to the store: without its band keys (lsh_bands), which only the lookups of the run
     that analysed it read. They are derived from minhash, and a founder's are indexed as cluster_band_ids: in
-    _source they were 32 incompressible keys per mention, 15% of an index's size and of the node's bulk work
+    _source they were 32 incompressible keys per mention: 6% of the node's bulk work, 4% of a merged index's size
     (bench/RESULTS.md, issue 14 part 7). A copy: the run's own document keeps them."""
     return {k: v for k, v in doc.items() if k != "lsh_bands"}
 
