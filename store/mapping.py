@@ -149,8 +149,8 @@ PROPERTIES: dict[str, Any] = {
     # clusters near a new mention are found by one search of these, whose postings hold one document per cluster
     # however many copies it has (pipelines.clusters); set by the writer from the document itself (mark_founder).
     # As numbers (band_id): indexed as points, they cost the node a third of what 32 distinct keyword terms per
-    # founder cost (most mentions found their own cluster), and a month's merges no longer rewrite millions of
-    # unique terms. The search answers the same (bench/RESULTS.md, issue 14 part 7).
+    # founder cost (most mentions found their own cluster), and the search finds the same founders in about the
+    # same time (bench/RESULTS.md, issue 14 part 7).
     "cluster_band_ids": {"type": "long", "doc_values": False},
     # version 4's form of the same keys, as keyword terms: still searched in the months written by version 4, and
     # written by nobody since (a founder stored by version 4 keeps it until it is written again; store.upgrade adds
