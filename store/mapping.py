@@ -178,11 +178,14 @@ def band_id(key: str) -> int:
     return int(key, 16)
 
 
+def founded(doc: dict[str, Any]) -> bool:
+    """Whether the document is its cluster's founder (its first member: the cluster is named by its id)."""
+    return bool(doc.get("cluster_id")) and doc.get("cluster_id") == doc.get("mention_id")
+
+
 def founder_bands(doc: dict[str, Any]) -> list[str]:
     """A document's band keys when it founded its cluster, else nothing."""
-    if doc.get("cluster_id") and doc.get("cluster_id") == doc.get("mention_id"):
-        return list(doc.get("lsh_bands") or ())
-    return []
+    return list(doc.get("lsh_bands") or ()) if founded(doc) else []
 
 
 def mark_founder(doc: dict[str, Any]) -> dict[str, Any]:
@@ -190,7 +193,7 @@ def mark_founder(doc: dict[str, Any]) -> dict[str, Any]:
     written, from the document itself, and drops version 4's form of it: a stored mention that stops or starts
     founding (consolidated copies, a merge) carries exactly what it is now. A stored copy read back has no
     lsh_bands (stored_form): a founder then keeps the band keys it was stored with. Returns the document."""
-    if not (doc.get("cluster_id") and doc.get("cluster_id") == doc.get("mention_id")):
+    if not founded(doc):
         doc["cluster_band_ids"] = []
     elif doc.get("lsh_bands"):
         doc["cluster_band_ids"] = list(map(band_id, doc["lsh_bands"]))
