@@ -58,6 +58,6 @@ def worker(ctx: click.Context, crawls: int, as_json: bool) -> None:
             click.echo(f"groundswell worker {event['worker']}: taking crawls from {event['redis']}", err=True)
         sys.stdout.flush()
 
-    worker = Worker(cfg, settings, crawls, emit)
+    crawls_worker = Worker(cfg, settings, crawls, emit)  # (not `worker`: that is this command)
     after_scrapy_logging(verbosity(ctx))
-    worker.run()
+    crawls_worker.run()
