@@ -9,10 +9,12 @@ Stored clusters are compared through their founders (the first member: its menti
 found through them too: a founder carries its band keys in `cluster_band_ids` (store.mapping, set by the writer), so
 one search of the batch's bands there returns the clusters near it, one document per cluster however many stored
 copies it has (a viral complaint's thousands of copies share its band keys: searching every mention's bands read
-all of them, and the cost grew with what is stored). One realtime mget, at the indices the search found them in,
-fetches the founders not in the (bounded) cache, and each document is compared with the founders that share a band
-key with it. Clusters stored by a version before those keys are given them by store.upgrade when a writer first
-opens their index (version 4's founders keep their keyword form, `cluster_bands`, which the search asks too).
+all of them, and the cost grew with what is stored); when more founders match than a search returns
+(MAX_CLUSTERS), those sharing the most of the batch's band keys come first. One realtime mget, at the indices the
+search found them in, fetches the founders not in the (bounded) cache, and each document is compared with the
+founders that share a band key with it. Clusters stored by a version before those keys are given them by
+store.upgrade when a writer first opens their index (version 4's founders keep their keyword form, `cluster_bands`,
+which the search asks too).
 
 A stored cluster is a candidate for a document when its founder shares a band with that document (as in the
 in-memory index; before, when any member shared one with any document of the batch, so the answer depended on the
@@ -52,6 +54,8 @@ INDEX_MEMORY = 5_000  # mentions of this run kept in memory (band index ~3 KB ea
 # found in the store like any earlier run's (the Elasticsearch stage makes them searchable in time:
 # pipelines.elasticsearch.VISIBLE_WITHIN), so memory stays flat whatever the input's size
 MAX_CLUSTERS = 2_000  # stored clusters considered per batch (founders sharing a band with one of its documents)
+RANKED = True  # beyond MAX_CLUSTERS, those sharing the most bands with the batch; False: the newest (before; the
+# benchmark compares them)
 FOUNDER_CACHE = 2_000  # founders kept (least recently used go first): ~2.5 KB each (signature, 32 band keys)
 WINDOW = timedelta(days=30)  # core.config.Clusters.window_days
 MAX_MONTHS = 24  # a batch whose window reaches more months than this (a backlog out of order) searches them all
@@ -149,12 +153,18 @@ class ClusterResolver:
             return []
         times = [seen_at(d) for d in docs] if times is None else times
         known = [t for t in times if t is not None]
-        # version 5's founders carry the keys as numbers, version 4's as keyword terms: a month holds one form or
+        # one clause per band position (a key's first two characters), each matching a founder whose key at that
+        # position is one of the batch's there, scoring 1: a founder's score is how many of its bands the batch has.
+        # Version 5's founders carry the keys as numbers, version 4's as keyword terms: a month holds one form or
         # both, and a terms query on a field a month lacks matches nothing there (store.mapping)
-        filters: list[dict[str, Any]] = [{"bool": {"should": [
-            {"terms": {"cluster_band_ids": list(map(mapping.band_id, bands))}},
-            {"terms": {"cluster_bands": bands}},
-        ], "minimum_should_match": 1}}]
+        at: dict[str, list[str]] = {}
+        for band in bands:
+            at.setdefault(band[:2], []).append(band)
+        shared = [{"constant_score": {"filter": {"bool": {"should": [
+            {"terms": {"cluster_band_ids": list(map(mapping.band_id, keys))}},
+            {"terms": {"cluster_bands": keys}},
+        ]}}}} for keys in at.values()]
+        filters: list[dict[str, Any]] = []
         if len(known) == len(times):
             lo, hi = min(known) - self.window, max(known) + self.window
             filters.append({"range": {"first_seen_at": {"gte": iso(lo), "lte": iso(hi)}}})
@@ -166,10 +176,16 @@ class ClusterResolver:
             self.es.search,
             index=index,
             size=MAX_CLUSTERS,
-            query={"bool": {"filter": filters}},
-            # more than MAX_CLUSTERS founders share a band with the batch once very many are stored (3-gram bands
-            # of 4 rows collide across unrelated short posts): the newest are compared, as copies spread while new
-            sort=[{"first_seen_at": {"order": "desc", "unmapped_type": "date"}}],
+            query={"bool": {"should": shared, "minimum_should_match": 1, "filter": filters}},
+            # more than MAX_CLUSTERS founders can share a band with a batch (bands of 4 rows collide across similar
+            # short posts: on the benchmark's generated posts every batch of a 1M store matches ~24,000; of real
+            # posts 0.13 to 0.34% of the window's founders, so 0.6 to 1.6M founders within the window): those
+            # sharing the most bands with it are compared (LSH's own estimate of similarity), then the newest (copies
+            # spread while new), then by id, so the cut falls the same way whatever order the node finds them in
+            # (bench/founder_cap_bench.py)
+            sort=["_score", {"first_seen_at": {"order": "desc", "unmapped_type": "date"}},
+                  {"mention_id": {"order": "asc", "unmapped_type": "keyword"}}] if RANKED
+            else [{"first_seen_at": {"order": "desc", "unmapped_type": "date"}}],
             # the founder's id from its doc values: reading up to 2,000 stored _id fields cost more than the search
             stored_fields="_none_",
             docvalue_fields=["mention_id"],

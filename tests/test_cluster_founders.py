@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 from elasticsearch import Elasticsearch
 
+from pipelines import clusters
 from pipelines.clusters import ClusterResolver
-from pipelines.near_duplicates import fingerprint
+from pipelines.near_duplicates import NUM_PERM, band_keys, encode_signature, fingerprint
 from store import mapping
 from store.client import ensure_schema
 from store.writer import MentionWriter, Pending
@@ -166,3 +168,49 @@ def test_posts_whose_cluster_an_id_decides_are_not_compared_with_founders(es: El
     assert searched == [[fresh["mention_id"]]]
     assert (again["cluster_id"], repost["cluster_id"], fresh["cluster_id"]) == (
         other["mention_id"], founder["mention_id"], founder["mention_id"])
+
+
+def _signed(source_id: str, sig: Any, seen: str, brand: str = "小米") -> dict[str, Any]:
+    """A founder-shaped document with a made-up signature (its bands follow from it), first seen at `seen`."""
+    d = doc(source_id)
+    d.update(minhash=encode_signature(sig), lsh_bands=list(band_keys(sig)), brand=brand,
+             published_at=seen, crawled_at=seen, first_seen_at=seen)
+    return d
+
+
+@pytest.mark.es
+def test_beyond_the_cap_the_founders_sharing_the_most_bands_are_compared(
+        es: Elasticsearch, prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """More founders share a band with a batch than the search returns (MAX_CLUSTERS): those sharing the most bands
+    with it are compared, not the newest, so an older founder at s = 0.625 (20 bands shared) is joined although ten
+    newer ones sharing one band each (s = 4/128) would fill the cap; a nearer founder of another brand is not."""
+    rng = np.random.default_rng(14)
+    new_sig = rng.integers(0, 2**32, NUM_PERM, dtype=np.uint32)
+    near = rng.integers(0, 2**32, NUM_PERM, dtype=np.uint32)
+    near[:80] = new_sig[:80]  # the first 20 bands the same
+    founder = _signed("near", near, "2026-10-03T08:00:00.000Z")
+    decoys = []
+    for i in range(10):
+        sig = rng.integers(0, 2**32, NUM_PERM, dtype=np.uint32)
+        sig[:4] = new_sig[:4]  # the first band only
+        decoys.append(_signed(f"decoy{i}", sig, f"2026-10-04T0{i}:00:00.000Z"))
+    other_brand = rng.integers(0, 2**32, NUM_PERM, dtype=np.uint32)
+    other_brand[:100] = new_sig[:100]
+    other = _signed("other", other_brand, "2026-10-03T09:00:00.000Z", brand="华为")
+    ensure_schema(es, prefix)
+    MentionWriter(es, prefix, URL).write([Pending(d) for d in [founder, *decoys, other]])
+    es.indices.refresh(index=mapping.alias(prefix))
+    monkeypatch.setattr(clusters, "MAX_CLUSTERS", 5)
+
+    monkeypatch.setattr(clusters, "RANKED", False)  # before: the newest five, all of them decoys
+    alone = _signed("new", new_sig, "2026-10-05T08:00:00.000Z")
+    resolver(es, prefix).resolve([alone])
+    assert alone["cluster_id"] == alone["mention_id"]
+
+    monkeypatch.setattr(clusters, "RANKED", True)
+    r = resolver(es, prefix)
+    found = r._stored_clusters([_signed("new", new_sig, "2026-10-05T08:00:00.000Z")])
+    assert len(found) == 5 and {founder["mention_id"], other["mention_id"]} <= set(found)  # 20 and 25 bands shared
+    new = _signed("new", new_sig, "2026-10-05T08:00:00.000Z")
+    r.resolve([new])
+    assert new["cluster_id"] == founder["mention_id"]
