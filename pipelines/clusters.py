@@ -22,7 +22,7 @@ batch). A document joins a stored cluster only through its similarity to the fou
 founder at the similarity threshold whose bands all differ from the document's: the band scheme's
 1 - (1 - s^4)^32 gives 0.87 at s=0.5 and 0.99 at 0.6 (tests/test_cluster_ids_pinned.py pins the ids of a sample to
 those of the earlier resolver, with the five that differ named). Comparing only those pairs costs a few hundred
-signature comparisons per batch instead of every document against up to 2,000 founders (128 M values).
+signature comparisons per batch instead of every document against up to 1,000 founders (64 M values).
 
 A stored cluster is a candidate only while it is young: its founder was first seen within the window
 (`clusters.window_days`, 30 by default) of the document. Copies spread while a post is new; a copy pasted months
@@ -53,7 +53,8 @@ from store.lookup import Found, stored_copies, stored_sources
 INDEX_MEMORY = 5_000  # mentions of this run kept in memory (band index ~3 KB each, cluster ids); older ones are
 # found in the store like any earlier run's (the Elasticsearch stage makes them searchable in time:
 # pipelines.elasticsearch.VISIBLE_WITHIN), so memory stays flat whatever the input's size
-MAX_CLUSTERS = 2_000  # stored clusters considered per batch (founders sharing a band with one of its documents)
+MAX_CLUSTERS = 1_000  # stored clusters considered per batch (founders sharing a band with one of its documents): the
+# 1,000 sharing the most bands with it cost the writer what the newest 2,000 did, and compare better (RESULTS.md)
 RANKED = True  # beyond MAX_CLUSTERS, those sharing the most bands with the batch; False: the newest (before; the
 # benchmark compares them)
 FOUNDER_CACHE = 2_000  # founders kept (least recently used go first): ~2.5 KB each (signature, 32 band keys)
@@ -186,13 +187,13 @@ class ClusterResolver:
             sort=["_score", {"first_seen_at": {"order": "desc", "unmapped_type": "date"}},
                   {"mention_id": {"order": "asc", "unmapped_type": "keyword"}}] if RANKED
             else [{"first_seen_at": {"order": "desc", "unmapped_type": "date"}}],
-            # the founder's id from its doc values: reading up to 2,000 stored _id fields cost more than the search
+            # the founder's id from its doc values: reading 2,000 stored _id fields cost more than the search
             stored_fields="_none_",
             docvalue_fields=["mention_id"],
             track_total_hits=False,
             ignore_unavailable=True,
             allow_no_indices=True,
-            # only what is read below: up to 2,000 hits' ids, scores and sort values were most of what the writer's
+            # only what is read below: 2,000 hits' ids, scores and sort values were most of what the writer's
             # thread parsed (no hits at all: the node leaves out "hits" too)
             filter_path=["hits.hits._index", "hits.hits.fields"],
         )
