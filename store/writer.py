@@ -14,10 +14,17 @@ across a month boundary) are merged into the copy first seen, and the others del
 
 There is no painless on the integ-test-zip, so merging is done here. Connection failures are retried with backoff
 and then raised as StoreUnavailable so that the caller can spool the batch instead of losing it.
+
+A document that an index's strict mapping refuses for a field it lacks was written into a month made from an older
+version's template: during a rolling upgrade, a process of the older version that starts after this one puts its
+template back, and the months it then creates lack the fields added since. The writer then does once per batch what
+it did at start (store.client.ensure_schema: the current template, the missing fields put into outdated months) and
+writes those documents again; only what is still refused after that fails, with the node's reason.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -27,7 +34,9 @@ from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from core import backoff
 from store import mapping
-from store.client import is_transient, store_error
+from store.client import ensure_schema, is_transient, store_error
+
+log = logging.getLogger(__name__)
 
 _RETRYABLE_STATUS = {429, 502, 503, 504}
 _CONFLICT_ROUNDS = 8
@@ -81,6 +90,7 @@ class MentionWriter:
         self.retries = retries
         self.backoff = backoff
         self.located: OrderedDict[str, str] = OrderedDict()  # mention id -> index this writer wrote it to
+        self.mended = False  # whether this batch already brought the indices up to the current mapping
 
     def _call(self, fn: Any, **kwargs: Any) -> Any:
         """Retry transient failures with exponential backoff and give up as StoreUnavailable; a refusal that no
@@ -102,6 +112,7 @@ class MentionWriter:
         resolver's, pipelines.clusters), so the first round does not search the same ids again; a later round (a
         conflict) searches anew."""
         result = WriteResult()
+        self.mended = False
         todo: dict[str, list[Pending]] = {}  # by mention id: one post is one document, whatever its times say
         for p in batch:
             todo.setdefault(p.doc["mention_id"], []).append(p)
@@ -253,6 +264,7 @@ class MentionWriter:
         if not actions:
             return retry
         resp = self._call(self.es.bulk, operations=actions, refresh=False)
+        unmapped: set[str] = set()  # indices whose mapping lacks a field a document of this round carries
         for (mention_id, index, outcome), item in zip(sent, resp["items"], strict=True):
             status = next(iter(item.values())).get("status", 500)
             if status in (200, 201):
@@ -267,6 +279,20 @@ class MentionWriter:
                 retry[mention_id] = todo[mention_id]
             else:
                 err = next(iter(item.values())).get("error") or {}
+                if err.get("type") == "strict_dynamic_mapping_exception" and not self.mended:
+                    unmapped.add(index)  # a month an older version made: mended below, written again
+                    retry[mention_id] = todo[mention_id]
+                    continue
                 reason = f"Elasticsearch rejected it: {err.get('type', status)}: {err.get('reason', '')}".strip()
                 result.failed.extend((p.origin, reason) for p in todo[mention_id])
+        if unmapped:
+            self._mend(sorted(unmapped))
         return retry
+
+    def _mend(self, indices: list[str]) -> None:
+        """Bring the template and the outdated months up to the current mapping, once per batch (see the module)."""
+        self.mended = True
+        log.warning("%s: refused a field of mapping version %d (made from an older Groundswell's template while both "
+                    "ran); putting the current template and the missing fields in place", ", ".join(indices),
+                    mapping.MAPPING_VERSION)
+        self._call(ensure_schema, es=self.es, prefix=self.prefix)

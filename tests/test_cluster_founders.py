@@ -214,3 +214,31 @@ def test_beyond_the_cap_the_founders_sharing_the_most_bands_are_compared(
     new = _signed("new", new_sig, "2026-10-05T08:00:00.000Z")
     r.resolve([new])
     assert new["cluster_id"] == founder["mention_id"]
+
+
+@pytest.mark.es
+def test_a_month_made_from_an_older_template_during_a_rolling_upgrade_is_mended_and_written(
+        es: Elasticsearch, prefix: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A version-4 process that starts after this one puts its template back; the month it then creates lacks
+    cluster_band_ids, which the strict mapping refuses on this writer's founders. The writer puts the current
+    template and the missing fields in place once and writes them again: nothing is lost."""
+    ensure_schema(es, prefix)  # this (version 5) writer's start
+    writer = MentionWriter(es, prefix, URL)
+    v4 = {k: v for k, v in mapping.PROPERTIES.items() if k != "cluster_band_ids"}
+    template = mapping.index_template(prefix)
+    template["template"]["mappings"] = {"dynamic": "strict", "properties": v4,
+                                        "_meta": {"managed_by": "groundswell", "mapping_version": 4}}
+    es.indices.put_index_template(name=mapping.template_name(prefix), **template)  # the older process's start
+    old = doc("1")
+    es.index(index=f"{prefix}-mentions-2026.10", id=old["mention_id"],  # it creates October, as version 4 wrote
+             document={**mapping.stored_form(old), "cluster_bands": mapping.founder_bands(old)})
+
+    founder, copy = doc("2", "完全不同的一条帖子：洗衣机漏水三次上门都没修好，售后电话永远占线"), doc("3")
+    copy["cluster_id"] = old["mention_id"]
+    res = writer.write([Pending(founder, "in:1"), Pending(copy, "in:2")])
+    assert (res.indexed, res.failed) == (2, [])
+    got = es.get(index=f"{prefix}-mentions-2026.10", id=founder["mention_id"])["_source"]
+    assert got["cluster_band_ids"] == [mapping.band_id(k) for k in founder["lsh_bands"]]
+    assert "refused a field of mapping version" in caplog.text
+    body = es.indices.get_index_template(name=mapping.template_name(prefix))["index_templates"][0]
+    assert body["index_template"]["template"]["mappings"]["_meta"]["mapping_version"] == mapping.MAPPING_VERSION
