@@ -221,14 +221,19 @@ class MentionWriter:
             keep.append((mention_id, first, others))
         resp = self._call(self.es.bulk, operations=writes, refresh=False)
         deletes: list[dict[str, Any]] = []
+        unmapped: set[str] = set()
         for (mention_id, first, others), item in zip(keep, resp["items"], strict=True):
             if next(iter(item.values())).get("status") not in (200, 201):
+                if (next(iter(item.values())).get("error") or {}).get("type") == "strict_dynamic_mapping_exception":
+                    unmapped.add(first.index)  # an older version's month: mended, then the next round merges again
                 continue  # changed meanwhile: the next round reads it again
             self._remember(mention_id, first.index)
             deletes += [{"delete": {"_index": c.index, "_id": mention_id, "if_seq_no": c.seq_no,
                                     "if_primary_term": c.primary_term}} for c in others]
         if deletes:
             self._call(self.es.bulk, operations=deletes, refresh=False)
+        if unmapped and not self.mended:
+            self._mend(sorted(unmapped))
 
     # --- one round -----------------------------------------------------------------------------------------
 

@@ -242,3 +242,30 @@ def test_a_month_made_from_an_older_template_during_a_rolling_upgrade_is_mended_
     assert "refused a field of mapping version" in caplog.text
     body = es.indices.get_index_template(name=mapping.template_name(prefix))["index_templates"][0]
     assert body["index_template"]["template"]["mappings"]["_meta"]["mapping_version"] == mapping.MAPPING_VERSION
+
+
+@pytest.mark.es
+def test_copies_merged_into_a_month_an_older_template_made_are_mended_too(es: Elasticsearch, prefix: str) -> None:
+    """A post stored twice (left by an older version in two months) is merged into its first-seen copy on its next
+    write; when that month was made from an older template during a rolling upgrade, the merge is mended the same
+    way and the post ends as one document there."""
+    ensure_schema(es, prefix)
+    post = doc("1")
+    es.index(index=f"{prefix}-mentions-2026.10", id=post["mention_id"],  # a current month's copy
+             document=mapping.stored_form({**post, "crawled_at": "2026-10-06T08:00:00.000Z"}))
+    v4 = {k: v for k, v in mapping.PROPERTIES.items() if k != "cluster_band_ids"}
+    template = mapping.index_template(prefix)
+    template["template"]["mappings"] = {"dynamic": "strict", "properties": v4,
+                                        "_meta": {"managed_by": "groundswell", "mapping_version": 4}}
+    es.indices.put_index_template(name=mapping.template_name(prefix), **template)
+    first = {k: v for k, v in mapping.stored_form(post).items() if k != "cluster_band_ids"}
+    first.update(first_seen_at="2026-09-30T08:00:00.000Z", crawled_at="2026-09-30T08:00:00.000Z")
+    es.index(index=f"{prefix}-mentions-2026.09", id=post["mention_id"], document=first)  # made by version 4
+    es.indices.refresh(index=mapping.alias(prefix))
+
+    again = {**doc("1"), "crawled_at": "2026-10-07T08:00:00.000Z", "likes": 5}
+    res = MentionWriter(es, prefix, URL).write([Pending(again, "in:1")])
+    assert res.failed == [] and res.indexed + res.updated + res.duplicates == 1
+    es.indices.refresh(index=mapping.alias(prefix))
+    hits = es.search(index=mapping.alias(prefix), query={"ids": {"values": [post["mention_id"]]}})["hits"]["hits"]
+    assert [h["_index"] for h in hits] == [f"{prefix}-mentions-2026.09"]
