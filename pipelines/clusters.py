@@ -179,8 +179,8 @@ class ClusterResolver:
             size=MAX_CLUSTERS,
             query={"bool": {"should": shared, "minimum_should_match": 1, "filter": filters}},
             # more than MAX_CLUSTERS founders can share a band with a batch (bands of 4 rows collide across similar
-            # short posts: on the benchmark's generated posts every batch of a 1M store matches ~24,000; of real
-            # posts 0.13 to 0.34% of the window's founders, so 0.6 to 1.6M founders within the window): those
+            # short posts: on the benchmark's generated posts every batch of a 1M store matches ~20,000; of real
+            # posts 0.13 to 0.34% of the window's founders, so 0.3 to 0.8M founders within the window): those
             # sharing the most bands with it are compared (LSH's own estimate of similarity), then the newest (copies
             # spread while new), then by id, so the cut falls the same way whatever order the node finds them in
             # (bench/founder_cap_bench.py)
