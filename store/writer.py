@@ -297,7 +297,7 @@ class MentionWriter:
     def _mend(self, indices: list[str]) -> None:
         """Bring the template and the outdated months up to the current mapping, once per batch (see the module)."""
         self.mended = True
-        log.warning("%s: refused a field of mapping version %d (made from an older Groundswell's template while both "
-                    "ran); putting the current template and the missing fields in place", ", ".join(indices),
-                    mapping.MAPPING_VERSION)
+        log.warning("%s: refused a field of mapping version %d (an index made from an older Groundswell's template "
+                    "while both ran?); putting the current template and the missing fields in place, then writing "
+                    "those mentions again", ", ".join(indices), mapping.MAPPING_VERSION)
         self._call(ensure_schema, es=self.es, prefix=self.prefix)
