@@ -42,6 +42,12 @@ _RETRYABLE_STATUS = {429, 502, 503, 504}
 _CONFLICT_ROUNDS = 8
 
 
+def _lacks_a_field(item: dict[str, Any]) -> bool:
+    """Whether a bulk item was refused by a strict mapping for a field the index lacks (see the module)."""
+    error = next(iter(item.values())).get("error") or {}
+    return bool(error.get("type") == "strict_dynamic_mapping_exception")
+
+
 @dataclass
 class Pending:
     """One document to write, with where it came from (for `line N: reason` reports)."""
@@ -224,7 +230,7 @@ class MentionWriter:
         unmapped: set[str] = set()
         for (mention_id, first, others), item in zip(keep, resp["items"], strict=True):
             if next(iter(item.values())).get("status") not in (200, 201):
-                if (next(iter(item.values())).get("error") or {}).get("type") == "strict_dynamic_mapping_exception":
+                if _lacks_a_field(item):
                     unmapped.add(first.index)  # an older version's month: mended, then the next round merges again
                 continue  # changed meanwhile: the next round reads it again
             self._remember(mention_id, first.index)
@@ -283,11 +289,11 @@ class MentionWriter:
                     self._remember(mention_id, index)
                 retry[mention_id] = todo[mention_id]
             else:
-                err = next(iter(item.values())).get("error") or {}
-                if err.get("type") == "strict_dynamic_mapping_exception" and not self.mended:
+                if _lacks_a_field(item) and not self.mended:
                     unmapped.add(index)  # a month an older version made: mended below, written again
                     retry[mention_id] = todo[mention_id]
                     continue
+                err = next(iter(item.values())).get("error") or {}
                 reason = f"Elasticsearch rejected it: {err.get('type', status)}: {err.get('reason', '')}".strip()
                 result.failed.extend((p.origin, reason) for p in todo[mention_id])
         if unmapped:
