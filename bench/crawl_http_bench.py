@@ -16,7 +16,10 @@ two forms:
   the way crawls ran before issue 14;
 - batched, forked: the batched crawl forked from the warm fork server by groundswell.scheduler.children, as
   `groundswell run` starts crawls (timed from the request to fork to the child's exit: no interpreter start-up and
-  imports).
+  imports);
+- Scrapy alone: the same crawl with no item pipelines (ITEM_PIPELINES = {}): fetched, parsed, each item through
+  Scrapy's per-item path and dropped there, nothing analysed or stored. Not a way to run the product: the ceiling
+  any crawl of these pages reaches in Scrapy on this machine, whatever its pipelines cost.
 
 `--write` replaces the section below in bench/RESULTS.md.
 """
@@ -49,6 +52,16 @@ from store.client import make_client  # noqa: E402
 SECTION = "## HTTP crawl against a bare fetch loop (issue 14)"
 WORKERS = "\nGROUNDSWELL_CRAWL_WORKERS = 2\n"
 PER_ITEM = "\nITEM_PIPELINES = GROUNDSWELL_STAGES  # noqa: F405  (the old way: every stage per item on the reactor)\n"
+ALONE = "\nITEM_PIPELINES = {}  # Scrapy alone: items parsed and dropped, nothing analysed or stored (the ceiling)\n"
+
+
+def span(run: cb.CrawlRun) -> tuple[str, str]:
+    """When the simulator saw the crawl's first and last request, in seconds from its start: before the first is
+    start-up (interpreter, imports, the chain's models), after the last the crawl's own end (the last batches
+    analysed and written, the run record)."""
+    if not run.served:
+        return "", ""
+    return f"{run.served[0][0] - run.started:.2f}", f"{run.served[-1][0] - run.started:.2f}"
 
 
 def forked_crawl(children: Children, sim: cb.RecordingSimulator, args: list[str], settings_dir: str) -> cb.CrawlRun:
@@ -75,11 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     es = make_client(cfg.elasticsearch)
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     batched_dir, per_item_dir = tempfile.mkdtemp(prefix="gsbench-crawl-"), tempfile.mkdtemp(prefix="gsbench-crawl-")
-    workers_dir = tempfile.mkdtemp(prefix="gsbench-crawl-")
+    workers_dir, alone_dir = tempfile.mkdtemp(prefix="gsbench-crawl-"), tempfile.mkdtemp(prefix="gsbench-crawl-")
+    Path(alone_dir, f"{cb.SETTINGS_MODULE}.py").write_text(cb.FAST_SETTINGS + ALONE, encoding="utf-8")
     Path(workers_dir, f"{cb.SETTINGS_MODULE}.py").write_text(cb.FAST_SETTINGS + WORKERS, encoding="utf-8")
     Path(batched_dir, f"{cb.SETTINGS_MODULE}.py").write_text(cb.FAST_SETTINGS, encoding="utf-8")
     Path(per_item_dir, f"{cb.SETTINGS_MODULE}.py").write_text(cb.FAST_SETTINGS + PER_ITEM, encoding="utf-8")
-    rows: list[tuple[str, float, int, int, str, str]] = []
+    rows: list[tuple[str, float, int, int, str, str, str, str]] = []
     bare: list[float] = []
     targets: list[str] = []
     cad = CADENCE["bilibili"]
@@ -92,26 +106,26 @@ def main(argv: list[str] | None = None) -> int:
             sim.advance(max(1, args.videos - cad.history + 1) * cad.gap)
             for _ in range(args.repeat):
                 for label, folder in (("batched", batched_dir), ("batched, 2 workers", workers_dir),
-                                      ("per item", per_item_dir)):
+                                      ("per item", per_item_dir), ("Scrapy alone", alone_dir)):
                     cb.clean(es)
                     before = loadavg()
                     run = cb.run_crawl(label, sim, "bilibili", crawl_args, folder)
-                    rows.append((label, run.seconds, run.responses, run.items, before, loadavg()))
+                    rows.append((label, run.seconds, run.responses, run.items, *span(run), before, loadavg()))
                     targets = [t for _, t in run.served]
                 cb.clean(es)
                 before = loadavg()
                 run = forked_crawl(children, sim, crawl_args, batched_dir)
-                rows.append(("batched, forked", run.seconds, run.responses, run.items, before, loadavg()))
+                rows.append(("batched, forked", run.seconds, run.responses, run.items, *span(run), before, loadavg()))
                 cb.fetch_all(sim.url, targets[:20])  # warm-up
                 before = loadavg()
                 seconds = cb.fetch_all(sim.url, targets)
                 bare.append(seconds)
-                rows.append(("bare fetch loop", seconds, len(targets), 0, before, loadavg()))
+                rows.append(("bare fetch loop", seconds, len(targets), 0, "", "", before, loadavg()))
     finally:
         cb.clean(es)
         es.close()
     bare_pps = len(targets) / statistics.median(bare)
-    kinds = ("batched", "batched, 2 workers", "per item", "batched, forked")
+    kinds = ("batched", "batched, 2 workers", "per item", "batched, forked", "Scrapy alone")
     med = {k: statistics.median(r[2] / r[1] for r in rows if r[0] == k) for k in kinds}
     out = [SECTION, "",
            f"Measured {started} UTC by `.venv/bin/python bench/crawl_http_bench.py --videos {args.videos} --repeat "
@@ -123,9 +137,11 @@ def main(argv: list[str] | None = None) -> int:
            "| | pages/s (median) | / bare fetch loop |", "|---|---:|---:|",
            f"| bare fetch loop | {bare_pps:,.1f} | 1.00 |"]
     for k, v in med.items():
-        out.append(f"| crawl, {k} | {v:,.1f} | **{v / bare_pps:.3f}** |")
-    out += ["", "| run | s | responses | items | load before | load after |", "|---|---:|---:|---:|---|---|"]
-    out += [f"| {k} | {s:.2f} | {r} | {i} | {b} | {a} |" for k, s, r, i, b, a in rows]
+        name = "Scrapy alone, no item pipelines (the ceiling)" if k == "Scrapy alone" else f"crawl, {k}"
+        out.append(f"| {name} | {v:,.1f} | **{v / bare_pps:.3f}** |")
+    out += ["", "| run | s | responses | items | first request at s | last request at s | load before | load after |",
+            "|---|---:|---:|---:|---:|---:|---|---|"]
+    out += [f"| {k} | {s:.2f} | {r} | {i} | {f} | {la} | {b} | {a} |" for k, s, r, i, f, la, b, a in rows]
     section = "\n".join(out) + "\n"
     print(section)
     if args.write:

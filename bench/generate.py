@@ -1,7 +1,7 @@
 """Deterministic generator of mention JSON Lines for the ingest benchmark.
 
     .venv/bin/python bench/generate.py OUT.jsonl [-n 100000] [--seed 20261125] [--reobserve 0.05]
-                                                 [--start 2026-09-01] [--days 61]
+                                                 [--start 2026-09-01] [--days 61] [--text clauses|real]
 
 Short mixed Chinese/English posts on weibo, jd, reddit, bilibili and xiaohongshu about a handful of
 made-up brands, published over about two months (2026-09-01 .. 2026-10-31, local offsets; --start, --days), with
@@ -9,7 +9,16 @@ engagement counts. About `--reobserve` of the lines are re-observations of earli
 (same platform, source_id, text, ...) crawled later with higher counts, so `groundswell ingest` takes its
 merge path (mget, append to the engagement history, conditional write) for them.
 
-The same seed and n always give byte-identical output; the summary on stderr says how many unique posts
+Texts (`--text`): `clauses` (the default, every benchmark's input so far) composes a post from short clause
+pools with filled-in details; those posts share far more character 3-grams than real ones, so their near-duplicate
+band keys collide 20 to 1,000 times as often as real posts of one brand do (bench/collisions_bench.py), and every
+cluster lookup meets that many false candidates. `real` takes a post's body from clauses of the real posts
+and reviews the project keeps (pipelines/sentiment_model/data: mostly negative clauses for a negative post), put
+together at random to the length of a real post drawn at random, with the product named as before; Reddit's posts
+are then in Chinese too (the project keeps no English corpus). Their bodies alone collide like real posts of mixed
+topics; naming one of 16 products makes them collide like, or somewhat more than, reviews of one brand.
+
+The same seed, n and text form always give byte-identical output; the summary on stderr says how many unique posts
 and re-observations were written.
 """
 
@@ -18,12 +27,15 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TextIO
 
+TEXT_FORMS = ("clauses", "real")
 PLATFORMS = ("weibo", "jd", "reddit", "bilibili", "xiaohongshu")
 PLATFORM_WEIGHTS = (0.34, 0.18, 0.16, 0.14, 0.18)
 SEED = 20261125
@@ -423,6 +435,48 @@ def _zh_text(rng: random.Random, brand: str, product: str, negative: bool, other
     return "".join(parts)
 
 
+_CLAUSE_END = re.compile(r"[，,。.！!？?；;～~\s]+")
+
+
+@lru_cache(maxsize=1)
+def _real_clauses() -> tuple[tuple[str, ...], tuple[str, ...], tuple[int, ...]]:
+    """(negative clauses, positive clauses, lengths of the texts): the clauses of the real posts and reviews the
+    project keeps, each once, 4 to 40 characters (pieces between punctuation), in file order."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from pipelines.sentiment_model import corpora
+
+    texts = [(label, review) for _, label, review in corpora.read_rows()]
+    texts += [(d.label, d.text) for d in corpora.read_weibo()]
+    pools: tuple[dict[str, None], dict[str, None]] = ({}, {})
+    for label, text in texts:
+        for piece in _CLAUSE_END.split(text):
+            if 4 <= len(piece) <= 40 and "http" not in piece and "@" not in piece:
+                pools[label].setdefault(piece, None)
+    return tuple(pools[0]), tuple(pools[1]), tuple(len(t) for _, t in texts)
+
+
+def _zh_real_text(rng: random.Random, product: str, negative: bool) -> str:
+    """A Chinese post whose body is real clauses of its polarity (a mixed one now and then), as long as a real post
+    or review drawn at random (at least 12 characters): real posts are that long, and a body much shorter than the
+    product's name would make posts of one product look alike."""
+    bad, good, lengths = _real_clauses()
+    want = max(12, min(200, rng.choice(lengths)))
+    picked: list[str] = []
+    while sum(map(len, picked)) < want:
+        picked.append(rng.choice(good if (rng.random() < 0.15) == negative else bad))
+    seps = ("，", "，", "。", "！", " ")
+    text = (
+        (product + rng.choice(seps) if rng.random() < 0.7 else "")
+        + "".join(c + rng.choice(seps) for c in picked[:-1])
+        + picked[-1]
+    )
+    if rng.random() < 0.35:
+        text += " " + rng.choice(TOPICS)
+    if rng.random() < 0.1:  # full-width digits and HTML that normalize has to clean
+        text += f"<br>订单号：１２３{rng.randrange(1000, 9999)}&nbsp;"
+    return text
+
+
 def _en_text(rng: random.Random, brand: str, product: str, negative: bool, other: str) -> str:
     clauses = _clauses(rng, negative, False, other, brand)
     text = f"{rng.choice(EN_OPEN)} {product}: " + ". ".join(c[0].upper() + c[1:] for c in clauses) + "."
@@ -432,7 +486,9 @@ def _en_text(rng: random.Random, brand: str, product: str, negative: bool, other
     return text
 
 
-def _new_post(rng: random.Random, serial: int, start: datetime = START, span: timedelta = SPAN) -> Post:
+def _new_post(
+    rng: random.Random, serial: int, start: datetime = START, span: timedelta = SPAN, text: str = "clauses"
+) -> Post:
     platform = rng.choices(PLATFORMS, PLATFORM_WEIGHTS)[0]
     brand = rng.choice(tuple(BRANDS))
     product = rng.choice(BRANDS[brand])
@@ -449,7 +505,9 @@ def _new_post(rng: random.Random, serial: int, start: datetime = START, span: ti
         rec["url"] = f"https://www.reddit.com/r/gadgets/comments/{source_id}/"
         rec["author"] = f"u/{rng.choice(AUTHORS_EN)}{rng.randrange(10_000)}"
         rec["title"] = f"{product}: {'problem' if negative else 'review'}"
-        rec["text"] = _en_text(rng, brand, product, negative, other)
+        # `real`: a Chinese-language post, as on r/China_irl (there is no real English corpus to draw clauses from)
+        rec["text"] = _zh_real_text(rng, product, negative) if text == "real" else _en_text(
+            rng, brand, product, negative, other)
         if rng.random() < 0.3:
             rec["reply_to"] = f"re{rng.randrange(serial + 1):08d}"
     else:
@@ -460,7 +518,10 @@ def _new_post(rng: random.Random, serial: int, start: datetime = START, span: ti
             "xiaohongshu": f"https://www.xiaohongshu.com/explore/{source_id}",
         }[platform]
         rec["author"] = f"{rng.choice(AUTHORS_ZH)}{rng.randrange(10_000)}"
-        rec["text"] = _zh_text(rng, brand, product, negative, other)
+        if text == "real":
+            rec["text"] = _zh_real_text(rng, product, negative)
+        else:
+            rec["text"] = _zh_text(rng, brand, product, negative, other)
         if platform == "bilibili":
             rec["title"] = f"【{brand}】{product} {'翻车实录' if negative else '深度测评'}"
         if platform == "xiaohongshu" and rng.random() < 0.6:
@@ -503,7 +564,7 @@ def _copy_of(rng: random.Random, post: Post, original: Post) -> None:
 
 def generate(
     out: TextIO, n: int = 100_000, seed: int = SEED, reobserve: float = 0.05, copies: float = 0.03,
-    start: datetime = START, span: timedelta = SPAN,
+    start: datetime = START, span: timedelta = SPAN, text: str = "clauses",
 ) -> tuple[int, int]:
     """Write n lines; return (unique posts, re-observation lines). About `copies` of the posts copy an
     earlier post's text (reposts, cross-posts), for near-duplicate clustering to find."""
@@ -520,7 +581,7 @@ def generate(
             post.comments += rng.randrange(1, 20)
             reobs += 1
         else:
-            post = _new_post(rng, i, start, span)
+            post = _new_post(rng, i, start, span, text)
             if len(posts) > 100 and rng.random() < copies:
                 _copy_of(rng, post, posts[rng.randrange(len(posts))])
             posts.append(post)
@@ -538,9 +599,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--start", type=date.fromisoformat, default=START.date(),
                     help="the first day posts are published on (UTC; default 2026-09-01)")
     ap.add_argument("--days", type=float, default=SPAN.days, help="over how many days (default 61)")
+    ap.add_argument("--text", choices=TEXT_FORMS, default="clauses",
+                    help="clauses: composed from clause pools (default); real: Chinese bodies from real clauses")
     args = ap.parse_args(argv)
     start = datetime.combine(args.start, time(), UTC)
-    period = {"start": start, "span": timedelta(days=args.days)}
+    period = {"start": start, "span": timedelta(days=args.days), "text": args.text}
     if str(args.out) == "-":
         unique, reobs = generate(sys.stdout, args.n, args.seed, args.reobserve, args.copies, **period)
     else:

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/stored_bench.py [--stored 1000000] [-n 20000] [--repeat 2] [--workers 0] [--write]
                                            [--keep] [--reuse] [--history-days 365] [--recent-days 2]
+                                           [--text clauses|real]
 
 Issue 14's "flat in what is stored": the rate of `groundswell ingest FILE` (a subprocess, spawn to exit, as in
 bench/throughput_bench.py) into prefix `gsstfull`, which holds `--stored` mentions, against the rate into the empty
@@ -20,6 +21,11 @@ before 2026-11-01 by default, in its monthly indices), and each run's new posts 
 of it (what a crawl or a day's backlog brings). Clusters are searched within `clusters.window_days` (30) of a
 mention, so a run reads the months of that window, not the year; `--recent-days 365` makes the new posts span the
 whole history instead (every month is searched, and the store's size shows).
+
+`--text` is bench/generate.py's: `clauses` (the default) composes posts whose near-duplicate band keys collide
+20 to 1,000 times as often as real posts of one brand (bench/collisions_bench.py), so every batch's founder search
+matches a third of the window's founders; `real` builds posts from real clauses, which collide like reviews of one
+brand. Each form has its own stored prefix (`gsstfull`, `gsstreal`) and its own section in bench/RESULTS.md.
 
 Each run records wall seconds, docs/s, Elasticsearch's CPU seconds and the load average before and after.
 `--write` replaces the section below in bench/RESULTS.md.
@@ -52,7 +58,9 @@ import throughput_bench as tb  # noqa: E402
 from store.compaction import compact  # noqa: E402
 
 FULL, EMPTY = "gsstfull", "gsstempty"
+REAL = "gsstreal"  # the stored side of --text real
 SECTION = "## Ingest into many stored mentions against an empty index (issue 14)"
+SECTION_REAL = "## Ingest into many stored mentions of real clauses against an empty index (issue 14)"
 _CHAIN: Any = None
 
 
@@ -155,18 +163,19 @@ def wipe(es: Any, prefix: str) -> None:
 END = date(2026, 11, 1)  # the stored history ends here, and the new posts with it
 
 
-def data(name: str, n: int, seed: int, days: float | None = None) -> Path:
+def data(name: str, n: int, seed: int, days: float | None = None, text: str = "clauses") -> Path:
     """bench/generate.py's lines published over the `days` days before END, or over its own default span when
-    `days` is None (cached by all of these)."""
+    `days` is None, in its `text` form (cached by all of these)."""
     span: list[str] = []
-    path = tb.DATA / f"{name}-{n}-{seed}.jsonl"
+    form = "" if text == "clauses" else f"-{text}"
+    path = tb.DATA / f"{name}-{n}-{seed}{form}.jsonl"
     if days is not None:
         start = END - timedelta(days=days)
         span = ["--start", start.isoformat(), "--days", f"{days:g}"]
-        path = tb.DATA / f"{name}-{n}-{seed}-{start.isoformat()}-{days:g}d.jsonl"
+        path = tb.DATA / f"{name}-{n}-{seed}-{start.isoformat()}-{days:g}d{form}.jsonl"
     if not path.exists():
         subprocess.run([sys.executable, str(BENCH / "generate.py"), str(path), "-n", str(n), "--seed", str(seed),
-                        *span], check=True)
+                        "--text", text, *span], check=True)
     return path
 
 
@@ -183,16 +192,21 @@ def render(args: argparse.Namespace, stored: int, load_s: float, load_load: tupl
         f"{1000 * r.es_cpu / r.lines:.2f} | {r.main_rss_mb:.0f} | {r.load_before} | {r.load_after} |"
         for i, (kind, before, r) in enumerate(runs, 1))
     git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout
-    return f"""{SECTION}
+    real = args.text == "real"
+    text = " --text real" if real else ""
+    posts = ("The posts are bench/generate.py's `--text real`: bodies of real clauses, whose band keys collide like "
+             "reviews of one brand (bench/collisions_bench.py).\n" if real else "")
+    return f"""{SECTION_REAL if real else SECTION}
 
 Measured {started} UTC by `.venv/bin/python bench/stored_bench.py --stored {args.stored} -n {args.n} --repeat \
 {args.repeat} --workers {args.workers} --seed-base {args.seed_base} --history-days {args.history_days:g} \
---recent-days {args.recent_days:g}{reuse}` on committed code (git {git.strip()}),
+--recent-days {args.recent_days:g}{reuse}{text}` on committed code (git {git.strip()}),
 under `nice -n 10`; 2 cores shared
 with other engineers' CI and test runs (see the load columns), Elasticsearch 8.19 (1 GB heap) on this machine.
-Stored side: {stored:,} mentions of `bench/generate.py --seed 7` published over the {args.history_days:g} days
-before {END} (with their cluster ids; founders carry `cluster_band_ids`), bulk-loaded directly {loaded}. Each run
-ingests a fresh `bench/generate.py -n {args.n}` file (seed {args.seed_base} + run pair) published over the last
+{posts}Stored side: {stored:,} mentions of `bench/generate.py --seed 7{text}` published over the \
+{args.history_days:g} days before {END} (with their cluster ids; founders carry `cluster_band_ids`), bulk-loaded \
+directly {loaded}. Each run
+ingests a fresh `bench/generate.py -n {args.n}{text}` file (seed {args.seed_base} + run pair) published over the last
 {args.recent_days:g} days of that history, so its posts are new to both sides. The months that ended 7 days before
 {END} or earlier were merged into one segment each, as the service's compaction job does
 (`scheduler.compact_after_days`; {len(compacted[0])} merged by this run in {compacted[1]:.0f} s, any others by an
@@ -223,33 +237,35 @@ def main(argv: list[str] | None = None) -> int:
                     help="run pair k ingests generate.py --seed SEED_BASE+k (another base after --reuse: new posts)")
     ap.add_argument("--history-days", type=float, default=365, help="the stored mentions span this many days")
     ap.add_argument("--recent-days", type=float, default=2, help="each run's new posts span the last this many")
+    ap.add_argument("--text", choices=("clauses", "real"), default="clauses", help="bench/generate.py's text form")
     args = ap.parse_args(argv)
+    full = REAL if args.text == "real" else FULL
     from elasticsearch import Elasticsearch
 
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     tb.DATA.mkdir(exist_ok=True)
     es = Elasticsearch(tb.ES_URL, request_timeout=300)
     load_s, load_load = 0.0, (tb.loadavg(), tb.loadavg())
-    if not (args.reuse and count(es, FULL) >= args.stored):
-        wipe(es, FULL)
-        path = data("stored", args.stored, 7, args.history_days)
+    if not (args.reuse and count(es, full) >= args.stored):
+        wipe(es, full)
+        path = data("stored", args.stored, 7, args.history_days, args.text)
         t = time.perf_counter()
-        written = load(es, path, FULL)
+        written = load(es, path, full)
         load_s, load_load = time.perf_counter() - t, (load_load[0], tb.loadavg())
         print(f"stored {written:,} mentions in {load_s:.0f} s", flush=True)
     # what the service's compaction job (store.compaction, scheduler.compact_after_days) did to the finished months
     # over that year, as of the history's end
     t = time.perf_counter()
-    compacted = compact(es, FULL, datetime.combine(END, datetime.min.time(), UTC), timedelta(days=7))
+    compacted = compact(es, full, datetime.combine(END, datetime.min.time(), UTC), timedelta(days=7))
     compact_s = time.perf_counter() - t
     print(f"compacted {len(compacted)} finished months in {compact_s:.0f} s", flush=True)
-    stored = count(es, FULL)
+    stored = count(es, full)
     exe = str(Path(sys.executable).parent / "groundswell")
     runs: list[tuple[str, int, tb.Run]] = []
     try:
         for rep in range(args.repeat):
-            path = data("fresh", args.n, args.seed_base + rep, args.recent_days)
-            for kind, prefix in (("empty", EMPTY), ("stored", FULL)):
+            path = data("fresh", args.n, args.seed_base + rep, args.recent_days, args.text)
+            for kind, prefix in (("empty", EMPTY), ("stored", full)):
                 if prefix == EMPTY:
                     wipe(es, EMPTY)
                 before = count(es, prefix)
@@ -268,9 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     section = render(args, stored, load_s, load_load, runs, started, (compacted, compact_s))
     print(section)
     if args.write:
-        results.write_section(SECTION, section)
+        results.write_section(SECTION_REAL if args.text == "real" else SECTION, section)
     if not args.keep:
-        wipe(es, FULL)
+        wipe(es, full)
     return 0
 
 
