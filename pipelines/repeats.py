@@ -105,9 +105,10 @@ class RepeatResolver:
     MEMORY = 5_000  # complaints remembered (the newest): more than the store's refresh can lag behind a run, which
     # the Elasticsearch stage bounds (pipelines.elasticsearch); older ones are found in the store
 
-    def __init__(self, es: Elasticsearch, prefix: str, call: Callable[..., Any]):
+    def __init__(self, es: Elasticsearch, prefix: str, call: Callable[..., Any], memory: int = MEMORY):
         self.es = es
         self.prefix = prefix
+        self.memory = memory
         self.call = call  # the writer's retrying caller: failures surface as StoreUnavailable
         self.seen: dict[Key, dict[str, Earlier]] = {}
         self.recent: OrderedDict[str, Key] = OrderedDict()  # mention id -> its key, oldest first
@@ -155,7 +156,7 @@ class RepeatResolver:
             self.seen.setdefault(key, {})[mid] = Earlier(mid, at)
             self.recent[mid] = key
             self.recent.move_to_end(mid)
-            while len(self.recent) > self.MEMORY:
+            while len(self.recent) > self.memory:
                 old, old_key = self.recent.popitem(last=False)
                 earlier = self.seen.get(old_key)
                 if earlier is not None:

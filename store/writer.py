@@ -89,13 +89,17 @@ class Copy:
 
 
 class MentionWriter:
-    def __init__(self, es: Elasticsearch, prefix: str, url: str, *, retries: int = 3, backoff: float = 0.5):
+    def __init__(
+        self, es: Elasticsearch, prefix: str, url: str, *, retries: int = 3, backoff: float = 0.5,
+        kept: int = LOCATIONS_KEPT,
+    ):
         self.es = es
         self.prefix = prefix
         self.url = url
         self.retries = retries
         self.backoff = backoff
         self.located: OrderedDict[str, str] = OrderedDict()  # mention id -> index this writer wrote it to
+        self.kept = kept  # how many of them (the Elasticsearch stage sets it from its batch size)
         self.mended = False  # whether this batch already brought the indices up to the current mapping
 
     def _call(self, fn: Any, **kwargs: Any) -> Any:
@@ -137,7 +141,7 @@ class MentionWriter:
     def _remember(self, mention_id: str, index: str) -> None:
         self.located[mention_id] = index
         self.located.move_to_end(mention_id)
-        if len(self.located) > LOCATIONS_KEPT:
+        if len(self.located) > self.kept:
             self.located.popitem(last=False)
 
     def _locate(self, ids: list[str], found: dict[str, set[str]] | None = None) -> dict[str, set[str]]:

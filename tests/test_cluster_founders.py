@@ -130,17 +130,20 @@ def test_band_ids_are_distinct_numbers_of_the_keys() -> None:
     assert mapping.band_id("00000000ff") == 255 and mapping.band_id("3100000000") == 0x31 << 32
 
 
-def test_what_the_lookups_forget_is_searchable_by_then() -> None:
-    """The Elasticsearch stage refreshes before the run's memories forget what it wrote (see VISIBLE_WITHIN)."""
-    from pipelines.clusters import INDEX_MEMORY
-    from pipelines.elasticsearch import VISIBLE_WITHIN
-    from pipelines.repeats import RepeatResolver
-    from store.writer import LOCATIONS_KEPT
+@pytest.mark.parametrize("batch", [1, 500, 1000, 2000, 10_000])
+def test_what_the_lookups_forget_is_searchable_by_then(batch: int) -> None:
+    """The Elasticsearch stage refreshes before the run's memories forget what it wrote (see VISIBLE_WITHIN), at
+    any batch size `ingest --batch-size` allows: the memories grow with the batch."""
+    from core import config as gsconfig
+    from pipelines.elasticsearch import VISIBLE_WITHIN, ElasticsearchPipeline
 
-    batch = 500  # the largest batch the stage writes at once by default
+    cfg = gsconfig.load(None, env={})
+    stage = ElasticsearchPipeline(cfg, None, batch_size=batch, es=Elasticsearch("http://127.0.0.1:9"))
     # a batch's lookups run while the batch before it is still being written (the committer thread): two batches
     # may be unwritten, besides what was written since the last refresh
-    assert VISIBLE_WITHIN + 2 * batch <= min(INDEX_MEMORY, RepeatResolver.MEMORY, LOCATIONS_KEPT)
+    kept = min(stage.clusters.memory, stage.clusters.index.capacity, stage.repeats.memory, stage.writer.kept)
+    assert VISIBLE_WITHIN + 2 * batch <= kept
+    assert kept == max(5_000, VISIBLE_WITHIN + 2 * batch)  # no larger than that: memory stays flat in the input
 
 
 @pytest.mark.es

@@ -32,7 +32,8 @@ def _reasons(counts: Counter[str]) -> str:
     help="Input format; auto goes by extension (.csv, else JSON Lines; .gz is unpacked). '-' is stdin.",
 )
 @click.option(
-    "--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000), help="Mentions per bulk request."
+    "--batch-size", default=1000, show_default=True, type=click.IntRange(1, 10_000),
+    help="Mentions per bulk request (and per lookup of stored clusters and repeats).",
 )
 @click.option(
     "--retries",
