@@ -56,8 +56,8 @@ OTHER_ENV: dict[str, str] = {
 # sets them itself.
 SCRAPY_SETTINGS: dict[str, str] = {
     "GROUNDSWELL_CONFIG_PATH": "The configuration file a crawl reads (default: as the command line finds it).",
-    "GROUNDSWELL_BATCH_SIZE": "Mentions per bulk request to Elasticsearch in a crawl (default 500; `ingest --batch-size`, "
-    "default 1000).",
+    "GROUNDSWELL_BATCH_SIZE": "Mentions per bulk request to Elasticsearch in a crawl (default 500; "
+    "`ingest --batch-size`, default 1000).",
     "GROUNDSWELL_ES_RETRIES": "Retries with backoff before an unreachable Elasticsearch makes the crawl spool "
     "(default 3; `ingest --retries`).",
     "GROUNDSWELL_ES_BACKOFF": "The first retry's wait in seconds, doubling (default 0.5).",

@@ -10,7 +10,8 @@ A batch goes through three parts of the same stages `pipelines.chain.run_stages`
 - tail, in one writer thread, in input order: the rest (the Elasticsearch stage: cluster ids, repeat marks,
   history merges, bulk writes), overlapping the analysis of the batches behind it.
 
-At most `depth` batches are between head and tail: `submit` blocks when they are (back-pressure), so memory is
+At most `depth` batches are between head and tail (`depth_for`: about 1,000 mentions per worker, at least two
+batches): `submit` blocks when they are (back-pressure), so memory is
 bounded whatever the input's size. With `workers=0` every batch goes head, body, tail inline, in the caller's
 thread: the reference path, and the same code. A worker that dies (killed, out of memory) costs nothing: its
 batch and every later one run their body in this process instead, with one warning.
@@ -84,6 +85,16 @@ def _merge_stats(stats: Any, delta: dict[str, Any]) -> None:
             stats.set_value(key, value)
 
 
+IN_FLIGHT_PER_WORKER = 1_000  # mentions between head and tail per worker: both workers kept busy, memory bounded
+
+
+def depth_for(workers: int, batch_size: int) -> int:
+    """Batches between head and tail: IN_FLIGHT_PER_WORKER mentions per worker, at least two batches (one being
+    written, one analysed). Counted in mentions, not batches, so a larger batch does not hold more in memory: at
+    1,000 a batch, four batches held 25 MB more than two in the ingest process, for the same rate (bench/RESULTS.md)."""
+    return max(2, -(-workers * IN_FLIGHT_PER_WORKER // max(1, batch_size)))
+
+
 @dataclass
 class _Flight:
     results: list[Outcome]
@@ -97,11 +108,13 @@ _STOP = object()
 class BatchPipeline:
     """Feeds batches through the chain's stages: head here, body in `workers` processes, tail in a writer thread."""
 
-    def __init__(self, stages: list[Any], stats: Any, *, workers: int = 0, depth: int | None = None):
+    def __init__(
+        self, stages: list[Any], stats: Any, *, workers: int = 0, depth: int | None = None, batch_size: int = 500
+    ):
         self.head, self.body, self.tail = split(stages)
         self.stats = stats
         self.workers = workers if self.body else 0
-        self.depth = depth or max(2, 2 * self.workers)
+        self.depth = depth or depth_for(self.workers, batch_size)
         self.pool: ProcessPoolExecutor | None = None
         self.queue: queue.Queue[Any] = queue.Queue(maxsize=self.depth)
         self.error: BaseException | None = None

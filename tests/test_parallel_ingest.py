@@ -134,3 +134,13 @@ def test_a_dead_worker_loses_nothing_and_keeps_the_order(caplog: pytest.LogCaptu
     assert sink.seen == expected
     assert [t for batch in out for t in batch] == expected
     assert "an analysis worker died" in caplog.text
+
+
+def test_what_waits_between_head_and_tail_is_bounded_in_mentions_not_batches() -> None:
+    """Larger batches do not hold more in memory: about a thousand mentions per worker, at least two batches (as
+    `2 x workers` batches of 500 did)."""
+    from pipelines.parallel import depth_for
+
+    assert [depth_for(w, 500) for w in (0, 1, 2, 4)] == [2, 2, 4, 8]
+    assert [depth_for(w, 1000) for w in (0, 1, 2, 4)] == [2, 2, 2, 4]
+    assert depth_for(2, 10_000) == 2 and depth_for(2, 1) == 2000

@@ -100,7 +100,8 @@ def ingest(
     def run(flow: BatchPipeline, batch: list[Line]) -> None:
         flow.submit([b.mention for b in batch if b.mention], lambda outcomes: report(batch, outcomes))
 
-    flow = BatchPipeline(chain.stages, chain.stats, workers=default_workers() if workers is None else workers)
+    flow = BatchPipeline(chain.stages, chain.stats, workers=default_workers() if workers is None else workers,
+                         batch_size=batch_size)
     with chain, flow:
         for path in paths:
             seen = 0
