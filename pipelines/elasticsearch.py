@@ -42,20 +42,27 @@ from store.writer import LOCATIONS_KEPT, MentionWriter, Pending, WriteResult
 log = logging.getLogger(__name__)
 
 # The cluster and repeat lookups remember only the run's last few thousand mentions (pipelines.clusters,
-# pipelines.repeats, store.writer: `memory_for` the stage's batch size, so memory stays flat in the input's size) and
-# find older ones in the store. The store's own refresh (every 5 s) normally makes them searchable long before they
-# are forgotten; so that a busy node's late refresh cannot change a cluster id or a repeat mark, this stage refreshes
-# the alias itself once this many mentions were written since it last did, and the lookups remember that many and
-# two batches more (the one being resolved, and the one whose write may still be in flight). At 2,500 a 20,000-line
-# ingest made the node refresh 41 times; at 4,000, 29 to 33. (Remembering 10,000 also cut its realtime gets from
-# ~11,000 to 3,900, but made the ingest process 1.32x larger from 10,000 to 200,000 lines: bench/RESULTS.md.)
-VISIBLE_WITHIN = 4_000
+# pipelines.repeats, store.writer: 5,000 each, so memory stays flat in the input's size) and find older ones in the
+# store. The store's own refresh (every 5 s) normally makes them searchable long before they are forgotten; so that a
+# busy node's late refresh cannot change a cluster id or a repeat mark, this stage refreshes the alias itself once
+# `visible_within` mentions were written since it last did: less than what those lookups remember by two batches
+# (the one being resolved, and the one whose write may still be in flight). At 2,500 a 20,000-line ingest made the
+# node refresh 41 times; at 4,000, 29 to 33. (Remembering 10,000 also cut its realtime gets from ~11,000 to 3,900, but
+# made the ingest process 1.32x larger from 10,000 to 200,000 lines: bench/RESULTS.md.)
+VISIBLE_WITHIN = 4_000  # at most, with batches of 500 or fewer
+MEMORY = min(INDEX_MEMORY, RepeatResolver.MEMORY, LOCATIONS_KEPT)
+
+
+def visible_within(batch_size: int) -> int:
+    """Mentions written between two of this stage's refreshes, for batches of `batch_size`: what the lookups
+    remember less two batches, and a batch at least (larger batches make the lookups remember more: memory_for)."""
+    return max(batch_size, min(VISIBLE_WITHIN, MEMORY - 2 * batch_size))
 
 
 def memory_for(batch_size: int) -> int:
     """How many mentions the lookups remember for a stage that writes `batch_size` at once: what may be written and
-    not yet searchable (VISIBLE_WITHIN, and two batches), and never less than their own defaults."""
-    return max(INDEX_MEMORY, RepeatResolver.MEMORY, LOCATIONS_KEPT, VISIBLE_WITHIN + 2 * batch_size)
+    not yet searchable (visible_within, and two batches); their own 5,000 up to batches of 1,000."""
+    return max(MEMORY, visible_within(batch_size) + 2 * batch_size)
 
 
 @dataclass
@@ -90,6 +97,7 @@ class ElasticsearchPipeline:
         self.owns_client = es is None  # the crawl's context closes a client it lent
         self.es: Elasticsearch = es if es is not None else make_client(cfg.elasticsearch, retries=0)
         memory = memory_for(batch_size)
+        self.visible_within = visible_within(batch_size)
         self.writer = MentionWriter(self.es, self.prefix, self.url, retries=retries, backoff=backoff, kept=memory)
         self.clusters = ClusterResolver(self.es, self.prefix, self.writer._call, memory=memory,
                                         window=timedelta(days=cfg.clusters.window_days))
@@ -212,7 +220,7 @@ class ElasticsearchPipeline:
         there, and what it wrote itself since, instead of searching the same ids again)."""
         res = self.writer.write(batch, where)
         self.unrefreshed += len(batch)
-        if self.unrefreshed >= VISIBLE_WITHIN:
+        if self.unrefreshed >= self.visible_within:
             self.writer._call(self.es.indices.refresh, index=mapping.alias(self.prefix),
                               ignore_unavailable=True, allow_no_indices=True)
             self.unrefreshed = 0
