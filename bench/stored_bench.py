@@ -7,7 +7,9 @@
 Issue 14's "flat in what is stored": the rate of `groundswell ingest FILE` (a subprocess, spawn to exit, as in
 bench/throughput_bench.py) into prefix `gsstfull`, which holds `--stored` mentions, against the rate into the empty
 prefix `gsstempty`; runs alternate (empty, stored, empty, stored...), each on a fresh input file (other seeds, so
-each run brings new posts; the stored side grows by n per run, which is small against --stored).
+each run brings new posts). What a stored run added is deleted after it, so that every pair meets the same store:
+kept, each run's posts went to the same last days, and the later pairs searched a window denser by n posts a run
+than the store the first pair met (`--accumulate` keeps them, as before).
 
 The stored mentions are bulk-loaded directly, not through ingest: bench/generate.py lines (seed 7) run through the
 same analysis stages as ingest (normalize, brands, fingerprints, sentiment, complaints; in two worker processes),
@@ -144,6 +146,40 @@ def load(es: Any, path: Path, prefix: str) -> int:
     return ok
 
 
+def run_ids(path: Path) -> list[str]:
+    """The document ids of a file's posts (store.mapping.doc_id of platform and source id), each once."""
+    from store import mapping
+
+    with open(path, encoding="utf-8") as f:
+        return list(dict.fromkeys(mapping.doc_id(r["platform"], r["source_id"]) for r in map(json.loads, f)))
+
+
+def located(es: Any, prefix: str, ids: list[str]) -> dict[str, str]:
+    """Those of `ids` stored under `prefix`, with their index."""
+    from store import mapping
+
+    out: dict[str, str] = {}
+    for i in range(0, len(ids), 5_000):
+        chunk = ids[i:i + 5_000]
+        resp = es.search(index=mapping.alias(prefix), query={"ids": {"values": chunk}}, size=len(chunk),
+                         source=False, ignore_unavailable=True, allow_no_indices=True)
+        out.update((h["_id"], h["_index"]) for h in resp["hits"]["hits"])
+    return out
+
+
+def forget(es: Any, prefix: str, ids: list[str], before: set[str]) -> int:
+    """Delete the documents of `ids` that a run added (not among `before`); returns how many."""
+    from elasticsearch import helpers
+
+    from store import mapping
+
+    gone = [{"_op_type": "delete", "_index": index, "_id": i}
+            for i, index in located(es, prefix, ids).items() if i not in before]
+    helpers.bulk(es, gone, chunk_size=5_000)
+    es.indices.refresh(index=mapping.alias(prefix))
+    return len(gone)
+
+
 def count(es: Any, prefix: str) -> int:
     from store import mapping
 
@@ -194,20 +230,24 @@ def render(args: argparse.Namespace, stored: int, load_s: float, load_load: tupl
     git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout
     real = args.text == "real"
     text = " --text real" if real else ""
+    accumulate = " --accumulate" if args.accumulate else ""
+    forgotten = ("; each stored run's posts stay in the store (--accumulate)" if args.accumulate else
+                 "; each stored run's new posts are deleted after it, so every pair meets the same store")
     posts = ("The posts are bench/generate.py's `--text real`: bodies of real clauses, whose band keys collide like "
              "reviews of one brand (bench/collisions_bench.py).\n" if real else "")
     return f"""{SECTION_REAL if real else SECTION}
 
 Measured {started} UTC by `.venv/bin/python bench/stored_bench.py --stored {args.stored} -n {args.n} --repeat \
 {args.repeat} --workers {args.workers} --seed-base {args.seed_base} --history-days {args.history_days:g} \
---recent-days {args.recent_days:g}{reuse}{text}` on committed code (git {git.strip()}),
+--recent-days {args.recent_days:g}{reuse}{text}{accumulate}` on committed code (git {git.strip()}),
 under `nice -n 10`; 2 cores shared
 with other engineers' CI and test runs (see the load columns), Elasticsearch 8.19 (1 GB heap) on this machine.
 {posts}Stored side: {stored:,} mentions of `bench/generate.py --seed 7{text}` published over the \
 {args.history_days:g} days before {END} (with their cluster ids; founders carry `cluster_band_ids`), bulk-loaded \
 directly {loaded}. Each run
 ingests a fresh `bench/generate.py -n {args.n}{text}` file (seed {args.seed_base} + run pair) published over the last
-{args.recent_days:g} days of that history, so its posts are new to both sides. The months that ended 7 days before
+{args.recent_days:g} days of that history, so its posts are new to both sides{forgotten}. The months that ended 7 days \
+before
 {END} or earlier were merged into one segment each, as the service's compaction job does
 (`scheduler.compact_after_days`; {len(compacted[0])} merged by this run in {compacted[1]:.0f} s, any others by an
 earlier one).
@@ -238,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--history-days", type=float, default=365, help="the stored mentions span this many days")
     ap.add_argument("--recent-days", type=float, default=2, help="each run's new posts span the last this many")
     ap.add_argument("--text", choices=("clauses", "real"), default="clauses", help="bench/generate.py's text form")
+    ap.add_argument("--accumulate", action="store_true",
+                    help="leave each stored run's posts in the store (the next pair meets a denser window)")
     args = ap.parse_args(argv)
     full = REAL if args.text == "real" else FULL
     from elasticsearch import Elasticsearch
@@ -269,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
                 if prefix == EMPTY:
                     wipe(es, EMPTY)
                 before = count(es, prefix)
+                ids = run_ids(path) if prefix == full and not args.accumulate else []
+                there = set(located(es, prefix, ids)) if ids else set()
                 env = {**tb.environment(), "GROUNDSWELL_INDEX_PREFIX": prefix}
                 run = tb.timed(f"ingest into {kind}", [exe, "ingest", str(path), "--json", "--workers",
                                                        args.workers], args.n, env)
@@ -278,6 +322,11 @@ def main(argv: list[str] | None = None) -> int:
                 runs.append((kind, before, run))
                 print(f"{kind} ({before:,} stored): {run.rate:,.0f} docs/s, ES CPU {run.es_cpu:.1f} s, "
                       f"load {run.load_before} -> {run.load_after}", flush=True)
+                if ids:
+                    removed = forget(es, prefix, ids, there)
+                    left = count(es, prefix)
+                    print(f"  forgot the run's {removed:,} new posts: {left:,} stored"
+                          + ("" if left == before else f" (not the {before:,} before it)"), flush=True)
     finally:
         if not args.keep:
             wipe(es, EMPTY)
