@@ -52,7 +52,7 @@ from store.lookup import Found, stored_copies, stored_sources
 
 INDEX_MEMORY = 5_000  # mentions of this run kept in memory (band index ~3 KB each, cluster ids); older ones are
 # found in the store like any earlier run's (the Elasticsearch stage makes them searchable in time:
-# pipelines.elasticsearch.VISIBLE_WITHIN), so memory stays flat whatever the input's size
+# pipelines.elasticsearch.visible_within), so memory stays flat whatever the input's size
 MAX_CLUSTERS = 1_000  # stored clusters considered per batch (founders sharing a band with one of its documents): the
 # 1,000 sharing the most bands with it cost the writer what the newest 2,000 did, and compare better (RESULTS.md)
 RANKED = True  # beyond MAX_CLUSTERS, those sharing the most bands with the batch; False: the newest (before; the
@@ -179,8 +179,9 @@ class ClusterResolver:
             size=MAX_CLUSTERS,
             query={"bool": {"should": shared, "minimum_should_match": 1, "filter": filters}},
             # more than MAX_CLUSTERS founders can share a band with a batch (bands of 4 rows collide across similar
-            # short posts: on the benchmark's generated posts every batch of a 1M store matches ~20,000; of real
-            # posts 0.13 to 0.34% of the window's founders, so 0.3 to 0.8M founders within the window): those
+            # short posts: on the benchmark's generated posts every batch of a 1M store matches ~20,000; real posts
+            # of mixed topics 0.1 to 0.3% of the window's founders, of one brand or kind 5 to 6%, which reach the cap
+            # from ~17,000 founders within the window: bench/collisions_bench.py): those
             # sharing the most bands with it are compared (LSH's own estimate of similarity), then the newest (copies
             # spread while new), then by id, so the cut falls the same way whatever order the node finds them in
             # (bench/founder_cap_bench.py)

@@ -114,6 +114,8 @@ class BatchPipeline:
         self.head, self.body, self.tail = split(stages)
         self.stats = stats
         self.workers = workers if self.body else 0
+        # batch_size: the batches `submit` gets (ingest's --batch-size); a crawl's batches of 100 leave it at 500,
+        # so a crawl keeps two batches a worker, as before depth_for
         self.depth = depth or depth_for(self.workers, batch_size)
         self.pool: ProcessPoolExecutor | None = None
         self.queue: queue.Queue[Any] = queue.Queue(maxsize=self.depth)

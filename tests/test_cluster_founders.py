@@ -54,14 +54,22 @@ def test_the_writer_marks_founders_only_and_their_cluster_is_found_once(es: Elas
     assert new["cluster_id"] == founder["mention_id"]
 
 
+V4 = {k: v for k, v in mapping.PROPERTIES.items() if k != "cluster_band_ids"}  # version 4: keys as keywords only
+
+
+def put_older_template(es: Elasticsearch, prefix: str, properties: dict[str, Any], version: int) -> None:
+    """Put the template an older version put (its fields, its version), as that version's process does at start."""
+    template = mapping.index_template(prefix)
+    template["template"]["mappings"] = {"dynamic": "strict", "properties": properties,
+                                        "_meta": {"managed_by": "groundswell", "mapping_version": version}}
+    es.indices.put_index_template(name=mapping.template_name(prefix), **template)
+
+
 @pytest.mark.es
 def test_founders_stored_before_version_4_are_marked_by_the_upgrade(es: Elasticsearch, prefix: str) -> None:
     old = {k: v for k, v in mapping.PROPERTIES.items() if k not in ("cluster_bands", "cluster_band_ids")}
     old["lsh_bands"] = {"type": "keyword"}  # as version 3 had it: indexed (an index cannot change that later)
-    template = mapping.index_template(prefix)
-    template["template"]["mappings"] = {"dynamic": "strict", "properties": old,
-                                        "_meta": {"managed_by": "groundswell", "mapping_version": 3}}
-    es.indices.put_index_template(name=mapping.template_name(prefix), **template)
+    put_older_template(es, prefix, old, 3)
     founder = doc("1")
     copy = doc("2", cluster=founder["mention_id"])
     for d in (founder, copy):
@@ -86,11 +94,7 @@ def test_founders_stored_by_version_4_are_still_found_and_written_again_in_the_n
         es: Elasticsearch, prefix: str) -> None:
     """A month written by version 4 holds its founders' keys as keyword terms: the upgrade leaves them (they are
     found as they are), the founder search finds them there, and a founder written again carries the numbers."""
-    v4 = {k: v for k, v in mapping.PROPERTIES.items() if k != "cluster_band_ids"}
-    template = mapping.index_template(prefix)
-    template["template"]["mappings"] = {"dynamic": "strict", "properties": v4,
-                                        "_meta": {"managed_by": "groundswell", "mapping_version": 4}}
-    es.indices.put_index_template(name=mapping.template_name(prefix), **template)
+    put_older_template(es, prefix, V4, 4)
     index = f"{prefix}-mentions-2026.10"
     founder = doc("1")
     copy = doc("2", TEXT + "？", cluster=founder["mention_id"])
@@ -229,11 +233,7 @@ def test_a_month_made_from_an_older_template_during_a_rolling_upgrade_is_mended_
     template and the missing fields in place once and writes them again: nothing is lost."""
     ensure_schema(es, prefix)  # this (version 5) writer's start
     writer = MentionWriter(es, prefix, URL)
-    v4 = {k: v for k, v in mapping.PROPERTIES.items() if k != "cluster_band_ids"}
-    template = mapping.index_template(prefix)
-    template["template"]["mappings"] = {"dynamic": "strict", "properties": v4,
-                                        "_meta": {"managed_by": "groundswell", "mapping_version": 4}}
-    es.indices.put_index_template(name=mapping.template_name(prefix), **template)  # the older process's start
+    put_older_template(es, prefix, V4, 4)  # the older process's start
     old = doc("1")
     es.index(index=f"{prefix}-mentions-2026.10", id=old["mention_id"],  # it creates October, as version 4 wrote
              document={**mapping.stored_form(old), "cluster_bands": mapping.founder_bands(old)})
@@ -258,11 +258,7 @@ def test_copies_merged_into_a_month_an_older_template_made_are_mended_too(es: El
     post = doc("1")
     es.index(index=f"{prefix}-mentions-2026.10", id=post["mention_id"],  # a current month's copy
              document=mapping.stored_form({**post, "crawled_at": "2026-10-06T08:00:00.000Z"}))
-    v4 = {k: v for k, v in mapping.PROPERTIES.items() if k != "cluster_band_ids"}
-    template = mapping.index_template(prefix)
-    template["template"]["mappings"] = {"dynamic": "strict", "properties": v4,
-                                        "_meta": {"managed_by": "groundswell", "mapping_version": 4}}
-    es.indices.put_index_template(name=mapping.template_name(prefix), **template)
+    put_older_template(es, prefix, V4, 4)
     first = {k: v for k, v in mapping.stored_form(post).items() if k != "cluster_band_ids"}
     first.update(first_seen_at="2026-09-30T08:00:00.000Z", crawled_at="2026-09-30T08:00:00.000Z")
     es.index(index=f"{prefix}-mentions-2026.09", id=post["mention_id"], document=first)  # made by version 4
