@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 from core.mention import INPUT_FIELDS, Mention
 
 _BAD_BYTES = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of bytes that are not UTF-8
@@ -171,8 +173,32 @@ def parse_json_line(raw: str) -> tuple[dict[str, Any] | None, str | None]:
     return record, None
 
 
+# an integer orjson would read as a float (over 64 bits): such a line goes the json module's way. A run of 19 digits
+# found by mapping every digit to 0 and looking for nineteen of them (re's \d{19} took 10 us of a 15 us line)
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER = b"0" * 19
+
+
+def fast_json_record(data: bytes) -> dict[str, Any] | None:
+    """The record of a well-formed line by orjson (~4x the json module), or None for the checked way to decide
+    (parse_json_line: its record, or its reason). Only lines that way would take as they are come out here: an
+    object, nested no deeper than MAX_DEPTH, UTF-8, no integer orjson reads otherwise; whatever orjson refuses
+    (NaN, 1e999, a lone surrogate, a byte-order mark, bad UTF-8) goes the checked way, which says why or reads it."""
+    if (len(data) > MAX_LINE or data.count(b"[") + data.count(b"{") > MAX_DEPTH
+            or _LONG_NUMBER in data.translate(_DIGITS_TO_ZERO)):
+        return None
+    try:
+        record = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
 def _jsonl(f: IO[bytes], source: str) -> Iterator[Line]:
     for number, data in enumerate(f, 1):
+        if (fast := fast_json_record(data)) is not None:
+            yield Line(source, number, mention=to_mention(fast, f"{source}:line {number}"))
+            continue
         try:
             raw = data.decode("utf-8")
         except UnicodeDecodeError as exc:

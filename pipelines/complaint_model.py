@@ -48,6 +48,25 @@ class ComplaintModel:
             z += self.weights[at[self.keys[at] == b]].sum(axis=0, dtype=np.float64)
         return 1 / (1 + np.exp(-np.clip(z, -30, 30)))
 
+    def many_probabilities(self, texts: list[str]) -> npt.NDArray[np.float64]:
+        """probabilities() of many texts, one row each, the same numbers: their buckets looked up and their weights
+        summed in a few numpy passes over all of them (one text at a time, ~8 small numpy calls cost more than their
+        arithmetic: a fifth of the complaint stage)."""
+        rows = [features.text_buckets(t) for t in texts]
+        z = np.tile(self.bias, (len(texts), 1))
+        if not rows or not len(self.keys):
+            return 1 / (1 + np.exp(-np.clip(z, -30, 30)))
+        b = np.concatenate(rows)
+        owner = np.repeat(np.arange(len(texts)), [len(r) for r in rows])
+        at = np.minimum(np.searchsorted(self.keys, b), len(self.keys) - 1)
+        hit = self.keys[at] == b
+        at, owner = at[hit], owner[hit]
+        if len(at):
+            # each text's weights summed in order, in float64, as probabilities() sums them (owners ascend)
+            starts = np.flatnonzero(np.concatenate(([True], owner[1:] != owner[:-1])))
+            z[owner[starts]] += np.add.reduceat(self.weights[at].astype(np.float64), starts, axis=0)
+        return 1 / (1 + np.exp(-np.clip(z, -30, 30)))
+
 
 _lock = threading.Lock()
 _loaded: dict[Path, ComplaintModel] = {}
@@ -80,9 +99,11 @@ def tag_with_model(
     model: ComplaintModel | None = None,
     brand: str | None = None,
     require_context: bool = False,
+    probabilities: npt.NDArray[np.float64] | None = None,
 ) -> TagResult:
     """The rules' result, plus any top-level category the model is sure of that the rules did not find.
-    Under `require_context` (no brand, no review) the model adds nothing to a text without commerce words."""
+    Under `require_context` (no brand, no review) the model adds nothing to a text without commerce words.
+    `probabilities`: the model's for this text, when a batch computed them already (many_probabilities)."""
     result = tag(text, rules, brand, require_context)
     if not text:
         return result
@@ -90,7 +111,7 @@ def tag_with_model(
     if require_context and not result.categories and not has_commerce_context(text, rules):
         return result
     model = model or load()
-    probs = model.probabilities(text)
+    probs = model.probabilities(text) if probabilities is None else probabilities
     sure = [c for c, p in zip(model.categories, probs, strict=True) if p >= model.threshold]
     extra = [c for c in sure if c not in result.categories]
     if not extra:

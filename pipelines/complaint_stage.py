@@ -31,6 +31,7 @@ class ComplaintPipeline:
         self.stats = stats
         self.negative_below = negative_below
         self.model = model  # complaint_model.ComplaintModel, or None for the rules alone
+        self._probabilities: dict[str, Any] = {}  # the current batch's model probabilities by text (prepare_batch)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> ComplaintPipeline:
@@ -49,9 +50,17 @@ class ComplaintPipeline:
 
     def prepare_batch(self, items: list[Mention]) -> None:
         """Before a batch's items go through process_item one by one (pipelines.chain): the model's features of all
-        their texts, computed together (features.prefetch)."""
+        their texts and its probabilities for them, computed together (features.prefetch, many_probabilities); kept
+        until the next batch, found by text."""
+        self._probabilities = {}
         if self.model is not None:
-            features.prefetch([t for i in items if (t := self._text(i))])
+            texts = list(dict.fromkeys(t for i in items if (t := self._text(i))))
+            features.prefetch(texts)
+            try:
+                rows = self.model.many_probabilities(texts)
+            except (UnicodeError, ValueError):
+                return  # a text the features cannot take (a lone surrogate): each item says so on its own
+            self._probabilities = dict(zip(texts, rows, strict=True))
 
     def process_item(self, item: Mention) -> Mention:
         text = self._text(item)
@@ -59,7 +68,8 @@ class ComplaintPipeline:
         context = not item.brand and item.rating is None
         if self.model is not None:
             result = complaint_model.tag_with_model(text, self.rules, self.model, brand=item.brand,
-                                                    require_context=context)
+                                                    require_context=context,
+                                                    probabilities=self._probabilities.get(text))
         else:
             result = tag(text, self.rules, brand=item.brand, require_context=context)
         item.complaint_categories = [*result.categories, *result.subcategories]

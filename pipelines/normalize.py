@@ -129,8 +129,8 @@ def _as_str(value: Any, name: str) -> str | None:
 def _mend(value: Any) -> Any:
     """Lone surrogates (a JSON escape like \\ud800 with no partner) become U+FFFD, in strings nested anywhere: no
     UTF-8 encoder, Elasticsearch's included, can take them, and one would fail a whole bulk request."""
-    if isinstance(value, str):
-        return _SURROGATE_RE.sub("\ufffd", value) if _SURROGATE_RE.search(value) else value
+    if isinstance(value, str):  # (isascii first: ids, URLs and names, in a tenth of the search's time)
+        return value if value.isascii() or not _SURROGATE_RE.search(value) else _SURROGATE_RE.sub("\ufffd", value)
     if isinstance(value, dict):
         return {_mend(k): _mend(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

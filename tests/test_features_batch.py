@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scrapy.exceptions import DropItem
 
 from pipelines.chain import run_stages
 from pipelines.sentiment_model import corpora, features
@@ -78,3 +79,43 @@ def test_a_stage_prepares_a_batch_then_takes_each_item(fail: bool) -> None:
     out = run_stages([stage], ["a", "b", "c"])  # type: ignore[list-item]
     assert out == ["A", "B", "C"] and stage.seen == ["a", "b", "c"]
     assert stage.prepared == ([] if fail else [["a", "b", "c"]])
+
+
+@pytest.mark.parametrize("size", [500, 7, 1])
+def test_the_complaint_models_batch_probabilities_are_its_per_text_ones_to_the_bit(size: int) -> None:
+    """complaint_model.many_probabilities (what the complaint stage's prepare_batch computes) against probabilities(),
+    one text at a time: the same float64s, so the 0.9 threshold decides alike."""
+    from pipelines import complaint_model
+
+    model = complaint_model.load()
+    texts = [t for t in sample() if t.strip()] + ["", "x"]
+    for start in range(0, len(texts), size):
+        chunk = texts[start:start + size]
+        rows = model.many_probabilities(chunk)
+        for text, got in zip(chunk, rows, strict=True):
+            assert got.tobytes() == model.probabilities(text).tobytes(), text[:60]
+
+
+def test_the_complaint_stage_tags_a_batch_as_it_tags_each_mention_alone() -> None:
+    from core.mention import Mention
+    from pipelines import complaint_model
+    from pipelines.complaint_stage import ComplaintPipeline
+    from pipelines.complaints import default_rules
+
+    texts = [*sample()[:1200], "坏的\ud800 物流太慢了"]  # a lone surrogate: the batch's preparation steps aside for it
+
+    def mentions() -> list[Mention]:
+        return [Mention(platform="jd", text=t, brand="小米" if i % 3 else None, sentiment_score=0.1)
+                for i, t in enumerate(texts)]
+
+    def stage() -> ComplaintPipeline:
+        return ComplaintPipeline(default_rules(), None, model=complaint_model.load())
+
+    batched = run_stages([stage()], mentions())  # type: ignore[arg-type]
+    alone = stage()
+    one_by_one = [alone.process_item(m) for m in mentions()[:-1]]
+    fields = ("complaint_categories", "complaint_phrases", "complaint_severity", "is_complaint")
+    for got, want in zip(batched[:-1], one_by_one, strict=True):
+        assert [getattr(got, f) for f in fields] == [getattr(want, f) for f in fields], want.text[:60]
+    assert isinstance(batched[-1], DropItem)  # the text the features cannot take fails alone, as it would alone
+    assert sum(bool(m.complaint_categories) for m in one_by_one) > 50  # the sample has complaints

@@ -27,7 +27,7 @@ from core.mention import INPUT_FIELDS, Mention
 from crawlers.parsers import bilibili, jd, reddit, reviews, weibo, xiaohongshu
 from crawlers.parsers.common import Blocked, ParseError, SearchPage, load_json, load_jsonp
 from groundswell import config as gsconfig
-from groundswell.ingest import parse_json_line, read
+from groundswell.ingest import fast_json_record, parse_json_line, read
 from pipelines.normalize import Rejected, normalize
 from store import mapping
 from store import search as searching
@@ -57,6 +57,26 @@ times = st.one_of(st.none(), st.text(max_size=40), st.floats(), st.integers(), s
 def test_json_line_parser_never_raises(line: str) -> None:
     record, error = parse_json_line(line)
     assert (record is None) != (error is None)
+
+
+numbers = (st.integers(min_value=-(2**70), max_value=2**70).map(str) | st.floats().map(repr)
+           | st.from_regex(r"-?\d{1,25}(\.\d{1,25})?[eE][+-]?\d{1,3}", fullmatch=True))
+
+
+@given(st.dictionaries(st.text(max_size=12), json_values | numbers.map(lambda n: ("number", n)), max_size=6),
+       st.booleans())
+def test_the_fast_json_path_reads_what_the_checked_one_reads(record: dict[str, Any], ascii_only: bool) -> None:
+    """orjson's reading of a line (groundswell.ingest.fast_json_record) is json's, value for value and type for type,
+    or it steps aside: big integers, NaN, out-of-range numbers, lone surrogates go the checked way."""
+    parts = []
+    for key, value in record.items():
+        literal = value[1] if isinstance(value, tuple) else json.dumps(value, ensure_ascii=ascii_only)
+        parts.append(f"{json.dumps(key, ensure_ascii=ascii_only)}: {literal}")
+    line = "{" + ", ".join(parts) + "}\n"
+    fast = fast_json_record(line.encode("utf-8", "surrogatepass"))
+    checked, _ = parse_json_line(line)
+    if fast is not None:
+        assert repr(fast) == repr(checked)
 
 
 @given(st.lists(st.one_of(json_values.map(json.dumps), st.text(max_size=80), st.just('{"a":' * 50)), max_size=8))
