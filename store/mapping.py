@@ -275,10 +275,10 @@ def to_document(m: Mention) -> dict[str, Any]:
     """A normalized mention (published_at and crawled_at are aware datetimes) as stored in Elasticsearch."""
     assert isinstance(m.published_at, datetime) and isinstance(m.crawled_at, datetime), "normalize first"
     assert m.source_id, "normalize first"
-    crawled = _iso(m.crawled_at)
+    crawled, published = _iso(m.crawled_at), _iso(m.published_at)
     likes, reposts, comments = _count(m.likes), _count(m.reposts), _count(m.comments)
     doc: dict[str, Any] = {
-        "@timestamp": _iso(m.published_at),
+        "@timestamp": published,
         "mention_id": doc_id(m.platform, m.source_id),
         "platform": m.platform,
         "source_id": m.source_id,
@@ -295,7 +295,7 @@ def to_document(m: Mention) -> dict[str, Any]:
         "brand": m.brand,
         "product": m.product,
         "rating": m.rating,
-        "published_at": _iso(m.published_at),
+        "published_at": published,
         "crawled_at": crawled,
         "first_seen_at": crawled,
         "likes": likes,

@@ -219,3 +219,28 @@ def test_single_entry_buckets_answer_as_lists_did() -> None:
     assert {b: [e.mention_id for e in fast.members(b)] for b in fast.by_band} == {
         b: [e.mention_id for e in ref.members(b)] for b in ref.by_band}
     assert all(fast.members(b) for b in fast.by_band)
+
+
+def test_minhash_folds_the_modulo_into_the_numbers_numpys_division_gives() -> None:
+    """minhash's modulo by folding (low 61 bits plus the top two) against `%`, on the largest values a hash can take
+    and on shingles of real posts: stored signatures must not move."""
+    import numpy as np
+
+    from pipelines import near_duplicates as nd
+    from pipelines.near_duplicates import minhash, shingles
+    from pipelines.sentiment_model import corpora
+
+    def by_division(grams: set[str]) -> np.ndarray:
+        import zlib
+
+        hv = np.fromiter((zlib.crc32(g.encode()) for g in grams), dtype=np.uint64)
+        return (((np.outer(hv, nd._A) + nd._B) % nd._MERSENNE) & nd._MAX32).min(axis=0)
+
+    texts = [d.text for d in corpora.weibo()["train"][:1500]]
+    grams = [g for g in (shingles(clean(t)) for t in texts) if g]
+    grams.append({"\U0010ffff" * 3, "zzz", "\x00\x00\x00"})
+    for g in grams:
+        assert minhash(g).tolist() == by_division(g).tolist()
+    # the largest a*x + b: no overflow past 2^63, and the fold reaches the modulus's edge
+    x = np.full(1, 0xFFFFFFFF, dtype=np.uint64)
+    assert int((x * nd._A.max() + nd._B.max())[0]) < 2**63
