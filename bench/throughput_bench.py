@@ -1,6 +1,6 @@
 """Ingest against a bare bulk of the same records, start-up included, with the machine's load and peak memory.
 
-    .venv/bin/python bench/throughput_bench.py [-n 20000] [--repeat 2] [--workers 0,2] [--write]
+    .venv/bin/python bench/throughput_bench.py [-n 20000] [--repeat 2] [--workers 0,2] [--text clauses|real] [--write]
 
 The headline of issue 14: `groundswell ingest FILE` (a subprocess, spawn to exit) against a bare bulk of the very
 same records (a subprocess too, spawn to exit: json.loads each line and `helpers.streaming_bulk` it, chunk 500,
@@ -14,6 +14,11 @@ Then, in this process, the cost of each stage per 1,000 mentions on the first 5,
 of 500; the Elasticsearch stage split into cluster ids, repeat marks and writes).
 
 docs/s is input lines per second. `--write` replaces the section below in bench/RESULTS.md.
+
+`--text` is bench/generate.py's: `clauses` (the default, the headline) composes posts whose near-duplicate band keys
+collide ~400 times as often as real Weibo posts (bench/collisions_bench.py), so the cluster resolution of every batch
+compares many candidates; `real` builds posts from real clauses, which collide like reviews of one brand. Each has
+its own section in bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 DATA = BENCH / ".data"
 SECTION = "## Throughput: ingest against a bare bulk (issue 14)"
+SECTION_REAL = "## Throughput: ingest of posts of real clauses against a bare bulk (issue 14)"
 PREFIX = "gsthru"
 BARE_INDEX = "gsthru-bare-plain"
 ES_URL = os.environ.get("GROUNDSWELL_ES_URL", "http://127.0.0.1:9200")
@@ -251,19 +257,22 @@ def stage_costs(path: Path, lines: int = 5000) -> tuple[dict[str, float], int]:
 # --- the report ----------------------------------------------------------------------------------------------
 
 
-def render(n: int, runs: list[Run], costs: dict[str, float], cost_lines: int, started: str) -> str:
+def render(
+    n: int, runs: list[Run], costs: dict[str, float], cost_lines: int, started: str, text: str = "clauses"
+) -> str:
     kinds = list(dict.fromkeys(r.kind for r in runs))
     med = {k: statistics.median(r.rate for r in runs if r.kind == k) for k in kinds}
     bare_rate = med["bare bulk"]
     cpu = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
     git = ["git", "rev-parse", "--short", "HEAD"]
     head = subprocess.run(git, capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    form = "" if text == "clauses" else f" --text {text}"
     out = [
-        SECTION, "",
-        f"Measured {started} UTC by `.venv/bin/python bench/throughput_bench.py -n {n}` on committed code "
+        SECTION_REAL if text == "real" else SECTION, "",
+        f"Measured {started} UTC by `.venv/bin/python bench/throughput_bench.py -n {n}{form}` on committed code "
         f"(git {head}); "
         f"{cpu} cores shared with other engineers' work (see the load columns), Elasticsearch 8.19 on this machine.",
-        f"Data: `bench/generate.py -n {n}` (seeded; ~5% re-observations of earlier posts). Runs alternate; each "
+        f"Data: `bench/generate.py -n {n}{form}` (seeded; ~5% re-observations of earlier posts). Runs alternate; each "
         "starts on an emptied prefix; every process is timed from spawn to exit (start-up included).", "",
         "| | docs/s (median) | / bare bulk |", "|---|---:|---:|",
     ]
@@ -289,8 +298,11 @@ def render(n: int, runs: list[Run], costs: dict[str, float], cost_lines: int, st
     return "\n".join(out) + "\n"
 
 
-def write_results(section: str) -> None:
-    results.write_section(SECTION, section, first=True)  # the headline: first when new
+def write_results(section: str, text: str = "clauses") -> None:
+    if text == "real":
+        results.write_section(SECTION_REAL, section)
+    else:
+        results.write_section(SECTION, section, first=True)  # the headline: first when new
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -299,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--workers", default="0,2", help="ingest --workers values to run, comma-separated")
     ap.add_argument("--write", action="store_true", help="replace the section in bench/RESULTS.md")
+    ap.add_argument("--text", choices=("clauses", "real"), default="clauses", help="bench/generate.py's text form")
     ap.add_argument("--bare", type=Path, help=argparse.SUPPRESS)  # the bare side, in its own process
     args = ap.parse_args(argv)
     if args.bare:
@@ -308,9 +321,11 @@ def main(argv: list[str] | None = None) -> int:
 
     started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     DATA.mkdir(exist_ok=True)
-    path = DATA / f"thru-{args.n}.jsonl"
+    form = "" if args.text == "clauses" else f"-{args.text}"
+    path = DATA / f"thru{form}-{args.n}.jsonl"
     if not path.exists():
-        subprocess.run([sys.executable, str(BENCH / "generate.py"), str(path), "-n", str(args.n)], check=True)
+        subprocess.run([sys.executable, str(BENCH / "generate.py"), str(path), "-n", str(args.n), "--text", args.text],
+                       check=True)
     es = Elasticsearch(ES_URL)
     env = environment()
     exe = str(Path(sys.executable).parent / "groundswell")
@@ -331,10 +346,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bare bulk: {runs[-1 - len(args.workers.split(','))].rate:,.0f} docs/s", flush=True)
     empty(es)
     costs, cost_lines = stage_costs(path)
-    section = render(args.n, runs, costs, cost_lines, started)
+    section = render(args.n, runs, costs, cost_lines, started, args.text)
     print(section)
     if args.write:
-        write_results(section)
+        write_results(section, args.text)
     return 0
 
 
