@@ -157,14 +157,10 @@ class ClusterResolver:
         # one clause per band position (a key's first two characters), each matching a founder whose key at that
         # position is one of the batch's there, scoring 1: a founder's score is how many of its bands the batch has.
         # Version 5's founders carry the keys as numbers, version 4's as keyword terms: a month holds one form or
-        # both, and a terms query on a field a month lacks matches nothing there (store.mapping)
+        # both (store.mapping), and the keyword form is asked of the months that hold it only
         at: dict[str, list[str]] = {}
         for band in bands:
             at.setdefault(band[:2], []).append(band)
-        shared = [{"constant_score": {"filter": {"bool": {"should": [
-            {"terms": {"cluster_band_ids": list(map(mapping.band_id, keys))}},
-            {"terms": {"cluster_bands": keys}},
-        ]}}}} for keys in at.values()]
         filters: list[dict[str, Any]] = []
         if len(known) == len(times):
             lo, hi = min(known) - self.window, max(known) + self.window
@@ -173,6 +169,12 @@ class ClusterResolver:
             index = ",".join(names) if len(names) <= MAX_MONTHS else mapping.alias(self.prefix)
         else:  # a document with no time is compared with every stored founder (ingest always sets crawled_at)
             index = mapping.alias(self.prefix)
+        older = self._months_with_v4_founders(index)
+        shared = [{"constant_score": {"filter": {"bool": {"should": [
+            {"terms": {"cluster_band_ids": list(map(mapping.band_id, keys))}},
+            *([{"bool": {"filter": [{"terms": {"cluster_bands": keys}}, {"terms": {"_index": older}}]}}]
+              if older else []),
+        ]}}}} for keys in at.values()]
         resp = self.call(
             self.es.search,
             index=index,
@@ -203,6 +205,25 @@ class ClusterResolver:
             if h.get("fields"):
                 self.found_in.setdefault(str(h["fields"]["mention_id"][0]), set()).add(str(h["_index"]))
         return sorted(self.found_in)
+
+    def _months_with_v4_founders(self, index: str) -> list[str]:
+        """The months among `index` that hold a founder in version 4's form (`cluster_bands`), asked of the node at
+        every batch (a version-4 process may still be writing during a rolling upgrade). The founder search reads
+        that form only there: its keyword terms cost the node a quarter of the search in every month, holding them
+        or not (the node builds the batch's ~32,000 terms per month before finding the field empty)."""
+        resp = self.call(
+            self.es.search,
+            index=index,
+            size=0,
+            query={"exists": {"field": "cluster_bands"}},
+            aggs={"months": {"terms": {"field": "_index", "size": 1000}}},
+            track_total_hits=False,
+            ignore_unavailable=True,
+            allow_no_indices=True,
+            filter_path=["aggregations.months.buckets.key"],
+        )
+        buckets = ((resp.get("aggregations") or {}).get("months") or {}).get("buckets") or ()
+        return sorted(str(b["key"]) for b in buckets)
 
     def _load_founders(self, cluster_ids: list[str]) -> None:
         for c in cluster_ids:

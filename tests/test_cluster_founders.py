@@ -123,6 +123,27 @@ def test_founders_stored_by_version_4_are_still_found_and_written_again_in_the_n
     assert later["cluster_id"] == founder["mention_id"]
 
 
+@pytest.mark.es
+def test_the_keyword_form_is_searched_only_in_the_months_that_hold_it(es: Elasticsearch, prefix: str) -> None:
+    """Version 4's keyword terms cost the node a quarter of every founder search (bench/RESULTS.md, issue 14 part 10):
+    they are asked of the months holding a founder in that form only, and founders of both forms are still found."""
+    ensure_schema(es, prefix)
+    other = "新买的洗衣机第二天就漏水了，售后说要等一周才能上门，太离谱了，再也不买了"
+    october, september = f"{prefix}-mentions-2026.10", f"{prefix}-mentions-2026.09"
+    old = doc("1")  # a version-4 founder, as a version-4 process still writes it during a rolling upgrade
+    es.index(index=october, id=old["mention_id"], document={**old, "cluster_bands": mapping.founder_bands(old)})
+    new = {**doc("2", other), "published_at": "2026-09-28T08:00:00.000Z", "crawled_at": "2026-09-28T08:00:00.000Z",
+           "first_seen_at": "2026-09-28T08:00:00.000Z"}
+    MentionWriter(es, prefix, URL).write([Pending(new)])
+    es.indices.refresh(index=mapping.alias(prefix))
+    r = resolver(es, prefix)
+    assert r._months_with_v4_founders(f"{september},{october}") == [october]
+    assert r._months_with_v4_founders(september) == []
+    a, b = doc("3", TEXT + "。"), doc("4", other + "。")
+    r.resolve([a, b])
+    assert (a["cluster_id"], b["cluster_id"]) == (old["mention_id"], new["mention_id"])
+
+
 def test_band_ids_are_distinct_numbers_of_the_keys() -> None:
     """Every band key of a signature becomes its own number, within a long, and keys that differ stay apart."""
     from pipelines.near_duplicates import BANDS
