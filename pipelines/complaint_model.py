@@ -39,14 +39,19 @@ class ComplaintModel:
     bias: npt.NDArray[np.float64]  # (len(categories),)
     threshold: float = THRESHOLD
 
+    def _lookup(self, b: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
+        """Where each bucket of `b` is among the weighted keys, and whether it is one of them."""
+        at = np.minimum(np.searchsorted(self.keys, b), len(self.keys) - 1)
+        return at, self.keys[at] == b
+
     def probabilities(self, text: str) -> npt.NDArray[np.float64]:
         """P(category) for each category, from the text's n-grams (no rules)."""
         b = features.text_buckets(text)
         z = self.bias.copy()
         if len(b) and len(self.keys):
-            at = np.minimum(np.searchsorted(self.keys, b), len(self.keys) - 1)
-            z += self.weights[at[self.keys[at] == b]].sum(axis=0, dtype=np.float64)
-        return 1 / (1 + np.exp(-np.clip(z, -30, 30)))
+            at, hit = self._lookup(b)
+            z += self.weights[at[hit]].sum(axis=0, dtype=np.float64)
+        return _logistic(z)
 
     def many_probabilities(self, texts: list[str]) -> npt.NDArray[np.float64]:
         """probabilities() of many texts, one row each, the same numbers: their buckets looked up and their weights
@@ -54,18 +59,20 @@ class ComplaintModel:
         arithmetic: a fifth of the complaint stage)."""
         rows = [features.text_buckets(t) for t in texts]
         z = np.tile(self.bias, (len(texts), 1))
-        if not rows or not len(self.keys):
-            return 1 / (1 + np.exp(-np.clip(z, -30, 30)))
-        b = np.concatenate(rows)
-        owner = np.repeat(np.arange(len(texts)), [len(r) for r in rows])
-        at = np.minimum(np.searchsorted(self.keys, b), len(self.keys) - 1)
-        hit = self.keys[at] == b
-        at, owner = at[hit], owner[hit]
-        if len(at):
-            # each text's weights summed in order, in float64, as probabilities() sums them (owners ascend)
-            starts = np.flatnonzero(np.concatenate(([True], owner[1:] != owner[:-1])))
-            z[owner[starts]] += np.add.reduceat(self.weights[at].astype(np.float64), starts, axis=0)
-        return 1 / (1 + np.exp(-np.clip(z, -30, 30)))
+        if rows and len(self.keys):
+            at, hit = self._lookup(np.concatenate(rows))
+            at, owner = at[hit], np.repeat(np.arange(len(texts)), [len(r) for r in rows])[hit]
+            if len(at):
+                # each text's weights summed in order, in float64, as probabilities() sums them (owners ascend)
+                starts = np.flatnonzero(np.concatenate(([True], owner[1:] != owner[:-1])))
+                z[owner[starts]] += np.add.reduceat(self.weights[at].astype(np.float64), starts, axis=0)
+        return _logistic(z)
+
+
+def _logistic(z: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The model's scores as probabilities (clipped: exp overflows past ~700)."""
+    out: npt.NDArray[np.float64] = 1 / (1 + np.exp(-np.clip(z, -30, 30)))
+    return out
 
 
 _lock = threading.Lock()
