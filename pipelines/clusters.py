@@ -46,7 +46,7 @@ import numpy as np
 from elasticsearch import Elasticsearch
 
 from core.times import iso, parse_time
-from pipelines.near_duplicates import NUM_PERM, SIMILAR, Fingerprint, LshIndex, band_keys, many_band_keys
+from pipelines.near_duplicates import NUM_PERM, SIMILAR, Fingerprint, LshIndex, band_keys, many_band_keys, stacked
 from store import mapping
 from store.lookup import Found, stored_copies, stored_sources
 
@@ -287,7 +287,7 @@ class ClusterResolver:
                    and self._young(self.founders[c].seen, times[i])]
             if not ids:  # (copies of one complaint name one brand)
                 continue
-            matrix = np.stack([self.founders[c].array for c in ids])
+            matrix = stacked([self.founders[c].array for c in ids])
             sims = np.count_nonzero(matrix == np.asarray(sig, dtype=np.uint32), axis=1) / NUM_PERM
             best = int(np.argmax(sims))  # the first maximum: the founder first in id order, as before
             if sims[best] >= SIMILAR:

@@ -134,6 +134,24 @@ def test_index_eviction_drops_oldest_from_its_buckets() -> None:
     assert found is not None and found[0] in {"m1", "m2"}
 
 
+def test_index_evicts_in_first_insertion_order_over_many_evictions() -> None:
+    """The oldest entry goes first however many went before it (eviction reads a queue of ids, not the front of a
+    dict emptied from the front), and a mention added again keeps its place and takes its new cluster id."""
+    import numpy as np
+
+    index = LshIndex(capacity=50)
+    rng = np.random.default_rng(3)
+    for i in range(2_000):
+        sig = rng.integers(0, 2**32, 128, dtype=np.uint64).astype(np.uint32)
+        index.add_signature(f"m{i}", f"m{i}", sig, [f"{b:02d}{i:08x}" for b in range(32)])
+        if i % 7 == 0 and i >= 10:  # seen again within the run: a new cluster id, not a new place
+            index.add_signature(f"m{i - 10}", "c", sig, [])
+    assert list(index.entries) == [f"m{i}" for i in range(1_950, 2_000)]
+    assert list(index.order) == list(index.entries)
+    assert len(index.by_band) == 50 * 32
+    assert index.entries["m1985"].cluster_id == "c"  # re-added at i = 1995
+
+
 def test_same_wording_about_two_brands_is_two_complaints() -> None:
     text = "客服一直不回复，退款申请提交了半个月还没处理，太失望了，再也不会买了"
     ids = cluster_all([text, text, text], groups=["小米", "华为", "小米"])
