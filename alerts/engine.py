@@ -102,10 +102,13 @@ def _brief(i: Incident) -> dict[str, Any]:
 # -- rules ----------------------------------------------------------------------------------------------------
 
 
-def evaluate(cfg: Config[Any], es: Elasticsearch, at: datetime) -> tuple[list[Match], list[str]]:
-    """Every effective rule (defaults + configured) at `at`; a failing rule is reported, the others still run."""
+def evaluate(
+    cfg: Config[Any], es: Elasticsearch, at: datetime, running_since: datetime | None = None
+) -> tuple[list[Match], list[str]]:
+    """Every effective rule (defaults + configured) at `at`; a failing rule is reported, the others still run.
+    `running_since`: when the scheduler evaluating started (EvalContext)."""
     prefix = cfg.elasticsearch.index_prefix
-    ctx = context_for(cfg, es, prefix, at)
+    ctx = context_for(cfg, es, prefix, at, running_since)
     errors: list[str] = []
     matches = evaluate_all(effective_rules(cfg), ctx, errors)
     return matches, errors

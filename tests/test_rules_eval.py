@@ -298,6 +298,28 @@ def test_crawler_health_reports_broken_silent_and_stale_sources(es: Elasticsearc
     assert evaluate(rule, ctx(es, prefix, T - timedelta(minutes=45), source_keys=("weibo:北辰",))) == []
 
 
+def test_a_source_is_stale_only_for_the_time_the_scheduler_ran_without_running_it(
+    es: Elasticsearch, prefix: str
+) -> None:
+    """A scheduler back after a day down (a demo's next simulated day too) finds every source's last run a day old
+    and is about to run them: no staleness alert at its start; one once it ran `stale_minutes` without them."""
+    rule = CrawlerHealthRule(name="health")  # stale after 6 h: notice at 1 period, urgent at 3
+    _record(es, prefix, "weibo:北辰", 25)
+    _record(es, prefix, "jd:北辰", 1)
+    keys = ("weibo:北辰", "jd:北辰")
+    by_hand = evaluate(rule, ctx(es, prefix, T, source_keys=keys))  # no scheduler: since the last run
+    assert [(m.source_key, m.severity) for m in by_hand] == [("weibo:北辰", "urgent")]
+    assert by_hand[0].summary.endswith("no run for 25.0 h")
+    assert evaluate(rule, ctx(es, prefix, T, source_keys=keys, running_since=T - timedelta(minutes=5))) == []
+    later = evaluate(rule, ctx(es, prefix, T, source_keys=keys, running_since=T - timedelta(hours=7)))
+    assert [(m.source_key, m.severity) for m in later] == [("weibo:北辰", "notice")]
+    assert later[0].summary.endswith("no run for 25.0 h (7.0 h of them with the scheduler running)")
+    assert later[0].evidence["minutes_since_last_run"] == 1500.0 and later[0].evidence["minutes_missed"] == 420.0
+    # a scheduler running since before the last run counts from that run, as by hand
+    long_up = evaluate(rule, ctx(es, prefix, T, source_keys=keys, running_since=T - timedelta(days=3)))
+    assert [(m.summary, m.severity) for m in long_up] == [(by_hand[0].summary, "urgent")]
+
+
 def test_a_rule_the_store_refuses_is_an_error_and_an_alert_about_the_rule(
     es: Elasticsearch, prefix: str, store: Any
 ) -> None:

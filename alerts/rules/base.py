@@ -35,6 +35,9 @@ class EvalContext:
     at: datetime
     brands: tuple[str, ...] = ()
     source_keys: tuple[str, ...] = ()
+    # when the scheduler evaluating (`groundswell run`) started, product time; None for an evaluation by hand, a
+    # `run --once` or a backtest. A source is stale only for the time it could have run (kinds.health)
+    running_since: datetime | None = None
 
 
 class Frozen(BaseModel):

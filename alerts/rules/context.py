@@ -46,7 +46,11 @@ def configured_source_keys(cfg: Config[Any]) -> tuple[str, ...]:
     return tuple(sorted(keys))
 
 
-def context_for(cfg: Config[Any], es: Elasticsearch, prefix: str, at: datetime) -> EvalContext:
-    """The context `groundswell alerts run` uses: configured brands plus every brand found in the index."""
+def context_for(
+    cfg: Config[Any], es: Elasticsearch, prefix: str, at: datetime, running_since: datetime | None = None
+) -> EvalContext:
+    """The context `groundswell alerts run` uses: configured brands plus every brand found in the index;
+    `running_since`: when the scheduler evaluating started (None: evaluated by hand)."""
     brands = sorted({b.name for b in cfg.brands} | set(brands_in_index(es, prefix, at)))
-    return EvalContext(es=es, prefix=prefix, at=at, brands=tuple(brands), source_keys=configured_source_keys(cfg))
+    return EvalContext(es=es, prefix=prefix, at=at, brands=tuple(brands), source_keys=configured_source_keys(cfg),
+                       running_since=running_since)

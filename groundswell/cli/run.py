@@ -88,7 +88,7 @@ def run(ctx: click.Context, once: bool, duration: float | None, grace: float, ki
     children = Children(kill_grace=kill_grace, folder=None if once else service.children_dir(cfg), forks=forks)
     rt = jobs.Runtime(cfg, es, children,
                       config_path=os.path.abspath(path) if path else None, on_run=on_run,
-                      store_key=None if once else service.store_key(cfg))
+                      store_key=None if once else service.store_key(cfg), running_since=None if once else clock.now())
     jobs.install(rt)
     try:
         if once:

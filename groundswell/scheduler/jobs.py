@@ -8,6 +8,7 @@ needs at run time (the configuration, the Elasticsearch client, the child-proces
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -57,6 +58,9 @@ class Runtime:
     host: str = field(default_factory=socket.gethostname)
     pid: int = field(default_factory=os.getpid)
     store_key: str | None = None  # the job store this service holds (None: `run --once`, no lock)
+    # when this service started, product time (None for `run --once`): the crawler-health rule counts a source
+    # stale only for the time since then that it did not run (alerts.rules.kinds.health)
+    running_since: datetime | None = None
     instance: str = field(default_factory=lambda: uuid.uuid4().hex)
     _source_locks: dict[str, threading.Lock] = field(default_factory=dict)
     _guard: threading.Lock = field(default_factory=threading.Lock)
@@ -294,7 +298,8 @@ def _in_process(job_id: str, kind: str, work: Callable[[Runtime, datetime], tupl
 def _alerts(rt: Runtime, at: datetime) -> tuple[dict[str, Any], str | None]:
     from alerts import engine
 
-    report = engine.run_once(rt.cfg, rt.es, at=at)
+    report = engine.run_once(rt.cfg, rt.es, at=at,
+                             matcher=functools.partial(engine.evaluate, running_since=rt.running_since))
     stats = report.to_json()
     return stats, "; ".join(report.errors) if report.errors else None
 

@@ -26,13 +26,15 @@ RUNS_PER_SOURCE = 5
 
 class CrawlerHealthRule(RuleBase):
     """Sources whose latest run is broken or silent, or that stopped running: score = consecutive bad runs, or
-    how many `stale_minutes` periods passed since the last run."""
+    how many `stale_minutes` periods passed since the last run while the scheduler was running (evaluated by the
+    scheduler; by hand, since the last run)."""
 
     type: Literal["crawler_health"] = Field(default="crawler_health", description="crawler_health")
     sources: tuple[str, ...] = Field(default=(), description="Source keys to watch (\"weibo:小米\", \"weibo:*\", \"*\" "
         "for every crawl); empty: the configured sources.")
     stale_minutes: int = Field(default=360, gt=0, description="A source whose latest crawl is older than this is "
-        "stale (one point per period).")
+        "stale (one point per period), counted while `groundswell run` was running: a scheduler back after a "
+        "long stop is not blamed on its sources before it could run them.")
     tiers: Tiers = Field(default=Tiers(notice=1, urgent=3), description="Consecutive bad runs (or stale periods) per "
         "severity.")
 
@@ -43,6 +45,7 @@ class Runs:
 
     watched: tuple[str, ...]
     sources: tuple[tuple[str, tuple[CrawlRun, ...]], ...]
+    running_since: datetime | None = None  # EvalContext.running_since
 
 
 def watched(key: str, allowed: Sequence[str]) -> bool:
@@ -100,7 +103,7 @@ def query(rule: CrawlerHealthRule, ctx: EvalContext) -> Runs:
         (b["key"], tuple(CrawlRun.from_document(h["_source"]) for h in b["latest"]["hits"]["hits"]))
         for b in res.get("aggregations", {}).get("sources", {}).get("buckets", [])
     )
-    return Runs(watched=tuple(rule.sources or ctx.source_keys), sources=sources)
+    return Runs(watched=tuple(rule.sources or ctx.source_keys), sources=sources, running_since=ctx.running_since)
 
 
 def judge(rule: CrawlerHealthRule, found: Runs, at: datetime) -> list[Match]:
@@ -110,7 +113,11 @@ def judge(rule: CrawlerHealthRule, found: Runs, at: datetime) -> list[Match]:
             continue
         state, streak = diagnose(runs)
         since = at - runs[0].finished_at
-        stale = since.total_seconds() / timedelta(minutes=rule.stale_minutes).total_seconds()
+        # stale for the time the scheduler could have run it: a scheduler back after a day down (or a demo's next
+        # simulated day) has every source's last run a day old, and is about to run them; that is not a source
+        # that stopped running, and four urgent emails at start saying so were noise
+        missed = at - max(runs[0].finished_at, found.running_since or runs[0].finished_at)
+        stale = missed.total_seconds() / timedelta(minutes=rule.stale_minutes).total_seconds()
         score = float(streak) if state else 0.0
         if stale >= 1:
             score = max(score, stale)
@@ -124,7 +131,9 @@ def judge(rule: CrawlerHealthRule, found: Runs, at: datetime) -> list[Match]:
             "broken": f"broken for {streak} run{'s' if streak > 1 else ''} (last: {newest.finish_reason}, "
             f"{newest.parse_errors} parse errors{', login wall' if newest.login_wall else ''})",
             "silent": f"silent for {streak} run{'s' if streak > 1 else ''} after runs that had results",
-            "stale": f"no run for {since.total_seconds() / 3600:.1f} h",
+            "stale": f"no run for {since.total_seconds() / 3600:.1f} h" + (
+                f" ({missed.total_seconds() / 3600:.1f} h of them with the scheduler running)"
+                if missed < since else ""),
         }[state or "stale"]
         out.append(
             Match(
@@ -140,6 +149,7 @@ def judge(rule: CrawlerHealthRule, found: Runs, at: datetime) -> list[Match]:
                     "score": round(score, 2),
                     "consecutive_bad_runs": float(streak),
                     "minutes_since_last_run": round(since.total_seconds() / 60, 1),
+                    "minutes_missed": round(missed.total_seconds() / 60, 1),
                     "parse_errors": float(newest.parse_errors),
                     "login_wall": 1.0 if newest.login_wall else 0.0,
                     "blocked": 1.0 if newest.blocked else 0.0,
