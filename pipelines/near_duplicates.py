@@ -252,16 +252,11 @@ class LshIndex:
     def founders_sharing(self, docs: Iterable[dict[str, Any]]) -> set[str]:
         """The mention ids of the indexed cluster founders (their own cluster's id) sharing a band key with any of
         `docs` (their `lsh_bands`): the stored founders a search of those bands can find that are in memory."""
-        out: set[str] = set()
-        by_band = self.by_band
-        for band in {band for doc in docs for band in doc.get("lsh_bands") or ()}:
-            bucket = by_band.get(band)
-            if bucket is None:
-                continue
-            for e in bucket if isinstance(bucket, list) else (bucket,):
-                if e.cluster_id == e.mention_id:
-                    out.add(e.mention_id)
-        return out
+        # one pass over the entries (at most the capacity), each tested in C: looking up every band of the batch
+        # (~30,000) and walking its bucket took 70 ms a batch on the benchmark's colliding posts
+        bands = {band for doc in docs for band in doc.get("lsh_bands") or ()}
+        return {e.mention_id for e in self.entries.values()
+                if e.cluster_id == e.mention_id and not bands.isdisjoint(e.bands)}
 
     def members(self, band: str) -> list[_Entry]:
         """The entries of a band, oldest first (however the bucket is kept)."""
