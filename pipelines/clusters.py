@@ -144,16 +144,15 @@ class ClusterResolver:
 
     # --- what is stored -------------------------------------------------------------------------------
 
-    def _stored_clusters(
-        self, docs: list[dict[str, Any]], times: list[datetime | None] | None = None, besides: Iterable[str] = (),
-    ) -> list[str]:
+    def _stored_clusters(self, docs: list[dict[str, Any]], times: list[datetime | None] | None = None) -> list[str]:
         """The stored clusters whose founder shares a band key with a document of the batch and was first seen
         within the window of the batch's times, by id (sorted, so that ties between equally similar founders go the
-        same way whatever order the node returns them in), but for the founders `besides` (by mention id: those in
-        memory). Only the months of the window are searched."""
+        same way whatever order the node returns them in), but for the founders in memory (compared there). Only the
+        months of the window are searched."""
         # a set, not sorted: the node does not care for the order of ~16,000 terms, and sorting them cost the writer's
         # thread more than the search's own wait
-        bands = list(set().union(*(d.get("lsh_bands") or () for d in docs)))
+        band_set: set[str] = set().union(*(d.get("lsh_bands") or () for d in docs))
+        bands = list(band_set)
         if not bands:
             return []
         times = [seen_at(d) for d in docs] if times is None else times
@@ -167,7 +166,7 @@ class ClusterResolver:
             at.setdefault(band[:2], []).append(band)
         filters: list[dict[str, Any]] = []
         # compared in memory: out of the search, so that they take no place in its cut (MAX_CLUSTERS)
-        skip = sorted(besides)
+        skip = list(self.index.founders_sharing(band_set))
         if len(known) == len(times):
             lo, hi = min(known) - self.window, max(known) + self.window
             filters.append({"range": {"first_seen_at": {"gte": iso(lo), "lte": iso(hi)}}})
@@ -268,8 +267,7 @@ class ClusterResolver:
         # more founders match than it returns, those it showed took places in its cut (a fifth to all of the 1,000 on
         # the benchmark's posts) from stored clusters nothing else compares, and whether it showed them was down to
         # the store's refresh timing (bench/RESULTS.md, issue 14 part 11)
-        clusters = [c for c in self._stored_clusters(docs, times, self.index.founders_sharing(docs))
-                    if c not in self.index.entries]
+        clusters = [c for c in self._stored_clusters(docs, times) if c not in self.index.entries]
         self._load_founders(clusters)
         known = [c for c in clusters if c in self.founders]
         out: list[tuple[str, float] | None] = [None] * len(docs)

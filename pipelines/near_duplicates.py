@@ -26,6 +26,7 @@ import re
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -249,12 +250,11 @@ class LshIndex:
                 by_band[band] = [bucket, entry]
         self.trim()
 
-    def founders_sharing(self, docs: Iterable[dict[str, Any]]) -> set[str]:
-        """The mention ids of the indexed cluster founders (their own cluster's id) sharing a band key with any of
-        `docs` (their `lsh_bands`): the stored founders a search of those bands can find that are in memory."""
+    def founders_sharing(self, bands: AbstractSet[str]) -> set[str]:
+        """The mention ids of the indexed cluster founders (their own cluster's id) sharing one of `bands`: the
+        stored founders a search of those bands can find that are in memory."""
         # one pass over the entries (at most the capacity), each tested in C: looking up every band of the batch
         # (~30,000) and walking its bucket took 70 ms a batch on the benchmark's colliding posts
-        bands = {band for doc in docs for band in doc.get("lsh_bands") or ()}
         return {e.mention_id for e in self.entries.values()
                 if e.cluster_id == e.mention_id and not bands.isdisjoint(e.bands)}
 

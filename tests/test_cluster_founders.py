@@ -185,9 +185,9 @@ def test_posts_whose_cluster_an_id_decides_are_not_compared_with_founders(es: El
     r = resolver(es, prefix)
     plain = r._stored_clusters
 
-    def spy(docs: list[dict[str, Any]], times: Any = None, besides: Any = ()) -> list[str]:
+    def spy(docs: list[dict[str, Any]], times: Any = None) -> list[str]:
         searched.append([d["mention_id"] for d in docs])
-        return plain(docs, times, besides)
+        return plain(docs, times)
 
     r._stored_clusters = spy  # type: ignore[method-assign]
     again = doc("2", other["text"])  # the stored post, crawled again: its own cluster
