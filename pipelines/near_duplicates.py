@@ -34,6 +34,7 @@ import numpy as np
 
 from core.mention import Mention
 from core.textfold import fold
+from pipelines import gram_hashes
 
 NUM_PERM = 128
 BANDS = 32
@@ -81,12 +82,14 @@ class Fingerprint:
 
 def clean(text: str) -> str:
     """What is left of a post once everything that differs between copies of it is gone."""
-    t = _HTML.sub(" ", text)
-    t = _URL.sub(" ", t)
-    t = _HASHTAG.sub(" ", t)
-    t = _REPOST.sub(" ", t)
-    t = _MENTION.sub(" ", t)
-    t = _EMOTICON.sub(" ", t)
+    # each pattern only where a character or word it starts with is: most posts hold none of them, and searching
+    # for one in C costs a tenth of a regex pass that finds nothing (the same text either way)
+    t = _HTML.sub(" ", text) if "<" in text or "&" in text else text
+    t = _URL.sub(" ", t) if "http" in t or "www." in t else t
+    t = _HASHTAG.sub(" ", t) if "#" in t else t
+    t = _REPOST.sub(" ", t) if "//" in t else t
+    t = _MENTION.sub(" ", t) if "@" in t else t
+    t = _EMOTICON.sub(" ", t) if "[" in t else t
     t = fold(t)
     t = _NOISE.sub("", t)
     return _LEADING.sub("", t)
@@ -101,12 +104,18 @@ def shingles(cleaned: str, n: int | None = None) -> set[str]:
 
 
 def minhash(grams: Iterable[str]) -> np.ndarray:
-    """The 128 hashes ((a*x + b) mod (2^61 - 1)) & 0xFFFFFFFF of every shingle's crc32 x, least per hash function.
+    """The 128 hashes ((a*x + b) mod (2^61 - 1)) & 0xFFFFFFFF of every shingle's crc32 x, least per hash function."""
+    hv = np.fromiter((zlib.crc32(g.encode()) for g in grams), dtype=np.uint64)
+    result: np.ndarray = _hashes(hv).min(axis=0)
+    return result
+
+
+def _hashes(hv: np.ndarray) -> np.ndarray:
+    """Every hash function applied to every value of `hv` (uint64 CRCs): a (len, NUM_PERM) uint64 array.
 
     The modulo by folding: a*x + b < 2^63, and 2^61 = 1 (mod 2^61 - 1), so it is its low 61 bits plus its top two,
     less the modulus once when that reaches it: the very numbers `%` gives, in place, a third less time than numpy's
     64-bit division (bench/RESULTS.md, issue 14)."""
-    hv = np.fromiter((zlib.crc32(g.encode()) for g in grams), dtype=np.uint64)
     x = np.outer(hv, _A)
     x += _B
     top = x >> _61
@@ -114,14 +123,47 @@ def minhash(grams: Iterable[str]) -> np.ndarray:
     x += top
     x[x >= _MERSENNE] -= _MERSENNE
     x &= _MAX32
-    result: np.ndarray = x.min(axis=0)
-    return result
+    return x
 
 
 def signature(text: str | None) -> np.ndarray | None:
     """The MinHash signature of a text, or None when it is too short to have copies."""
     grams = shingles(clean(text or ""))
     return minhash(grams) if len(grams) >= MIN_SHINGLES else None
+
+
+HASHED_ROWS = 512  # n-gram CRCs hashed at once by signatures(): 512 KB a temporary, in a core's cache (4,096: 1.4x
+# slower)
+
+
+def signatures(texts: Sequence[str | None]) -> list[np.ndarray | None]:
+    """signature() of many texts, the same arrays, a batch at once: their n-grams' CRCs by numpy (gram_hashes), and
+    the hash functions over the batch's CRCs a few thousand at a time with each text's least taken by one
+    `minimum.reduceat`. One text at a time, the shingle set, the 45 zlib calls and the dozen small numpy calls
+    were ~75 of the ~97 us of a post's fingerprint (bench/RESULTS.md, issue 14 part 12)."""
+    cleaned = [clean(t or "") for t in texts]
+    owner, crcs = gram_hashes.distinct(cleaned, NGRAM)
+    counts = np.bincount(owner, minlength=len(texts))
+    bounds = np.concatenate(([0], np.cumsum(counts)))
+    out: list[np.ndarray | None] = [None] * len(texts)
+    for short in np.flatnonzero(counts < MIN_SHINGLES).tolist():
+        if len(cleaned[short]) - NGRAM + 1 >= MIN_SHINGLES:  # fewer distinct CRCs than n-grams: the shingles decide
+            grams = shingles(cleaned[short])
+            out[short] = minhash(grams) if len(grams) >= MIN_SHINGLES else None
+    first = 0
+    while first < len(texts):
+        last = int(np.searchsorted(bounds, bounds[first] + HASHED_ROWS, side="right")) - 1
+        last = min(len(texts), max(last, first + 1))  # texts [first, last): at least one, whatever its size
+        rows = slice(int(bounds[first]), int(bounds[last]))
+        if any(counts[i] >= MIN_SHINGLES for i in range(first, last)):
+            # one least per text with n-grams (each reduction runs to the next one's offset, the last to the end)
+            held = [i for i in range(first, last) if counts[i]]
+            least = np.minimum.reduceat(_hashes(crcs[rows].astype(np.uint64)), bounds[held] - bounds[first], axis=0)
+            for k, i in enumerate(held):
+                if counts[i] >= MIN_SHINGLES:
+                    out[i] = least[k]
+        first = last
+    return out
 
 
 def encode_signature(sig: np.ndarray) -> str:
@@ -142,15 +184,7 @@ def band_keys(signature: np.ndarray) -> tuple[str, ...]:
     return tuple(f"{b:02d}{zlib.crc32(raw[b * width : (b + 1) * width]):08x}" for b in range(BANDS))
 
 
-def _crc_table() -> np.ndarray:
-    """zlib's CRC-32 (reflected, polynomial 0xEDB88320) byte table."""
-    table = np.arange(256, dtype=np.uint32)
-    for _ in range(8):
-        table = np.where(table & 1, (table >> 1) ^ np.uint32(0xEDB88320), table >> 1).astype(np.uint32)
-    return table
-
-
-_CRC = _crc_table()
+_CRC = gram_hashes.CRC
 _BAND_DIGITS = np.frombuffer("".join(f"{b:02d}" for b in range(BANDS)).encode(), dtype=np.uint8).reshape(BANDS, 2)
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
@@ -392,9 +426,9 @@ class NearDuplicatePipeline:
         return item
 
     def process_batch(self, items: list[Mention]) -> list[Mention]:
-        """A batch (`groundswell ingest`, batched crawls): each text's signature as process_item computes it, the
-        band keys of all of them at once (many_band_keys), the same values."""
-        sigs = [signature(self._text(item)) for item in items]
+        """A batch (`groundswell ingest`, batched crawls): the signatures and band keys of all its texts at once
+        (signatures, many_band_keys), the values process_item computes."""
+        sigs = signatures([self._text(item) for item in items])
         rows = [s for s in sigs if s is not None]
         keys = iter(many_band_keys(np.stack(rows)) if rows else [])
         for item, sig in zip(items, sigs, strict=True):
