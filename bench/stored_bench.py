@@ -16,7 +16,7 @@ same analysis stages as ingest (normalize, brands, fingerprints, sentiment, comp
 get their cluster ids from an in-memory band index of the most recent 20,000 (as one long ingest run would), and
 are written as the documents the writer writes (store.mapping.to_document, cluster_band_ids on founders) into the
 monthly indices of the prefix, with the template and mapping of the current version. `--keep` leaves both prefixes
-on the node; `--reuse` skips loading when the stored prefix already holds --stored mentions.
+on the node; `--reuse` skips loading when the stored prefix already holds every post of the --stored lines.
 
 Time, as a deployment sees it: the stored mentions are a history of `--history-days` days (first seen over the year
 before 2026-11-01 by default, in its monthly indices), and each run's new posts are the last `--recent-days` days
@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", default="0")
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--keep", action="store_true", help="leave both prefixes on the node")
-    ap.add_argument("--reuse", action="store_true", help="keep a stored prefix that holds --stored mentions")
+    ap.add_argument("--reuse", action="store_true", help="keep a stored prefix holding the --stored lines' posts")
     ap.add_argument("--seed-base", type=int, default=1000,
                     help="run pair k ingests generate.py --seed SEED_BASE+k (another base after --reuse: new posts)")
     ap.add_argument("--history-days", type=float, default=365, help="the stored mentions span this many days")
@@ -285,9 +285,11 @@ def main(argv: list[str] | None = None) -> int:
     tb.DATA.mkdir(exist_ok=True)
     es = Elasticsearch(tb.ES_URL, request_timeout=300)
     load_s, load_load = 0.0, (tb.loadavg(), tb.loadavg())
-    if not (args.reuse and count(es, full) >= args.stored):
+    path = data("stored", args.stored, 7, args.history_days, args.text)
+    # what a load of that file leaves: its distinct posts (its ~5% re-observations are not stored twice), fewer than
+    # --stored lines, which --reuse compared the count with, so that it never reused
+    if not (args.reuse and count(es, full) >= len(run_ids(path))):
         wipe(es, full)
-        path = data("stored", args.stored, 7, args.history_days, args.text)
         t = time.perf_counter()
         written = load(es, path, full)
         load_s, load_load = time.perf_counter() - t, (load_load[0], tb.loadavg())
