@@ -58,6 +58,9 @@ SCRAPY_SETTINGS: dict[str, str] = {
     "GROUNDSWELL_CONFIG_PATH": "The configuration file a crawl reads (default: as the command line finds it).",
     "GROUNDSWELL_BATCH_SIZE": "Mentions per bulk request to Elasticsearch in a crawl (default 500; "
     "`ingest --batch-size`, default 1000).",
+    "GROUNDSWELL_LOOK_AHEAD": "true: hold each full batch until the next one is full, whose stored lookups then run "
+    "while the held one is resolved (default false; `ingest` sets it: throughput over how soon a mention is "
+    "written).",
     "GROUNDSWELL_ES_RETRIES": "Retries with backoff before an unreachable Elasticsearch makes the crawl spool "
     "(default 3; `ingest --retries`).",
     "GROUNDSWELL_ES_BACKOFF": "The first retry's wait in seconds, doubling (default 0.5).",

@@ -11,7 +11,9 @@ one search of the batch's bands there returns the clusters near it, one document
 copies it has (a viral complaint's thousands of copies share its band keys: searching every mention's bands read
 all of them, and the cost grew with what is stored); when more founders match than a search returns
 (MAX_CLUSTERS), those sharing the most of the batch's band keys come first, and founders this process holds in
-memory are left out of the search (they are compared there), so that they take no place in that cut. One realtime
+memory are left out of the search (they are compared there), so that they take no place in that cut (ingest runs a
+batch's searches ahead, while the batch before it is resolved, and takes their answer only where it is the one the
+batch would get itself: `look_ahead`). One realtime
 mget, at the indices the search found them in, fetches the founders not in the (bounded) cache, and each document
 is compared with the founders that share a band key with it. Clusters stored by a version before those keys are
 given them by store.upgrade when a writer first opens their index (version 4's founders keep their keyword form,
@@ -37,8 +39,12 @@ document too, so the answer does not depend on which months a batch's other docu
 
 from __future__ import annotations
 
+import itertools
+import logging
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
+from collections.abc import Set as AbstractSet
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -51,6 +57,8 @@ from pipelines.near_duplicates import NUM_PERM, SIMILAR, Fingerprint, LshIndex, 
 from store import mapping
 from store.lookup import Found, stored_copies, stored_sources
 
+log = logging.getLogger(__name__)
+
 INDEX_MEMORY = 5_000  # mentions of this run kept in memory (band index ~3 KB each, cluster ids); older ones are
 # found in the store like any earlier run's (the Elasticsearch stage makes them searchable in time:
 # pipelines.elasticsearch.visible_within), so memory stays flat whatever the input's size
@@ -58,6 +66,9 @@ MAX_CLUSTERS = 1_000  # stored clusters considered per batch (founders sharing a
 # 1,000 sharing the most bands with it cost the writer what the newest 2,000 did, and compare better (RESULTS.md)
 RANKED = True  # beyond MAX_CLUSTERS, those sharing the most bands with the batch; False: the newest (before; the
 # benchmark compares them)
+LOOK_AHEAD_SLACK = 200  # founders the look-ahead's search returns beyond MAX_CLUSTERS: room for those the batch before
+# it put in memory, which the search could not leave out yet (re-observed founders: a few a batch)
+AHEAD = 2  # batches whose lookups are under way or done, not yet resolved: the batch resolved next and the one after
 FOUNDER_CACHE = 2_000  # founders kept (least recently used go first): ~2.5 KB each (signature, 32 band keys)
 WINDOW = timedelta(days=30)  # core.config.Clusters.window_days
 MAX_MONTHS = 24  # a batch whose window reaches more months than this (a backlog out of order) searches them all
@@ -111,6 +122,20 @@ class Founder:
                 for i, ((cid, src), a) in enumerate(zip(sources, arrays, strict=True))]
 
 
+@dataclass(frozen=True, slots=True)
+class Looked:
+    """A batch's stored lookups, made ahead (ClusterResolver.look_ahead): the ids search's answer, the documents it
+    left to compare with stored founders, and the founder search for those, with the in-memory founders it left out
+    (`skip`) and how many hits it asked for (`size`: as many came back means more may match)."""
+
+    stored_ids: dict[str, str]
+    found: Found
+    open_: tuple[int, ...]
+    hits: list[tuple[str, str]]
+    skip: frozenset[str]
+    size: int
+
+
 class ClusterResolver:
     def __init__(
         self, es: Elasticsearch, prefix: str, call: Callable[..., Any], memory: int = INDEX_MEMORY,
@@ -128,6 +153,11 @@ class ClusterResolver:
         # holds there too: which path finds a cluster must not change whether it is young enough)
         self.cluster_seen: OrderedDict[str, datetime] = OrderedDict()
         self.found_in: dict[str, set[str]] = {}  # the last founder search's answer: cluster id -> its indices
+        # the lookups started ahead, by batch (look_ahead): the next batch's, and the one after it, started while
+        # the next one is resolved
+        self.ahead: dict[tuple[str, ...], Future[Looked]] = {}
+        self.pool: ThreadPoolExecutor | None = None  # their thread
+        self.looked = {"used": 0, "searched_again": 0}  # how batches' founder searches went (look_ahead)
 
     def _remember(self, mention_id: str, cluster_id: str) -> None:
         self.cluster_of[mention_id] = cluster_id
@@ -152,10 +182,27 @@ class ClusterResolver:
         # a set, not sorted: the node does not care for the order of ~16,000 terms, and sorting them cost the writer's
         # thread more than the search's own wait
         band_set: set[str] = set().union(*(d.get("lsh_bands") or () for d in docs))
+        times = [seen_at(d) for d in docs] if times is None else times
+        # compared in memory: out of the search, so that they take no place in its cut (MAX_CLUSTERS)
+        hits = self._search_founders(band_set, times, self.index.founders_sharing(band_set), MAX_CLUSTERS)
+        return self._found(hits)
+
+    def _found(self, hits: list[tuple[str, str]]) -> list[str]:
+        """Keep where the founder search found each founder (`found_in`, read by _load_founders); their ids, sorted."""
+        self.found_in = {}
+        for cid, index in hits:
+            self.found_in.setdefault(cid, set()).add(index)
+        return sorted(self.found_in)
+
+    def _search_founders(
+        self, band_set: AbstractSet[str], times: list[datetime | None], skip: AbstractSet[str], size: int
+    ) -> list[tuple[str, str]]:
+        """(founder id, its index) of the `size` best stored founders sharing a band of `band_set` within the window of
+        `times`, those in `skip` left out, in the node's order (the best first). Reads no state of the resolver's
+        that a batch changes: the look-ahead runs it in a thread of its own."""
         bands = list(band_set)
         if not bands:
             return []
-        times = [seen_at(d) for d in docs] if times is None else times
         known = [t for t in times if t is not None]
         # one clause per band position (a key's first two characters), each matching a founder whose key at that
         # position is one of the batch's there, scoring 1: a founder's score is how many of its bands the batch has.
@@ -165,8 +212,6 @@ class ClusterResolver:
         for band in bands:
             at.setdefault(band[:2], []).append(band)
         filters: list[dict[str, Any]] = []
-        # compared in memory: out of the search, so that they take no place in its cut (MAX_CLUSTERS)
-        skip = list(self.index.founders_sharing(band_set))
         if len(known) == len(times):
             lo, hi = min(known) - self.window, max(known) + self.window
             filters.append({"range": {"first_seen_at": {"gte": iso(lo), "lte": iso(hi)}}})
@@ -183,9 +228,9 @@ class ClusterResolver:
         resp = self.call(
             self.es.search,
             index=index,
-            size=MAX_CLUSTERS,
+            size=size,
             query={"bool": {"should": shared, "minimum_should_match": 1, "filter": filters,
-                            **({"must_not": [{"terms": {"mention_id": skip}}]} if skip else {})}},
+                            **({"must_not": [{"terms": {"mention_id": list(skip)}}]} if skip else {})}},
             # more than MAX_CLUSTERS founders can share a band with a batch (bands of 4 rows collide across similar
             # short posts: on the benchmark's generated posts every batch of a 1M store matches ~20,000; real posts
             # of mixed topics 0.1 to 0.3% of the window's founders, of one brand or kind 5 to 6%, which reach the cap
@@ -206,11 +251,8 @@ class ClusterResolver:
             # thread parsed (no hits at all: the node leaves out "hits" too)
             filter_path=["hits.hits._index", "hits.hits.fields"],
         )
-        self.found_in = {}
-        for h in (resp.get("hits") or {}).get("hits") or ():
-            if h.get("fields"):
-                self.found_in.setdefault(str(h["fields"]["mention_id"][0]), set()).add(str(h["_index"]))
-        return sorted(self.found_in)
+        return [(str(h["fields"]["mention_id"][0]), str(h["_index"]))
+                for h in (resp.get("hits") or {}).get("hits") or () if h.get("fields")]
 
     def _months_with_v4_founders(self, index: str) -> list[str]:
         """The months among `index` that hold a founder in version 4's form (`cluster_bands`), asked of the node at
@@ -260,14 +302,21 @@ class ClusterResolver:
         return seen is None or when is None or abs(seen - when) <= self.window
 
     def _best_stored(
-        self, docs: list[dict[str, Any]], sigs: list[np.ndarray | None], times: list[datetime | None]
+        self, docs: list[dict[str, Any]], sigs: list[np.ndarray | None], times: list[datetime | None],
+        looked: Looked | None = None,
     ) -> list[tuple[str, float] | None]:
-        """For each document, the most similar stored cluster founder at or above SIMILAR, within the window."""
+        """For each document, the most similar stored cluster founder at or above SIMILAR, within the window
+        (`looked`: the look-ahead's founder search for these very documents)."""
         # clusters whose founder is in the in-memory index are compared there, and the search leaves them out: when
         # more founders match than it returns, those it showed took places in its cut (a fifth to all of the 1,000 on
         # the benchmark's posts) from stored clusters nothing else compares, and whether it showed them was down to
         # the store's refresh timing (bench/RESULTS.md, issue 14 part 11)
-        clusters = [c for c in self._stored_clusters(docs, times) if c not in self.index.entries]
+        ranked = self._cut(looked, docs) if looked is not None else None
+        if looked is not None:
+            self.looked["used" if ranked is not None else "searched_again"] += 1
+        if ranked is None:
+            ranked = self._stored_clusters(docs, times)
+        clusters = [c for c in ranked if c not in self.index.entries]
         self._load_founders(clusters)
         known = [c for c in clusters if c in self.founders]
         out: list[tuple[str, float] | None] = [None] * len(docs)
@@ -307,10 +356,10 @@ class ClusterResolver:
         stored: one ids search. A stored mention keeps its cluster (mapping.merge), so a copy of it joins that
         cluster, as it did when the run still remembered it (what this run remembers wins: `_choose`). Every
         mention of the batch is asked for, remembered or not, because the writer reads where they are from the same
-        answer instead of searching the same ids again (pipelines.elasticsearch)."""
+        answer instead of searching the same ids again (pipelines.elasticsearch); every original too, so that the
+        answer does not depend on what this run remembers when it is asked (look_ahead asks a batch early)."""
         wanted = {d["mention_id"] for d in docs} | {
-            oid for d in docs if d.get("repost_of")
-            and (oid := mapping.doc_id(d["platform"], d["repost_of"])) not in self.cluster_of
+            mapping.doc_id(d["platform"], d["repost_of"]) for d in docs if d.get("repost_of")
         }
         found = stored_copies(self.es, self.prefix, wanted, ["cluster_id"], self.call)
         out: dict[str, str] = {}
@@ -318,6 +367,91 @@ class ClusterResolver:
             if src.get("cluster_id"):
                 out.setdefault(mid, src["cluster_id"])
         return out, found
+
+    @staticmethod
+    def _open(docs: list[dict[str, Any]], stored_ids: dict[str, str], known: Container[str]) -> tuple[int, ...]:
+        """The documents no id gives a cluster (_by_id, with `known` for the mentions this run remembers): the ones
+        compared with stored founders."""
+        def by_id(d: dict[str, Any]) -> bool:
+            mid = d["mention_id"]
+            if mid in known or mid in stored_ids:
+                return True
+            if d.get("repost_of"):
+                oid = mapping.doc_id(d["platform"], d["repost_of"])
+                return oid in known or oid in stored_ids
+            return False
+
+        return tuple(i for i, d in enumerate(docs) if not by_id(d))
+
+    # --- looking ahead --------------------------------------------------------------------------------
+
+    def look_ahead(self, docs: list[dict[str, Any]], before: list[dict[str, Any]]) -> None:
+        """Start the stored lookups of `docs` (the ids search, the founder search) in a thread of their own, while
+        this one resolves `before`, the batch resolved right before them: the writer's thread waited on the founder
+        search for a third of an ingest, more into a large store (bench/RESULTS.md, issue 14 part 12). resolve(docs)
+        takes their answer when it is the one it would get itself, and searches again when it may not be:
+        - the documents compared with founders are those no id gives a cluster, as known now and `before`'s ids;
+          resolve checks they are the same;
+        - the search leaves out only the in-memory founders that `before` cannot make this run forget (all but the
+          oldest as many as it has: the index forgets the oldest first), and returns LOOK_AHEAD_SLACK hits more
+          than the cap; resolve drops the founders it holds in memory then and keeps the first MAX_CLUSTERS, which
+          are the exact search's when the hits were not cut or enough remain.
+        What the store shows it a batch earlier is enough: the lookups remember two batches beyond what may not be
+        searchable yet (pipelines.elasticsearch.memory_for)."""
+        coming = {d["mention_id"] for d in before}
+        wanted = [d["mention_id"] for d in docs] + [
+            mapping.doc_id(d["platform"], d["repost_of"]) for d in docs if d.get("repost_of")]
+        known = frozenset(x for x in wanted if x in coming or x in self.cluster_of)
+        entries = self.index.entries
+        kept = [(m, entries[m].bands) for m in itertools.islice(self.index.order, len(before), None)
+                if entries[m].cluster_id == m]
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(1, thread_name_prefix="groundswell-ahead")
+        while len(self.ahead) >= AHEAD:  # one a batch that was never resolved (its write failed before): let go
+            self.ahead.pop(next(iter(self.ahead)))
+        self.ahead[tuple(d["mention_id"] for d in docs)] = self.pool.submit(self._look, docs, known, kept)
+
+    def _look(
+        self, docs: list[dict[str, Any]], known: frozenset[str], kept: list[tuple[str, tuple[str, ...]]]
+    ) -> Looked:
+        """In the look-ahead's thread: reads the store, and only what look_ahead handed it of this resolver's state."""
+        stored_ids, found = self._stored_ids(docs)
+        open_ = self._open(docs, stored_ids, known)
+        band_set: set[str] = set().union(*(docs[i].get("lsh_bands") or () for i in open_))
+        skip = frozenset(m for m, bands in kept if not band_set.isdisjoint(bands))
+        size = MAX_CLUSTERS + LOOK_AHEAD_SLACK
+        hits = self._search_founders(band_set, [seen_at(docs[i]) for i in open_], skip, size) if open_ else []
+        return Looked(stored_ids, found, open_, hits, skip, size)
+
+    def _taken(self, docs: list[dict[str, Any]]) -> Looked | None:
+        """The look-ahead's answer for this batch, if one was started for it and got one."""
+        future = self.ahead.pop(tuple(d["mention_id"] for d in docs), None)
+        if future is None:
+            return None
+        try:
+            return future.result()
+        except Exception as exc:  # the batch's own lookups ask again, and fail as they fail
+            log.debug("the look-ahead's lookups failed (%s); asking again", exc)
+            return None
+
+    def _cut(self, looked: Looked, docs: list[dict[str, Any]]) -> list[str] | None:
+        """The founder search's answer for `docs` from the look-ahead's hits: those not held in memory now, the first
+        MAX_CLUSTERS (what the search would return now), or None when that cannot be told from them."""
+        band_set: set[str] = set().union(*(d.get("lsh_bands") or () for d in docs))
+        skip = self.index.founders_sharing(band_set)
+        if not looked.skip <= skip:  # it left out a founder this run no longer holds (or no longer founds)
+            return None
+        hits = [h for h in looked.hits if h[0] not in skip]
+        if len(looked.hits) >= looked.size and len(hits) < MAX_CLUSTERS:  # more matched than it returned
+            return None
+        return self._found(hits[:MAX_CLUSTERS])
+
+    def close(self) -> None:
+        """Stop the look-ahead's thread (after its search, if one is under way)."""
+        self.ahead.clear()
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
 
     # --- deciding -------------------------------------------------------------------------------------
 
@@ -327,13 +461,15 @@ class ClusterResolver:
         there), or None when that answer was cut short."""
         sigs = [Fingerprint.decode_array(d["minhash"]) if d.get("minhash") else None for d in docs]  # decoded once
         times = [seen_at(d) for d in docs]  # parsed once
-        stored_ids, found = self._stored_ids(docs)
+        looked = self._taken(docs)
+        stored_ids, found = self._stored_ids(docs) if looked is None else (looked.stored_ids, looked.found)
         # a post seen before and a repost of a known original keep their cluster whatever their text: only the
         # others are compared with stored founders (a crawl sees many posts again, for their engagement)
-        open_ = [i for i, d in enumerate(docs) if self._by_id(d, stored_ids) is None]
+        open_ = self._open(docs, stored_ids, self.cluster_of)
         stored: list[tuple[str, float] | None] = [None] * len(docs)
         if open_:
-            best = self._best_stored([docs[i] for i in open_], [sigs[i] for i in open_], [times[i] for i in open_])
+            best = self._best_stored([docs[i] for i in open_], [sigs[i] for i in open_], [times[i] for i in open_],
+                                     looked if looked is not None and looked.open_ == open_ else None)
             for i, b in zip(open_, best, strict=True):
                 stored[i] = b
         self.index.capacity = self.memory + len(docs)

@@ -46,9 +46,10 @@ log = logging.getLogger(__name__)
 # store. The store's own refresh (every 5 s) normally makes them searchable long before they are forgotten; so that a
 # busy node's late refresh cannot change a cluster id or a repeat mark, this stage refreshes the alias itself once
 # `visible_within` mentions were written since it last did: less than what those lookups remember by two batches
-# (the one being resolved, and the one whose write may still be in flight). At 2,500 a 20,000-line ingest made the
-# node refresh 41 times; at 4,000, 29 to 33. (Remembering 10,000 also cut its realtime gets from ~11,000 to 3,900, but
-# made the ingest process 1.32x larger from 10,000 to 200,000 lines: bench/RESULTS.md.)
+# (the one being resolved, and the one whose write may still be in flight; with ingest's look-ahead, the batch
+# resolved while the next one's lookups run, and the one whose write may be in flight). At 2,500 a 20,000-line
+# ingest made the node refresh 41 times; at 4,000, 29 to 33. (Remembering 10,000 also cut its realtime gets from
+# ~11,000 to 3,900, but made the ingest process 1.32x larger from 10,000 to 200,000 lines: bench/RESULTS.md.)
 VISIBLE_WITHIN = 4_000  # at most, with batches of 500 or fewer
 MEMORY = min(INDEX_MEMORY, RepeatResolver.MEMORY, LOCATIONS_KEPT)
 
@@ -86,6 +87,7 @@ class ElasticsearchPipeline:
         backoff: float = 0.5,
         refresh: bool = True,
         es: Elasticsearch | None = None,
+        look_ahead: bool = False,
     ):
         self.cfg = cfg
         self.stats = stats
@@ -104,6 +106,10 @@ class ElasticsearchPipeline:
         self.repeats = RepeatResolver(self.es, self.prefix, self.writer._call, memory=memory)
         self.spool = Spool(paths.spool_dir(), self.prefix)
         self.buffer: list[Pending] = []
+        # look_ahead (ingest): a full batch is held until the next one is full, whose stored lookups then run while
+        # the held one is resolved (ClusterResolver.look_ahead); a crawl writes each batch as soon as it is full
+        self.look_ahead = look_ahead
+        self.held: list[Pending] = []
         self.result = WriteResult()
         self.spooled = 0
         self.replayed = 0
@@ -132,6 +138,7 @@ class ElasticsearchPipeline:
             retries=s.getint("GROUNDSWELL_ES_RETRIES", 3),
             backoff=s.getfloat("GROUNDSWELL_ES_BACKOFF", 0.5),
             es=context.es,
+            look_ahead=s.getbool("GROUNDSWELL_LOOK_AHEAD", False),
         )
         if context.shared:  # a shared crawl acknowledges a request once its mentions are durable: flush when asked
             crawler.signals.connect(pipeline.flush, signal=checkpoint)
@@ -155,6 +162,7 @@ class ElasticsearchPipeline:
     def close_spider(self) -> None:
         with self.lock:
             self.flush()
+            self.clusters.close()
             if self.committer is not None:
                 self.committer.shutdown(wait=True)
                 self.committer = None
@@ -304,13 +312,34 @@ class ElasticsearchPipeline:
         """Write what is buffered and wait for it: once this returns, every mention given so far is durable (or
         spooled, or counted as not stored)."""
         with self.lock:
-            self._write_buffer()
+            self._write_buffer(last=True)
             self._settle()
 
-    def _write_buffer(self) -> None:
-        if self.buffer:
-            batch, self.buffer = self.buffer, []
-            self._write(batch)
+    def _write_buffer(self, last: bool = False) -> None:
+        """Write what is buffered: with look_ahead, the batch held before it (its lookups were started when it was
+        held), this one held in its place with its own started (`last`: both written, nothing held)."""
+        batch, self.buffer = self.buffer, []
+        held, self.held = self.held, []
+        if self.look_ahead and batch and not last:
+            self._look_ahead(batch, held)
+            self.held, batch = batch, []
+        for part in (held, batch):
+            if part:
+                self._write(part)
+
+    def _look_ahead(self, batch: list[Pending], before: list[Pending]) -> None:
+        """Start the batch's stored lookups (pipelines.clusters.look_ahead) while `before` is resolved. Best effort:
+        when it cannot start (the store out of reach, say), the batch's own lookups ask when it is written."""
+        if self.unavailable is not None or self.fatal is not None:
+            return
+        try:
+            self._ensure_schema()  # what it reads must be what the batch's own lookups would read
+            self.clusters.look_ahead([p.doc for p in batch], [p.doc for p in before])
+        except StoreError as exc:  # StoreUnavailable too: _write meets it again and says so
+            log.debug("no look-ahead for a batch: %s", exc)
+        except Exception as exc:  # a bug: the batch is still written, by its own lookups (nothing is lost)
+            log.warning("the look-ahead failed on a batch (%s: %s); its own lookups will ask", type(exc).__name__,
+                        exc, exc_info=exc)
 
     def _replay_spool(self) -> None:
         """Write what earlier runs could not, before anything new (so counts stay in order of arrival)."""

@@ -164,8 +164,9 @@ def test_what_the_lookups_forget_is_searchable_by_then(batch: int) -> None:
 
     cfg = gsconfig.load(None, env={})
     stage = ElasticsearchPipeline(cfg, None, batch_size=batch, es=Elasticsearch("http://127.0.0.1:9"))
-    # a batch's lookups run while the batch before it is still being written (the committer thread): two batches
-    # may be unwritten, besides what was written since the last refresh
+    # a batch's lookups run while the batch before it is still being written (the committer thread), and with
+    # ingest's look-ahead (pipelines.clusters.look_ahead) while the batch before it is resolved and the one before
+    # that written: two batches may be unwritten, besides what was written since the last refresh
     kept = min(stage.clusters.memory, stage.clusters.index.capacity, stage.repeats.memory, stage.writer.kept)
     assert stage.visible_within + 2 * batch <= kept
     assert stage.visible_within >= min(batch, 4_000)  # not a refresh per mention

@@ -74,6 +74,8 @@ def ingest(
             "GROUNDSWELL_CONFIG": cfg,
             "GROUNDSWELL_BATCH_SIZE": batch_size,
             "GROUNDSWELL_ES_RETRIES": retries,
+            # each batch's stored lookups run while the batch before it is resolved (a crawl writes a batch at once)
+            "GROUNDSWELL_LOOK_AHEAD": True,
         }
     )
     sink = chain.stage(ElasticsearchPipeline)
