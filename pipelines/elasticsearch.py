@@ -317,12 +317,14 @@ class ElasticsearchPipeline:
 
     def _write_buffer(self, last: bool = False) -> None:
         """Write what is buffered: with look_ahead, the batch held before it (its lookups were started when it was
-        held), this one held in its place with its own started (`last`: both written, nothing held)."""
+        held), this one held in its place with its own started (`last`: both written, nothing held, the buffer's
+        lookups started while the held one is resolved)."""
         batch, self.buffer = self.buffer, []
         held, self.held = self.held, []
-        if self.look_ahead and batch and not last:
+        if self.look_ahead and batch and (held or not last):
             self._look_ahead(batch, held)
-            self.held, batch = batch, []
+            if not last:
+                self.held, batch = batch, []
         for part in (held, batch):
             if part:
                 self._write(part)
