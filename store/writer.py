@@ -118,9 +118,10 @@ class MentionWriter:
 
     def write(self, batch: list[Pending], where: dict[str, set[str]] | None = None) -> WriteResult:
         """Write a batch; each input counts once as indexed, updated, duplicate or failed. `where`: the indices an
-        ids search of every post of the batch found them in, made for this batch a moment before (the cluster
-        resolver's, pipelines.clusters), so the first round does not search the same ids again; a later round (a
-        conflict) searches anew."""
+        ids search of every post of the batch found them in, made for this batch shortly before (the cluster
+        resolver's, pipelines.clusters; a batch earlier with ingest's look-ahead: what this writer wrote since, it
+        finds where it put it), so the first round does not search the same ids again; a later round (a conflict)
+        searches anew."""
         result = WriteResult()
         self.mended = False
         todo: dict[str, list[Pending]] = {}  # by mention id: one post is one document, whatever its times say
