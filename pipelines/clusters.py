@@ -122,6 +122,13 @@ class Founder:
                 for i, ((cid, src), a) in enumerate(zip(sources, arrays, strict=True))]
 
 
+def ids_of(doc: dict[str, Any]) -> tuple[str, ...]:
+    """The ids that can give a document its cluster, first to last: its own, then its original's when it is a
+    repost."""
+    mid = doc["mention_id"]
+    return (mid, mapping.doc_id(doc["platform"], doc["repost_of"])) if doc.get("repost_of") else (mid,)
+
+
 @dataclass(frozen=True, slots=True)
 class Looked:
     """A batch's stored lookups, made ahead (ClusterResolver.look_ahead): the ids search's answer, the documents it
@@ -358,9 +365,7 @@ class ClusterResolver:
         mention of the batch is asked for, remembered or not, because the writer reads where they are from the same
         answer instead of searching the same ids again (pipelines.elasticsearch); every original too, so that the
         answer does not depend on what this run remembers when it is asked (look_ahead asks a batch early)."""
-        wanted = {d["mention_id"] for d in docs} | {
-            mapping.doc_id(d["platform"], d["repost_of"]) for d in docs if d.get("repost_of")
-        }
+        wanted = {x for d in docs for x in ids_of(d)}
         found = stored_copies(self.es, self.prefix, wanted, ["cluster_id"], self.call)
         out: dict[str, str] = {}
         for mid, src in found.sources:
@@ -372,16 +377,7 @@ class ClusterResolver:
     def _open(docs: list[dict[str, Any]], stored_ids: dict[str, str], known: Container[str]) -> tuple[int, ...]:
         """The documents no id gives a cluster (_by_id, with `known` for the mentions this run remembers): the ones
         compared with stored founders."""
-        def by_id(d: dict[str, Any]) -> bool:
-            mid = d["mention_id"]
-            if mid in known or mid in stored_ids:
-                return True
-            if d.get("repost_of"):
-                oid = mapping.doc_id(d["platform"], d["repost_of"])
-                return oid in known or oid in stored_ids
-            return False
-
-        return tuple(i for i, d in enumerate(docs) if not by_id(d))
+        return tuple(i for i, d in enumerate(docs) if not any(x in known or x in stored_ids for x in ids_of(d)))
 
     # --- looking ahead --------------------------------------------------------------------------------
 
@@ -399,9 +395,7 @@ class ClusterResolver:
         What the store shows it a batch earlier is enough: the lookups remember two batches beyond what may not be
         searchable yet (pipelines.elasticsearch.memory_for)."""
         coming = {d["mention_id"] for d in before}
-        wanted = [d["mention_id"] for d in docs] + [
-            mapping.doc_id(d["platform"], d["repost_of"]) for d in docs if d.get("repost_of")]
-        known = frozenset(x for x in wanted if x in coming or x in self.cluster_of)
+        known = frozenset(x for d in docs for x in ids_of(d) if x in coming or x in self.cluster_of)
         entries = self.index.entries
         kept = [(m, entries[m].bands) for m in itertools.islice(self.index.order, len(before), None)
                 if entries[m].cluster_id == m]
@@ -488,17 +482,11 @@ class ClusterResolver:
     def _by_id(self, doc: dict[str, Any], stored_ids: dict[str, str]) -> str | None:
         """The cluster a document has through an id: its own (seen a moment ago in this run, or stored: it keeps
         its cluster), else its original's when it is a repost of a known post. None: its text decides."""
-        mid = doc["mention_id"]
-        if mid in self.cluster_of:
-            return self.cluster_of[mid]
-        if mid in stored_ids:
-            return stored_ids[mid]
-        if doc.get("repost_of"):
-            oid = mapping.doc_id(doc["platform"], doc["repost_of"])
-            if oid in self.cluster_of:
-                return self.cluster_of[oid]
-            if oid in stored_ids:
-                return stored_ids[oid]
+        for x in ids_of(doc):
+            if x in self.cluster_of:
+                return self.cluster_of[x]
+            if x in stored_ids:
+                return stored_ids[x]
         return None
 
     def _choose(
