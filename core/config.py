@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
-from core import redact
+from core import redact, yamlfile
 from core.timefmt import zone_named
 
 CONFIG_ENV = "GROUNDSWELL_CONFIG"
@@ -688,7 +688,7 @@ def load(
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot read config file: {exc}") from None
         try:
-            loaded = yaml.safe_load(text)
+            loaded = yamlfile.safe_load(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

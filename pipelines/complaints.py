@@ -22,7 +22,7 @@ from typing import Any, Literal
 import ahocorasick
 import yaml
 
-from core import paths
+from core import paths, yamlfile
 from core.brands import find_all
 from core.textfold import fold
 from pipelines.complaint_quantities import durations
@@ -299,7 +299,7 @@ def load_taxonomy(path: str | Path = DEFAULT_TAXONOMY) -> Taxonomy:
     """Read and validate a taxonomy file once (cached per path)."""
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = yamlfile.safe_load(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise TaxonomyError(f"{p}: taxonomy file not found") from None
     except yaml.YAMLError as exc:
