@@ -47,6 +47,11 @@ class BrandMatchPipeline:
         # ~300 with the ids kept (64-bit hashes of 100,000 posts collide with odds of 1 in 10^9)
         self.matched: OrderedDict[int, tuple[str, str | None]] = OrderedDict()
         self._pairs: dict[tuple[str, str | None], tuple[str, str | None]] = {}
+        # with no brands configured every mention passes unchanged: nothing is remembered, so the stage is pure and
+        # pipelines.parallel may run it (and normalize before it) in the analysis workers, instead of in the one
+        # process every mention passes (normalize there was a third of the input thread's work: bench/RESULTS.md,
+        # issue 14 part 13). With brands, reposts need the brands of the posts before them, in order: it stays there
+        self.PARALLEL_SAFE = not self.brands
         if self.brands:
             compile_brands(self.brands)
 
