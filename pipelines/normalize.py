@@ -44,6 +44,8 @@ def clean_text(value: str) -> str:
     text = html.unescape(text)
     text = fold_width(text)
     text = _CONTROL_RE.sub("", text)
+    if "\n" not in text:  # one line, as most posts are: what the lines below give it, without their loop
+        return _SPACE_RE.sub(" ", text).strip()
     lines = [_SPACE_RE.sub(" ", line).strip() for line in text.split("\n")]
     return "\n".join(line for line in lines if line)
 
@@ -138,13 +140,31 @@ def _mend(value: Any) -> Any:
     return value
 
 
+_TEXT_FIELDS = ("author", "author_id", "brand", "product", "repost_of", "reply_to", "lang")
+_COUNT_FIELDS = ("author_followers", "likes", "reposts", "comments")
+_LIST_FIELDS = ("complaint_categories", "complaint_phrases", "lsh_bands")
+_ANALYSIS_TEXT_FIELDS = ("sentiment_label", "complaint_severity", "cluster_id", "minhash")
+
+
 def normalize(m: Mention, now: datetime) -> Mention:
-    """Check required fields, parse and fold the rest in place; raise Rejected naming the bad field."""
+    """Check required fields, parse and fold the rest in place; raise Rejected naming the bad field.
+
+    It runs on every mention, in the analysis workers or in the one process all mentions pass (pipelines.parallel),
+    so the common case takes no detour: fields are read and written through the mention's __dict__ (a plain
+    dataclass: the same as getattr and setattr), and the checks that cannot change a None, an ASCII string or a
+    plain count are not called for them (tests/test_normalize_fast.py holds it to the straightforward version)."""
+    d = m.__dict__
     for name in INPUT_FIELDS:
-        value = getattr(m, name)
-        if value is not None and not isinstance(value, bool | int | float):  # most of the fields: nothing to mend
-            setattr(m, name, _mend(value))
-    m.extra = _mend(m.extra)
+        value = d[name]
+        if value is None or value.__class__ in _PLAIN:
+            continue
+        if value.__class__ is str:
+            if not value.isascii() and _SURROGATE_RE.search(value):
+                d[name] = _SURROGATE_RE.sub("\ufffd", value)
+        elif not isinstance(value, bool | int | float):  # most of the fields: nothing to mend
+            d[name] = _mend(value)
+    if m.extra:
+        m.extra = _mend(m.extra)
     platform = _as_str(m.platform, "platform")
     if not platform:
         raise Rejected("missing required field 'platform'")
@@ -170,26 +190,38 @@ def normalize(m: Mention, now: datetime) -> Mention:
     m.source_id = m.source_id or m.url
     m.title = clean_text(m.title) if isinstance(m.title, str) else _as_str(m.title, "title")
     m.title = m.title or None
-    for name in ("author", "author_id", "brand", "product", "repost_of", "reply_to", "lang"):
-        setattr(m, name, _as_str(getattr(m, name), name))
-    for name in ("author_followers", "likes", "reposts", "comments"):
-        setattr(m, name, _as_int(getattr(m, name), name))
+    for name in _TEXT_FIELDS:
+        value = d[name]
+        if value is not None:  # (_as_str(None) is None)
+            d[name] = _as_str(value, name)
+    for name in _COUNT_FIELDS:
+        value = d[name]
+        if value is not None and (value.__class__ is not int or not 0 <= value <= MAX_COUNT):  # else: as it is
+            d[name] = _as_int(value, name)
     m.rating = _as_float(m.rating, "rating")
     _analysis_fields(m)
     return m
 
 
+# types whose values normalize never changes in the mending pass (a bool is an int subclass: both stay)
+_PLAIN = frozenset({int, float, bool})
+
+
 def _analysis_fields(m: Mention) -> None:
     """Fields the later stages fill may come with the input (a re-ingested export): typed here like the rest."""
-    for name in ("complaint_categories", "complaint_phrases", "lsh_bands"):
-        value = getattr(m, name)
+    d = m.__dict__
+    for name in _LIST_FIELDS:
+        value = d[name]
         if value is None:
-            setattr(m, name, [])
+            d[name] = []
         elif not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise Rejected(f"{name}: expected a list of text, got {_shown(value)}")
-    for name in ("sentiment_label", "complaint_severity", "cluster_id", "minhash"):
-        setattr(m, name, _as_str(getattr(m, name), name))
-    m.sentiment_score = _as_float(m.sentiment_score, "sentiment_score")
+    for name in _ANALYSIS_TEXT_FIELDS:
+        value = d[name]
+        if value is not None:
+            d[name] = _as_str(value, name)
+    if m.sentiment_score is not None:
+        m.sentiment_score = _as_float(m.sentiment_score, "sentiment_score")
     if m.is_complaint is not None and not isinstance(m.is_complaint, bool):
         raise Rejected(f"is_complaint: expected true or false, got {_shown(m.is_complaint)}")
     if not isinstance(m.extra, dict):
