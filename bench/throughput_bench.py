@@ -1,6 +1,7 @@
 """Ingest against a bare bulk of the same records, start-up included, with the machine's load and peak memory.
 
-    .venv/bin/python bench/throughput_bench.py [-n 20000] [--repeat 2] [--workers 0,2] [--text clauses|real] [--write]
+    .venv/bin/python bench/throughput_bench.py [-n 20000] [--repeat 2] [--workers 0,2] [--text clauses|real] [--brands]
+        [--write]
 
 The headline of issue 14: `groundswell ingest FILE` (a subprocess, spawn to exit) against a bare bulk of the very
 same records (a subprocess too, spawn to exit: json.loads each line and `helpers.streaming_bulk` it, chunk 500,
@@ -14,6 +15,11 @@ Then, in this process, the cost of each stage per 1,000 mentions on the first 5,
 of 500; the Elasticsearch stage split into cluster ids, repeat marks and writes).
 
 docs/s is input lines per second. `--write` replaces the section below in bench/RESULTS.md.
+
+`--brands` adds, after each ingest, the same ingest with the generated data's brands configured (`--config` naming
+bench/generate.py's five brands and their products): the brand stage then matches every text and keeps what reposts
+need in order, in the ingest process; without brands it passes mentions unchanged and runs in the workers
+(pipelines.brands). The lines name their brand, so both store the same documents.
 
 `--text` is bench/generate.py's: `clauses` (the default, the headline) composes posts whose near-duplicate band keys
 collide ~400 times as often as real Weibo posts (bench/collisions_bench.py), so the cluster resolution of every batch
@@ -187,6 +193,20 @@ def empty(es: Any) -> None:
         es.indices.delete_index_template(name=f"{PREFIX}*")
 
 
+def brands_config() -> Path:
+    """A configuration naming bench/generate.py's brands and their products (what a user monitoring them writes)."""
+    sys.path.insert(0, str(BENCH))
+    import generate
+
+    path = DATA / "brands.yaml"
+    lines = ["brands:"]
+    for name, products in generate.BRANDS.items():
+        lines += [f"  - name: {json.dumps(name, ensure_ascii=False)}",
+                  f"    products: {json.dumps(list(products), ensure_ascii=False)}"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 def environment() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GROUNDSWELL_")}
     env.update(GROUNDSWELL_INDEX_PREFIX=PREFIX, GROUNDSWELL_ES_URL=ES_URL, GROUNDSWELL_HOME=str(DATA / "home"))
@@ -312,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", default="0,2", help="ingest --workers values to run, comma-separated")
     ap.add_argument("--write", action="store_true", help="replace the section in bench/RESULTS.md")
     ap.add_argument("--text", choices=("clauses", "real"), default="clauses", help="bench/generate.py's text form")
+    ap.add_argument("--brands", action="store_true", help="each ingest again with the data's brands configured")
     ap.add_argument("--bare", type=Path, help=argparse.SUPPRESS)  # the bare side, in its own process
     args = ap.parse_args(argv)
     if args.bare:
@@ -334,16 +355,20 @@ def main(argv: list[str] | None = None) -> int:
         empty(es)
         runs.append(timed("bare bulk", [sys.executable, str(Path(__file__).resolve()), "--bare", str(path)],
                           args.n, env))
-        for w in args.workers.split(","):
+        variants = [(f"groundswell ingest --workers {w}", ["--workers", w]) for w in args.workers.split(",")]
+        if args.brands:
+            config = str(brands_config())
+            variants = [v for kind, flags in variants
+                        for v in ((kind, flags), (f"{kind}, brands configured", [*flags, "--config", config]))]
+        for kind, flags in variants:
             empty(es)
-            run = timed(f"groundswell ingest --workers {w}", [exe, "ingest", str(path), "--json", "--workers", w],
-                        args.n, env)
+            run = timed(kind, [exe, "ingest", str(path), "--json", *flags], args.n, env)
             s = run.summary
             if s["read"] != args.n or s["indexed"] + s["updated"] + s["duplicates"] != args.n:
                 raise SystemExit(f"ingest did not store every line: {s}")
             runs.append(run)
             print(f"{run.kind}: {run.rate:,.0f} docs/s, load {run.load_before} -> {run.load_after}", flush=True)
-        print(f"bare bulk: {runs[-1 - len(args.workers.split(','))].rate:,.0f} docs/s", flush=True)
+        print(f"bare bulk: {runs[-1 - len(variants)].rate:,.0f} docs/s", flush=True)
     empty(es)
     costs, cost_lines = stage_costs(path)
     section = render(args.n, runs, costs, cost_lines, started, args.text)
