@@ -278,7 +278,8 @@ def stage_costs(path: Path, lines: int = 5000) -> tuple[dict[str, float], int]:
 
 
 def render(
-    n: int, runs: list[Run], costs: dict[str, float], cost_lines: int, started: str, text: str = "clauses"
+    n: int, runs: list[Run], costs: dict[str, float], cost_lines: int, started: str, text: str = "clauses",
+    flags: str = "",
 ) -> str:
     kinds = list(dict.fromkeys(r.kind for r in runs))
     med = {k: statistics.median(r.rate for r in runs if r.kind == k) for k in kinds}
@@ -289,7 +290,7 @@ def render(
     form = "" if text == "clauses" else f" --text {text}"
     out = [
         SECTION_REAL if text == "real" else SECTION, "",
-        f"Measured {started} UTC by `.venv/bin/python bench/throughput_bench.py -n {n}{form}` on committed code "
+        f"Measured {started} UTC by `.venv/bin/python bench/throughput_bench.py -n {n}{form}{flags}` on committed code "
         f"(git {head}); "
         f"{cpu} cores shared with other engineers' work (see the load columns), Elasticsearch 8.19 on this machine.",
         f"Data: `bench/generate.py -n {n}{form}` (seeded; ~5% re-observations of earlier posts). Runs alternate; each "
@@ -371,7 +372,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bare bulk: {runs[-1 - len(variants)].rate:,.0f} docs/s", flush=True)
     empty(es)
     costs, cost_lines = stage_costs(path)
-    section = render(args.n, runs, costs, cost_lines, started, args.text)
+    flags = f" --repeat {args.repeat} --workers {args.workers}" + (" --brands" if args.brands else "")
+    section = render(args.n, runs, costs, cost_lines, started, args.text, flags)
     print(section)
     if args.write:
         write_results(section, args.text)
