@@ -10,7 +10,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 from scrapy.exceptions import DropItem
 
-from core.brands import BrandMatch, compile_brands, match
+from core.brands import BrandMatch, compile_brands, match_with
 from core.config import Brand
 from core.mention import Mention
 from core.textfold import fold
@@ -52,8 +52,7 @@ class BrandMatchPipeline:
         # process every mention passes (normalize there was a third of the input thread's work: bench/RESULTS.md,
         # issue 14 part 13). With brands, reposts need the brands of the posts before them, in order: it stays there
         self.PARALLEL_SAFE = not self.brands
-        if self.brands:
-            compile_brands(self.brands)
+        self.matcher = compile_brands(self.brands)  # once: every mention is matched against it
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> BrandMatchPipeline:
@@ -82,7 +81,7 @@ class BrandMatchPipeline:
         """Each item as process_item decides, with the parents the batch does not remember asked of the store once."""
         if not self.brands:
             return list(items)
-        found = [match(item.text, item.title, self.brands) for item in items]
+        found = [match_with(self.matcher, item.text, item.title) for item in items]
         self.from_store = self._stored_parents(items, found)
         out: list[Mention | DropItem] = []
         try:
@@ -116,7 +115,7 @@ class BrandMatchPipeline:
     def process_item(self, item: Mention) -> Mention:
         if not self.brands:
             return item
-        return self._decide(item, match(item.text, item.title, self.brands))
+        return self._decide(item, match_with(self.matcher, item.text, item.title))
 
     def _decide(self, item: Mention, found: BrandMatch | None) -> Mention:
         if found is None:
