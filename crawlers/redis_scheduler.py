@@ -34,10 +34,9 @@ from twisted.internet.task import LoopingCall
 from crawlers.context import CrawlContext
 from crawlers.redis_crawl import CrawlUnit
 from crawlers.redis_queue import ReliableQueue
+from crawlers.signals import checkpoint
 
 log = logging.getLogger(__name__)
-
-checkpoint = object()  # signal: make what you hold durable now (sent before requests are acknowledged)
 
 LOCAL = "gs_local"  # meta flag: this request stays with the worker that made it
 ENTRY = "gs_entry"  # meta: the queue entry a popped request came from

@@ -31,7 +31,7 @@ from core import config as gsconfig
 from core import paths
 from core.mention import Mention
 from crawlers.context import CrawlContext
-from crawlers.redis_scheduler import checkpoint
+from crawlers.signals import checkpoint
 from pipelines.clusters import INDEX_MEMORY, ClusterResolver
 from pipelines.repeats import RepeatResolver, lookup_query
 from store import mapping
