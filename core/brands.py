@@ -21,10 +21,6 @@ from core.config import Brand
 from core.textfold import fold
 
 
-def _is_latin(ch: str) -> bool:
-    return ch.isascii() and ch.isalpha()
-
-
 def at_word_boundary(text: str, start: int, end: int) -> bool:
     """A match text[start:end] that begins/ends with a Latin letter (or digit) must not continue a word.
 
