@@ -144,6 +144,8 @@ _TEXT_FIELDS = ("author", "author_id", "brand", "product", "repost_of", "reply_t
 _COUNT_FIELDS = ("author_followers", "likes", "reposts", "comments")
 _LIST_FIELDS = ("complaint_categories", "complaint_phrases", "lsh_bands")
 _ANALYSIS_TEXT_FIELDS = ("sentiment_label", "complaint_severity", "cluster_id", "minhash")
+# types whose values normalize never changes in the mending pass (a bool is an int subclass: both stay)
+_PLAIN = frozenset({int, float, bool})
 
 
 def normalize(m: Mention, now: datetime) -> Mention:
@@ -159,8 +161,8 @@ def normalize(m: Mention, now: datetime) -> Mention:
         if value is None or value.__class__ in _PLAIN:
             continue
         if value.__class__ is str:
-            if not value.isascii() and _SURROGATE_RE.search(value):
-                d[name] = _SURROGATE_RE.sub("\ufffd", value)
+            if not value.isascii():  # (an ASCII string holds no surrogate: _mend would give it back as it is)
+                d[name] = _mend(value)
         elif not isinstance(value, bool | int | float):  # most of the fields: nothing to mend
             d[name] = _mend(value)
     if m.extra:
@@ -201,10 +203,6 @@ def normalize(m: Mention, now: datetime) -> Mention:
     m.rating = _as_float(m.rating, "rating")
     _analysis_fields(m)
     return m
-
-
-# types whose values normalize never changes in the mending pass (a bool is an int subclass: both stay)
-_PLAIN = frozenset({int, float, bool})
 
 
 def _analysis_fields(m: Mention) -> None:
