@@ -195,8 +195,7 @@ def empty(es: Any) -> None:
 
 def brands_config() -> Path:
     """A configuration naming bench/generate.py's brands and their products (what a user monitoring them writes)."""
-    sys.path.insert(0, str(BENCH))
-    import generate
+    import generate  # here, not at the top: the bare side runs this module too, and its start-up is timed
 
     path = DATA / "brands.yaml"
     lines = ["brands:"]
@@ -351,16 +350,16 @@ def main(argv: list[str] | None = None) -> int:
     es = Elasticsearch(ES_URL)
     env = environment()
     exe = str(Path(sys.executable).parent / "groundswell")
+    variants = [(f"groundswell ingest --workers {w}", ["--workers", w]) for w in args.workers.split(",")]
+    if args.brands:
+        config = str(brands_config())
+        variants = [v for kind, flags in variants
+                    for v in ((kind, flags), (f"{kind}, brands configured", [*flags, "--config", config]))]
     runs: list[Run] = []
     for _ in range(args.repeat):
         empty(es)
         runs.append(timed("bare bulk", [sys.executable, str(Path(__file__).resolve()), "--bare", str(path)],
                           args.n, env))
-        variants = [(f"groundswell ingest --workers {w}", ["--workers", w]) for w in args.workers.split(",")]
-        if args.brands:
-            config = str(brands_config())
-            variants = [v for kind, flags in variants
-                        for v in ((kind, flags), (f"{kind}, brands configured", [*flags, "--config", config]))]
         for kind, flags in variants:
             empty(es)
             run = timed(kind, [exe, "ingest", str(path), "--json", *flags], args.n, env)
