@@ -31,3 +31,8 @@ def test_errors_are_the_python_parsers(text: str) -> None:
 def test_scalars_and_anchors_as_safe_load() -> None:
     text = "a: &x {b: 1.5, c: 2026-11-30, d: yes, e: ~, f: 0x1F}\ng: *x\nh: '中文'\n"
     assert yamlfile.safe_load(text) == yaml.safe_load(text)
+
+
+def test_nesting_beyond_the_recursion_limit_is_invalid_yaml_not_a_crash() -> None:
+    with pytest.raises(yaml.YAMLError, match="nested deeper than can be read"):
+        yamlfile.safe_load("a: " + "[" * 5000 + "]" * 5000)
