@@ -189,6 +189,18 @@ _BAND_DIGITS = np.frombuffer("".join(f"{b:02d}" for b in range(BANDS)).encode(),
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 
+def _band_crcs(signatures: np.ndarray) -> np.ndarray:
+    """The CRC-32 of every band of every row of a 2-D uint32 array (the zlib.crc32 band_keys takes), as a flat uint32
+    array, row after row: one table-driven numpy pass over their bytes."""
+    n = len(signatures)
+    raw = np.ascontiguousarray(signatures, dtype="<u4").view(np.uint8).reshape(n * BANDS, 4 * ROWS)
+    crc = np.full(n * BANDS, 0xFFFFFFFF, dtype=np.uint32)
+    for j in range(4 * ROWS):
+        crc = _CRC[(crc ^ raw[:, j]) & 0xFF] ^ (crc >> np.uint32(8))
+    crc ^= np.uint32(0xFFFFFFFF)
+    return crc
+
+
 def many_band_keys(signatures: np.ndarray) -> list[tuple[str, ...]]:
     """band_keys() of many signatures (rows of a 2-D uint32 array), the same keys: the CRC-32 of every band of
     every row computed by one table-driven numpy pass over their bytes, the hex of all of them in one string.
@@ -196,11 +208,7 @@ def many_band_keys(signatures: np.ndarray) -> list[tuple[str, ...]]:
     n = len(signatures)
     if n == 0:
         return []
-    raw = np.ascontiguousarray(signatures, dtype="<u4").view(np.uint8).reshape(n * BANDS, 4 * ROWS)
-    crc = np.full(n * BANDS, 0xFFFFFFFF, dtype=np.uint32)
-    for j in range(4 * ROWS):
-        crc = _CRC[(crc ^ raw[:, j]) & 0xFF] ^ (crc >> np.uint32(8))
-    crc ^= np.uint32(0xFFFFFFFF)
+    crc = _band_crcs(signatures)
     # every key's 10 characters ("05" and 8 hex digits) side by side in one ASCII buffer, cut once per key
     chars = np.empty((n * BANDS, 10), dtype=np.uint8)
     chars[:, :2] = np.tile(_BAND_DIGITS, (n, 1))
@@ -209,6 +217,51 @@ def many_band_keys(signatures: np.ndarray) -> list[tuple[str, ...]]:
     text = chars.tobytes().decode("ascii")
     keys = [text[j:j + 10] for j in range(0, len(text), 10)]
     return [tuple(keys[i * BANDS:(i + 1) * BANDS]) for i in range(n)]
+
+
+# a band key read as a hexadecimal number (store.mapping.band_id: what founders are searched by) is its band's two
+# decimal digits, read as hex, above the 32 bits of its CRC
+_BAND_HIGH = np.array([int(f"{b:02d}", 16) << 32 for b in range(BANDS)], dtype=np.int64)
+
+
+def many_band_ids(signatures: np.ndarray) -> np.ndarray:
+    """The band keys of many signatures as numbers (int(key, 16) of every key many_band_keys gives): an (n, BANDS)
+    int64 array. Numbers compare and sort in numpy, where the keys' strings took a Python loop per key."""
+    if len(signatures) == 0:
+        return np.empty((0, BANDS), dtype=np.int64)
+    return _band_crcs(signatures).astype(np.int64).reshape(-1, BANDS) | _BAND_HIGH
+
+
+_NIBBLE = np.full(256, 16, dtype=np.uint8)  # an ASCII character's value as a hex digit (16: none)
+_NIBBLE[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16, dtype=np.uint8)
+
+
+def key_ids(keys: Sequence[str]) -> np.ndarray:
+    """int(key, 16) of every band key, as int64, in one pass; -1 for a string that is not a key as band_keys writes
+    them (ten characters of lowercase hex), so that it equals no key, as its string equalled none."""
+    out = np.full(len(keys), -1, dtype=np.int64)
+    if set(map(len, keys)) == {10}:
+        good = np.arange(len(keys))
+        text = "".join(keys)
+    else:  # some string is no key's length: read the ones that are
+        good = np.flatnonzero(np.fromiter(map(len, keys), dtype=np.int64, count=len(keys)) == 10)
+        text = "".join([keys[i] for i in good.tolist()])
+    if not len(good) or not text.isascii():
+        return out if not len(good) else _key_ids_one_by_one(keys, out)
+    nibbles = _NIBBLE[np.frombuffer(text.encode("ascii"), dtype=np.uint8)].reshape(-1, 10)
+    valid = (nibbles < 16).all(axis=1)
+    packed = np.zeros((len(nibbles), 8), dtype=np.uint8)  # the five bytes of ten hex digits, big-endian, in 8
+    packed[:, 3:] = (nibbles[:, 0::2] << 4) | nibbles[:, 1::2]
+    out[good[valid]] = packed.view(">u8").ravel()[valid].astype(np.int64)
+    return out
+
+
+def _key_ids_one_by_one(keys: Sequence[str], out: np.ndarray) -> np.ndarray:
+    """key_ids() for keys among which some string is not ASCII (never one band_keys wrote)."""
+    for i, k in enumerate(keys):
+        if len(k) == 10 and k.isascii() and all(c in "0123456789abcdef" for c in k):
+            out[i] = int(k, 16)
+    return out
 
 
 def stacked(arrays: list[np.ndarray]) -> np.ndarray:
