@@ -425,10 +425,12 @@ class LshIndex:
                 break
         if not candidates:
             return None
-        # one comparison of every candidate at once instead of one numpy call each
-        sims = np.count_nonzero(stacked([e.array for e in candidates]) == sig, axis=1) / len(sig)
-        j = int(np.argmax(sims))  # the first maximum: the newest candidate, as before
-        return (candidates[j].cluster_id, float(sims[j])) if sims[j] >= SIMILAR else None
+        # one comparison of every candidate at once instead of one numpy call each; the equal positions counted by a
+        # plain reduction (count_nonzero along an axis and numpy's argmax function were half the lookup's time)
+        agree = np.add.reduce(stacked([e.array for e in candidates]) == sig, axis=1, dtype=np.intp)
+        j = int(agree.argmax())  # the first maximum: the newest candidate, as before
+        similar = int(agree[j]) / len(sig)
+        return (candidates[j].cluster_id, similar) if similar >= SIMILAR else None
 
 
 def cluster_all(texts: list[str], ids: list[str] | None = None, groups: list[str | None] | None = None) -> list[str]:

@@ -82,3 +82,20 @@ def test_a_batch_out_of_order_searches_the_alias() -> None:
 
     names = months("p", [at("2024-01-01T00:00:00"), at("2026-10-01T00:00:00")], timedelta(days=30))
     assert len(names) > clusters.MAX_MONTHS
+
+
+def test_the_in_memory_check_is_the_window() -> None:
+    """The predicate the in-memory index asks of each candidate cluster (_young_for: the window's ends computed once)
+    answers as _young, at the window's very ends and at the calendar's."""
+    r = ClusterResolver(None, "p", lambda f, **kw: f(**kw), window=timedelta(days=30))  # type: ignore[arg-type]
+    base = at("2026-10-05T00:00:00")
+    r.cluster_seen["c"] = base
+    r.cluster_seen["old"] = datetime.min.replace(tzinfo=UTC)
+    steps = [timedelta(0), timedelta(days=30), timedelta(days=30, microseconds=1), timedelta(days=-30),
+             timedelta(days=-30, microseconds=-1), timedelta(days=400)]
+    whens: list[datetime | None] = [None, *(base + s for s in steps), datetime.max.replace(tzinfo=UTC),
+                                    datetime.min.replace(tzinfo=UTC) + timedelta(days=1)]
+    for when in whens:
+        allow = r._young_for(when)
+        for c in ("c", "old", "unknown"):
+            assert (allow is None or allow(c)) == r._young(r.cluster_seen.get(c), when), (when, c)
