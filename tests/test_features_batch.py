@@ -96,6 +96,30 @@ def test_the_complaint_models_batch_probabilities_are_its_per_text_ones_to_the_b
             assert got.tobytes() == model.probabilities(text).tobytes(), text[:60]
 
 
+def test_the_complaint_models_bucket_table_finds_what_a_search_of_its_keys_finds() -> None:
+    """The dense bucket -> row table (ComplaintModel.rows) against a binary search of the sorted keys, on every key,
+    buckets next to them, random ones, and values outside the features' range (the search then answers)."""
+    import numpy as np
+
+    from pipelines import complaint_model
+    from pipelines.sentiment_model import features
+
+    model = complaint_model.load()
+    rng = np.random.default_rng(7)
+    b = np.concatenate([model.keys, model.keys + 1, model.keys - 1, rng.integers(0, features.DIM, 50_000),
+                        [0, features.DIM - 1]]).astype(np.int64)
+    b = b[(b >= 0) & (b < features.DIM)]
+
+    def searched(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        at = np.minimum(np.searchsorted(model.keys, values), len(model.keys) - 1)
+        return at, model.keys[at] == values
+
+    for values in (b, np.array([-1, 5, features.DIM], dtype=np.int64), np.array([], dtype=np.int64)):
+        at, hit = model._lookup(values)
+        want_at, want_hit = searched(values)
+        assert hit.tolist() == want_hit.tolist() and at[hit].tolist() == want_at[want_hit].tolist()
+
+
 def test_the_complaint_stage_tags_a_batch_as_it_tags_each_mention_alone() -> None:
     from core.mention import Mention
     from pipelines import complaint_model
