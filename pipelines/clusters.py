@@ -311,7 +311,7 @@ class ClusterResolver:
             index = mapping.alias(self.prefix)
         older = self._months_with_v4_founders(index)
         shared = [{"constant_score": {"filter": {"bool": {"should": [
-            {"terms": {"cluster_band_ids": list(map(mapping.band_id, keys))}},
+            {"terms": {"cluster_band_ids": key_ids(keys).tolist()}},  # (mapping.band_id of each, in one pass)
             *([{"bool": {"filter": [{"terms": {"cluster_bands": keys}}, {"terms": {"_index": older}}]}}]
               if older else []),
         ]}}}} for keys in at.values()]

@@ -124,3 +124,22 @@ def test_phrase_segments_cut_only_at_chinese_boundaries() -> None:
     assert mapping.phrase_segments("My phone, it's black. OK") == ["My phone, it's black. OK"]
     assert mapping.phrase_segments("小米14 Pro黑屏了！太差") == ["小米14 Pro黑屏了", "太差"]
     assert mapping.phrase_segments("") == []
+
+
+def test_the_month_of_a_utc_time_as_stored_is_read_off_the_string() -> None:
+    """index_of reads the month of a time written as _iso writes it straight off the string; any other form is
+    parsed. Both give the month in UTC."""
+    import random
+    from datetime import timezone
+
+    def parsed(first: str) -> str:
+        return mapping.index_for("gs", datetime.fromisoformat(first.replace("Z", "+00:00")))
+
+    rng = random.Random(5)
+    values = ["2026-12-31T23:59:59.999Z", "2026-12-31T23:59:59.999+00:00", "0999-05-01T00:00:00.000Z",
+              "1000-01-01T00:00:00Z", "2026-01-31T20:00:00-05:00", "2026-02-01T03:00:00+08:00"]
+    for _ in range(2000):
+        t = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.randint(-10**10, 10**10))
+        values += [mapping._iso(t), t.astimezone(timezone(timedelta(hours=8))).isoformat()]
+    for first in values:
+        assert mapping.index_of({"first_seen_at": first}, "gs") == parsed(first), first
