@@ -59,7 +59,6 @@ from pipelines.near_duplicates import (
     Fingerprint,
     LshIndex,
     band_keys,
-    key_ids,
     many_band_ids,
     stacked,
 )
@@ -81,6 +80,11 @@ AHEAD = 2  # batches whose lookups are under way or done, not yet resolved: the 
 FOUNDER_CACHE = 2_000  # founders kept (least recently used go first): ~2.5 KB each (signature, 32 band keys)
 WINDOW = timedelta(days=30)  # core.config.Clusters.window_days
 MAX_MONTHS = 24  # a batch whose window reaches more months than this (a backlog out of order) searches them all
+
+
+def _valid(ids: np.ndarray) -> list[int]:
+    """Band ids to search for: mapping.band_ids' -1 (a string that is no band key) matches nothing."""
+    return ids[ids >= 0].tolist()
 
 
 def seen_at(doc: dict[str, Any]) -> datetime | None:
@@ -116,7 +120,7 @@ class Founder:
     """A stored cluster's first member as the resolver compares it: signature, band keys, brand."""
 
     array: np.ndarray  # NUM_PERM uint32
-    band_ids: np.ndarray  # its band keys as numbers (near_duplicates.key_ids: a batch's lsh_bands read the same way)
+    band_ids: np.ndarray  # its band keys as numbers (mapping.band_ids: a batch's lsh_bands are read the same way)
     brand: str | None
     seen: datetime | None = None  # first_seen_at: the cluster's age for the window
 
@@ -127,7 +131,7 @@ class Founder:
         arrays = [Fingerprint.decode_array(src["minhash"]) for _, src in sources]
         full = [i for i, a in enumerate(arrays) if len(a) == NUM_PERM]
         ids = dict(zip(full, many_band_ids(np.stack([arrays[i] for i in full])) if full else [], strict=True))
-        return [(cid, cls(a, ids[i] if i in ids else key_ids(band_keys(a)), src.get("brand"), seen_at(src)))
+        return [(cid, cls(a, ids[i] if i in ids else mapping.band_ids(band_keys(a)), src.get("brand"), seen_at(src)))
                 for i, ((cid, src), a) in enumerate(zip(sources, arrays, strict=True))]
 
 
@@ -181,7 +185,7 @@ def nearest_founders(
     founder_keys, owner = founder_keys[order], owner[order]
     # every document key's run of equal founder keys (none for a string that is no key: -1), the keys in order (a
     # sorted search is a third of an unsorted one's)
-    doc_keys = key_ids([b for i in usable for b in bands[i]])
+    doc_keys = mapping.band_ids([b for i in usable for b in bands[i]])
     doc_of = np.repeat(np.arange(len(usable)), [len(bands[i]) for i in usable])
     order = np.argsort(doc_keys)
     doc_keys, doc_of = doc_keys[order], doc_of[order]
@@ -311,7 +315,7 @@ class ClusterResolver:
             index = mapping.alias(self.prefix)
         older = self._months_with_v4_founders(index)
         shared = [{"constant_score": {"filter": {"bool": {"should": [
-            {"terms": {"cluster_band_ids": key_ids(keys).tolist()}},  # (mapping.band_id of each, in one pass)
+            {"terms": {"cluster_band_ids": _valid(mapping.band_ids(keys))}},
             *([{"bool": {"filter": [{"terms": {"cluster_bands": keys}}, {"terms": {"_index": older}}]}}]
               if older else []),
         ]}}}} for keys in at.values()]

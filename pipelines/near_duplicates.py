@@ -232,38 +232,6 @@ def many_band_ids(signatures: np.ndarray) -> np.ndarray:
     return _band_crcs(signatures).astype(np.int64).reshape(-1, BANDS) | _BAND_HIGH
 
 
-_NIBBLE = np.full(256, 16, dtype=np.uint8)  # an ASCII character's value as a hex digit (16: none)
-_NIBBLE[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16, dtype=np.uint8)
-
-
-def key_ids(keys: Sequence[str]) -> np.ndarray:
-    """int(key, 16) of every band key, as int64, in one pass; -1 for a string that is not a key as band_keys writes
-    them (ten characters of lowercase hex), so that it equals no key, as its string equalled none."""
-    out = np.full(len(keys), -1, dtype=np.int64)
-    if set(map(len, keys)) == {10}:
-        good = np.arange(len(keys))
-        text = "".join(keys)
-    else:  # some string is no key's length: read the ones that are
-        good = np.flatnonzero(np.fromiter(map(len, keys), dtype=np.int64, count=len(keys)) == 10)
-        text = "".join([keys[i] for i in good.tolist()])
-    if not len(good) or not text.isascii():
-        return out if not len(good) else _key_ids_one_by_one(keys, out)
-    nibbles = _NIBBLE[np.frombuffer(text.encode("ascii"), dtype=np.uint8)].reshape(-1, 10)
-    valid = (nibbles < 16).all(axis=1)
-    packed = np.zeros((len(nibbles), 8), dtype=np.uint8)  # the five bytes of ten hex digits, big-endian, in 8
-    packed[:, 3:] = (nibbles[:, 0::2] << 4) | nibbles[:, 1::2]
-    out[good[valid]] = packed.view(">u8").ravel()[valid].astype(np.int64)
-    return out
-
-
-def _key_ids_one_by_one(keys: Sequence[str], out: np.ndarray) -> np.ndarray:
-    """key_ids() for keys among which some string is not ASCII (never one band_keys wrote)."""
-    for i, k in enumerate(keys):
-        if len(k) == 10 and k.isascii() and all(c in "0123456789abcdef" for c in k):
-            out[i] = int(k, 16)
-    return out
-
-
 def stacked(arrays: list[np.ndarray]) -> np.ndarray:
     """Signatures of one length as the rows of one array: np.stack's result, by one concatenation (np.stack's
     per-array Python work was twice its copying for the writer's few dozen candidates a lookup)."""

@@ -42,6 +42,11 @@ _RETRYABLE_STATUS = {429, 502, 503, 504}
 _CONFLICT_ROUNDS = 8
 
 
+# what is read of a bulk's answer: each item's status and error. The rest (index, id, version, shards, sequence
+# numbers: ~250 bytes an item) was most of what the committer's thread parsed and the node wrote back
+ITEM_OUTCOME = ["items.*.status", "items.*.error"]
+
+
 def _lacks_a_field(item: dict[str, Any]) -> bool:
     """Whether a bulk item was refused by a strict mapping for a field the index lacks (see the module)."""
     error = next(iter(item.values())).get("error") or {}
@@ -230,7 +235,7 @@ class MentionWriter:
                                   "if_primary_term": first.primary_term}}, self._one_of(cs)]
             writes[-1] = mapping.stored_form(mapping.mark_founder(writes[-1]))
             keep.append((mention_id, first, others))
-        resp = self._call(self.es.bulk, operations=writes, refresh=False)
+        resp = self._call(self.es.bulk, operations=writes, refresh=False, filter_path=ITEM_OUTCOME)
         deletes: list[dict[str, Any]] = []
         unmapped: set[str] = set()
         for (mention_id, first, others), item in zip(keep, resp["items"], strict=True):
@@ -274,12 +279,13 @@ class MentionWriter:
                 index = copy.index
                 actions.append({"index": {"_index": index, "_id": mention_id, "if_seq_no": copy.seq_no,
                                           "if_primary_term": copy.primary_term}})
-            mapping.mark_founder(doc)  # the founder's bands: how its cluster is found
-            actions.append(mapping.stored_form(doc))
+            actions.append(doc)  # marked as founder or not below, then sent without its band keys
             sent.append((mention_id, index, outcome))
         if not actions:
             return retry
-        resp = self._call(self.es.bulk, operations=actions, refresh=False)
+        mapping.mark_founders(actions[1::2])  # the founders' bands: how their clusters are found
+        actions[1::2] = [mapping.stored_form(doc) for doc in actions[1::2]]
+        resp = self._call(self.es.bulk, operations=actions, refresh=False, filter_path=ITEM_OUTCOME)
         unmapped: set[str] = set()  # indices whose mapping lacks a field a document of this round carries
         for (mention_id, index, outcome), item in zip(sent, resp["items"], strict=True):
             status = next(iter(item.values())).get("status", 500)

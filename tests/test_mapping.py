@@ -140,6 +140,35 @@ def test_the_month_of_a_utc_time_as_stored_is_read_off_the_string() -> None:
               "1000-01-01T00:00:00Z", "2026-01-31T20:00:00-05:00", "2026-02-01T03:00:00+08:00"]
     for _ in range(2000):
         t = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=rng.randint(-10**10, 10**10))
-        values += [mapping._iso(t), t.astimezone(timezone(timedelta(hours=8))).isoformat()]
+        values += [str(mapping._iso(t)), t.astimezone(timezone(timedelta(hours=8))).isoformat()]
     for first in values:
         assert mapping.index_of({"first_seen_at": first}, "gs") == parsed(first), first
+
+
+def test_founders_marked_together_as_one_by_one() -> None:
+    """mark_founders (the writer's, a batch at once) sets what mark_founder sets on each document: founders' band
+    keys as numbers, nothing on the others, a stored founder's earlier keys kept, version 4's field dropped."""
+    import copy
+
+    from pipelines.near_duplicates import fingerprint
+
+    fp = fingerprint("快递三天了还没发货，客服一直不回复，太失望了")
+    assert fp is not None
+    bands = list(fp.bands)
+    docs: list[dict[str, Any]] = [
+        {"mention_id": "a", "cluster_id": "a", "lsh_bands": bands},  # a founder
+        {"mention_id": "b", "cluster_id": "a", "lsh_bands": bands},  # a copy
+        {"mention_id": "c", "cluster_id": "c", "cluster_band_ids": [7, 8]},  # a stored founder read back
+        {"mention_id": "d", "cluster_id": "d", "cluster_bands": bands[:3]},  # version 4's form
+        {"mention_id": "e", "cluster_id": "e", "lsh_bands": bands[:2], "cluster_bands": ["x"]},
+        {"mention_id": "f", "cluster_id": None, "lsh_bands": bands},
+        {"mention_id": "g", "cluster_id": "g", "lsh_bands": []},
+    ]
+    one_by_one = [mapping.mark_founder(copy.deepcopy(d)) for d in docs]
+    together = copy.deepcopy(docs)
+    mapping.mark_founders(together)
+    assert together == one_by_one
+    assert together[0]["cluster_band_ids"] == [mapping.band_id(k) for k in bands]
+    odd = {"mention_id": "h", "cluster_id": "h", "lsh_bands": [bands[0], "05NOTHEX00", "", bands[1]]}
+    mapping.mark_founders([odd])
+    assert odd["cluster_band_ids"] == [mapping.band_id(bands[0]), mapping.band_id(bands[1])]

@@ -14,13 +14,12 @@ from pipelines.near_duplicates import (
     NUM_PERM,
     SIMILAR,
     band_keys,
-    key_ids,
     many_band_ids,
     many_band_keys,
     signature,
     stacked,
 )
-from store.mapping import band_id
+from store.mapping import band_id, band_ids
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 STEMS = ["快递三天了还没发货，客服一直不回复，太失望了", "充电宝用了两天就充不进电，申请退款被拒绝",
@@ -117,7 +116,7 @@ def test_band_keys_as_numbers() -> None:
     keys = many_band_keys(sigs)
     assert many_band_ids(sigs).tolist() == [[band_id(k) for k in ks] for ks in keys]
     flat = [k for ks in keys for k in ks]
-    assert key_ids(flat).tolist() == [band_id(k) for k in flat]
+    assert band_ids(flat).tolist() == [band_id(k) for k in flat]
     odd = ["05ABCDEF01", "0512345678", "", "051234567", "0512345678x", "０512345678", "05123456 8", "31ffffffff"]
-    assert key_ids(odd).tolist() == [-1, band_id("0512345678"), -1, -1, -1, -1, -1, band_id("31ffffffff")]
-    assert key_ids([]).tolist() == [] and many_band_ids(sigs[:0]).shape == (0, 32)
+    assert band_ids(odd).tolist() == [-1, band_id("0512345678"), -1, -1, -1, -1, -1, band_id("31ffffffff")]
+    assert band_ids([]).tolist() == [] and many_band_ids(sigs[:0]).shape == (0, 32)
