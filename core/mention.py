@@ -56,3 +56,19 @@ class Mention:
 INPUT_FIELDS: frozenset[str] = frozenset(
     name for name in Mention.__dataclass_fields__ if name not in {"origin", "extra", "document"}
 )
+
+
+class Analysed:
+    """An analysed mention as a writer reads it: its stored document and where it came from. What an analysis worker
+    hands back when its caller reads nothing else of the item (`groundswell ingest`: pipelines.parallel): a whole
+    Mention with its document cost twice the pickling both ways (~17 + 16 us a mention against ~11 + 8)."""
+
+    __slots__ = ("document", "origin")
+
+    def __init__(self, document: dict[str, Any] | None, origin: str | None):
+        self.document = document
+        self.origin = origin
+
+    def __reduce__(self) -> tuple[type[Analysed], tuple[dict[str, Any] | None, str | None]]:
+        return (Analysed, (self.document, self.origin))  # two arguments, not a state dict to set
+

@@ -15,17 +15,21 @@ from scrapy.utils.conf import build_component_list
 from scrapy.utils.misc import load_object
 from scrapy.utils.project import get_project_settings
 
-from core.mention import Mention
+from core.mention import Analysed, Mention
 from crawlers.context import CrawlContext
 from pipelines.normalize import RejectedItem
 
 log = logging.getLogger(__name__)
 
+# an item after some stages: the mention, what a worker hands back of it for a writer (core.mention.Analysed:
+# pipelines.parallel), or why it stopped
+Outcome = Mention | Analysed | DropItem
 
-def _one(stage: Any, item: Mention) -> Mention | DropItem:
+
+def _one(stage: Any, item: Mention | Analysed) -> Outcome:
     """One stage on one item: its result, the DropItem it raised, or a RejectedItem saying it failed."""
     try:
-        out: Mention = stage.process_item(item)
+        out: Mention | Analysed = stage.process_item(item)
     except DropItem as exc:
         return exc
     except Exception as exc:  # reported with the item's line; the other items go on
@@ -40,7 +44,7 @@ def build_stages(crawler: Any) -> list[Any]:
     return [load_object(path).from_crawler(crawler) for path in classes]
 
 
-def run_stages(stages: list[Any], results: list[Mention | DropItem]) -> list[Mention | DropItem]:
+def run_stages(stages: list[Any], results: list[Outcome]) -> list[Outcome]:
     """Each item after `stages`, or the DropItem that stopped it, in input order (items already dropped stay so).
 
     A stage with `process_batch` gets the batch's surviving items at once; the others get them one by one,
@@ -113,7 +117,7 @@ class PipelineChain:
                 item = s.process_item(item)
         return item
 
-    def process_batch(self, items: list[Mention]) -> list[Mention | DropItem]:
+    def process_batch(self, items: list[Mention]) -> list[Outcome]:
         """Each item after every stage, or the DropItem that stopped it, in input order (see run_stages)."""
         return run_stages(self.stages, list(items))
 

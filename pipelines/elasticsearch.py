@@ -29,7 +29,7 @@ from elasticsearch import Elasticsearch
 
 from core import config as gsconfig
 from core import paths
-from core.mention import Mention
+from core.mention import Analysed, Mention
 from crawlers.context import CrawlContext
 from crawlers.signals import checkpoint
 from pipelines.clusters import INDEX_MEMORY, ClusterResolver
@@ -150,8 +150,9 @@ class ElasticsearchPipeline:
         with self.lock:
             self._replay_spool()
 
-    def process_item(self, item: Mention) -> Mention:
-        doc = item.document if item.document is not None else mapping.to_document(item)
+    def process_item(self, item: Mention | Analysed) -> Mention | Analysed:
+        doc = item.document if item.document is not None or isinstance(item, Analysed) else mapping.to_document(item)
+        assert doc is not None, "an Analysed item carries its document"
         item.document = None  # written from the buffer; the item goes on without a second copy
         with self.lock:
             self.buffer.append(Pending(doc, item.origin))

@@ -29,14 +29,11 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
-from scrapy.exceptions import DropItem
-
-from core.mention import Mention
-from pipelines.chain import run_stages
+from core.mention import Analysed, Mention
+from pipelines.chain import Outcome, run_stages
 
 log = logging.getLogger(__name__)
 
-Outcome = Mention | DropItem
 Done = Callable[[list[Outcome]], None]
 
 _BODY: list[Any] = []  # the body stages, set in this process before forking: the workers inherit them
@@ -63,9 +60,14 @@ def _stats_delta(stats: Any) -> dict[str, Any]:
     return delta
 
 
-def _work(items: list[Outcome]) -> tuple[list[Outcome], dict[str, Any]]:
-    """In a worker: the body stages over one batch, and the counts they made."""
-    return run_stages(_BODY, items), _stats_delta(_STATS)
+def _work(items: list[Outcome], whole: bool = True) -> tuple[list[Outcome], dict[str, Any]]:
+    """In a worker: the body stages over one batch, and the counts they made. Unless `whole`, an item with its
+    stored document comes back as that document and its origin (core.mention.Analysed), all the tail reads."""
+    out = run_stages(_BODY, items)
+    if not whole:
+        out = [Analysed(o.document, o.origin) if isinstance(o, Mention) and o.document is not None else o
+               for o in out]
+    return out, _stats_delta(_STATS)
 
 
 def _init() -> None:
@@ -109,9 +111,14 @@ class BatchPipeline:
     """Feeds batches through the chain's stages: head here, body in `workers` processes, tail in a writer thread."""
 
     def __init__(
-        self, stages: list[Any], stats: Any, *, workers: int = 0, depth: int | None = None, batch_size: int = 500
+        self, stages: list[Any], stats: Any, *, workers: int = 0, depth: int | None = None, batch_size: int = 500,
+        whole: bool = True,
     ):
         self.head, self.body, self.tail = split(stages)
+        # whether `done` reads the analysed items themselves (a crawl hands them on to Scrapy); if not (ingest reads
+        # only whether each was stored, dropped or refused), workers hand back what the tail writes (core.mention.
+        # Analysed) instead of the whole item
+        self.whole = whole
         self.stats = stats
         self.workers = workers if self.body else 0
         # batch_size: the batches `submit` gets (ingest's --batch-size); a crawl's batches of 100 leave it at 500,
@@ -160,7 +167,7 @@ class BatchPipeline:
         if self.pool is None:
             return None
         try:
-            return self.pool.submit(_work, results)
+            return self.pool.submit(_work, results, self.whole)
         except (BrokenProcessPool, RuntimeError) as exc:
             self._broken(exc)
             return None

@@ -179,3 +179,46 @@ def test_what_waits_between_head_and_tail_is_bounded_in_mentions_not_batches() -
     assert [depth_for(w, 500) for w in (0, 1, 2, 4)] == [2, 2, 4, 8]
     assert [depth_for(w, 1000) for w in (0, 1, 2, 4)] == [2, 2, 2, 4]
     assert depth_for(2, 10_000) == 2 and depth_for(2, 1) == 2000
+
+
+class _Documented(_Upper):
+    """The last analysis stage: the item's stored document, as pipelines.document builds it."""
+
+    def process_item(self, item: Any) -> Any:
+        item.document = {"text": item.text.upper(), "n": len(item.text)}
+        return item
+
+
+@pytest.mark.parametrize("whole", [True, False])
+def test_a_caller_that_reads_outcomes_only_gets_what_the_tail_wrote(whole: bool) -> None:
+    """With whole=False (ingest) a worker hands back an item's document and origin (core.mention.Analysed), which is
+    all the tail reads; a crawl (whole=True) gets its analysed items. Drops come back as drops either way, and in the
+    one-process path (no worker) the items stay whole."""
+    from scrapy.exceptions import DropItem
+
+    from core.mention import Analysed
+
+    class _Drops(_Upper):
+        def process_item(self, item: Any) -> Any:
+            if item.text == "drop":
+                raise DropItem("off-topic")
+            return item
+
+    class _Writes:  # the tail reads what the Elasticsearch stage reads
+        def process_item(self, item: Any) -> Any:
+            assert item.document is not None and item.origin
+            return item
+
+    for workers in (2, 0):
+        flow = BatchPipeline([_Drops(), _Documented(), _Writes()], None, workers=workers, depth=2, whole=whole)
+        out: list[Any] = []
+        with flow:
+            for start in range(0, 30, 10):
+                texts = ["drop" if start + i == 13 else f"m{start + i}" for i in range(10)]
+                flow.submit([Mention(platform="x", text=t, origin=f"in:{start + i}") for i, t in enumerate(texts)],
+                            out.extend)
+        assert [type(o) for o in out] == [DropItem if i == 13 else (Mention if whole or not workers else Analysed)
+                                          for i in range(30)]
+        kept = [o for o in out if not isinstance(o, DropItem)]
+        assert [o.document for o in kept] == [{"text": f"M{i}", "n": len(f"m{i}")} for i in range(30) if i != 13]
+        assert [o.origin for o in kept] == [f"in:{i}" for i in range(30) if i != 13]

@@ -103,7 +103,7 @@ def ingest(
         flow.submit([b.mention for b in batch if b.mention], lambda outcomes: report(batch, outcomes))
 
     flow = BatchPipeline(chain.stages, chain.stats, workers=default_workers() if workers is None else workers,
-                         batch_size=batch_size)
+                         batch_size=batch_size, whole=False)  # report() reads outcomes, not the analysed items
     with chain, flow:
         for path in paths:
             seen = 0
