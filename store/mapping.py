@@ -263,34 +263,28 @@ def stored_form(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k != "lsh_bands"}
 
 
-_PARTS = re.compile(r"([\W_]+)")
-_CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af\U00020000-\U0002ffff]")
+_CJK_CHARS = "\u2e80-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af\U00020000-\U0002ffff"
+# A cut: a whole run of separators ([\W_]+) that follows a CJK character, precedes one, or holds a separator that is
+# not ASCII. Each branch takes the rest of the run possessively, so a match is always a whole run from its first
+# character (a run that is no cut matches from none of its characters: every branch needs a CJK neighbour or a
+# non-ASCII separator, which a run of ASCII separators between other characters lacks at any point).
+_CUT = re.compile(
+    rf"[\W_](?:(?<=[{_CJK_CHARS}][\W_])[\W_]*+|[\W_]*+(?=[{_CJK_CHARS}])|(?<=[^\x00-\x7f\w])[\W_]*+"
+    rf"|(?=[\W_]*?[^\x00-\x7f\w])[\W_]*+)"
+)
 
 
 def phrase_segments(text: str | None) -> list[str]:
     """Cut text at every separator (space, punctuation, emoji) that touches a CJK character or is itself
-    not ASCII; phrases are then matched only inside a segment."""
+    not ASCII; phrases are then matched only inside a segment. One regex split (a loop over the separators cost
+    ~7 us a text, twice a mention, in the analysis workers); the last piece is kept only if not blank."""
     if not text:
         return []
-    parts = _PARTS.split(text)
-    segments: list[str] = []
-    current = ""
-    for i in range(0, len(parts), 2):
-        word = parts[i]
-        sep = parts[i + 1] if i + 1 < len(parts) else ""
-        current += word
-        if not sep:
-            continue
-        nxt = parts[i + 2] if i + 2 < len(parts) else ""
-        touches_cjk = bool(word and _CJK.match(word[-1])) or bool(nxt and _CJK.match(nxt[0]))
-        if touches_cjk or not sep.isascii():
-            if current:
-                segments.append(current)
-            current = ""
-        else:
-            current += sep
-    if current.strip():
-        segments.append(current)
+    pieces = _CUT.split(text)
+    last = pieces.pop()
+    segments = [p for p in pieces if p]
+    if last.strip():
+        segments.append(last)
     return segments
 
 
