@@ -71,4 +71,3 @@ class Analysed:
 
     def __reduce__(self) -> tuple[type[Analysed], tuple[dict[str, Any] | None, str | None]]:
         return (Analysed, (self.document, self.origin))  # two arguments, not a state dict to set
-

@@ -151,8 +151,9 @@ class ElasticsearchPipeline:
             self._replay_spool()
 
     def process_item(self, item: Mention | Analysed) -> Mention | Analysed:
-        doc = item.document if item.document is not None or isinstance(item, Analysed) else mapping.to_document(item)
-        assert doc is not None, "an Analysed item carries its document"
+        # an analysis worker's Analysed always carries its document; a Mention does when pipelines.document ran
+        doc = item.document if isinstance(item, Analysed) or item.document is not None else mapping.to_document(item)
+        assert doc is not None
         item.document = None  # written from the buffer; the item goes on without a second copy
         with self.lock:
             self.buffer.append(Pending(doc, item.origin))
