@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -30,3 +32,17 @@ def test_every_command_runs_with_the_collectors_thresholds() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == str(collector.THRESHOLDS)
+
+
+def test_ingest_collects_its_young_generation_less_often(tmp_path: Path) -> None:
+    """groundswell.collector.INGEST_THRESHOLDS: `groundswell ingest` sets them before its analysis workers fork (an
+    unreachable store here: the thresholds are set before it is asked)."""
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    code = ("import gc, sys; from groundswell.cli import main as m\n"
+            f"sys.argv = ['groundswell', 'ingest', {str(empty)!r}, '--workers', '0']\n"
+            "try:\n    m.main()\nexcept SystemExit:\n    pass\nprint(gc.get_threshold(), flush=True)")
+    env = {**os.environ, "GROUNDSWELL_ES_URL": "http://127.0.0.1:9", "GROUNDSWELL_HOME": str(tmp_path / "home")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert done.stdout.strip().splitlines()[-1] == str(collector.INGEST_THRESHOLDS), done.stderr
+    assert collector.INGEST_THRESHOLDS[0] > collector.THRESHOLDS[0]

@@ -10,6 +10,7 @@ from scrapy.exceptions import DropItem
 
 from core import display
 from core.exits import ExitStatus
+from groundswell import collector
 from groundswell.cli.common import config_path, emit_json, exit_statuses, fail, load_config
 from groundswell.ingest import Line, default_workers, read
 from pipelines.normalize import RejectedItem
@@ -67,6 +68,7 @@ def ingest(
     from pipelines.elasticsearch import ElasticsearchPipeline
     from pipelines.parallel import BatchPipeline
 
+    collector.tune(collector.INGEST_THRESHOLDS)  # before the workers fork: they inherit it (groundswell.collector)
     cfg = load_config(ctx)
     chain = PipelineChain.from_project(
         {
