@@ -76,6 +76,10 @@ class _Commit:
 
 
 class ElasticsearchPipeline:
+    # reads nothing of an item but its stored document and origin: analysis workers may hand back only those
+    # (core.mention.Analysed, pipelines.parallel)
+    READS_DOCUMENT_ONLY = True
+
     def __init__(
         self,
         cfg: gsconfig.Config,

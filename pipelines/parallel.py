@@ -116,9 +116,10 @@ class BatchPipeline:
     ):
         self.head, self.body, self.tail = split(stages)
         # whether `done` reads the analysed items themselves (a crawl hands them on to Scrapy); if not (ingest reads
-        # only whether each was stored, dropped or refused), workers hand back what the tail writes (core.mention.
-        # Analysed) instead of the whole item
-        self.whole = whole
+        # only whether each was stored, dropped or refused) and every tail stage reads only an item's document and
+        # origin (READS_DOCUMENT_ONLY: the Elasticsearch stage), workers hand back those (core.mention.Analysed)
+        # instead of the whole item
+        self.whole = whole or not all(getattr(s, "READS_DOCUMENT_ONLY", False) for s in self.tail)
         self.stats = stats
         self.workers = workers if self.body else 0
         # batch_size: the batches `submit` gets (ingest's --batch-size); a crawl's batches of 100 leave it at 500,

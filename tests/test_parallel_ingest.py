@@ -205,6 +205,8 @@ def test_a_caller_that_reads_outcomes_only_gets_what_the_tail_wrote(whole: bool)
             return item
 
     class _Writes:  # the tail reads what the Elasticsearch stage reads
+        READS_DOCUMENT_ONLY = True
+
         def process_item(self, item: Any) -> Any:
             assert item.document is not None and item.origin
             return item
@@ -222,3 +224,15 @@ def test_a_caller_that_reads_outcomes_only_gets_what_the_tail_wrote(whole: bool)
         kept = [o for o in out if not isinstance(o, DropItem)]
         assert [o.document for o in kept] == [{"text": f"M{i}", "n": len(f"m{i}")} for i in range(30) if i != 13]
         assert [o.origin for o in kept] == [f"in:{i}" for i in range(30) if i != 13]
+
+
+def test_a_tail_that_reads_more_than_the_document_gets_whole_items() -> None:
+    """A tail stage that does not declare READS_DOCUMENT_ONLY (a chain configured with a stage after the document
+    stage) gets whole items from the workers, whatever the caller reads."""
+    sink = _Collect()
+    flow = BatchPipeline([_Upper(), _Documented(), sink], None, workers=2, depth=2, whole=False)
+    assert flow.whole
+    with flow:
+        flow.submit([Mention(platform="x", text=f"m{i}") for i in range(5)], lambda outcomes: None)
+    assert sink.seen == [f"M{i}" for i in range(5)]
+
