@@ -82,11 +82,6 @@ WINDOW = timedelta(days=30)  # core.config.Clusters.window_days
 MAX_MONTHS = 24  # a batch whose window reaches more months than this (a backlog out of order) searches them all
 
 
-def _valid(ids: np.ndarray) -> list[int]:
-    """Band ids to search for: mapping.band_ids' -1 (a string that is no band key) matches nothing."""
-    return ids[ids >= 0].tolist()
-
-
 def seen_at(doc: dict[str, Any]) -> datetime | None:
     """When a document was first seen (first_seen_at, else crawled_at), aware; None when it carries neither."""
     for key in ("first_seen_at", "crawled_at"):
@@ -315,7 +310,7 @@ class ClusterResolver:
             index = mapping.alias(self.prefix)
         older = self._months_with_v4_founders(index)
         shared = [{"constant_score": {"filter": {"bool": {"should": [
-            {"terms": {"cluster_band_ids": _valid(mapping.band_ids(keys))}},
+            {"terms": {"cluster_band_ids": mapping.key_ids(mapping.band_ids(keys))}},
             *([{"bool": {"filter": [{"terms": {"cluster_bands": keys}}, {"terms": {"_index": older}}]}}]
               if older else []),
         ]}}}} for keys in at.values()]

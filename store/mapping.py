@@ -190,24 +190,24 @@ def band_ids(keys: Sequence[str]) -> np.ndarray:
     pipelines.near_duplicates writes them (ten characters of lowercase hex): it equals no key, as its string
     equalled none. (One int() a key was ~0.15 us, 32 a founder on the committer's thread.)"""
     out = np.full(len(keys), -1, dtype=np.int64)
-    if set(map(len, keys)) == {10}:
-        good = np.arange(len(keys))
-        text = "".join(keys)
-    else:  # some string is no key's length: read the ones that are
-        good = np.flatnonzero(np.fromiter(map(len, keys), dtype=np.int64, count=len(keys)) == 10)
-        text = "".join([keys[i] for i in good.tolist()])
-    if not len(good) or not text.isascii():
-        return out if not len(good) else _band_ids_one_by_one(keys, out)
+    text = "".join(keys)
+    if not text.isascii() or set(map(len, keys)) - {10}:  # never keys pipelines.near_duplicates wrote
+        return _band_ids_one_by_one(keys, out)
     nibbles = _NIBBLE[np.frombuffer(text.encode("ascii"), dtype=np.uint8)].reshape(-1, 10)
     valid = (nibbles < 16).all(axis=1)
     packed = np.zeros((len(nibbles), 8), dtype=np.uint8)  # the five bytes of ten hex digits, big-endian, in 8
     packed[:, 3:] = (nibbles[:, 0::2] << 4) | nibbles[:, 1::2]
-    out[good[valid]] = packed.view(">u8").ravel()[valid].astype(np.int64)
+    out[valid] = packed.view(">u8").ravel()[valid].astype(np.int64)
     return out
 
 
+def key_ids(ids: np.ndarray) -> list[int]:
+    """The numbers of band_ids() that are band keys (its -1s left out), as a search or a document carries them."""
+    return ids[ids >= 0].tolist()
+
+
 def _band_ids_one_by_one(keys: Sequence[str], out: np.ndarray) -> np.ndarray:
-    """band_ids() for keys among which some string is not ASCII (never one pipelines.near_duplicates wrote)."""
+    """band_ids() key by key, for keys among which some string is not ten ASCII characters."""
     for i, k in enumerate(keys):
         if len(k) == 10 and k.isascii() and all(c in "0123456789abcdef" for c in k):
             out[i] = int(k, 16)
@@ -243,11 +243,11 @@ def mark_founders(docs: list[dict[str, Any]]) -> None:
     """mark_founder() of many documents, the same fields: the founders' band keys read as numbers in one pass (one
     int() a key, 32 a founder, was a tenth of the committer's thread). A string that is no band key is left out."""
     fresh = [d for d in docs if founded(d) and d.get("lsh_bands")]
-    ids = band_ids([k for d in fresh for k in d["lsh_bands"]]).tolist()
+    ids = band_ids([k for d in fresh for k in d["lsh_bands"]])
     at = 0
     for d in fresh:
         n = len(d["lsh_bands"])
-        d["cluster_band_ids"] = [i for i in ids[at:at + n] if i >= 0]
+        d["cluster_band_ids"] = key_ids(ids[at:at + n])
         d.pop("cluster_bands", None)
         at += n
     for d in docs:
