@@ -228,13 +228,14 @@ def mark_founder(doc: dict[str, Any]) -> dict[str, Any]:
     """Sets what the founder search finds a stored cluster by (`cluster_band_ids`) on a document about to be
     written, from the document itself, and drops version 4's form of it: a stored mention that stops or starts
     founding (consolidated copies, a merge) carries exactly what it is now. A stored copy read back has no
-    lsh_bands (stored_form): a founder then keeps the band keys it was stored with. Returns the document."""
+    lsh_bands (stored_form): a founder then keeps the band keys it was stored with. A string that is no band key is
+    left out, as mark_founders leaves it (it matches nothing either way). Returns the document."""
     if not founded(doc):
         doc["cluster_band_ids"] = []
     elif doc.get("lsh_bands"):
-        doc["cluster_band_ids"] = list(map(band_id, doc["lsh_bands"]))
+        doc["cluster_band_ids"] = key_ids(band_ids(doc["lsh_bands"]))
     elif not doc.get("cluster_band_ids"):
-        doc["cluster_band_ids"] = list(map(band_id, doc.get("cluster_bands") or ()))
+        doc["cluster_band_ids"] = key_ids(band_ids(doc.get("cluster_bands") or ()))
     doc.pop("cluster_bands", None)
     return doc
 

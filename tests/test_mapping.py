@@ -170,5 +170,9 @@ def test_founders_marked_together_as_one_by_one() -> None:
     assert together == one_by_one
     assert together[0]["cluster_band_ids"] == [mapping.band_id(k) for k in bands]
     odd = {"mention_id": "h", "cluster_id": "h", "lsh_bands": [bands[0], "05NOTHEX00", "", bands[1]]}
+    alone = mapping.mark_founder(copy.deepcopy(odd))
     mapping.mark_founders([odd])
     assert odd["cluster_band_ids"] == [mapping.band_id(bands[0]), mapping.band_id(bands[1])]
+    assert alone == odd  # one by one too: a malformed key is left out, not an error that fails the batch
+    v4 = mapping.mark_founder({"mention_id": "i", "cluster_id": "i", "cluster_bands": ["0Z", bands[2]]})
+    assert v4["cluster_band_ids"] == [mapping.band_id(bands[2])]
